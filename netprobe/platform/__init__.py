@@ -1,0 +1,40 @@
+"""The one place that asks which OS netprobe runs on; everything else calls these functions.
+
+One private module per OS (``_linux``, ``_darwin``, ``_windows``; ``_posix`` for other
+POSIX systems) provides the same functions; the OS is decided here, once, at import.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from netprobe.platform._common import SystemFacts  # noqa: F401
+
+if sys.platform.startswith("linux"):
+    from netprobe.platform import _linux as _impl
+
+    NAME = "linux"
+elif sys.platform == "darwin":
+    from netprobe.platform import _darwin as _impl
+
+    NAME = "darwin"
+elif sys.platform == "win32":
+    from netprobe.platform import _windows as _impl
+
+    NAME = "windows"
+else:
+    from netprobe.platform import _posix as _impl
+
+    NAME = "posix"
+
+HAS_RLIMIT: bool = _impl.HAS_RLIMIT
+fd_limits = _impl.fd_limits
+set_soft_fd_limit = _impl.set_soft_fd_limit
+read_system_facts = _impl.read_system_facts
+probe_select_cap = _impl.probe_select_cap
+process_fds = _impl.process_fds
+errno_name = _impl.errno_name
+classify_errno = _impl.classify_errno
+remedy = _impl.remedy
+kernel_tcp_stats = _impl.kernel_tcp_stats
+can_bind_loopback_aliases = _impl.can_bind_loopback_aliases

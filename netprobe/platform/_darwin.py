@@ -1,0 +1,116 @@
+"""macOS: limits come from sysctl; kqueue is the default selector; launchd sets a soft fd limit of 256.
+
+Sources: xnu bsd/sys/errno.h for the errno numbers below, sysctl(8), launchctl(1).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Optional
+
+from netprobe.platform import _common
+from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
+    HAS_RLIMIT,
+    fd_limits,
+    probe_select_cap,
+    process_fds,
+    set_soft_fd_limit,
+)
+
+# The errno numbers of xnu (bsd/sys/errno.h), so that macOS results classify the same on any OS.
+DARWIN_ERRNO = {
+    12: "ENOMEM", 23: "ENFILE", 24: "EMFILE", 35: "EAGAIN", 36: "EINPROGRESS",
+    48: "EADDRINUSE", 49: "EADDRNOTAVAIL", 54: "ECONNRESET", 55: "ENOBUFS",
+    60: "ETIMEDOUT", 61: "ECONNREFUSED",
+}
+
+# sysctl name -> SystemFacts field
+SYSCTLS = {
+    "kern.maxfiles": "system_max",
+    "kern.num_files": "system_in_use",
+    "kern.maxfilesperproc": "per_process_max",
+    "kern.ipc.somaxconn": "somaxconn",
+    "net.inet.ip.portrange.first": "port_low",
+    "net.inet.ip.portrange.last": "port_high",
+}
+
+LAUNCHD_DEFAULT_SOFT_LIMIT = 256
+
+
+def parse_sysctl(text: str) -> dict[str, int]:
+    """Parse ``sysctl NAME...`` output: ``name: value`` lines (older releases print ``name = value``)."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        for sep in (": ", " = "):
+            if sep in line:
+                name, _, value = line.partition(sep)
+                try:
+                    values[name.strip()] = int(value.strip())
+                except ValueError:
+                    pass
+                break
+    return values
+
+
+def facts_from_sysctl(values: dict[str, int]) -> _common.SystemFacts:
+    """Build SystemFacts from parsed sysctl values, noting every one that is missing."""
+    facts = _common.SystemFacts()
+    for name, attr in SYSCTLS.items():
+        if name in values:
+            setattr(facts, attr, values[name])
+        else:
+            facts.notes.append(_common.Note(attr, f"sysctl {name} gave no value"))
+    return facts
+
+
+def read_system_facts() -> _common.SystemFacts:
+    """Run ``sysctl`` once for every name and parse what it prints."""
+    try:
+        out = subprocess.run(
+            ["sysctl", *SYSCTLS], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        facts = _common.SystemFacts()
+        facts.notes.append(_common.Note("system_max", f"cannot run sysctl: {exc}"))
+        return facts
+    return facts_from_sysctl(parse_sysctl(out))
+
+
+def errno_name(code: Optional[int]) -> Optional[str]:
+    if code is None:
+        return None
+    return DARWIN_ERRNO.get(code, str(code))
+
+
+def classify_errno(code: Optional[int], operation: str) -> Optional[str]:
+    """Map an xnu errno met during ``operation`` to a stop reason."""
+    return _common.classify_by_name(errno_name(code), operation)
+
+
+def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
+    return None, None
+
+
+def can_bind_loopback_aliases() -> bool:
+    """macOS answers only 127.0.0.1 on lo0 until aliases are added with ifconfig."""
+    return False
+
+
+def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+    """Return how to raise the limit behind ``reason`` on macOS."""
+    hard_text = "unlimited" if hard is None else str(hard)
+    darwin = {
+        _common.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector kqueue "
+                              "(selectors.DefaultSelector picks kqueue on macOS) or poll",
+        _common.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n N` in its shell (up to "
+                          f"kern.maxfilesperproc; hard limit here {hard_text}), or "
+                          "`sudo launchctl limit maxfiles N unlimited` for programs launchd starts "
+                          f"(its default soft limit is {LAUNCHD_DEFAULT_SOFT_LIMIT})",
+        _common.SYSTEM_FD_LIMIT: "the system file table is full: `sudo sysctl -w kern.maxfiles=N`",
+        _common.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: "
+                                 "`sudo sysctl -w net.inet.ip.portrange.first=10000`, or spread over "
+                                 "more server ports (--ports)",
+        _common.BACKLOG: "the accept queue overflowed: `sudo sysctl -w kern.ipc.somaxconn=N` and a larger "
+                         "listen() backlog",
+    }
+    return darwin.get(reason) or _common.generic_remedies(hard)[reason]

@@ -1,0 +1,100 @@
+"""Linux: limits come from /proc/sys, kernel socket counts from /proc/net/sockstat."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from netprobe.platform import _common
+from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
+    HAS_RLIMIT,
+    classify_errno,
+    errno_name,
+    fd_limits,
+    probe_select_cap,
+    process_fds,
+    set_soft_fd_limit,
+)
+
+PROC_SYS = "/proc/sys"
+
+# SystemFacts field -> (path under /proc/sys, index of the integer in the file)
+_SYSCTLS = {
+    "system_max": ("fs/file-max", 0),
+    "system_in_use": ("fs/file-nr", 0),
+    "per_process_max": ("fs/nr_open", 0),
+    "somaxconn": ("net/core/somaxconn", 0),
+    "port_low": ("net/ipv4/ip_local_port_range", 0),
+    "port_high": ("net/ipv4/ip_local_port_range", 1),
+    "tcp_tw_reuse": ("net/ipv4/tcp_tw_reuse", 0),
+    "tcp_fin_timeout": ("net/ipv4/tcp_fin_timeout", 0),
+    "tcp_max_syn_backlog": ("net/ipv4/tcp_max_syn_backlog", 0),
+    "nf_conntrack_max": ("net/netfilter/nf_conntrack_max", 0),
+}
+# Facts that only exist with a kernel module loaded: their absence is normal, not worth a note.
+_OPTIONAL = {"nf_conntrack_max"}
+
+
+def read_system_facts(proc_sys: str = PROC_SYS) -> _common.SystemFacts:
+    """Read the system-wide limits from ``proc_sys``; unreadable ones become None plus a note."""
+    facts = _common.SystemFacts()
+    cache: dict[str, str] = {}
+    for name, (rel, index) in _SYSCTLS.items():
+        path = f"{proc_sys}/{rel}"
+        try:
+            if path not in cache:
+                with open(path) as f:
+                    cache[path] = f.read()
+            setattr(facts, name, _common.read_int(cache[path], index))
+        except FileNotFoundError:
+            if name not in _OPTIONAL:
+                facts.notes.append(_common.Note(name, f"{path} does not exist on this kernel"))
+        except (OSError, ValueError, IndexError) as exc:
+            facts.notes.append(_common.Note(name, f"cannot read {path}: {exc}"))
+    return facts
+
+
+def kernel_tcp_stats(path: str = "/proc/net/sockstat") -> tuple[Optional[int], Optional[int]]:
+    """Return (TCP sockets in use, TCP memory in pages) from /proc/net/sockstat."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None, None
+    return parse_sockstat(text)
+
+
+def parse_sockstat(text: str) -> tuple[Optional[int], Optional[int]]:
+    """Parse the ``TCP: inuse N ... mem M`` line of /proc/net/sockstat."""
+    for line in text.splitlines():
+        if line.startswith("TCP:"):
+            words = line.split()[1:]
+            pairs = dict(zip(words[::2], words[1::2]))
+            inuse = int(pairs["inuse"]) if "inuse" in pairs else None
+            mem = int(pairs["mem"]) if "mem" in pairs else None
+            return inuse, mem
+    return None, None
+
+
+def can_bind_loopback_aliases() -> bool:
+    """Linux routes all of 127.0.0.0/8 to lo, so any of it can be a source address."""
+    return True
+
+
+def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+    """Return how to raise the limit behind ``reason`` on Linux."""
+    hard_text = "unlimited" if hard is None else str(hard)
+    linux = {
+        _common.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector epoll "
+                              "or poll (selectors.DefaultSelector picks epoll on Linux)",
+        _common.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n {hard_text}` in its shell, "
+                          "LimitNOFILE= in its systemd unit, or resource.setrlimit(RLIMIT_NOFILE) at "
+                          f"start-up (hard limit here {hard_text}; above it edit /etc/security/limits.conf)",
+        _common.SYSTEM_FD_LIMIT: "the system file table is full: `sysctl -w fs.file-max=N` (see fs.file-nr)",
+        _common.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: widen "
+                                 "`sysctl -w net.ipv4.ip_local_port_range='1024 65535'`, spread over more "
+                                 "server ports (--ports) or source addresses (--source-ips)",
+        _common.BACKLOG: "the accept queue overflowed: raise `sysctl -w net.core.somaxconn=N` and the "
+                         "listen() backlog, or accept faster",
+        _common.MEMORY: "the kernel refused socket memory: free memory or raise net.ipv4.tcp_mem",
+    }
+    return linux.get(reason) or _common.generic_remedies(hard)[reason]

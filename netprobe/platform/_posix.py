@@ -1,0 +1,131 @@
+"""What every POSIX system shares: RLIMIT_NOFILE, errno names, select's fd-number cap."""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+import resource
+import select
+from typing import Optional
+
+from netprobe.errors import UsageError
+from netprobe.models import SelectorCap
+from netprobe.platform import _common
+
+HAS_RLIMIT = True
+
+# Highest fd number the select() probe will try; far above any FD_SETSIZE seen in practice.
+_SELECT_PROBE_CEILING = 1 << 16
+
+
+def fd_limits() -> tuple[Optional[int], Optional[int], Optional[str]]:
+    """Return (soft, hard, reason-if-missing) of RLIMIT_NOFILE; infinity becomes ``None``."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    inf = resource.RLIM_INFINITY
+    return (None if soft == inf else soft), (None if hard == inf else hard), None
+
+
+def set_soft_fd_limit(soft: int) -> None:
+    """Set the soft RLIMIT_NOFILE of this process, keeping the hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft > hard:
+        raise UsageError(f"fd limit {soft} is above the hard limit {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def errno_name(code: Optional[int]) -> Optional[str]:
+    """Return the symbolic name of ``code`` (``"EMFILE"``), or None."""
+    if code is None:
+        return None
+    return _errno.errorcode.get(code, str(code))
+
+
+def classify_errno(code: Optional[int], operation: str) -> Optional[str]:
+    """Map an errno met during ``operation`` to a stop reason, or None if unknown."""
+    return _common.classify_by_name(errno_name(code), operation)
+
+
+def _fd_is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _select_accepts(fd_source: int, fd_number: int) -> bool:
+    """Whether select() accepts an fd with this number (duplicated onto a free slot)."""
+    if _fd_is_open(fd_number):
+        # An fd already open there proves nothing about a free number; select it directly.
+        target, owned = fd_number, False
+    else:
+        os.dup2(fd_source, fd_number, inheritable=False)
+        target, owned = fd_number, True
+    try:
+        select.select([target], [], [], 0)
+        return True
+    except ValueError:
+        return False
+    finally:
+        if owned:
+            os.close(target)
+
+
+def probe_select_cap() -> SelectorCap:
+    """Measure the first fd number select() refuses (FD_SETSIZE) with dup2, not hundreds of sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = _SELECT_PROBE_CEILING if hard == resource.RLIM_INFINITY else min(hard, _SELECT_PROBE_CEILING)
+    raised = soft != resource.RLIM_INFINITY and soft < ceiling
+    if raised:
+        # dup2 onto a high number needs the soft limit above it; put it back at once.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+    read_end, write_end = os.pipe()
+    try:
+        if _select_accepts(read_end, ceiling - 1):
+            return SelectorCap(
+                "fd_number", None,
+                f"select() accepted fd {ceiling - 1}, the highest this process may open",
+            )
+        low, high = 0, ceiling - 1  # select accepts low, refuses high
+        while high - low > 1:
+            mid = (low + high) // 2
+            if _select_accepts(read_end, mid):
+                low = mid
+            else:
+                high = mid
+        return SelectorCap(
+            "fd_number", high,
+            f"select() refuses any fd numbered {high} or more (FD_SETSIZE), however few are watched",
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        if raised:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def process_fds(proc) -> Optional[int]:
+    """Return the open fds of a psutil.Process."""
+    return proc.num_fds()
+
+
+def can_bind_loopback_aliases() -> bool:
+    """Whether 127.0.0.2 and up can be bound without configuring aliases."""
+    return False
+
+
+def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
+    """Return (TCP sockets in use, TCP memory pages) where the kernel tells; else (None, None)."""
+    return None, None
+
+
+def read_system_facts() -> _common.SystemFacts:
+    facts = _common.SystemFacts()
+    for name in ("system_max", "per_process_max", "somaxconn", "port_low"):
+        facts.notes.append(_common.Note(name, "this POSIX system is not one netprobe reads limits from"))
+    return facts
+
+
+def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+    """Return how to raise the limit behind ``reason`` on a generic POSIX system."""
+    return _common.generic_remedies(hard)[reason]

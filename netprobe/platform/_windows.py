@@ -1,0 +1,159 @@
+"""Windows: no RLIMIT_NOFILE, handles instead of fds, select() capped by a count, WSA error codes.
+
+Sources: winerror.h / Winsock error codes (WSAEMFILE 10024 ...), CPython Modules/selectmodule.c
+(FD_SETSIZE 512 and "too many file descriptors in select()"), ``netsh int ipv4 show dynamicport``.
+Importable on any OS so its parsers and tables are tested everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import socket
+import subprocess
+from typing import Optional
+
+from netprobe.errors import UnavailableError
+from netprobe.models import SelectorCap
+from netprobe.platform import _common
+
+HAS_RLIMIT = False
+
+# Winsock codes (WSABASEERR 10000 + BSD number) and the C runtime's, named like their POSIX twins.
+WSA_ERRNO = {
+    10024: "WSAEMFILE",
+    10035: "WSAEWOULDBLOCK",
+    10048: "WSAEADDRINUSE",
+    10049: "WSAEADDRNOTAVAIL",
+    10054: "WSAECONNRESET",
+    10055: "WSAENOBUFS",
+    10060: "WSAETIMEDOUT",
+    10061: "WSAECONNREFUSED",
+    24: "EMFILE",
+    12: "ENOMEM",
+}
+
+_NETSH = ["netsh", "int", "ipv4", "show", "dynamicport", "tcp"]
+_COUNT_PROBE_CEILING = 1 << 16
+
+
+def fd_limits() -> tuple[Optional[int], Optional[int], Optional[str]]:
+    return None, None, "Windows has no RLIMIT_NOFILE: sockets are kernel handles bounded by memory"
+
+
+def set_soft_fd_limit(soft: int) -> None:
+    raise UnavailableError("--fd-limit needs RLIMIT_NOFILE, which Windows does not have")
+
+
+def errno_name(code: Optional[int]) -> Optional[str]:
+    if code is None:
+        return None
+    return WSA_ERRNO.get(code, str(code))
+
+
+def classify_errno(code: Optional[int], operation: str) -> Optional[str]:
+    """Map a Winsock or CRT error met during ``operation`` to a stop reason.
+
+    At connect, WSAENOBUFS and WSAEADDRINUSE mean no ephemeral port was left.
+    """
+    name = errno_name(code)
+    if name is None:
+        return None
+    if operation == "connect" and name in ("WSAENOBUFS", "WSAEADDRINUSE"):
+        return _common.PORT_EXHAUSTION
+    return _common.classify_by_name(name.removeprefix("WSA"), operation)
+
+
+def parse_dynamicport(text: str) -> tuple[Optional[int], Optional[int]]:
+    """Parse ``netsh int ipv4 show dynamicport tcp`` into (start port, number of ports).
+
+    Reads the first two ``label : number`` lines so localized labels parse too.
+    """
+    numbers = [int(m) for m in re.findall(r":\s*(\d+)\s*$", text, flags=re.MULTILINE)]
+    if len(numbers) < 2:
+        return None, None
+    return numbers[0], numbers[1]
+
+
+def facts_from_netsh(text: str) -> _common.SystemFacts:
+    """Build SystemFacts from netsh output; Windows has no counterpart for the other facts."""
+    facts = _common.SystemFacts()
+    start, count = parse_dynamicport(text)
+    if start is None or count is None:
+        facts.notes.append(_common.Note("port_low", "netsh printed no dynamic port range"))
+    else:
+        facts.port_low, facts.port_high = start, start + count - 1
+    for name in ("system_max", "system_in_use", "per_process_max"):
+        facts.notes.append(_common.Note(name, "Windows has no system-wide file table limit; "
+                                              "socket handles are bounded by non-paged memory"))
+    facts.notes.append(_common.Note("somaxconn", "Winsock picks the backlog itself for SOMAXCONN "
+                                                 "(documented as a reasonable maximum)"))
+    return facts
+
+
+def read_system_facts() -> _common.SystemFacts:
+    try:
+        out = subprocess.run(_NETSH, capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        facts = facts_from_netsh("")
+        facts.notes.append(_common.Note("port_low", f"cannot run netsh: {exc}"))
+        return facts
+    return facts_from_netsh(out)
+
+
+def probe_select_cap() -> SelectorCap:
+    """Measure how many sockets one select() list takes, by repeating one socket in the list."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+
+        def accepts(count: int) -> bool:
+            try:
+                select.select([sock] * count, [], [], 0)
+                return True
+            except ValueError:
+                return False
+
+        if accepts(_COUNT_PROBE_CEILING):
+            return SelectorCap("count", None, f"select() took {_COUNT_PROBE_CEILING} sockets in one list")
+        low, high = 1, _COUNT_PROBE_CEILING
+        while high - low > 1:
+            mid = (low + high) // 2
+            if accepts(mid):
+                low = mid
+            else:
+                high = mid
+        return SelectorCap("count", low, f"select() takes at most {low} sockets per list "
+                                         "(FD_SETSIZE of this build), whatever their handle values")
+
+
+def process_fds(proc) -> Optional[int]:
+    """Windows counts handles (sockets, files, events ...) where POSIX counts fds."""
+    return proc.num_handles()
+
+
+def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
+    return None, None
+
+
+def can_bind_loopback_aliases() -> bool:
+    return False
+
+
+def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+    """Return how to get past ``reason`` on Windows."""
+    windows = {
+        _common.SELECT_LIMIT: "Windows select() takes at most 512 sockets per call: use asyncio's "
+                              "ProactorEventLoop (IOCP, the default since 3.8), gevent (its libuv loop "
+                              "is not capped by select), or spread sockets over several select() calls",
+        _common.FD_LIMIT: "WSAEMFILE: the process ran out of socket handles; close idle sockets or "
+                          "split the load over processes",
+        _common.SYSTEM_FD_LIMIT: "Windows ran out of handles system-wide: close other programs' sockets",
+        _common.PORT_EXHAUSTION: "the dynamic port range ran out: `netsh int ipv4 set dynamicport tcp "
+                                 "start=10000 num=55536` (as administrator), or spread over more server "
+                                 "ports (--ports)",
+        _common.MEMORY: "WSAENOBUFS: Winsock ran out of buffer space (non-paged pool); use fewer sockets "
+                        "or less buffering",
+        _common.BACKLOG: "the accept queue overflowed: accept faster or pass a larger listen() backlog",
+    }
+    return windows.get(reason) or _common.generic_remedies(hard)[reason]

@@ -1,0 +1,127 @@
+"""Turn result records into titled sections of rows; the table and markdown renderers print them.
+
+Only selection and formatting happen here: every number comes from the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netprobe.models import LimitsReport, RampResult
+from netprobe.render import units
+
+# Tables longer than this show the first and last steps; JSON keeps every step.
+MAX_STEP_ROWS = 25
+
+
+@dataclass
+class Section:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    lead: list[str] = field(default_factory=list)  # sentences printed before the rows
+
+
+@dataclass
+class Document:
+    title: str
+    lead: list[str]
+    sections: list[Section]
+
+
+def _platform_line(p) -> str:
+    return f"{p.system} {p.release} {p.machine}, {p.implementation} {p.python}"
+
+
+def limits_document(r: LimitsReport) -> Document:
+    cap_rows = []
+    for name in r.selectors.available:
+        cap = r.selectors.caps[name]
+        cap_rows.append([name, "yes" if name == r.selectors.default else "", cap.kind,
+                         units.count(cap.limit), cap.detail])
+    pred_rows = [[p.selector, p.placement, units.count(p.max_connections), units.text(p.binding_limit), p.detail]
+                 for p in r.predicted]
+    ports = r.network.ephemeral_ports
+    port_text = (f"{ports.low}-{ports.high} ({ports.count:,})" if ports.count is not None else units.MISSING)
+    sections = [
+        Section("Selectors", ["class", "default", "cap kind", "cap", "what bounds it"], cap_rows,
+                lead=[r.selectors.why_default]),
+        Section("Predicted ceiling (concurrent loopback connections)",
+                ["selector", "placement", "max", "binding limit", "why"], pred_rows,
+                lead=["process: server alone in its process (1 fd per connection); "
+                      "thread: server and clients in one process (2 fds per connection)"]),
+        Section("File descriptors", ["limit", "value"], [
+            ["soft RLIMIT_NOFILE", units.count(r.fds.soft)],
+            ["hard RLIMIT_NOFILE", units.count(r.fds.hard)],
+            ["system max", units.count(r.fds.system_max)],
+            ["system in use", units.count(r.fds.system_in_use)],
+            ["per-process max", units.count(r.fds.per_process_max)],
+        ]),
+        Section("Network", ["setting", "value"], [
+            ["somaxconn (listen backlog cap)", units.count(r.network.somaxconn)],
+            ["ephemeral ports", port_text],
+            ["tcp_tw_reuse", units.text(r.network.tcp_tw_reuse)],
+            ["tcp_fin_timeout", units.text(r.network.tcp_fin_timeout)],
+            ["tcp_max_syn_backlog", units.count(r.network.tcp_max_syn_backlog)],
+            ["nf_conntrack_max", units.count(r.network.nf_conntrack_max)],
+        ]),
+        Section("This process and memory", ["fact", "value"], [
+            ["pid", str(r.process.pid)],
+            ["fds/handles open", units.count(r.process.fds)],
+            ["RSS", units.size(r.process.rss)],
+            ["threads", units.count(r.process.threads)],
+            ["CPU time", units.seconds(r.process.cpu_seconds)],
+            ["memory total", units.size(r.memory.total)],
+            ["memory available", units.size(r.memory.available)],
+        ]),
+    ]
+    if r.notes:
+        sections.append(Section("Notes", ["field", "why it is missing"], [[n.field, n.reason] for n in r.notes]))
+    return Document(f"netprobe limits: {_platform_line(r.platform)}", [r.summary], sections)
+
+
+def _step_rows(r: RampResult) -> tuple[list[list[str]], list[str]]:
+    steps = r.steps
+    lead = []
+    if len(steps) > MAX_STEP_ROWS:
+        head, tail = MAX_STEP_ROWS // 2, MAX_STEP_ROWS - MAX_STEP_ROWS // 2
+        lead.append(f"{len(steps)} steps; showing the first {head} and last {tail} (all are in --format json)")
+        steps = steps[:head] + steps[-tail:]
+    rows = [[units.count(s.connections), units.count(s.client_fds), units.count(s.server_fds),
+             units.size(s.client_rss), units.size(s.server_rss), units.ms(s.p50_ms), units.ms(s.p99_ms),
+             f"{s.seconds:.2f}", f"{s.rate:,.0f}"] for s in steps]
+    return rows, lead
+
+
+def ramp_document(r: RampResult) -> Document:
+    cfg = r.config
+    target = "no target (until the first limit)" if r.target is None else f"target {r.target:,}"
+    lead = [r.verdict]
+    rows, step_lead = _step_rows(r)
+    sections = [
+        Section("Steps", ["connections", "client fds", "server fds", "client RSS", "server RSS",
+                          "p50 ms", "p99 ms", "step s", "conn/s"], rows, lead=step_lead),
+    ]
+    if r.stop is not None:
+        s = r.stop
+        sections.append(Section("Why it stopped", ["", ""], [
+            ["reason", s.reason],
+            ["side", s.side],
+            ["error", f"{units.text(s.errno)}: {s.message}" if s.errno else s.message],
+            ["at connections", units.count(s.at_connections)],
+            ["fds at failure", f"client {units.count(s.client_fds)}, server {units.count(s.server_fds)}"],
+            ["remedy", s.remedy],
+        ]))
+    p = r.predicted
+    sections.append(Section("Prediction vs measurement", ["", ""], [
+        ["predicted", f"{units.count(p.max_connections)} ({units.text(p.binding_limit)}: {p.detail})"],
+        ["reached", units.count(r.reached)],
+        ["peak fds", f"client {units.count(r.peak.client_fds)}, server {units.count(r.peak.server_fds)}"],
+        ["peak RSS", f"client {units.size(r.peak.client_rss)}, server {units.size(r.peak.server_rss)}"],
+        ["duration", units.seconds(r.seconds)],
+    ]))
+    if r.notes:
+        sections.append(Section("Notes", ["field", "note"], [[n.field, n.reason] for n in r.notes]))
+    title = (f"netprobe ramp: {cfg.get('selector_class')} server ({cfg.get('server')}), "
+             f"{cfg.get('client')} client, {target}: {_platform_line(r.platform)}")
+    return Document(title, lead, sections)

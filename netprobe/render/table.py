@@ -1,0 +1,17 @@
+"""Plain-text tables for a terminal, one titled section after another."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from netprobe.render.sections import Document
+
+
+def render_document(doc: Document) -> str:
+    out = [doc.title, "=" * min(len(doc.title), 100)]
+    out += doc.lead
+    for section in doc.sections:
+        out += ["", section.title, "-" * len(section.title)]
+        out += section.lead
+        out.append(tabulate(section.rows, headers=section.headers, tablefmt="simple", disable_numparse=True))
+    return "\n".join(out) + "\n"

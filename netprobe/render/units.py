@@ -1,0 +1,35 @@
+"""Human-readable units for the table and markdown renderers."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+MISSING = "—"
+
+
+def count(value: Optional[int]) -> str:
+    return MISSING if value is None else f"{value:,}"
+
+
+def size(value: Optional[int]) -> str:
+    """Format a byte count in binary units: 15.2 MiB."""
+    if value is None:
+        return MISSING
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(amount) < 1024 or unit == "TiB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")
+
+
+def ms(value: Optional[float]) -> str:
+    return MISSING if value is None else f"{value:.2f}"
+
+
+def seconds(value: Optional[float]) -> str:
+    return MISSING if value is None else f"{value:.2f} s"
+
+
+def text(value) -> str:
+    return MISSING if value is None else str(value)
