@@ -78,6 +78,87 @@ def limits(fmt: Format = FORMAT_OPTION, output: Optional[str] = OUTPUT_OPTION) -
     return ExitStatus.SUCCESS
 
 
+class Selector(str, enum.Enum):
+    default = "default"
+    select = "select"
+    poll = "poll"
+    epoll = "epoll"
+    kqueue = "kqueue"
+    devpoll = "devpoll"
+
+
+class ServerPlacement(str, enum.Enum):
+    process = "process"
+    thread = "thread"
+
+
+class ClientModel(str, enum.Enum):
+    nonblocking = "nonblocking"
+    threads = "threads"
+    gevent = "gevent"
+
+
+class Verify(str, enum.Enum):
+    echo = "echo"
+    connect = "connect"
+
+
+@app.command()
+def ramp(
+    to: Optional[int] = typer.Option(None, "--to", help="Target number of concurrent connections."),
+    step: Optional[int] = typer.Option(None, "--step", help="Connections added per step (default: ~10 steps)."),
+    hold: float = typer.Option(0.0, "--hold", help="Seconds to hold each step before the next."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Seconds each verification may take."),
+    fd_limit: Optional[int] = typer.Option(None, "--fd-limit",
+                                           help="Soft fd limit for the server side, e.g. 256 as on macOS."),
+    maximum: int = typer.Option(100_000, "--max", help="Safety ceiling when ramping without --to."),
+    selector: Selector = typer.Option(Selector.default, "--selector", help="The server's selector."),
+    server: ServerPlacement = typer.Option(ServerPlacement.process, "--server",
+                                           help="process: server in its own process; thread: in this one."),
+    client: ClientModel = typer.Option(ClientModel.nonblocking, "--client", help="How connections are opened."),
+    verify: Optional[Verify] = typer.Option(None, "--verify",
+                                            help="echo (default) or connect (default with --target)."),
+    target: Optional[str] = typer.Option(None, "--target", help="HOST:PORT of an external server to ramp against."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --target off loopback."),
+    ports: int = typer.Option(1, "--ports", help="Listen on this many ports and spread clients over them."),
+    source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """Open real TCP connections step by step until the target or the first limit, and say why it stopped.
+
+    Exit status: 0 target reached (or, without --to, a limit found), 1 stopped short, 2 bad input,
+    130 interrupted (the partial report is still written).
+
+    Examples: netprobe ramp --to 1000; netprobe ramp --selector select --to 2000;
+    netprobe ramp --fd-limit 256 --to 1000; netprobe ramp --target 127.0.0.1:6379 --to 5000
+    """
+    from netprobe.output import check_writable, emit
+    from netprobe.ramp import RampConfig, run_ramp, validate
+    from netprobe.render import render
+
+    check_writable(output)
+    cfg = validate(RampConfig(
+        to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum,
+        selector=selector.value, server=server.value, client=client.value,
+        verify=verify.value if verify else None, target=target, allow_remote=allow_remote,
+        ports=ports, source_ips=source_ips,
+    ))
+    show_progress = not quiet and sys.stderr.isatty() and not (fmt is Format.json and output is None)
+    if show_progress:
+        from netprobe.progress import RampProgress
+
+        with RampProgress() as bar:
+            result = run_ramp(cfg, progress=bar.update)
+    else:
+        result = run_ramp(cfg)
+    emit(render(result, fmt.value), output)
+    if result.stop is not None and result.stop.reason == "interrupted":
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
+
+
 def _fail(message: str, status: ExitStatus) -> int:
     sys.stderr.write(f"netprobe: error: {message}\n")
     return int(status)

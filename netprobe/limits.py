@@ -142,6 +142,7 @@ def predict(
     memory_available: Optional[int],
     reserved_fds: int,
     destinations: int = 1,
+    listeners_in_range: int = 1,
 ) -> Prediction:
     """Predict the concurrent loopback connections for one selector and placement, and what binds.
 
@@ -167,10 +168,12 @@ def predict(
         candidates.append((max(0, system_free // 2), "system_fd_limit",
                            f"{system_free} free entries in the system file table, 2 per loopback connection"))
     if ports_per_destination is not None:
-        n = ports_per_destination * destinations
-        where = "one destination" if destinations == 1 else f"{destinations} destinations"
-        candidates.append((n, "port_exhaustion",
-                           f"{ports_per_destination} ephemeral ports per source address to {where}"))
+        # A listener bound to port 0 takes its port from the same range, and connect() skips it.
+        usable = max(0, ports_per_destination - listeners_in_range)
+        where = "one destination" if destinations == 1 else f"each of {destinations} destinations"
+        candidates.append((usable * destinations, "port_exhaustion",
+                           f"{ports_per_destination} ephemeral ports less {listeners_in_range} taken by "
+                           f"listeners, per source address to {where}"))
     if memory_available is not None:
         candidates.append((memory_available // MEMORY_PER_CONNECTION, "memory",
                            f"available memory at ~{MEMORY_PER_CONNECTION // 1024} KiB per connection"))

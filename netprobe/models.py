@@ -141,7 +141,7 @@ class RampStep(Record):
     kernel_tcp_mem_pages: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class StopInfo(Record):
     """Why a ramp stopped before its target, with a remedy for this platform."""
 
@@ -153,6 +153,7 @@ class StopInfo(Record):
     client_fds: Optional[int]
     server_fds: Optional[int]
     remedy: str
+    server_held: Optional[int] = None  # what the server itself counted when it hit the limit
 
 
 @dataclass(frozen=True)

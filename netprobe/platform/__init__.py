@@ -30,6 +30,7 @@ else:
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
 fd_limits = _impl.fd_limits
 set_soft_fd_limit = _impl.set_soft_fd_limit
+raise_soft_fd_limit = _impl.raise_soft_fd_limit
 read_system_facts = _impl.read_system_facts
 probe_select_cap = _impl.probe_select_cap
 process_fds = _impl.process_fds

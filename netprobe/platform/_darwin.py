@@ -9,6 +9,7 @@ import subprocess
 from typing import Optional
 
 from netprobe.platform import _common
+from netprobe.platform import _posix
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     fd_limits,
@@ -74,6 +75,13 @@ def read_system_facts() -> _common.SystemFacts:
         facts.notes.append(_common.Note("system_max", f"cannot run sysctl: {exc}"))
         return facts
     return facts_from_sysctl(parse_sysctl(out))
+
+
+def raise_soft_fd_limit(wanted: int) -> int:
+    """Raise the soft fd limit, capped by kern.maxfilesperproc: macOS reports an unlimited hard
+    limit yet refuses a soft limit above that sysctl."""
+    per_process = read_system_facts().per_process_max
+    return _posix.raise_soft_fd_limit(wanted, ceiling=per_process)
 
 
 def errno_name(code: Optional[int]) -> Optional[str]:

@@ -12,6 +12,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     fd_limits,
     probe_select_cap,
     process_fds,
+    raise_soft_fd_limit,
     set_soft_fd_limit,
 )
 

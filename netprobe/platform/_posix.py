@@ -33,6 +33,24 @@ def set_soft_fd_limit(soft: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def raise_soft_fd_limit(wanted: int, ceiling: Optional[int] = None) -> int:
+    """Raise the soft RLIMIT_NOFILE toward ``wanted`` as far as the hard limit allows; return the new soft.
+
+    ``ceiling`` is a kernel cap the hard limit does not show (macOS's kern.maxfilesperproc).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if ceiling is not None:
+        target = min(target, ceiling)
+    if soft != resource.RLIM_INFINITY and target <= soft:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft  # the kernel refused; the ramp will find this limit and report it
+    return target
+
+
 def errno_name(code: Optional[int]) -> Optional[str]:
     """Return the symbolic name of ``code`` (``"EMFILE"``), or None."""
     if code is None:

@@ -45,6 +45,11 @@ def set_soft_fd_limit(soft: int) -> None:
     raise UnavailableError("--fd-limit needs RLIMIT_NOFILE, which Windows does not have")
 
 
+def raise_soft_fd_limit(wanted: int) -> Optional[int]:
+    """Windows has no soft limit to raise."""
+    return None
+
+
 def errno_name(code: Optional[int]) -> Optional[str]:
     if code is None:
         return None

@@ -1,0 +1,111 @@
+"""What every client model shares: where to connect, what a batch achieved, and cleanup."""
+
+from __future__ import annotations
+
+import errno
+import random
+import socket
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from netprobe.sockets import abort
+
+# connect_ex results that mean "in progress", on POSIX and Windows (WSAEWOULDBLOCK).
+IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, getattr(errno, "WSAEWOULDBLOCK", 10035)}
+# Linux only: bind() to a source address without reserving a port until connect() picks one,
+# so binding many sockets to 127.0.0.x does not use up bind's port space.
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
+
+
+@dataclass
+class ClientFailure:
+    """The first error a client met: the operation it was doing and the errno."""
+
+    operation: str  # "socket", "bind", "connect", "thread", "verify"
+    errno: Optional[int]
+    message: str
+
+
+@dataclass
+class BatchOutcome:
+    """What one call to ``open`` or ``reverify`` achieved."""
+
+    verified: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    failure: Optional[ClientFailure] = None
+    unconnected: int = 0  # handshake still pending at the deadline
+    unanswered: int = 0  # connected, but the check did not pass by the deadline
+    peer_closed: int = 0  # the peer closed or reset the connection
+
+    @property
+    def clean(self) -> bool:
+        return self.failure is None and not (self.unconnected or self.unanswered or self.peer_closed)
+
+    def fail(self, operation: str, exc_or_errno, message: Optional[str] = None) -> None:
+        if self.failure is not None:
+            return
+        if isinstance(exc_or_errno, BaseException):
+            code = getattr(exc_or_errno, "errno", None)
+            text = message or getattr(exc_or_errno, "strerror", None) or str(exc_or_errno)
+        else:
+            code = exc_or_errno
+            text = message or (errno.errorcode.get(code, str(code)) if code else "failed")
+        self.failure = ClientFailure(operation, code, text)
+
+
+class Client(ABC):
+    """Opens connections to ``destinations`` round-robin, from ``source_ips`` round-robin."""
+
+    name = "client"
+
+    def __init__(self, destinations: list[tuple[str, int]], source_ips: Optional[list[str]],
+                 payload: bytes, verify: str, batch: int) -> None:
+        self.destinations = destinations
+        self.source_ips = source_ips or []
+        self.payload = payload
+        self.verify = verify
+        self.batch = max(1, batch)
+        self.family = socket.AF_INET6 if ":" in destinations[0][0] else socket.AF_INET
+        self.verified: list = []  # connections that passed their check, oldest first
+        self._index = 0
+
+    def _next_addresses(self) -> tuple[tuple[str, int], Optional[str]]:
+        i = self._index
+        self._index += 1
+        dest = self.destinations[i % len(self.destinations)]
+        src = self.source_ips[(i // len(self.destinations)) % len(self.source_ips)] if self.source_ips else None
+        return dest, src
+
+    def _bind_source(self, sock: socket.socket, src: Optional[str]) -> None:
+        if src is None:
+            return
+        if IP_BIND_ADDRESS_NO_PORT is not None:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((src, 0))
+
+    def sample(self, count: int, exclude_newest: int) -> list:
+        """Pick up to ``count`` older verified connections to check again."""
+        older = self.verified[: max(0, len(self.verified) - exclude_newest)]
+        return random.sample(older, min(count, len(older)))
+
+    @property
+    def held(self) -> int:
+        return len(self.verified)
+
+    @abstractmethod
+    def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
+        """Open and check ``count`` new connections; stop at the first error."""
+
+    @abstractmethod
+    def reverify(self, conns: list, timeout: float) -> BatchOutcome:
+        """Check again connections opened earlier."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection abortively and release every resource."""
+
+
+def abort_all(socks) -> None:
+    for sock in socks:
+        abort(sock)

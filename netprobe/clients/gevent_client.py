@@ -1,0 +1,110 @@
+"""Greenlets with gevent's cooperative sockets; nothing is monkey-patched.
+
+gevent is imported when this client is created, never by ``netprobe`` itself, so commands
+that do not use it pay nothing for it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+from netprobe.clients.base import BatchOutcome, Client
+
+
+class GeventClient(Client):
+    name = "gevent"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        import gevent
+        import gevent.pool
+        import gevent.socket
+
+        self._gevent = gevent
+        self._gsocket = gevent.socket
+        self._pool_cls = gevent.pool.Pool
+        self._all: list = []
+
+    def _echo(self, sock) -> Optional[float]:
+        started = time.perf_counter()
+        sock.sendall(self.payload)
+        received = b""
+        while len(received) < len(self.payload):
+            chunk = sock.recv(len(self.payload) - len(received))
+            if not chunk:
+                raise ConnectionResetError("the peer closed the connection")
+            received += chunk
+        if received != self.payload:
+            raise ValueError("the echo came back different")
+        return (time.perf_counter() - started) * 1000.0
+
+    def _connection(self, dest, src: Optional[str], timeout: float):
+        gsocket = self._gsocket
+        try:
+            sock = gsocket.socket(self.family, gsocket.SOCK_STREAM)
+        except OSError as exc:
+            return "socket", exc, None
+        self._all.append(sock)
+        try:
+            sock.settimeout(timeout)
+            self._bind_source(sock, src)
+            sock.connect(dest)
+            latency = self._echo(sock) if self.verify == "echo" else None
+        except gsocket.timeout as exc:
+            return "timeout", exc, None
+        except (OSError, ValueError) as exc:
+            return ("verify" if isinstance(exc, ValueError) else "connect"), exc, None
+        self.verified.append(sock)
+        return "ok", None, latency
+
+    def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
+        out = BatchOutcome()
+        # At most a backlog's worth of handshakes in flight, as the nonblocking client does.
+        pool = self._pool_cls(self.batch)
+        jobs = [pool.spawn(self._connection, *self._next_addresses(), timeout) for _ in range(count)]
+        pool.join(timeout=timeout * (1 + count // self.batch) + 1.0)
+        for job in jobs:
+            if not job.ready():
+                job.kill(block=False)
+                out.unanswered += 1
+                continue
+            if not job.successful():
+                out.fail("connect", job.exception)
+                continue
+            kind, exc, latency = job.value
+            if kind == "ok":
+                out.verified += 1
+                if latency is not None:
+                    out.latencies_ms.append(latency)
+            elif kind == "timeout":
+                out.unanswered += 1
+            else:
+                out.fail(kind, exc)
+        return out
+
+    def reverify(self, conns: list, timeout: float) -> BatchOutcome:
+        out = BatchOutcome()
+        if self.verify != "echo":
+            out.verified = len(conns)
+            return out
+        jobs = [self._gevent.spawn(self._echo, sock) for sock in conns]
+        self._gevent.joinall(jobs, timeout=timeout)
+        for job in jobs:
+            if not job.ready():
+                job.kill(block=False)
+                out.unanswered += 1
+            elif job.successful():
+                out.verified += 1
+                out.latencies_ms.append(job.value)
+            else:
+                out.fail("verify", job.exception)
+        return out
+
+    def close(self) -> None:
+        from netprobe.sockets import abort
+
+        for sock in self._all:
+            abort(sock)
+        self._all = []
+        self.verified = []

@@ -1,0 +1,127 @@
+"""One thread per connection, as in the tutorial's 100- and 500-thread clients, so its cost shows."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from typing import Callable, Optional
+
+from netprobe.clients.base import BatchOutcome, Client
+from netprobe.sockets import abort
+
+# How long close() waits for the connection threads to finish.
+JOIN_TIMEOUT = 10.0
+
+
+class ThreadsClient(Client):
+    name = "threads"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _connection(self, dest, src: Optional[str], timeout: float, results: "queue.Queue") -> None:
+        """Connect, check, report, then keep the connection open until released."""
+        try:
+            sock = socket.socket(self.family, socket.SOCK_STREAM)
+        except OSError as exc:
+            results.put(("socket", exc, None, None))
+            return
+        try:
+            sock.settimeout(timeout)
+            self._bind_source(sock, src)
+            sock.connect(dest)
+            started = time.perf_counter()
+            latency = None
+            if self.verify == "echo":
+                sock.sendall(self.payload)
+                received = b""
+                while len(received) < len(self.payload):
+                    chunk = sock.recv(len(self.payload) - len(received))
+                    if not chunk:
+                        raise ConnectionResetError("the peer closed the connection")
+                    received += chunk
+                if received != self.payload:
+                    raise ValueError("the echo came back different")
+                latency = (time.perf_counter() - started) * 1000.0
+        except socket.timeout as exc:
+            abort(sock)
+            results.put(("timeout", exc, None, None))
+            return
+        except (OSError, ValueError) as exc:
+            abort(sock)
+            results.put(("verify" if isinstance(exc, ValueError) else "connect", exc, None, None))
+            return
+        results.put(("ok", None, sock, latency))
+        self._release.wait()
+        abort(sock)
+
+    def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
+        out = BatchOutcome()
+        results: "queue.Queue" = queue.Queue()
+        started = 0
+        for _ in range(count):
+            dest, src = self._next_addresses()
+            thread = threading.Thread(target=self._connection, args=(dest, src, timeout, results), daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as exc:  # "can't start new thread": memory or a thread limit
+                out.fail("thread", None, str(exc))
+                break
+            self._threads.append(thread)
+            started += 1
+        deadline = time.monotonic() + timeout + 1.0
+        for _ in range(started):
+            try:
+                kind, exc, sock, latency = results.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                out.unanswered += 1
+                continue
+            if kind == "ok":
+                out.verified += 1
+                if latency is not None:
+                    out.latencies_ms.append(latency)
+                self.verified.append(sock)
+            elif kind == "timeout":
+                out.unanswered += 1
+            else:
+                out.fail(kind, exc)
+        return out
+
+    def reverify(self, conns: list, timeout: float) -> BatchOutcome:
+        """Check older connections from this thread; their own threads are idle, waiting for release."""
+        out = BatchOutcome()
+        for sock in conns:
+            try:
+                started = time.perf_counter()
+                if self.verify == "echo":
+                    sock.sendall(self.payload)
+                    received = b""
+                    while len(received) < len(self.payload):
+                        chunk = sock.recv(len(self.payload) - len(received))
+                        if not chunk:
+                            out.peer_closed += 1
+                            out.fail("verify", None, "the peer closed the connection")
+                            break
+                        received += chunk
+                    else:
+                        out.verified += 1
+                        out.latencies_ms.append((time.perf_counter() - started) * 1000.0)
+                else:
+                    out.verified += 1
+            except socket.timeout:
+                out.unanswered += 1
+            except OSError as exc:
+                out.fail("verify", exc)
+        return out
+
+    def close(self) -> None:
+        self._release.set()
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._threads = []
+        self.verified = []

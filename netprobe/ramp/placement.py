@@ -1,0 +1,165 @@
+"""Where the ramp's server runs: a child process, a thread of this process, or an external target."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import Any, Optional
+
+from netprobe.errors import UsageError
+
+STATUS_TIMEOUT = 5.0
+READY_TIMEOUT = 30.0
+
+
+class ServerGone(Exception):
+    """The server process exited or stopped answering."""
+
+
+class Placement:
+    """A server the ramp connects to; ``status()`` returns its counters or None if it has none."""
+
+    name = "placement"
+    pid: Optional[int] = None
+    soft_limit: Optional[int] = None
+    raised_from: Optional[int] = None
+    addresses: list[tuple[str, int]]
+
+    def status(self) -> Optional[dict[str, Any]]:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class ChildServer(Placement):
+    """The selectors server in its own process: its own fd budget, status over its stdio pipes."""
+
+    name = "process"
+
+    def __init__(self, selector_class: str, ports: int, fd_limit: Optional[int], want_fds: Optional[int]) -> None:
+        cmd = [sys.executable, "-m", "netprobe.servers.child", "--selector", selector_class, "--ports", str(ports)]
+        if fd_limit is not None:
+            cmd += ["--fd-limit", str(fd_limit)]
+        elif want_fds is not None:
+            cmd += ["--want-fds", str(want_fds)]
+        self._stderr = tempfile.TemporaryFile()
+        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
+        )
+        self.pid = self.proc.pid
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        try:
+            ready = self._next_line(READY_TIMEOUT)
+        except BaseException:
+            self.close()
+            raise
+        if "error" in ready:
+            self.close()
+            raise UsageError(f"the server could not start: {ready['error']}")
+        self.addresses = [tuple(a) for a in ready["addresses"]]
+        self.soft_limit = ready.get("soft")
+        self.raised_from = ready.get("raised_from")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _next_line(self, timeout: float) -> dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise ServerGone(f"the server did not answer within {timeout:.0f} s") from None
+        if line is None:
+            raise ServerGone(self.exit_description())
+        return json.loads(line)
+
+    def exit_description(self) -> str:
+        code = self.proc.poll()
+        self._stderr.seek(0)
+        tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-1:]
+        detail = f": {tail[0]}" if tail else ""
+        return f"the server process exited with status {code}{detail}"
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            if self.proc.poll() is not None:
+                raise ServerGone(self.exit_description())
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write("status\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                raise ServerGone(self.exit_description()) from None
+            return self._next_line(STATUS_TIMEOUT)
+
+    def close(self) -> None:
+        """Ask the child to quit, then make sure it is gone and reaped."""
+        try:
+            if self.proc.poll() is None and self.proc.stdin is not None:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._reader.join(timeout=5)
+        self._stderr.close()
+
+
+class ThreadServer(Placement):
+    """The selectors server in a thread of this process: every connection costs this process 2 fds."""
+
+    name = "thread"
+
+    def __init__(self, selector_class: str, ports: int) -> None:
+        from netprobe.servers.selector_server import SelectorServer
+
+        self.server = SelectorServer(selector_class, "127.0.0.1", ports)
+        self.addresses = self.server.addresses
+        self._thread = threading.Thread(target=self._serve, name="netprobe-server", daemon=True)
+        self._crash: Optional[BaseException] = None
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.serve()
+        except BaseException as exc:  # reported through status(); the ramp names it server_exited
+            self._crash = exc
+
+    def status(self) -> dict[str, Any]:
+        if self._crash is not None:
+            raise ServerGone(f"the server thread died: {type(self._crash).__name__}: {self._crash}")
+        return self.server.status()
+
+    def close(self) -> None:
+        self.server.stop()
+        self._thread.join(timeout=10)
+        self.server.close()
+
+
+class ExternalTarget(Placement):
+    """A server netprobe did not start: only the client side can be observed."""
+
+    name = "target"
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.addresses = [address]

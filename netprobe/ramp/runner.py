@@ -1,0 +1,433 @@
+"""Run a ramp: hold more connections step by step until the target or the first limit, then say why.
+
+The plan (``RampPlan``) decides how many connections each step holds; this module opens
+them with a client model against a server placement, samples both sides with psutil,
+and turns the first failure into a classified stop with a remedy for this platform.
+"""
+
+from __future__ import annotations
+
+import signal
+import statistics
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
+
+from netprobe import platform
+from netprobe.clients import BatchOutcome, make_client
+from netprobe.errors import UsageError
+from netprobe.limits import MEMORY_PER_CONNECTION, platform_info, predict, server_reserved_fds
+from netprobe.models import Note, Peak, Prediction, RampResult, RampStep, SelectorCap, StopInfo
+from netprobe.platform import _common as reasons
+from netprobe.ramp.config import RampConfig
+from netprobe.ramp.placement import ChildServer, ExternalTarget, Placement, ServerGone, ThreadServer
+from netprobe.ramp.plan import RampPlan
+
+PAYLOAD = b"netprobe ping\n"
+# fds the client keeps free beyond its connections: the report, psutil, pipes to the server.
+CLIENT_FD_RESERVE = 64
+# A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
+BATCH_MAX = 1024
+# Guards for open-ended ramps: stop before the machine itself runs short.
+SYSTEM_FD_MARGIN = 0.02
+MEMORY_MARGIN = 0.05
+MEMORY_FLOOR = 256 * 1024 * 1024
+# |predicted - reached| within this many connections counts as "as predicted".
+PREDICTION_SLACK = 8
+
+ProgressCallback = Callable[[RampStep, int], None]
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt during a ramp, so the report is still written.
+
+    SIGINT is set explicitly: a shell starts background jobs with SIGINT ignored, and Python
+    then installs no handler of its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C off while cleaning up, so a second one cannot leave sockets or children behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Sampler:
+    """psutil samples of the client (this process) and of the server process, if there is one."""
+
+    def __init__(self, server_pid: Optional[int]) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.me = psutil.Process()
+        self.server = psutil.Process(server_pid) if server_pid else None
+        self._last: dict[str, float] = {}
+
+    def _one(self, proc, key: str, elapsed: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
+        if proc is None:
+            return None, None, None
+        try:
+            with proc.oneshot():
+                fds = platform.process_fds(proc)
+                rss = proc.memory_info().rss
+                cpu_times = proc.cpu_times()
+        except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+            return None, None, None
+        except OSError:
+            # EMFILE: at the fd limit psutil cannot open /proc/PID/fd either; the stop says why.
+            return None, None, None
+        cpu = cpu_times.user + cpu_times.system
+        before = self._last.get(key)
+        self._last[key] = cpu
+        percent = None if before is None or elapsed <= 0 else round(100.0 * (cpu - before) / elapsed, 1)
+        return fds, rss, percent
+
+    def start(self) -> None:
+        self._one(self.me, "client", 0)
+        self._one(self.server, "server", 0)
+
+    def sample(self, elapsed: float) -> dict[str, Any]:
+        cfds, crss, ccpu = self._one(self.me, "client", elapsed)
+        sfds, srss, scpu = self._one(self.server, "server", elapsed)
+        return {"client_fds": cfds, "client_rss": crss, "client_cpu": ccpu,
+                "server_fds": sfds, "server_rss": srss, "server_cpu": scpu}
+
+
+def _percentile(values: list[float], q: float) -> Optional[float]:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 3)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 3)
+
+
+def _server_status(server: Placement) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+    """Return (status, why-the-server-is-gone)."""
+    try:
+        return server.status(), None
+    except ServerGone as exc:
+        return None, str(exc)
+
+
+def _classify(out: BatchOutcome, status: Optional[dict[str, Any]], gone: Optional[str],
+              timeout: float) -> tuple[str, str, Optional[str], str]:
+    """Name the stop: (reason, side, errno name, message). The server's own account comes first."""
+    if gone is not None:
+        return reasons.SERVER_EXITED, "server", None, gone
+    limit = (status or {}).get("limit")
+    if limit:
+        message = limit["message"]
+        if limit.get("at_fd") is not None:
+            message += f" (at fd {limit['at_fd']})"
+        return limit["reason"], "server", limit.get("errno"), f"{message}; it held {limit['held']:,}"
+    f = out.failure
+    if f is not None:
+        if f.operation == "thread":
+            return reasons.MEMORY, "client", None, f"cannot start another thread: {f.message}"
+        reason = platform.classify_errno(f.errno, f.operation) or reasons.OTHER
+        side = "server" if f.operation == "verify" or reason == reasons.REFUSED else "client"
+        return reason, side, platform.errno_name(f.errno), f"{f.operation}: {f.message}"
+    if out.unconnected:
+        return (reasons.BACKLOG, "server", None,
+                f"{out.unconnected} handshakes did not complete within {timeout:g} s: the accept queue is full")
+    if out.unanswered:
+        return (reasons.TIMEOUT, "server", None,
+                f"{out.unanswered} connections got no answer within {timeout:g} s")
+    return reasons.OTHER, "server", None, f"{out.peer_closed} connections were closed by the peer"
+
+
+def _verdict(target: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction,
+             placement: str) -> str:
+    predicted = "an unknown ceiling" if pred.max_connections is None else (
+        f"{pred.max_connections:,} by {pred.binding_limit}")
+    if stop is None:
+        what = f"Reached {reached:,} connections" + ("" if target is None else f" (target {target:,})")
+        return f"{what}; predicted ceiling {predicted}."
+    head = f"Stopped at {reached:,} connections: {stop.reason} on the {stop.side} side"
+    if stop.reason == reasons.INTERRUPTED:
+        return f"{head} (predicted ceiling {predicted})."
+    if pred.max_connections is None:
+        return f"{head}; no prediction to compare."
+    gap = reached - pred.max_connections
+    if stop.reason == pred.binding_limit and abs(gap) <= PREDICTION_SLACK:
+        return f"{head}, as predicted ({predicted})."
+    if stop.reason == pred.binding_limit:
+        why = (" In one process, a batch's client sockets take fd numbers before the server accepts"
+               " them, so the server meets the limit earlier than 2 fds per connection suggests."
+               if placement == "thread" else " Other fds opened during the run moved the ceiling.")
+        return f"{head}; predicted {predicted}, {abs(gap):,} {'fewer' if gap < 0 else 'more'}.{why}"
+    return (f"{head}, before the predicted limit ({predicted}): something not in the prediction "
+            "struck first; the remedy below applies to what did.")
+
+
+def _guard(facts_reader: Callable[[], Any], new: int) -> Optional[tuple[str, str]]:
+    """Stop before the system file table or free memory run dangerously low."""
+    import psutil
+
+    facts = facts_reader()
+    if facts.system_max is not None and facts.system_in_use is not None:
+        free = facts.system_max - facts.system_in_use - 2 * new
+        if free < facts.system_max * SYSTEM_FD_MARGIN:
+            return reasons.SYSTEM_FD_LIMIT, (f"guard: {new:,} more connections would leave under "
+                                             f"{SYSTEM_FD_MARGIN:.0%} of the system file table free")
+    vm = psutil.virtual_memory()
+    if vm.available - new * MEMORY_PER_CONNECTION < max(MEMORY_FLOOR, vm.total * MEMORY_MARGIN):
+        return reasons.MEMORY, (f"guard: {new:,} more connections would leave under "
+                                f"{MEMORY_MARGIN:.0%} of memory available")
+    return None
+
+
+class _Run:
+    """One ramp's state, so cleanup can find whatever was started."""
+
+    def __init__(self, cfg: RampConfig) -> None:
+        self.cfg = cfg
+        self.plan = RampPlan.build(cfg.to, cfg.step, cfg.max)
+        self.notes: list[Note] = []
+        self.steps: list[RampStep] = []
+        self.server: Optional[Placement] = None
+        self.client = None
+        self.restore_soft: Optional[int] = None
+        self.soft, self.hard, _ = platform.fd_limits()
+
+    # --- set-up
+
+    def budget_client_fds(self) -> None:
+        cfg = self.cfg
+        if cfg.server == "thread" and cfg.target is None and cfg.fd_limit is not None:
+            platform.set_soft_fd_limit(cfg.fd_limit)
+            self.restore_soft = self.soft
+            self.notes.append(Note("fd_limit", f"soft fd limit of this process set to {cfg.fd_limit} "
+                                               f"(was {self.soft}); restored afterwards"))
+            return
+        if not platform.HAS_RLIMIT or self.soft is None:
+            return
+        per_conn = 2 if (cfg.server == "thread" and cfg.target is None) else 1
+        need = self.plan.goal * per_conn + CLIENT_FD_RESERVE
+        if self.soft >= need:
+            return
+        new = platform.raise_soft_fd_limit(need)
+        if new is not None and new > self.soft:
+            self.restore_soft = self.soft
+            self.notes.append(Note("client.fd_limit", f"raised the client's soft fd limit from {self.soft} "
+                                                      f"to {new} for this run (restored afterwards)"))
+        if new is None or new < need:
+            self.notes.append(Note("client.fd_limit", f"the client's hard fd limit ({self.hard}) is below "
+                                                      f"the {need} fds this ramp needs: the client may bind first"))
+
+    def start_server(self) -> Placement:
+        cfg = self.cfg
+        if cfg.target_address is not None:
+            return ExternalTarget(cfg.target_address)
+        if cfg.server == "thread":
+            return ThreadServer(cfg.selector_class, cfg.ports)
+        want = None if cfg.fd_limit is not None else self.plan.goal + CLIENT_FD_RESERVE
+        server = ChildServer(cfg.selector_class, cfg.ports, cfg.fd_limit, want)
+        if server.raised_from is not None:
+            self.notes.append(Note("server.fd_limit", f"the server raised its soft fd limit from "
+                                                      f"{server.raised_from} to {server.soft_limit}"))
+        return server
+
+    def predict(self, sampler: _Sampler) -> Prediction:
+        cfg = self.cfg
+        import psutil
+
+        facts = platform.read_system_facts()
+        system_free = None
+        if facts.system_max is not None and facts.system_in_use is not None:
+            system_free = facts.system_max - facts.system_in_use
+        destinations = cfg.ports * cfg.source_ips
+        available = psutil.virtual_memory().available
+        client_soft, _, _ = platform.fd_limits()
+        client_fds = platform.process_fds(sampler.me)
+        if cfg.target_address is not None:
+            pred = predict("target", "target", SelectorCap("rlimit", None, ""), client_soft, system_free,
+                           facts.port_count, available, client_fds, destinations, listeners_in_range=0)
+            return pred
+        cap = platform.probe_select_cap() if cfg.selector_class == "SelectSelector" else SelectorCap(
+            "rlimit", None, "")
+        if cfg.server == "thread":
+            pred = predict(cfg.selector_class, "thread", cap, client_soft, system_free, facts.port_count,
+                           available, client_fds, destinations, listeners_in_range=cfg.ports)
+            return pred
+        server_fds = None
+        if sampler.server is not None:
+            try:
+                server_fds = platform.process_fds(sampler.server)
+            except psutil.Error:
+                server_fds = None
+        reserved = server_fds if server_fds is not None else server_reserved_fds(
+            cfg.selector_class, "process", None, cfg.ports)
+        pred = predict(cfg.selector_class, "process", cap, self.server.soft_limit, system_free,
+                       facts.port_count, available, reserved, destinations, listeners_in_range=cfg.ports)
+        if client_soft is not None and client_fds is not None:
+            client_max = client_soft - client_fds
+            if pred.max_connections is None or client_max < pred.max_connections:
+                pred = Prediction(cfg.selector_class, "process", client_max, reasons.FD_LIMIT,
+                                  f"client: soft RLIMIT_NOFILE {client_soft} less {client_fds} fds in use")
+        return pred
+
+    # --- the ramp
+
+    def run(self, progress: Optional[ProgressCallback]) -> RampResult:
+        cfg = self.cfg
+        started = time.monotonic()
+        stop: Optional[StopInfo] = None
+        prediction = Prediction(cfg.selector_class or "target", cfg.server, None, None, "not reached")
+        sampler: Optional[_Sampler] = None
+        last_sample: dict[str, Any] = {}
+        try:
+            with _signals_interrupt():
+                try:
+                    self.budget_client_fds()
+                    self.server = self.start_server()
+                    sampler = _Sampler(self.server.pid)
+                    source_ips = ([f"127.0.0.{i}" for i in range(1, cfg.source_ips + 1)]
+                                  if cfg.source_ips > 1 else None)
+                    somaxconn = platform.read_system_facts().somaxconn or 128
+                    self.client = make_client(cfg.client, self.server.addresses, source_ips, PAYLOAD,
+                                              cfg.verify, min(somaxconn, BATCH_MAX))
+                    prediction = self.predict(sampler)
+                    sampler.start()
+                    stop, last_sample = self._steps(sampler, progress)
+                except KeyboardInterrupt:
+                    last_sample = sampler.sample(0) if sampler else {}
+                    stop = self._stop(reasons.INTERRUPTED, "client", None, "interrupted by a signal",
+                                      last_sample)
+            reached = self.client.held if self.client is not None else 0
+            if stop is not None and stop.server_held is not None:
+                # The server counts exactly what it held when the limit struck; connections it
+                # answered at once and shed a moment later look verified to the client.
+                reached = min(reached, stop.server_held)
+        finally:
+            with _sigint_deferred():
+                self.cleanup()
+        if stop is not None:
+            stop.at_connections = reached
+        ok = (reached >= self.plan.goal) if cfg.to is not None else (
+            stop is None or stop.reason != reasons.INTERRUPTED)
+        return RampResult(
+            config=cfg.to_dict(),
+            ok=ok and (stop is None or cfg.to is None),
+            target=cfg.to,
+            reached=reached,
+            peak=self._peak(),
+            stop=stop,
+            predicted=prediction,
+            verdict=_verdict(cfg.to, reached, stop, prediction, cfg.server),
+            steps=self.steps,
+            platform=platform_info(),
+            notes=self.notes,
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    def _steps(self, sampler: _Sampler, progress: Optional[ProgressCallback]):
+        cfg = self.cfg
+        client, server = self.client, self.server
+        assert client is not None and server is not None
+        last: dict[str, Any] = {}
+
+        def server_gave_up() -> bool:
+            status, gone = _server_status(server)
+            return gone is not None or bool(status and status.get("limit"))
+
+        for goal in self.plan:
+            new = goal - client.held
+            guard = _guard(platform.read_system_facts, new)
+            if guard is not None:
+                return self._stop(guard[0], "system", None, guard[1], last), last
+            t0 = time.perf_counter()
+            out = client.open(new, cfg.timeout, server_gave_up)
+            latencies = list(out.latencies_ms)
+            recheck = None
+            if out.clean:
+                older = client.sample(cfg.sample, exclude_newest=out.verified)
+                if older:
+                    recheck = client.reverify(older, cfg.timeout)
+                    latencies += recheck.latencies_ms
+            elapsed = time.perf_counter() - t0
+            last = sampler.sample(elapsed)
+            tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
+            step = RampStep(
+                connections=client.held,
+                p50_ms=_percentile(latencies, 50),
+                p99_ms=_percentile(latencies, 99),
+                seconds=round(elapsed, 4),
+                rate=round(out.verified / elapsed, 1) if elapsed > 0 else 0.0,
+                kernel_tcp_inuse=tcp_inuse,
+                kernel_tcp_mem_pages=tcp_mem,
+                **last,
+            )
+            self.steps.append(step)
+            if progress is not None:
+                progress(step, len(self.plan))
+            failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
+            if failed is not None:
+                status, gone = _server_status(server)
+                reason, side, errno_name, message = _classify(failed, status, gone, cfg.timeout)
+                stop = self._stop(reason, side, errno_name, message, last)
+                limit = (status or {}).get("limit")
+                if limit:
+                    stop.server_held = limit["held"]
+                return stop, last
+            if cfg.hold:
+                time.sleep(cfg.hold)
+        return None, last
+
+    def _stop(self, reason: str, side: str, errno_name: Optional[str], message: str,
+              sample: dict[str, Any]) -> StopInfo:
+        return StopInfo(
+            reason=reason, side=side, errno=errno_name, message=message,
+            at_connections=self.client.held if self.client is not None else 0,
+            client_fds=sample.get("client_fds"), server_fds=sample.get("server_fds"),
+            remedy=platform.remedy(reason, side, self.cfg.selector_class or "", self.hard),
+        )
+
+    def _peak(self) -> Peak:
+        def top(name: str) -> Optional[int]:
+            values = [getattr(s, name) for s in self.steps if getattr(s, name) is not None]
+            return max(values) if values else None
+
+        return Peak(top("client_fds"), top("server_fds"), top("client_rss"), top("server_rss"))
+
+    def cleanup(self) -> None:
+        """Close every socket, reap the server, restore the fd limit: whatever happened before."""
+        try:
+            if self.client is not None:
+                self.client.close()
+        finally:
+            try:
+                if self.server is not None:
+                    self.server.close()
+            finally:
+                if self.restore_soft is not None:
+                    platform.set_soft_fd_limit(self.restore_soft)
+
+
+def run_ramp(cfg: RampConfig, progress: Optional[ProgressCallback] = None) -> RampResult:
+    """Ramp connections as ``cfg`` says and return the result; never leaves sockets or children behind."""
+    if cfg.selector_class is None and cfg.target_address is None:
+        raise UsageError("the ramp configuration was not validated")
+    return _Run(cfg).run(progress)

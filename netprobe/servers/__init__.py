@@ -1,0 +1,1 @@
+"""Servers netprobe runs: the selectors echo server shared by ``ramp`` and ``serve``."""

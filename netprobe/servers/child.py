@@ -1,0 +1,79 @@
+"""Run the selectors echo server as a child process with its own fd budget.
+
+Protocol on stdio, one JSON object per line: the child prints ``{"ready": ...}`` once
+listening, then answers each ``status`` line read from stdin with its counters;
+``quit`` or the end of stdin (the controller died) stops it. Started by ``ramp`` as
+``python -m netprobe.servers.child``; imports neither psutil nor gevent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from netprobe import platform
+from netprobe.servers.selector_server import SelectorServer
+
+
+def _write(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _raise_soft_limit(args: argparse.Namespace) -> dict:
+    """Apply --fd-limit exactly, or raise the soft limit toward --want-fds."""
+    if not platform.HAS_RLIMIT:
+        return {"soft": None, "raised_from": None}
+    before, _, _ = platform.fd_limits()
+    if args.fd_limit is not None:
+        platform.set_soft_fd_limit(args.fd_limit)
+        return {"soft": args.fd_limit, "raised_from": None}
+    if args.want_fds and before is not None and before < args.want_fds:
+        after = platform.raise_soft_fd_limit(args.want_fds)
+        return {"soft": after, "raised_from": before}
+    return {"soft": before, "raised_from": None}
+
+
+def _control_loop(server: SelectorServer) -> None:
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "status":
+            _write(server.status())
+        elif command == "quit":
+            break
+    server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="netprobe-server")
+    parser.add_argument("--selector", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--ports", type=int, default=1)
+    parser.add_argument("--backlog", type=int, default=None)
+    parser.add_argument("--fd-limit", type=int, default=None)
+    parser.add_argument("--want-fds", type=int, default=None)
+    args = parser.parse_args(argv)
+    # Ctrl-C in a terminal reaches the whole process group; the controller alone handles it
+    # and tells this child to quit (or closes its stdin).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        limits = _raise_soft_limit(args)
+        kwargs = {} if args.backlog is None else {"backlog": args.backlog}
+        server = SelectorServer(args.selector, args.host, args.ports, **kwargs)
+    except OSError as exc:
+        _write({"error": f"{type(exc).__name__}: {exc}", "errno": platform.errno_name(exc.errno)})
+        return 1
+    try:
+        _write({"ready": True, "addresses": server.addresses, **limits})
+        threading.Thread(target=_control_loop, args=(server,), daemon=True).start()
+        server.serve()
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Small socket helpers every backend shares: abortive close and loopback checks."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+from netprobe.errors import UsageError
+
+# SO_LINGER on with a zero timeout: close() sends RST and leaves no TIME_WAIT entry, so
+# a ramp of tens of thousands of connections does not block the next run's bind().
+_LINGER_ZERO = struct.pack("ii", 1, 0)
+
+
+def abort(sock: socket.socket) -> None:
+    """Close ``sock`` at once with RST, whatever state it is in."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+    except OSError:
+        pass  # already reset or never connected: a plain close is all there is
+    sock.close()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback literal (127.0.0.0/8, ::1) or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_host_port(text: str, option: str = "--target") -> tuple[str, int]:
+    """Split ``HOST:PORT`` or ``[V6]:PORT``; the port must be 1-65535."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise UsageError(f"{option} {text!r} is not HOST:PORT")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise UsageError(f"{option} {text!r} is not HOST:PORT")
+        host = host[1:-1]
+    elif ":" in host:
+        raise UsageError(f"{option} {text!r} is not HOST:PORT (write an IPv6 host as [::1]:PORT)")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: port {port_text!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise UsageError(f"{option} {text!r}: port {port} is outside 1-65535")
+    return host, port
+
+
+def check_destination(host: str, allow_remote: bool, option: str = "--target") -> str:
+    """Return ``host`` as an IP literal, refusing anything off loopback unless ``allow_remote``.
+
+    Only IP literals and ``localhost`` are accepted: no name needs DNS.
+    """
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise UsageError(f"{option} host {host!r} is not an IP address or 'localhost'") from None
+    if not address.is_loopback and not allow_remote:
+        raise UsageError(f"{option} {host} is not a loopback address; pass --allow-remote to use it")
+    return str(address)
