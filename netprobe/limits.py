@@ -8,6 +8,7 @@ import sys
 from typing import Optional
 
 from netprobe import platform
+from netprobe.platform import SystemFacts
 from netprobe.models import (
     FdLimits,
     LimitsReport,
@@ -201,36 +202,54 @@ def process_stats(proc=None) -> tuple[ProcessStats, list[Note]]:
 
 
 def collect_limits() -> LimitsReport:
-    """Read every limit and fact, then predict the ceiling for each selector and placement."""
+    """Read every limit and fact of this machine and process, then predict the ceilings."""
     import psutil
 
-    notes: list[Note] = []
     soft, hard, missing = platform.fd_limits()
-    if missing:
-        notes += [Note("fds.soft", missing), Note("fds.hard", missing)]
-    facts = platform.read_system_facts()
-    notes += [Note(_FACT_PATHS.get(n.field, n.field), n.reason) for n in facts.notes]
-
-    available = available_selectors()
-    caps = selector_caps(available, platform.probe_select_cap())
-    default = default_selector()
-    sel_info = SelectorsInfo(
-        default=default,
-        available=available,
-        caps=caps,
-        why_default=f"{default} is the first of {' > '.join(SELECTOR_ORDER)} this Python can create",
-    )
     proc, proc_notes = process_stats()
-    notes += proc_notes
     vm = psutil.virtual_memory()
+    return build_limits_report(
+        info=platform_info(),
+        soft=soft,
+        hard=hard,
+        rlimit_missing=missing,
+        facts=platform.read_system_facts(),
+        select_cap=platform.probe_select_cap(),
+        available=available_selectors(),
+        default=default_selector(),
+        process=proc,
+        memory=MemoryStats(vm.total, vm.available),
+        extra_notes=proc_notes,
+    )
+
+
+def build_limits_report(
+    info: PlatformInfo,
+    soft: Optional[int],
+    hard: Optional[int],
+    rlimit_missing: Optional[str],
+    facts: SystemFacts,
+    select_cap: SelectorCap,
+    available: list[str],
+    default: str,
+    process: ProcessStats,
+    memory: MemoryStats,
+    extra_notes: Optional[list[Note]] = None,
+) -> LimitsReport:
+    """Assemble the report from facts already read: pure, so any platform's facts can be fed in."""
+    notes: list[Note] = []
+    if rlimit_missing:
+        notes += [Note("fds.soft", rlimit_missing), Note("fds.hard", rlimit_missing)]
+    notes += [Note(_FACT_PATHS.get(n.field, n.field), n.reason) for n in facts.notes]
+    notes += extra_notes or []
+    caps = selector_caps(available, select_cap)
     system_free = None
     if facts.system_max is not None and facts.system_in_use is not None:
         system_free = facts.system_max - facts.system_in_use
-
     predicted = [
         predict(
-            name, placement, caps[name], soft, system_free, facts.port_count, vm.available,
-            server_reserved_fds(name, placement, proc.fds),
+            name, placement, caps[name], soft, system_free, facts.port_count, memory.available,
+            server_reserved_fds(name, placement, process.fds),
         )
         for name in available
         for placement in PLACEMENTS
@@ -245,8 +264,13 @@ def collect_limits() -> LimitsReport:
     )
     return LimitsReport(
         summary=summary,
-        platform=platform_info(),
-        selectors=sel_info,
+        platform=info,
+        selectors=SelectorsInfo(
+            default=default,
+            available=available,
+            caps=caps,
+            why_default=f"{default} is the first of {' > '.join(SELECTOR_ORDER)} this Python can create",
+        ),
         fds=FdLimits(soft, hard, facts.system_max, facts.system_in_use, facts.per_process_max),
         network=NetworkLimits(
             somaxconn=facts.somaxconn,
@@ -256,8 +280,8 @@ def collect_limits() -> LimitsReport:
             tcp_max_syn_backlog=facts.tcp_max_syn_backlog,
             nf_conntrack_max=facts.nf_conntrack_max,
         ),
-        process=proc,
-        memory=MemoryStats(vm.total, vm.available),
+        process=process,
+        memory=memory,
         predicted=predicted,
         notes=notes,
     )

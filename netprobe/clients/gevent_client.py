@@ -108,3 +108,5 @@ class GeventClient(Client):
             abort(sock)
         self._all = []
         self.verified = []
+        # The hub holds its loop's fds (epoll, wake-up pipe) for the life of the thread otherwise.
+        self._gevent.get_hub().destroy(destroy_loop=True)

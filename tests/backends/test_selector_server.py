@@ -1,0 +1,180 @@
+"""One contract, run against the selectors server on every selector this Python has."""
+
+from __future__ import annotations
+
+import json
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from netprobe import platform
+from netprobe.servers.selector_server import MAX_PENDING, SelectorServer
+from netprobe.sockets import abort
+
+
+class ServerContract:
+    """Mixin: subclasses set SELECTOR to a selectors class name."""
+
+    SELECTOR = ""
+
+    @pytest.fixture
+    def server(self):
+        srv = SelectorServer(self.SELECTOR, "127.0.0.1")
+        thread = threading.Thread(target=srv.serve, daemon=True)
+        thread.start()
+        yield srv
+        srv.stop()
+        thread.join(5)
+        srv.close()
+
+    def _connect(self, srv, n):
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection(srv.addresses[0], timeout=5)
+            socks.append(s)
+        return socks
+
+    @pytest.mark.parametrize("clients", [1, 50, 300])
+    def test_echoes_to_every_client(self, server, clients):
+        socks = self._connect(server, clients)
+        try:
+            for i, s in enumerate(socks):
+                s.sendall(b"ping %d\n" % i)
+            for i, s in enumerate(socks):
+                expected = b"ping %d\n" % i
+                got = b""
+                while len(got) < len(expected):
+                    got += s.recv(64)
+                assert got == expected
+            assert server.status()["held"] == clients
+        finally:
+            for s in socks:
+                abort(s)
+
+    def test_a_peer_that_closes_is_dropped(self, server):
+        s = self._connect(server, 1)[0]
+        s.close()
+        deadline = time.monotonic() + 5
+        while server.status()["held"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.status()["held"] == 0
+
+    def test_a_client_that_never_reads_gets_back_pressure(self, server):
+        hog = self._connect(server, 1)[0]
+        good = self._connect(server, 1)[0]
+        try:
+            hog.setblocking(False)
+            sent = 0
+            chunk = b"x" * 65536
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    sent += hog.send(chunk)
+                except BlockingIOError:
+                    time.sleep(0.05)  # the server stopped reading: the kernel buffers are full
+                    try:
+                        sent += hog.send(chunk)
+                    except BlockingIOError:
+                        break
+            assert time.monotonic() < deadline, "the server kept reading from a peer that never reads"
+            conn = next(c for c in server.conns.values() if c.pending)
+            assert len(conn.pending) < MAX_PENDING + 65536
+            good.sendall(b"still there?")
+            assert good.recv(64) == b"still there?"
+        finally:
+            abort(hog)
+            abort(good)
+
+
+@pytest.mark.skipif(not hasattr(selectors, "EpollSelector"), reason="no epoll")
+class TestEpoll(ServerContract):
+    SELECTOR = "EpollSelector"
+
+
+@pytest.mark.skipif(not hasattr(selectors, "KqueueSelector"), reason="no kqueue")
+class TestKqueue(ServerContract):
+    SELECTOR = "KqueueSelector"
+
+
+@pytest.mark.skipif(not hasattr(selectors, "DevpollSelector"), reason="no /dev/poll")
+class TestDevpoll(ServerContract):
+    SELECTOR = "DevpollSelector"
+
+
+@pytest.mark.skipif(not hasattr(selectors, "PollSelector"), reason="no poll")
+class TestPoll(ServerContract):
+    SELECTOR = "PollSelector"
+
+
+class TestSelect(ServerContract):
+    SELECTOR = "SelectSelector"
+
+    @pytest.mark.skipif(not platform.HAS_RLIMIT, reason="POSIX fd-number cap")
+    def test_select_limit_is_recorded_with_the_exact_count_held(self, server):
+        # The runner's soft limit is left alone: it is high enough to pass fd 1024 here.
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 2400:
+            pytest.skip(f"soft fd limit {soft} too low to pass fd 1024 with both ends in one process")
+        socks = []
+        try:
+            for _ in range(700):  # two fds each: the server's fd numbers pass 1024
+                socks.append(socket.create_connection(server.addresses[0], timeout=5))
+            deadline = time.monotonic() + 5
+            while server.status()["limit"] is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            limit = server.status()["limit"]
+            assert limit is not None and limit["reason"] == "select_limit"
+            assert "select" in limit["message"]
+            assert limit["at_fd"] >= 1024
+            held = server.status()["held"]
+            assert held == limit["held"]
+            assert max(server.conns) < 1024  # every fd it kept, select() can watch
+            # It keeps serving what it holds.
+            fds_of = {s.getsockname(): s for s in socks}
+            for conn in list(server.conns.values())[:5]:
+                client = fds_of[conn.sock.getpeername()]
+                client.sendall(b"hi")
+                assert client.recv(8) == b"hi"
+        finally:
+            for s in socks:
+                abort(s)
+
+
+def test_emfile_on_accept_is_reported_and_does_not_spin():
+    """In a child with a soft limit of 64, accept() hits EMFILE; the server says so and idles."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "netprobe.servers.child", "--selector", "PollSelector", "--fd-limit", "64"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+    )
+    socks = []
+    try:
+        ready = json.loads(child.stdout.readline())
+        address = tuple(ready["addresses"][0])
+        for _ in range(80):
+            socks.append(socket.create_connection(address, timeout=5))
+        time.sleep(0.3)
+        proc = psutil.Process(child.pid)
+        cpu_before = sum(proc.cpu_times()[:2])
+        time.sleep(1.0)
+        cpu_spent = sum(proc.cpu_times()[:2]) - cpu_before
+        child.stdin.write("status\n")
+        child.stdin.flush()
+        status = json.loads(child.stdout.readline())
+        assert status["limit"]["reason"] == "fd_limit"
+        assert status["limit"]["errno"] == "EMFILE"
+        assert status["held"] == status["limit"]["held"] == 64 - 4  # stdio (3) and the listener
+        assert cpu_spent < 0.5, f"the server spent {cpu_spent:.2f} s of CPU in 1 s at EMFILE: it spins"
+    finally:
+        for s in socks:
+            abort(s)
+        child.stdin.close()
+        child.wait(10)
+        child.stdout.close()

@@ -1,0 +1,135 @@
+"""The CLI: rendering, exit statuses, one-line errors, and the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from netprobe import __version__
+from netprobe.cli import app, run
+from tests.conftest import run_netprobe
+
+runner = CliRunner()
+
+
+def test_limits_json_has_the_contract_keys():
+    result = runner.invoke(app, ["limits", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["schema"] == "netprobe.limits/1"
+    for key in ("platform", "selectors", "fds", "network", "process", "memory", "predicted", "notes"):
+        assert key in data
+    assert set(data["platform"]) >= {"system", "release", "machine", "python", "implementation"}
+    assert set(data["fds"]) == {"soft", "hard", "system_max", "system_in_use", "per_process_max"}
+    assert set(data["network"]["ephemeral_ports"]) == {"low", "high", "count"}
+    assert set(data["process"]) >= {"pid", "fds", "rss", "threads"}
+    assert set(data["memory"]) == {"total", "available"}
+    for p in data["predicted"]:
+        assert set(p) == {"selector", "placement", "max_connections", "binding_limit", "detail"}
+    assert data["selectors"]["default"] in data["selectors"]["available"]
+
+
+def test_limits_table_names_the_binding_limit_first():
+    result = runner.invoke(app, ["limits"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("netprobe limits:")
+    assert "DefaultSelector is" in lines[2] and "bound by" in lines[2]
+    assert "Predicted ceiling" in result.stdout
+
+
+def test_limits_markdown_is_github_tables():
+    result = runner.invoke(app, ["limits", "--format", "markdown"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("## netprobe limits")
+    assert any(line.startswith("|---") or line.startswith("|--") for line in result.stdout.splitlines())
+
+
+def test_limits_output_file(tmp_path):
+    target = tmp_path / "limits.json"
+    assert run(["limits", "--format", "json", "--output", str(target)]) == 0
+    assert json.loads(target.read_text())["schema"] == "netprobe.limits/1"
+    assert [p.name for p in tmp_path.iterdir()] == ["limits.json"]  # no temporary left behind
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["limits", "--format", "nope"], "'nope' is not one of"),
+    (["limits", "--output", "/nonexistent/dir/x.json"], "does not exist"),
+    (["nosuchcommand"], "No such command"),
+    (["ramp", "--to", "0"], "--to must be greater than 0"),
+    (["ramp", "--to", "-5"], "--to must be greater than 0"),
+    (["ramp", "--to", "abc"], "'abc' is not a valid"),
+    (["ramp", "--to", "10", "--step", "0"], "--step"),
+    (["ramp", "--to", "10", "--timeout", "0"], "--timeout"),
+    (["ramp", "--to", "10", "--selector", "nosuch"], "'nosuch' is not one of"),
+    (["ramp", "--to", "10", "--fd-limit", "99999999"], "hard limit"),
+    (["ramp", "--to", "10", "--target", "127.0.0.1"], "HOST:PORT"),
+    (["ramp", "--to", "10", "--target", "127.0.0.1:99999"], "outside 1-65535"),
+    (["ramp", "--to", "10", "--target", "198.51.100.7:80"], "--allow-remote"),
+    (["ramp", "--to", "10", "--format", "yaml"], "'yaml' is not one of"),
+    (["ramp", "--to", "10", "--output", "/nonexistent/dir/x.json"], "does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("netprobe: error: ")
+    assert message in err
+
+
+def test_unavailable_selector_lists_the_available_ones(capsys):
+    from netprobe.limits import available_selectors
+
+    missing = [n for n, c in (("kqueue", "KqueueSelector"), ("epoll", "EpollSelector"), ("devpoll", "DevpollSelector"))
+               if c not in available_selectors()]
+    assert run(["ramp", "--to", "10", "--selector", missing[0]]) == 2
+    err = capsys.readouterr().err
+    assert "not available here" in err and "poll" in err
+
+
+def test_debug_shows_the_traceback():
+    from netprobe.errors import UsageError
+
+    with pytest.raises(UsageError):
+        run(["--debug", "ramp", "--to", "0"])
+
+
+def test_help_mentions_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("limits", "ramp"):
+        assert command in result.stdout
+
+
+def test_installed_console_script_runs():
+    script = shutil.which("netprobe", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("netprobe is not installed as a console script next to this Python")
+    result = subprocess.run([script, "limits", "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["schema"] == "netprobe.limits/1"
+
+
+def test_python_dash_m_and_gevent_not_imported_by_limits():
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "netprobe", "limits"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "netprobe.limits" in imported
+    assert not {m for m in imported if m == "gevent" or m.startswith("gevent.")}
+
+
+def test_bad_input_through_the_real_process_has_no_traceback():
+    result = run_netprobe("ramp", "--to", "-5", timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

@@ -1,0 +1,87 @@
+"""Shared fixtures: every test must leave no fds, children or threads behind, as psutil's tests insist."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from netprobe import platform
+import pytest
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+
+
+def _snapshot() -> tuple[int, set[int], int]:
+    me = psutil.Process()
+    return me.num_fds(), {c.pid for c in me.children(recursive=True)}, threading.active_count()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks():
+    """Fail a test that leaves an fd, a child process or a thread behind."""
+    fds, children, threads = _snapshot()
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        now_fds, now_children, now_threads = _snapshot()
+        leaked = (now_fds > fds, bool(now_children - children), now_threads > threads)
+        if not any(leaked) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # children being reaped, daemon threads finishing
+    assert now_fds <= fds, f"test leaked {now_fds - fds} fds"
+    assert not now_children - children, f"test left children {now_children - children}"
+    assert now_threads <= threads, f"test left {now_threads - threads} threads"
+
+
+def time_wait_count() -> int:
+    """TIME_WAIT entries on this machine (Linux /proc/net/tcp*, state 06)."""
+    count = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                count += sum(1 for line in f if line.split()[3:4] == ["06"])
+        except OSError:
+            pass
+    return count
+
+
+def run_netprobe(*args: str, timeout: float = 120, env=None, preexec_fn=None) -> subprocess.CompletedProcess:
+    """Run the netprobe CLI as a real subprocess of this Python."""
+    return subprocess.run(
+        [sys.executable, "-m", "netprobe", *args], capture_output=True, text=True, timeout=timeout,
+        env=env, preexec_fn=preexec_fn,
+    )
+
+
+def in_child(soft: int):
+    """A preexec_fn lowering the child's soft RLIMIT_NOFILE: never the test runner's own."""
+    import resource
+
+    def lower() -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return lower
+
+
+@pytest.fixture
+def loopback_listener():
+    """A plain listening socket on 127.0.0.1, port 0, closed after the test."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    yield sock
+    sock.close()
+
+
+skip_unless_linux = pytest.mark.skipif(platform.NAME != "linux", reason="Linux only")
+skip_unless_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")

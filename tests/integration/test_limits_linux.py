@@ -1,0 +1,62 @@
+"""`netprobe limits` against the truth of this Linux machine, read independently."""
+
+import json
+import resource
+import selectors
+
+import pytest
+
+from netprobe.limits import collect_limits
+from tests.conftest import in_child, run_netprobe, skip_unless_linux
+
+pytestmark = skip_unless_linux
+
+
+def _read(path, index=0):
+    with open(path) as f:
+        return int(f.read().split()[index])
+
+
+def test_facts_match_proc_and_getrlimit():
+    report = collect_limits()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert (report.fds.soft, report.fds.hard) == (soft, hard)
+    assert report.fds.system_max == _read("/proc/sys/fs/file-max")
+    assert report.fds.per_process_max == _read("/proc/sys/fs/nr_open")
+    assert report.network.somaxconn == _read("/proc/sys/net/core/somaxconn")
+    low = _read("/proc/sys/net/ipv4/ip_local_port_range", 0)
+    high = _read("/proc/sys/net/ipv4/ip_local_port_range", 1)
+    ports = report.network.ephemeral_ports
+    assert (ports.low, ports.high, ports.count) == (low, high, high - low + 1)
+    # In use moves as the machine works; the first field of fs.file-nr read just now must be close.
+    assert abs(report.fds.system_in_use - _read("/proc/sys/fs/file-nr")) < 1000
+    sel = selectors.DefaultSelector()
+    assert report.selectors.default == type(sel).__name__
+    sel.close()
+
+
+def test_select_cap_is_fd_setsize_1024_as_an_fd_number():
+    cap = collect_limits().selectors.caps["SelectSelector"]
+    assert (cap.kind, cap.limit) == ("fd_number", 1024)
+
+
+def test_probe_leaves_the_soft_limit_as_it_was():
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    collect_limits()
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+
+
+@pytest.mark.parametrize("soft", [256, 1000])
+def test_lowered_soft_limit_in_a_child_lowers_the_prediction(soft):
+    result = run_netprobe("limits", "--format", "json", preexec_fn=in_child(soft), timeout=30)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["fds"]["soft"] == soft
+    for p in data["predicted"]:
+        if p["selector"] in ("EpollSelector", "PollSelector"):
+            per_conn = 1 if p["placement"] == "process" else 2
+            assert p["binding_limit"] == "fd_limit"
+            assert soft // per_conn - 20 <= p["max_connections"] <= soft // per_conn
+    # select's cap is a property of the build, measured the same under a low soft limit.
+    assert data["selectors"]["caps"]["SelectSelector"] == {
+        "kind": "fd_number", "limit": 1024, "detail": data["selectors"]["caps"]["SelectSelector"]["detail"]}

@@ -1,0 +1,179 @@
+"""Real ramps on loopback: each bounded in count and time, each leaving fds, children and TIME_WAIT as found."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from netprobe import platform
+from netprobe.ramp import RampConfig, run_ramp, validate
+from tests.conftest import ROOT, run_netprobe, skip_unless_linux, skip_unless_root, time_wait_count
+
+
+@pytest.fixture(autouse=True)
+def no_time_wait_flood():
+    before = time_wait_count()
+    yield
+    assert time_wait_count() - before <= 20, "the ramp left TIME_WAIT entries behind"
+
+
+def ramp(**options):
+    return run_ramp(validate(RampConfig(**options)))
+
+
+@pytest.mark.parametrize("server", ["process", "thread"])
+@pytest.mark.parametrize("client", ["nonblocking", "threads", "gevent"])
+def test_reaches_1000_in_every_placement_and_client_model(server, client):
+    result = ramp(to=1000, server=server, client=client)
+    assert result.ok and result.stop is None, result.stop
+    assert result.reached == 1000
+    assert [s.connections for s in result.steps] == list(range(100, 1001, 100))
+    last = result.steps[-1]
+    assert last.client_fds >= 1000
+    if server == "process":
+        assert last.server_fds >= 1000 and last.server_rss > 0
+    else:
+        assert last.client_fds >= 2000  # both ends in one process
+    assert last.p50_ms is not None and last.p99_ms >= last.p50_ms
+
+
+def test_fd_limit_256_stops_the_server_where_predicted():
+    result = ramp(to=1000, fd_limit=256)
+    assert not result.ok
+    assert (result.stop.reason, result.stop.side, result.stop.errno) == ("fd_limit", "server", "EMFILE")
+    assert 200 <= result.reached <= 256
+    assert abs(result.predicted.max_connections - result.reached) <= 8
+    assert result.predicted.binding_limit == "fd_limit"
+    assert "ulimit -n" in result.stop.remedy
+
+
+def test_select_stops_at_fd_1024_in_its_own_process():
+    result = ramp(to=2000, selector="select")
+    assert (result.stop.reason, result.stop.side) == ("select_limit", "server")
+    assert 1000 <= result.reached <= 1022
+    assert abs(result.predicted.max_connections - result.reached) <= 5
+    assert "1024" in result.stop.message
+    assert "epoll" in result.stop.remedy
+
+
+def test_select_in_one_process_costs_two_fds_per_connection():
+    result = ramp(to=2000, selector="select", server="thread")
+    assert result.stop.reason == "select_limit"
+    assert 400 <= result.reached <= 512
+    assert abs(result.predicted.max_connections - result.reached) <= 60
+
+
+@pytest.mark.parametrize("selector", ["poll", "epoll"])
+def test_poll_and_epoll_go_past_fd_setsize(selector):
+    if selector == "epoll" and not hasattr(__import__("select"), "epoll"):
+        pytest.skip("no epoll")
+    result = ramp(to=3000, selector=selector, step=1000)
+    assert result.ok and result.reached == 3000
+    assert result.peak.server_fds > 3000
+
+
+def test_target_with_connect_verification(loopback_listener):
+    port = loopback_listener.getsockname()[1]
+    result = ramp(to=200, target=f"127.0.0.1:{port}")
+    assert result.config["verify"] == "connect"
+    assert result.ok and result.reached == 200
+
+
+def test_target_with_nothing_listening_is_refused():
+    with socket.socket() as reserved:  # bound, not listening: the port is ours and refuses
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        result = ramp(to=10, target=f"127.0.0.1:{port}")
+    assert not result.ok and result.reached == 0
+    assert (result.stop.reason, result.stop.side) == ("refused", "server")
+
+
+@skip_unless_linux
+def test_more_ports_and_source_addresses():
+    result = ramp(to=600, ports=2, source_ips=3)
+    assert result.ok and result.reached == 600
+
+
+def test_thread_placement_fd_limit_runs_in_a_child_and_restores(tmp_path):
+    # --server thread --fd-limit lowers this process's limit: run it as a child, never in the runner.
+    out = tmp_path / "r.json"
+    proc = run_netprobe("ramp", "--server", "thread", "--fd-limit", "256", "--to", "1000",
+                        "--format", "json", "--output", str(out))
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["stop"]["reason"] == "fd_limit"
+    assert 100 <= data["reached"] <= 128
+
+
+def _wait_for_children(pid, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            kids = psutil.Process(pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        if kids:
+            return kids
+        time.sleep(0.05)
+    return []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_sigint_mid_ramp_exits_130_with_a_partial_report(tmp_path):
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netprobe", "ramp", "--to", "8000", "--step", "400", "--hold", "0.5",
+         "--format", "json", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        kids = _wait_for_children(proc.pid)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    data = json.loads(out.read_text())
+    assert data["stop"]["reason"] == "interrupted" and 0 < data["reached"] < 8000
+    assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
+
+
+@skip_unless_linux
+@skip_unless_root
+@pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("ip") is None, reason="needs unshare and ip")
+def test_port_exhaustion_in_a_network_namespace_with_a_narrow_range():
+    script = ("ip link set lo up && echo '40000 40199' > /proc/sys/net/ipv4/ip_local_port_range && "
+              f"exec {sys.executable} -m netprobe ramp --to 500 --format json")
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    if proc.returncode not in (0, 1) or not proc.stdout.strip():
+        pytest.skip(f"network namespaces are not allowed here: {proc.stderr.strip()[:200]}")
+    data = json.loads(proc.stdout)
+    assert (data["stop"]["reason"], data["stop"]["side"]) == ("port_exhaustion", "client")
+    assert data["stop"]["errno"] == "EADDRNOTAVAIL"
+    assert data["predicted"]["binding_limit"] == "port_exhaustion"
+    assert data["reached"] == data["predicted"]["max_connections"] == 199
+    assert "ip_local_port_range" in data["stop"]["remedy"]
+
+
+def test_report_keeps_the_json_contract():
+    result = ramp(to=50).to_dict()
+    assert result["schema"] == "netprobe.ramp/1"
+    assert set(result["peak"]) == {"client_fds", "server_fds", "client_rss", "server_rss"}
+    assert set(result["predicted"]) >= {"max_connections", "binding_limit"}
+    for step in result["steps"]:
+        assert set(step) >= {"connections", "client_fds", "server_fds", "client_rss", "server_rss",
+                             "p50_ms", "p99_ms", "seconds", "rate"}
+    assert result["config"]["to"] == 50 and result["config"]["selector_class"]
+    assert platform.NAME in ("linux", "darwin", "windows", "posix")

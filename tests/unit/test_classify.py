@@ -1,0 +1,57 @@
+"""Error classification and remedies per platform, run on Linux from each platform's own codes."""
+
+import errno
+
+import pytest
+
+from netprobe.platform import _common, _darwin, _linux, _windows
+
+
+@pytest.mark.parametrize("code, operation, reason", [
+    (10024, "socket", "fd_limit"),           # WSAEMFILE
+    (10055, "connect", "port_exhaustion"),   # WSAENOBUFS at connect: no ephemeral port left
+    (10055, "accept", "memory"),             # WSAENOBUFS elsewhere: buffer space
+    (10048, "connect", "port_exhaustion"),   # WSAEADDRINUSE at connect
+    (10049, "connect", "port_exhaustion"),   # WSAEADDRNOTAVAIL
+    (10061, "connect", "refused"),           # WSAECONNREFUSED
+    (10060, "connect", "timeout"),           # WSAETIMEDOUT
+    (24, "accept", "fd_limit"),              # the C runtime's EMFILE
+])
+def test_windows_codes_classify_like_their_posix_twins(code, operation, reason):
+    assert _windows.classify_errno(code, operation) == reason
+
+
+@pytest.mark.parametrize("code, reason", [
+    (24, "fd_limit"), (23, "system_fd_limit"), (49, "port_exhaustion"), (61, "refused"),
+    (60, "timeout"), (55, "memory"),
+])
+def test_darwin_codes_from_xnu_errno_h(code, reason):
+    assert _darwin.classify_errno(code, "connect") == reason
+
+
+@pytest.mark.parametrize("code, reason", [
+    (errno.EMFILE, "fd_limit"), (errno.ENFILE, "system_fd_limit"), (errno.EADDRNOTAVAIL, "port_exhaustion"),
+    (errno.ECONNREFUSED, "refused"), (errno.ENOBUFS, "memory"),
+])
+def test_linux_codes(code, reason):
+    assert _linux.classify_errno(code, "connect") == reason
+
+
+def test_unknown_code_is_unclassified():
+    assert _linux.classify_errno(errno.EPERM, "connect") is None
+    assert _windows.classify_errno(10013, "connect") is None  # WSAEACCES
+
+
+@pytest.mark.parametrize("module", [_linux, _darwin, _windows])
+def test_every_reason_has_a_remedy_on_every_platform(module):
+    for reason in _common.STOP_REASONS:
+        text = module.remedy(reason, "server", "SelectSelector", 4096)
+        assert text and len(text) > 20
+
+
+def test_remedies_fit_their_platform():
+    assert "launchctl limit maxfiles" in _darwin.remedy("fd_limit", "server", "", None)
+    assert "ProactorEventLoop" in _windows.remedy("select_limit", "server", "SelectSelector", None)
+    assert "netsh" in _windows.remedy("port_exhaustion", "client", "", None)
+    assert "ip_local_port_range" in _linux.remedy("port_exhaustion", "client", "", 20000)
+    assert "ulimit -n 20000" in _linux.remedy("fd_limit", "server", "", 20000)

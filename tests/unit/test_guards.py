@@ -1,0 +1,71 @@
+"""Input guards tested as functions: no packet leaves loopback, not even to test a refusal."""
+
+import pytest
+
+from netprobe.errors import UsageError
+from netprobe.ramp.config import RampConfig, validate
+from netprobe.sockets import check_destination, is_loopback, parse_host_port
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.4.5.6", "::1", "[::1]", "localhost"])
+def test_loopback_hosts(host):
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "192.168.1.1", "8.8.8.8", "::2", "example.com", ""])
+def test_other_hosts_are_not_loopback(host):
+    assert not is_loopback(host)
+
+
+def test_remote_destination_needs_allow_remote():
+    with pytest.raises(UsageError, match="--allow-remote"):
+        check_destination("192.0.2.1", allow_remote=False)
+    assert check_destination("192.0.2.1", allow_remote=True) == "192.0.2.1"
+
+
+def test_names_other_than_localhost_are_refused_without_dns():
+    with pytest.raises(UsageError, match="not an IP address"):
+        check_destination("db.internal", allow_remote=True)
+    assert check_destination("localhost", allow_remote=False) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("127.0.0.1:6379", ("127.0.0.1", 6379)),
+    ("[::1]:80", ("::1", 80)),
+    ("localhost:1", ("localhost", 1)),
+])
+def test_host_port(text, expected):
+    assert parse_host_port(text) == expected
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("127.0.0.1", "HOST:PORT"), ("127.0.0.1:80:9", "IPv6"), ("127.0.0.1:99999", "outside"),
+    ("127.0.0.1:http", "not a number"), (":80", "HOST:PORT"), ("::1:80", "IPv6"),
+])
+def test_bad_host_port(text, problem):
+    with pytest.raises(UsageError, match=problem):
+        parse_host_port(text)
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({"to": 0}, "--to must be greater than 0"),
+    ({"to": -5}, "--to must be greater than 0"),
+    ({"to": 10, "step": 0}, "--step"),
+    ({"to": 10, "timeout": 0}, "--timeout"),
+    ({"to": 10, "hold": -1}, "--hold"),
+    ({"to": 10, "selector": "nosuch"}, "choose one of"),
+    ({"to": 10, "fd_limit": 10**9}, "hard limit"),
+    ({"to": 10, "target": "10.1.2.3:80"}, "--allow-remote"),
+    ({"to": 10, "target": "127.0.0.1:80", "fd_limit": 100}, "cannot apply to --target"),
+    ({"to": 10, "source_ips": 300}, "254"),
+    ({"to": 200, "max": 100}, "above --max"),
+])
+def test_ramp_config_rejects(options, problem):
+    with pytest.raises(UsageError, match=problem):
+        validate(RampConfig(**options))
+
+
+def test_target_defaults_to_connect_verification():
+    cfg = validate(RampConfig(to=10, target="localhost:6379"))
+    assert cfg.verify == "connect" and cfg.target_address == ("127.0.0.1", 6379)
+    assert validate(RampConfig(to=10)).verify == "echo"
