@@ -20,13 +20,14 @@ SOCK_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
 
 class _Pending:
-    __slots__ = ("sock", "phase", "sent_at", "received")
+    __slots__ = ("sock", "phase", "sent_at", "received", "done")
 
     def __init__(self, sock: socket.socket, phase: int) -> None:
         self.sock = sock
         self.phase = phase
         self.sent_at = 0.0
         self.received = b""
+        self.done = False
 
 
 class NonblockingClient(Client):
@@ -37,7 +38,7 @@ class NonblockingClient(Client):
         self._sel = selectors.DefaultSelector()
         if isinstance(self._sel, selectors.SelectSelector):
             self.batch = min(self.batch, SELECT_BATCH)
-        self._unverified: set[socket.socket] = set()
+        self._failed: list[socket.socket] = []  # opened but never verified: closed at the end
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         out = BatchOutcome()
@@ -67,16 +68,17 @@ class NonblockingClient(Client):
             except OSError as exc:
                 out.fail("socket", exc)
                 break
-            self._unverified.add(sock)
             if not SOCK_NONBLOCK:
                 sock.setblocking(False)
             try:
                 self._bind_source(sock, src)
             except OSError as exc:
+                self._failed.append(sock)
                 out.fail("bind", exc)
                 break
             err = sock.connect_ex(dest)
             if err not in IN_PROGRESS:
+                self._failed.append(sock)
                 out.fail("connect", err)
                 break
             fresh.append(sock)
@@ -102,18 +104,25 @@ class NonblockingClient(Client):
              out: BatchOutcome, reverify: bool = False) -> None:
         """Drive ``socks`` from ``phase`` to verified, all at once, until done or the deadline."""
         sel = self._sel
-        payload = self.payload
-        left = 0
+        sent: list[_Pending] = []
+        everyone: list[_Pending] = []
         for sock in socks:
-            pending = _Pending(sock, phase)
-            if phase == _ECHO or (phase == _CONNECTING and self.verify == "echo" and self._send_early(pending)):
-                if phase == _ECHO:
-                    self._send(pending, out)
-                pending.phase = _ECHO
-                sel.register(sock, selectors.EVENT_READ, pending)
+            p = _Pending(sock, phase)
+            everyone.append(p)
+            if phase == _ECHO:
+                self._send(p, out)
+                sent.append(p)
+            elif self.verify == "echo" and self._send_early(p):
+                p.phase = _ECHO
+                sent.append(p)
             else:
-                sel.register(sock, selectors.EVENT_WRITE, pending)
-            left += 1
+                sel.register(sock, selectors.EVENT_WRITE, p)
+        # The server works on another core while the batch is sent: most answers are already
+        # here, and reading them now saves registering those sockets with the selector at all.
+        for p in sent:
+            if self._receive(p, out, reverify) is None:
+                sel.register(p.sock, selectors.EVENT_READ, p)
+        left = len(sel.get_map())
         deadline = time.monotonic() + timeout
         while left:
             remaining = deadline - time.monotonic()
@@ -131,47 +140,52 @@ class NonblockingClient(Client):
                     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                     if err:
                         out.fail("connect", err)
-                        sel.unregister(sock)
-                        left -= 1
-                        continue
-                    if self.verify == "connect":
-                        sel.unregister(sock)
-                        left -= 1
+                    elif self.verify == "connect":
                         if self._check_open(sock, out):
-                            self._done(sock, out, None, reverify)
+                            self._done(p, out, None, reverify)
+                    else:
+                        p.phase = _ECHO
+                        self._send(p, out)
+                        sel.modify(sock, selectors.EVENT_READ, p)
                         continue
-                    p.phase = _ECHO
-                    self._send(p, out)
-                    sel.modify(sock, selectors.EVENT_READ, p)
-                    continue
-                try:
-                    data = sock.recv(len(payload) - len(p.received))
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError as exc:
-                    data = b""
-                    out.fail("verify", exc)
-                if not data:
-                    out.peer_closed += 1
-                    out.fail("verify", None, "the peer closed the connection")
                     sel.unregister(sock)
                     left -= 1
                     continue
-                p.received += data
-                if len(p.received) < len(payload):
-                    continue
-                sel.unregister(sock)
-                left -= 1
-                if p.received != payload:
-                    out.fail("verify", None, "the echo came back different")
-                    continue
-                self._done(sock, out, (time.perf_counter() - p.sent_at) * 1000.0, reverify)
+                if self._receive(p, out, reverify) is not None:
+                    sel.unregister(sock)
+                    left -= 1
         for key in list(sel.get_map().values()):
             if key.data.phase == _CONNECTING:
                 out.unconnected += 1
             else:
                 out.unanswered += 1
             sel.unregister(key.fileobj)
+        if not reverify:
+            self._failed += [p.sock for p in everyone if not p.done]
+
+    def _receive(self, p: _Pending, out: BatchOutcome, reverify: bool) -> Optional[bool]:
+        """Read the echo: True when it is complete and right, False on failure, None to wait for more."""
+        payload = self.payload
+        try:
+            data = p.sock.recv(len(payload) - len(p.received))
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            out.peer_closed += 1
+            out.fail("verify", exc)
+            return False
+        if not data:
+            out.peer_closed += 1
+            out.fail("verify", None, "the peer closed the connection")
+            return False
+        p.received += data
+        if len(p.received) < len(payload):
+            return None
+        if p.received != payload:
+            out.fail("verify", None, "the echo came back different")
+            return False
+        self._done(p, out, (time.perf_counter() - p.sent_at) * 1000.0, reverify)
+        return True
 
     def _send_early(self, p: _Pending) -> bool:
         """Send the probe before connect() is known to be done; False if the handshake is still going.
@@ -194,17 +208,17 @@ class NonblockingClient(Client):
         except OSError as exc:
             out.fail("verify", exc)
 
-    def _done(self, sock: socket.socket, out: BatchOutcome, latency: Optional[float], reverify: bool) -> None:
+    def _done(self, p: _Pending, out: BatchOutcome, latency: Optional[float], reverify: bool) -> None:
+        p.done = True
         out.verified += 1
         if latency is not None:
             out.latencies_ms.append(latency)
         if not reverify:
-            self._unverified.discard(sock)
-            self.verified.append(sock)
+            self.verified.append(p.sock)
 
     def close(self) -> None:
         abort_all(self.verified)
-        abort_all(self._unverified)
+        abort_all(self._failed)
         self.verified = []
-        self._unverified = set()
+        self._failed = []
         self._sel.close()

@@ -25,13 +25,8 @@ ACCEPT_BACKOFF = 0.05
 ACCEPT_BACKOFF_MAX = 1.0
 
 
-class Connection:
-    __slots__ = ("sock", "pending", "events")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.pending = b""
-        self.events = selectors.EVENT_READ
+# Selector data of a listening socket; a connection's is None, so it costs no object of its own.
+_LISTENER = "listener"
 
 
 class SelectorServer:
@@ -43,7 +38,9 @@ class SelectorServer:
         self.selector_class = selector_class
         self.transform = transform
         self.listeners: list[socket.socket] = []
-        self.conns: dict[int, Connection] = {}
+        # Output not yet sent, only for connections that have some: most never do.
+        self.pending: dict[int, bytes] = {}
+        self.held = 0
         self.accepted = 0
         self.bytes_in = 0
         self.errors = 0
@@ -61,7 +58,7 @@ class SelectorServer:
                 lsock.bind((host, 0))
                 lsock.listen(backlog)
                 lsock.setblocking(False)
-                self.sel.register(lsock, selectors.EVENT_READ, None)
+                self.sel.register(lsock, selectors.EVENT_READ, _LISTENER)
         except BaseException:
             self.close()
             raise
@@ -70,10 +67,14 @@ class SelectorServer:
     def addresses(self) -> list[tuple[str, int]]:
         return [lsock.getsockname()[:2] for lsock in self.listeners]
 
+    def connections(self) -> list[socket.socket]:
+        """The connected sockets this server holds."""
+        return [key.fileobj for key in list(self.sel.get_map().values()) if key.data is None]
+
     def status(self) -> dict[str, Any]:
         """Return counters safe to read from another thread."""
         return {
-            "held": len(self.conns),
+            "held": self.held,
             "accepted": self.accepted,
             "bytes_in": self.bytes_in,
             "errors": self.errors,
@@ -99,32 +100,31 @@ class SelectorServer:
                 continue
             for key, mask in events:
                 if key.data is None:
-                    self._accept(key.fileobj)
+                    self._service(key.fileobj, key.fd, mask)
                 else:
-                    self._service(key.data, mask)
+                    self._accept(key.fileobj)
 
     def _record_limit(self, reason: str, code: Optional[int], message: str, **extra: Any) -> None:
         if self.limit is None:
             self.limit = {"reason": reason, "errno": platform.errno_name(code), "message": message,
-                          "held": len(self.conns), **extra}
+                          "held": self.held, **extra}
 
     def _set_accepting(self, on: bool) -> None:
         if on == self._accepting:
             return
         for lsock in self.listeners:
             if on:
-                self.sel.register(lsock, selectors.EVENT_READ, None)
+                self.sel.register(lsock, selectors.EVENT_READ, _LISTENER)
             else:
                 self.sel.unregister(lsock)
         self._accepting = on
 
     def _shed_newest(self, exc: ValueError) -> None:
         """Drop the newest connections until select() accepts the set again, then stop accepting."""
-        newest = sorted(self.conns, key=lambda fd: -fd)
         shed_fd = None
-        for fd in newest:
-            self._drop(self.conns[fd])
-            shed_fd = fd
+        for sock in sorted(self.connections(), key=lambda s: -s.fileno()):
+            shed_fd = sock.fileno()
+            self._drop(sock, shed_fd)
             try:
                 self.sel.select(0)
                 break
@@ -157,15 +157,16 @@ class SelectorServer:
                 raise
             self._backoff = ACCEPT_BACKOFF
             sock.setblocking(False)
-            conn = Connection(sock)
-            self.conns[sock.fileno()] = conn
+            self.held += 1
             self.accepted += 1
-            self.sel.register(sock, selectors.EVENT_READ, conn)
+            fd = sock.fileno()
+            self.sel.register(sock, selectors.EVENT_READ, None)
             # Clients usually send right after connecting: answering now saves a trip through select().
-            self._service(conn, selectors.EVENT_READ)
+            self._service(sock, fd, selectors.EVENT_READ)
 
-    def _service(self, conn: Connection, mask: int) -> None:
-        sock = conn.sock
+    def _service(self, sock: socket.socket, fd: int, mask: int) -> None:
+        pending = self.pending.pop(fd, b"")
+        had_pending = bool(pending)
         if mask & selectors.EVENT_READ:
             try:
                 data = sock.recv(RECV_SIZE)
@@ -173,44 +174,46 @@ class SelectorServer:
                 data = None
             except OSError:
                 self.errors += 1
-                self._drop(conn)
+                self._drop(sock, fd)
                 return
             if data == b"":
-                self._drop(conn)
+                self._drop(sock, fd)
                 return
             if data:
                 self.bytes_in += len(data)
-                conn.pending += self.transform(data) if self.transform is not None else data
-        if conn.pending:
+                pending += self.transform(data) if self.transform is not None else data
+        if pending:
             try:
-                sent = sock.send(conn.pending)
-                conn.pending = conn.pending[sent:]
+                pending = pending[sock.send(pending):]
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
                 self.errors += 1
-                self._drop(conn)
+                self._drop(sock, fd)
                 return
+        if not (pending or had_pending):
+            return  # the usual case: nothing waits, and the socket stays registered for reading
+        if pending:
+            self.pending[fd] = pending
         # Back-pressure: a peer that does not read stops being read once MAX_PENDING waits for it.
-        wanted = (selectors.EVENT_WRITE if conn.pending else 0) | (
-            selectors.EVENT_READ if len(conn.pending) < MAX_PENDING else 0)
-        if wanted != conn.events:
-            conn.events = wanted
-            self.sel.modify(sock, wanted, conn)
+        wanted = (selectors.EVENT_WRITE if pending else 0) | (
+            selectors.EVENT_READ if len(pending) < MAX_PENDING else 0)
+        if self.sel.get_key(sock).events != wanted:
+            self.sel.modify(sock, wanted, None)
 
-    def _drop(self, conn: Connection) -> None:
-        fd = conn.sock.fileno()
-        self.conns.pop(fd, None)
+    def _drop(self, sock: socket.socket, fd: int) -> None:
+        self.held -= 1
+        self.pending.pop(fd, None)
         try:
-            self.sel.unregister(conn.sock)
+            self.sel.unregister(sock)
         except (KeyError, ValueError):
             pass
-        abort(conn.sock)
+        abort(sock)
 
     def close(self) -> None:
         """Close every connection (abortively), the listeners and the selector."""
-        for conn in list(self.conns.values()):
-            self._drop(conn)
+        for sock in self.connections():
+            self._drop(sock, sock.fileno())
         for lsock in self.listeners:
             abort(lsock)
         self.listeners = []
