@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import random
+from array import array
 import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ class BatchOutcome:
     """What one call to ``open`` or ``reverify`` achieved."""
 
     verified: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
+    # An array, not a list: a float object per connection would fragment the heap for good.
+    latencies_ms: array = field(default_factory=lambda: array("d"))
     failure: Optional[ClientFailure] = None
     unconnected: int = 0  # handshake still pending at the deadline
     unanswered: int = 0  # connected, but the check did not pass by the deadline

@@ -23,6 +23,9 @@ class _Pending:
     __slots__ = ("sock", "phase", "sent_at", "received", "done")
 
     def __init__(self, sock: socket.socket, phase: int) -> None:
+        self.reset(sock, phase)
+
+    def reset(self, sock: socket.socket, phase: int) -> None:
         self.sock = sock
         self.phase = phase
         self.sent_at = 0.0
@@ -39,6 +42,7 @@ class NonblockingClient(Client):
         if isinstance(self._sel, selectors.SelectSelector):
             self.batch = min(self.batch, SELECT_BATCH)
         self._failed: list[socket.socket] = []  # opened but never verified: closed at the end
+        self._pool: list[_Pending] = []
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         out = BatchOutcome()
@@ -106,8 +110,10 @@ class NonblockingClient(Client):
         sel = self._sel
         sent: list[_Pending] = []
         everyone: list[_Pending] = []
+        pool = self._pool
         for sock in socks:
-            p = _Pending(sock, phase)
+            p = pool.pop() if pool else _Pending(sock, phase)
+            p.reset(sock, phase)
             everyone.append(p)
             if phase == _ECHO:
                 self._send(p, out)
@@ -162,6 +168,10 @@ class NonblockingClient(Client):
             sel.unregister(key.fileobj)
         if not reverify:
             self._failed += [p.sock for p in everyone if not p.done]
+        # Recycled, so a batch's bookkeeping does not leave holes in the heap between sockets.
+        for p in everyone:
+            p.sock = None
+        pool.extend(everyone)
 
     def _receive(self, p: _Pending, out: BatchOutcome, reverify: bool) -> Optional[bool]:
         """Read the echo: True when it is complete and right, False on failure, None to wait for more."""

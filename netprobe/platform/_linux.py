@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from netprobe.platform import _common
@@ -10,8 +11,8 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     classify_errno,
     errno_name,
     fd_limits,
+    presize_fd_table,
     probe_select_cap,
-    process_fds,
     raise_soft_fd_limit,
     set_soft_fd_limit,
 )
@@ -74,6 +75,20 @@ def parse_sockstat(text: str) -> tuple[Optional[int], Optional[int]]:
             mem = int(pairs["mem"]) if "mem" in pairs else None
             return inuse, mem
     return None, None
+
+
+def process_fds(proc) -> Optional[int]:
+    """Return the open fds of a psutil.Process without listing them.
+
+    Since Linux 6.2, stat() of /proc/PID/fd reports the count as its size: O(1), and no
+    list of thousands of names whose memory a ramp would then count as its own. Older
+    kernels report 0 there, and psutil lists the directory instead.
+    """
+    try:
+        count = os.stat(f"/proc/{proc.pid}/fd").st_size
+    except OSError:
+        count = 0
+    return count if count > 0 else proc.num_fds()
 
 
 def can_bind_loopback_aliases() -> bool:

@@ -51,6 +51,26 @@ def raise_soft_fd_limit(wanted: int, ceiling: Optional[int] = None) -> int:
     return target
 
 
+def presize_fd_table(count: int) -> None:
+    """Grow this process's fd table to ``count`` entries now, while it is cheap.
+
+    Linux grows the table by doubling, and in a process with more than one thread each
+    growth waits for an RCU grace period (~10 ms), stalling whatever call opened the fd:
+    an accept() at fd 256, 512, 1024 ... A real single-threaded server never pays this, so
+    netprobe's threaded server and client should not show it either. The table never
+    shrinks, so touching its last slot once is enough.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    top = count if soft == resource.RLIM_INFINITY else min(count, soft)
+    if top <= 64:
+        return
+    try:
+        os.dup2(0, top - 1, inheritable=False)
+    except OSError:
+        return  # stdin closed or the slot in use: growth will happen as fds are opened
+    os.close(top - 1)
+
+
 def errno_name(code: Optional[int]) -> Optional[str]:
     """Return the symbolic name of ``code`` (``"EMFILE"``), or None."""
     if code is None:

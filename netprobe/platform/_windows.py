@@ -50,6 +50,10 @@ def raise_soft_fd_limit(wanted: int) -> Optional[int]:
     return None
 
 
+def presize_fd_table(count: int) -> None:
+    """Windows hands out socket handles from no per-process table to grow."""
+
+
 def errno_name(code: Optional[int]) -> Optional[str]:
     if code is None:
         return None

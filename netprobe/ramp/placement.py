@@ -45,7 +45,7 @@ class ChildServer(Placement):
         cmd = [sys.executable, "-m", "netprobe.servers.child", "--selector", selector_class, "--ports", str(ports)]
         if fd_limit is not None:
             cmd += ["--fd-limit", str(fd_limit)]
-        elif want_fds is not None:
+        if want_fds is not None:
             cmd += ["--want-fds", str(want_fds)]
         self._stderr = tempfile.TemporaryFile()
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()

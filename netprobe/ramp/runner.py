@@ -227,8 +227,10 @@ class _Run:
         per_conn = 2 if (cfg.server == "thread" and cfg.target is None) else 1
         need = self.plan.goal * per_conn + CLIENT_FD_RESERVE
         if self.soft >= need:
+            platform.presize_fd_table(need)
             return
         new = platform.raise_soft_fd_limit(need)
+        platform.presize_fd_table(need)
         if new is not None and new > self.soft:
             self.restore_soft = self.soft
             self.notes.append(Note("client.fd_limit", f"raised the client's soft fd limit from {self.soft} "
@@ -243,7 +245,7 @@ class _Run:
             return ExternalTarget(cfg.target_address)
         if cfg.server == "thread":
             return ThreadServer(cfg.selector_class, cfg.ports)
-        want = None if cfg.fd_limit is not None else self.plan.goal + CLIENT_FD_RESERVE
+        want = self.plan.goal + CLIENT_FD_RESERVE
         server = ChildServer(cfg.selector_class, cfg.ports, cfg.fd_limit, want)
         if server.raised_from is not None:
             self.notes.append(Note("server.fd_limit", f"the server raised its soft fd limit from "
@@ -369,9 +371,14 @@ class _Run:
                     latencies += recheck.latencies_ms
             elapsed = time.perf_counter() - t0
             last = sampler.sample(elapsed)
+            # Ask the server after every step, not only after a failure: a connection it answered
+            # at once and then had to shed (select's cap) looks verified from the client side.
+            status, gone = _server_status(server)
+            limit = (status or {}).get("limit")
+            held = client.held if not limit else min(client.held, limit["held"])
             tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
             step = RampStep(
-                connections=client.held,
+                connections=held,
                 p50_ms=_percentile(latencies, 50),
                 p99_ms=_percentile(latencies, 99),
                 seconds=round(elapsed, 4),
@@ -384,11 +391,9 @@ class _Run:
             if progress is not None:
                 progress(step, len(self.plan))
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
-            if failed is not None:
-                status, gone = _server_status(server)
-                reason, side, errno_name, message = _classify(failed, status, gone, cfg.timeout)
+            if failed is not None or gone is not None or limit:
+                reason, side, errno_name, message = _classify(failed or out, status, gone, cfg.timeout)
                 stop = self._stop(reason, side, errno_name, message, last)
-                limit = (status or {}).get("limit")
                 if limit:
                     stop.server_held = limit["held"]
                 return stop, last

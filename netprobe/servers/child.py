@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         _write({"error": f"{type(exc).__name__}: {exc}", "errno": platform.errno_name(exc.errno)})
         return 1
+    if args.want_fds:
+        platform.presize_fd_table(args.want_fds)  # before the control thread starts
     try:
         _write({"ready": True, "addresses": server.addresses, **limits})
         threading.Thread(target=_control_loop, args=(server,), daemon=True).start()
