@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import random
 from array import array
 import socket
@@ -52,7 +53,7 @@ class BatchOutcome:
             text = message or getattr(exc_or_errno, "strerror", None) or str(exc_or_errno)
         else:
             code = exc_or_errno
-            text = message or (errno.errorcode.get(code, str(code)) if code else "failed")
+            text = message or (os.strerror(code) if code else "failed")
         self.failure = ClientFailure(operation, code, text)
 
 

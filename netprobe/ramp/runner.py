@@ -84,8 +84,9 @@ class _Sampler:
         self.me = psutil.Process()
         self.server = psutil.Process(server_pid) if server_pid else None
         self._last: dict[str, float] = {}
+        self._at = time.perf_counter()
 
-    def _one(self, proc, key: str, elapsed: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
+    def _one(self, proc, key: str, wall: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
         if proc is None:
             return None, None, None
         try:
@@ -101,16 +102,20 @@ class _Sampler:
         cpu = cpu_times.user + cpu_times.system
         before = self._last.get(key)
         self._last[key] = cpu
-        percent = None if before is None or elapsed <= 0 else round(100.0 * (cpu - before) / elapsed, 1)
+        # CPU share since the previous sample, over the wall time between the two samples.
+        percent = None if before is None or wall <= 0 else round(100.0 * (cpu - before) / wall, 1)
         return fds, rss, percent
 
     def start(self) -> None:
+        self._at = time.perf_counter()
         self._one(self.me, "client", 0)
         self._one(self.server, "server", 0)
 
-    def sample(self, elapsed: float) -> dict[str, Any]:
-        cfds, crss, ccpu = self._one(self.me, "client", elapsed)
-        sfds, srss, scpu = self._one(self.server, "server", elapsed)
+    def sample(self) -> dict[str, Any]:
+        now = time.perf_counter()
+        wall, self._at = now - self._at, now
+        cfds, crss, ccpu = self._one(self.me, "client", wall)
+        sfds, srss, scpu = self._one(self.server, "server", wall)
         return {"client_fds": cfds, "client_rss": crss, "client_cpu": ccpu,
                 "server_fds": sfds, "server_rss": srss, "server_cpu": scpu}
 
@@ -315,7 +320,7 @@ class _Run:
                     sampler.start()
                     stop, last_sample = self._steps(sampler, progress)
                 except KeyboardInterrupt:
-                    last_sample = sampler.sample(0) if sampler else {}
+                    last_sample = sampler.sample() if sampler else {}
                     stop = self._stop(reasons.INTERRUPTED, "client", None, "interrupted by a signal",
                                       last_sample)
             reached = self.client.held if self.client is not None else 0
@@ -370,7 +375,7 @@ class _Run:
                     recheck = client.reverify(older, cfg.timeout)
                     latencies += recheck.latencies_ms
             elapsed = time.perf_counter() - t0
-            last = sampler.sample(elapsed)
+            last = sampler.sample()
             # Ask the server after every step, not only after a failure: a connection it answered
             # at once and then had to shed (select's cap) looks verified from the client side.
             status, gone = _server_status(server)

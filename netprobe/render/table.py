@@ -13,5 +13,8 @@ def render_document(doc: Document) -> str:
     for section in doc.sections:
         out += ["", section.title, "-" * len(section.title)]
         out += section.lead
-        out.append(tabulate(section.rows, headers=section.headers, tablefmt="simple", disable_numparse=True))
+        if any(section.headers):
+            out.append(tabulate(section.rows, headers=section.headers, tablefmt="simple", disable_numparse=True))
+        else:  # a key-value section: no header row to underline
+            out.append(tabulate(section.rows, tablefmt="plain", disable_numparse=True))
     return "\n".join(out) + "\n"
