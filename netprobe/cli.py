@@ -159,6 +159,28 @@ def ramp(
     return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
 
 
+@app.command()
+def report(
+    files: List[str] = typer.Argument(..., help="limits and ramp JSON files, e.g. CI artifacts."),
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """Put limits and ramp JSON files side by side: one column per platform and Python.
+
+    Exit status 1 if any ramp fell short of its target, so a CI summary job can gate on it.
+
+    Example: netprobe report artifacts/*.json --format markdown >> "$GITHUB_STEP_SUMMARY"
+    """
+    from netprobe.output import check_writable, emit
+    from netprobe.render import render
+    from netprobe.report import build_report
+
+    check_writable(output)
+    result = build_report(files)
+    emit(render(result, fmt.value), output)
+    return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
+
+
 def _fail(message: str, status: ExitStatus) -> int:
     sys.stderr.write(f"netprobe: error: {message}\n")
     return int(status)

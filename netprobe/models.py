@@ -179,3 +179,26 @@ class RampResult(Record):
     notes: list[Note] = field(default_factory=list)
     seconds: float = 0.0
     schema: str = RAMP_SCHEMA
+
+
+@dataclass(frozen=True)
+class ReportColumn(Record):
+    label: str  # platform and Python
+    files: list[str]
+
+
+@dataclass(frozen=True)
+class ReportRow(Record):
+    name: str
+    values: list[Any]  # one per column; None where that column has no such fact
+
+
+@dataclass(frozen=True)
+class ReportResult(Record):
+    """Limits and ramps of many machines side by side."""
+
+    columns: list[ReportColumn]
+    rows: list[ReportRow]
+    ramps_short: list[str]  # columns whose ramp did not reach its target
+    ok: bool
+    schema: str = REPORT_SCHEMA

@@ -20,7 +20,26 @@ ROOT = Path(__file__).parent.parent
 
 def _snapshot() -> tuple[int, set[int], int]:
     me = psutil.Process()
-    return me.num_fds(), {c.pid for c in me.children(recursive=True)}, threading.active_count()
+    # Windows counts handles, which its own thread pools open and close at will: only POSIX
+    # fds are stable enough to compare exactly.
+    fds = platform.process_fds(me) if platform.HAS_RLIMIT else 0
+    return fds, {c.pid for c in me.children(recursive=True)}, threading.active_count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def enough_fds_for_the_suite():
+    """Raise the runner's soft fd limit (macOS starts at 256), as CPython's test_selectors does.
+
+    Raised, never lowered: tests that need a low limit set it in a child process.
+    """
+    if not platform.HAS_RLIMIT:
+        yield
+        return
+    before, _, _ = platform.fd_limits()
+    platform.raise_soft_fd_limit(8192)
+    yield
+    if before is not None:
+        platform.set_soft_fd_limit(before)
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +80,7 @@ def run_netprobe(*args: str, timeout: float = 120, env=None, preexec_fn=None) ->
 
 
 def in_child(soft: int):
-    """A preexec_fn lowering the child's soft RLIMIT_NOFILE: never the test runner's own."""
+    """A preexec_fn lowering the child's soft RLIMIT_NOFILE: never the test runner's own (POSIX)."""
     import resource
 
     def lower() -> None:
@@ -84,4 +103,5 @@ def loopback_listener():
 
 
 skip_unless_linux = pytest.mark.skipif(platform.NAME != "linux", reason="Linux only")
+needs_rlimit = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="needs RLIMIT_NOFILE (POSIX)")
 skip_unless_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")

@@ -8,13 +8,12 @@ from netprobe.render import sections
 
 
 def document_for(result: Any) -> sections.Document:
-    from netprobe.models import LimitsReport, RampResult
+    from netprobe.models import LimitsReport, RampResult, ReportResult
 
     if isinstance(result, LimitsReport):
         return sections.limits_document(result)
     if isinstance(result, RampResult):
         return sections.ramp_document(result)
-    layout = getattr(result, "document", None)
-    if layout is None:
-        raise TypeError(f"no table layout for {type(result).__name__}")
-    return layout()
+    if isinstance(result, ReportResult):
+        return sections.report_document(result)
+    raise TypeError(f"no table layout for {type(result).__name__}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netprobe.models import LimitsReport, RampResult
+from netprobe.models import LimitsReport, RampResult, ReportResult
 from netprobe.render import units
 
 # Tables longer than this show the first and last steps; JSON keeps every step.
@@ -125,3 +125,22 @@ def ramp_document(r: RampResult) -> Document:
     title = (f"netprobe ramp: {cfg.get('selector_class')} server ({cfg.get('server')}), "
              f"{cfg.get('client')} client, {target}: {_platform_line(r.platform)}")
     return Document(title, lead, sections)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return units.MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, int):
+        return units.count(value)
+    return str(value)
+
+
+def report_document(r: ReportResult) -> Document:
+    rows = [[row.name] + [_cell(v) for v in row.values] for row in r.rows]
+    lead = (["Every ramp reached its target."] if r.ok else
+            [f"Ramp short of its target on: {', '.join(r.ramps_short)}."])
+    sections = [Section("Side by side", ["", *[c.label for c in r.columns]], rows)]
+    sections.append(Section("Files", ["column", "files"], [[c.label, ", ".join(c.files)] for c in r.columns]))
+    return Document("netprobe report", lead, sections)

@@ -148,6 +148,7 @@ class TestSelect(ServerContract):
                 abort(s)
 
 
+@pytest.mark.skipif(not platform.HAS_RLIMIT, reason="needs RLIMIT_NOFILE (POSIX)")
 def test_emfile_on_accept_is_reported_and_does_not_spin():
     """In a child with a soft limit of 64, accept() hits EMFILE; the server says so and idles."""
     child = subprocess.Popen(
