@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import struct
 
+from netprobe import platform
 from netprobe.errors import UsageError
 
 # SO_LINGER on with a zero timeout: close() sends RST and leaves no TIME_WAIT entry, so
 # a ramp of tens of thousands of connections does not block the next run's bind().
-_LINGER_ZERO = struct.pack("ii", 1, 0)
+_LINGER_ZERO = platform.linger_zero()
 
 
 def abort(sock: socket.socket) -> None:

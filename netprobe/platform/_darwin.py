@@ -13,6 +13,7 @@ from netprobe.platform import _posix
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     fd_limits,
+    linger_zero,
     presize_fd_table,
     probe_select_cap,
     process_fds,

@@ -11,6 +11,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     classify_errno,
     errno_name,
     fd_limits,
+    linger_zero,
     presize_fd_table,
     probe_select_cap,
     raise_soft_fd_limit,

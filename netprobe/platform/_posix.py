@@ -6,6 +6,7 @@ import errno as _errno
 import os
 import resource
 import select
+import struct
 from typing import Optional
 
 from netprobe.errors import UsageError
@@ -16,6 +17,8 @@ HAS_RLIMIT = True
 
 # Highest fd number the select() probe will try; far above any FD_SETSIZE seen in practice.
 _SELECT_PROBE_CEILING = 1 << 16
+# OPEN_MAX of the BSDs and macOS: a soft limit they accept even when the hard one says more.
+_BSD_OPEN_MAX = 10240
 
 
 def fd_limits() -> tuple[Optional[int], Optional[int], Optional[str]]:
@@ -113,10 +116,20 @@ def probe_select_cap() -> SelectorCap:
     """Measure the first fd number select() refuses (FD_SETSIZE) with dup2, not hundreds of sockets."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     ceiling = _SELECT_PROBE_CEILING if hard == resource.RLIM_INFINITY else min(hard, _SELECT_PROBE_CEILING)
-    raised = soft != resource.RLIM_INFINITY and soft < ceiling
-    if raised:
-        # dup2 onto a high number needs the soft limit above it; put it back at once.
-        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+    raised = False
+    if soft != resource.RLIM_INFINITY and soft < ceiling:
+        # dup2 onto a high number needs the soft limit above it; put it back at once. macOS
+        # reports an unlimited hard limit yet refuses more than kern.maxfilesperproc: step down.
+        for attempt in (ceiling, _BSD_OPEN_MAX, soft):
+            if attempt <= soft:
+                ceiling = soft
+                break
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (attempt, hard))
+            except (ValueError, OSError):
+                continue
+            ceiling, raised = attempt, True
+            break
     read_end, write_end = os.pipe()
     try:
         if _select_accepts(read_end, ceiling - 1):
@@ -140,6 +153,11 @@ def probe_select_cap() -> SelectorCap:
         os.close(write_end)
         if raised:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def linger_zero() -> bytes:
+    """SO_LINGER {on, 0 seconds}: struct linger holds two ints on POSIX."""
+    return struct.pack("ii", 1, 0)
 
 
 def process_fds(proc) -> Optional[int]:

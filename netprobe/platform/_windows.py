@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import select
 import socket
+import struct
 import subprocess
 from typing import Optional
 
@@ -48,6 +49,11 @@ def set_soft_fd_limit(soft: int) -> None:
 def raise_soft_fd_limit(wanted: int) -> Optional[int]:
     """Windows has no soft limit to raise."""
     return None
+
+
+def linger_zero() -> bytes:
+    """SO_LINGER {on, 0 seconds}: Winsock's struct linger holds two u_shorts."""
+    return struct.pack("HH", 1, 0)
 
 
 def presize_fd_table(count: int) -> None:

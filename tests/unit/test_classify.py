@@ -55,3 +55,9 @@ def test_remedies_fit_their_platform():
     assert "netsh" in _windows.remedy("port_exhaustion", "client", "", None)
     assert "ip_local_port_range" in _linux.remedy("port_exhaustion", "client", "", 20000)
     assert "ulimit -n 20000" in _linux.remedy("fd_limit", "server", "", 20000)
+
+
+def test_linger_struct_fits_each_platform():
+    # Winsock's struct linger is two u_shorts; POSIX's two ints.
+    assert _windows.linger_zero() == b"\x01\x00\x00\x00"
+    assert len(_linux.linger_zero()) == 8 and _linux.linger_zero() == _darwin.linger_zero()
