@@ -123,6 +123,7 @@ def ramp(
     ports: int = typer.Option(1, "--ports", help="Listen on this many ports and spread clients over them."),
     source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Also draw a PNG (needs: pip install 'netprobe[plot]')."),
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
 ) -> int:
@@ -135,10 +136,12 @@ def ramp(
     netprobe ramp --fd-limit 256 --to 1000; netprobe ramp --target 127.0.0.1:6379 --to 5000
     """
     from netprobe.output import check_writable, emit
+    from netprobe.plots import check_plot
     from netprobe.ramp import RampConfig, run_ramp, validate
     from netprobe.render import render
 
     check_writable(output)
+    check_plot(plot)
     cfg = validate(RampConfig(
         to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum,
         selector=selector.value, server=server.value, client=client.value,
@@ -154,6 +157,10 @@ def ramp(
     else:
         result = run_ramp(cfg)
     emit(render(result, fmt.value), output)
+    if plot and result.steps:
+        from netprobe.plots import plot_ramp
+
+        plot_ramp(result, plot)
     if result.stop is not None and result.stop.reason == "interrupted":
         return ExitStatus.INTERRUPTED
     return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
@@ -179,6 +186,70 @@ def report(
     result = build_report(files)
     emit(render(result, fmt.value), output)
     return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
+
+
+bench_app = typer.Typer(help="Benchmarks on this machine: selectors' scan cost, concurrency models.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+PLOT_OPTION = typer.Option(None, "--plot", help="Also draw a PNG (needs: pip install 'netprobe[plot]').")
+
+
+@bench_app.command("selectors")
+def bench_selectors(
+    fds: str = typer.Option("10,100,1000,5000", "--fds", help="Registered socket counts, comma-separated."),
+    selector: Optional[List[str]] = typer.Option(None, "--selector", help="Only these selectors (repeatable)."),
+    calls: int = typer.Option(200, "--calls", help="select() calls timed per cell."),
+    plot: Optional[str] = PLOT_OPTION,
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """Time one select() call of each selector against N registered sockets: O(n) against O(1).
+
+    Example: netprobe bench selectors --fds 10,100,1000,5000 --plot selectors.png
+    """
+    from netprobe.bench.selectors_bench import parse_fds, resolve_selectors, run_bench_selectors
+    from netprobe.errors import UsageError
+    from netprobe.output import check_writable, emit
+    from netprobe.plots import check_plot
+    from netprobe.render import render
+
+    counts = parse_fds(fds)
+    if calls <= 0:
+        raise UsageError(f"--calls must be greater than 0, got {calls}")
+    names = resolve_selectors(selector)
+    check_writable(output)
+    check_plot(plot)
+    result = run_bench_selectors(counts, names, calls)
+    emit(render(result, fmt.value), output)
+    if plot:
+        from netprobe.plots import plot_bench_selectors
+
+        plot_bench_selectors(result, plot)
+    return ExitStatus.SUCCESS
+
+
+@bench_app.command("models")
+def bench_models(
+    tasks: int = typer.Option(3, "--tasks", help="URLs to fetch."),
+    delay: float = typer.Option(1.0, "--delay", help="Seconds the loopback server waits before answering."),
+    models: str = typer.Option("sequential,threads,gevent,asyncio", "--models", help="Models to compare."),
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """The tutorial's sync-versus-async experiment, on loopback: fetch slow URLs with each model.
+
+    Example: netprobe bench models --tasks 3 --delay 1.0
+    """
+    from netprobe.bench.models_bench import parse_models, run_bench_models, validate
+    from netprobe.output import check_writable, emit
+    from netprobe.render import render
+
+    names = parse_models(models)
+    validate(tasks, delay)
+    check_writable(output)
+    result = run_bench_models(tasks, delay, names)
+    emit(render(result, fmt.value), output)
+    return ExitStatus.SUCCESS if all(r.error is None for r in result.runs) else ExitStatus.LIMIT_HIT
 
 
 def _fail(message: str, status: ExitStatus) -> int:

@@ -13,6 +13,8 @@ from typing import Any, Optional
 LIMITS_SCHEMA = "netprobe.limits/1"
 RAMP_SCHEMA = "netprobe.ramp/1"
 REPORT_SCHEMA = "netprobe.report/1"
+BENCH_SELECTORS_SCHEMA = "netprobe.bench.selectors/1"
+BENCH_MODELS_SCHEMA = "netprobe.bench.models/1"
 
 
 class Record:
@@ -202,3 +204,58 @@ class ReportResult(Record):
     ramps_short: list[str]  # columns whose ramp did not reach its target
     ok: bool
     schema: str = REPORT_SCHEMA
+
+
+@dataclass(frozen=True)
+class SelectorTiming(Record):
+    """One selector watching ``fds`` registered sockets, one of them ready."""
+
+    selector: str
+    fds: int
+    call_us_median: Optional[float]  # select(timeout=0)
+    call_us_p90: Optional[float]
+    wait_us_median: Optional[float]  # select(timeout=1.0), returning at once for the ready socket
+    wait_us_p90: Optional[float]
+    register_us: Optional[float]  # per fd
+    unregister_us: Optional[float]  # per fd
+    error: Optional[str] = None  # why this selector cannot go here, e.g. "select_limit at fd 1024"
+
+
+@dataclass(frozen=True)
+class SelectorSlope(Record):
+    selector: str
+    us_per_1000_fds: Optional[float]  # least-squares slope of the timeout-0 median
+
+
+@dataclass(frozen=True)
+class BenchSelectorsResult(Record):
+    fds: list[int]
+    calls: int
+    timings: list[SelectorTiming]
+    slopes: list[SelectorSlope]
+    platform: PlatformInfo
+    notes: list[Note] = field(default_factory=list)
+    schema: str = BENCH_SELECTORS_SCHEMA
+
+
+@dataclass(frozen=True)
+class ModelRun(Record):
+    """One concurrency model fetching every task once."""
+
+    model: str
+    seconds: Optional[float]
+    speedup: Optional[float]  # sequential seconds / these seconds
+    peak_rss: Optional[int]
+    threads: Optional[int]  # OS threads at the busiest moment
+    fetched: int
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BenchModelsResult(Record):
+    tasks: int
+    delay: float
+    ideal_seconds: float  # one delay: every task waiting at once
+    runs: list[ModelRun]
+    platform: PlatformInfo
+    schema: str = BENCH_MODELS_SCHEMA

@@ -8,7 +8,7 @@ from netprobe.render import sections
 
 
 def document_for(result: Any) -> sections.Document:
-    from netprobe.models import LimitsReport, RampResult, ReportResult
+    from netprobe.models import BenchModelsResult, BenchSelectorsResult, LimitsReport, RampResult, ReportResult
 
     if isinstance(result, LimitsReport):
         return sections.limits_document(result)
@@ -16,4 +16,8 @@ def document_for(result: Any) -> sections.Document:
         return sections.ramp_document(result)
     if isinstance(result, ReportResult):
         return sections.report_document(result)
+    if isinstance(result, BenchSelectorsResult):
+        return sections.bench_selectors_document(result)
+    if isinstance(result, BenchModelsResult):
+        return sections.bench_models_document(result)
     raise TypeError(f"no table layout for {type(result).__name__}")

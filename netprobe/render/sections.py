@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netprobe.models import LimitsReport, RampResult, ReportResult
+from netprobe.models import BenchModelsResult, BenchSelectorsResult, LimitsReport, RampResult, ReportResult
 from netprobe.render import units
 
 # Tables longer than this show the first and last steps; JSON keeps every step.
@@ -144,3 +144,49 @@ def report_document(r: ReportResult) -> Document:
     sections = [Section("Side by side", ["", *[c.label for c in r.columns]], rows)]
     sections.append(Section("Files", ["column", "files"], [[c.label, ", ".join(c.files)] for c in r.columns]))
     return Document("netprobe report", lead, sections)
+
+
+def _us(value) -> str:
+    return units.MISSING if value is None else (f"{value:,.1f}" if value < 100 else f"{value:,.0f}")
+
+
+def bench_selectors_document(r: BenchSelectorsResult) -> Document:
+    names = list(dict.fromkeys(t.selector for t in r.timings))
+    by = {(t.selector, t.fds): t for t in r.timings}
+    slopes = {s.selector: s.us_per_1000_fds for s in r.slopes}
+
+    def grid(cell) -> list[list[str]]:
+        return [[name] + [cell(by[(name, n)]) for n in r.fds] for name in names]
+
+    def call(t) -> str:
+        return t.error or f"{_us(t.call_us_median)} ({_us(t.call_us_p90)})"
+
+    call_rows = [row + [_us(slopes[row[0]])] for row in grid(call)]
+    lead = [f"One select() call with N registered sockets, one of them ready; {r.calls} calls each. "
+            "select and poll pass the whole set to the kernel on every call, so their cost grows with N; "
+            "epoll and kqueue keep the set in the kernel and report only what is ready."]
+    lead += [f"{name}: {'+' if (slopes[name] or 0) >= 0 else ''}{_us(slopes[name])} µs per 1000 fds"
+             for name in names if slopes[name] is not None]
+    sections = [
+        Section("select(timeout=0): median µs (p90)", ["selector", *map(units.count, r.fds), "µs / 1000 fds"],
+                call_rows),
+        Section(f"select(timeout=1 s), returning for the ready socket: median µs (p90)",
+                ["selector", *map(units.count, r.fds)],
+                grid(lambda t: t.error or f"{_us(t.wait_us_median)} ({_us(t.wait_us_p90)})")),
+        Section("register / unregister, µs per fd", ["selector", *map(units.count, r.fds)],
+                grid(lambda t: f"{_us(t.register_us)} / {_us(t.unregister_us)}")),
+    ]
+    if r.notes:
+        sections.append(Section("Notes", ["field", "note"], [[n.field, n.reason] for n in r.notes]))
+    return Document(f"netprobe bench selectors: {_platform_line(r.platform)}", lead, sections)
+
+
+def bench_models_document(r: BenchModelsResult) -> Document:
+    rows = [[m.model, units.seconds(m.seconds), units.MISSING if m.speedup is None else f"{m.speedup:.2f}x",
+             units.size(m.peak_rss), units.count(m.threads), f"{m.fetched}/{r.tasks}", m.error or ""]
+            for m in r.runs]
+    lead = [f"{r.tasks} fetches from a loopback server that answers after {r.delay:g} s: sequential needs "
+            f"{r.tasks} x {r.delay:g} s; a model that waits for all at once needs {r.ideal_seconds:g} s (ideal)."]
+    return Document(f"netprobe bench models: {_platform_line(r.platform)}", lead, [
+        Section("Models", ["model", "wall", "speedup", "peak RSS", "threads", "fetched", "error"], rows),
+    ])

@@ -1,0 +1,1 @@
+"""Benchmarks users run on their own machine: selectors' scan cost and concurrency models."""

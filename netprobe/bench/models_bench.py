@@ -1,0 +1,111 @@
+"""The tutorial's sync-versus-async experiment, made local: fetch slow URLs with each model.
+
+A loopback HTTP server answers every request after ``delay`` seconds; each model fetches
+``tasks`` of them in a child process of its own, so gevent's monkey-patching and each model's
+threads and memory stay apart from netprobe and from each other.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import sys
+import threading
+import time
+from typing import Optional
+
+from netprobe.errors import UsageError
+from netprobe.limits import platform_info
+from netprobe.models import BenchModelsResult, ModelRun
+
+MODELS = ("sequential", "threads", "gevent", "asyncio")
+BODY = b"netprobe: a slow answer\n" * 8
+
+
+class _SlowHandler(http.server.BaseHTTPRequestHandler):
+    delay = 1.0
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        time.sleep(self.delay)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, *args) -> None:
+        pass  # quiet
+
+
+class SlowServer:
+    """A threaded HTTP server on 127.0.0.1:0 that answers after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        handler = type("Handler", (_SlowHandler,), {"delay": delay})
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/slow"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def parse_models(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if not names or unknown:
+        raise UsageError(f"--models {text!r}: choose from {', '.join(MODELS)}")
+    return list(dict.fromkeys(names))
+
+
+def validate(tasks: int, delay: float) -> None:
+    if tasks <= 0:
+        raise UsageError(f"--tasks must be greater than 0, got {tasks}")
+    if delay < 0:
+        raise UsageError(f"--delay must be 0 or more, got {delay}")
+
+
+def _run_model(model: str, url: str, tasks: int, timeout: float) -> dict:
+    cmd = [sys.executable, "-m", "netprobe.bench.models_child", model, url, str(tasks)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(tail)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_bench_models(tasks: int, delay: float, models: list[str]) -> BenchModelsResult:
+    """Run every model against one slow server and compare each with sequential."""
+    validate(tasks, delay)
+    server = SlowServer(delay)
+    raw: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    try:
+        for model in models:
+            try:
+                raw[model] = _run_model(model, server.url, tasks, timeout=60 + tasks * delay * 2)
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                errors[model] = str(exc)
+    finally:
+        server.close()
+    seconds = {model: round(r["seconds"], 3) for model, r in raw.items()}
+    sequential: Optional[float] = seconds.get("sequential")
+    runs = []
+    for model in models:
+        if model in errors:
+            runs.append(ModelRun(model, None, None, None, None, 0, error=errors[model]))
+            continue
+        r = raw[model]
+        speedup = round(sequential / seconds[model], 2) if sequential and seconds[model] > 0 else None
+        runs.append(ModelRun(model, seconds[model], speedup, r["peak_rss"], r["threads"], r["fetched"]))
+    return BenchModelsResult(tasks, delay, delay, runs, platform_info())

@@ -1,0 +1,95 @@
+"""Fetch TASKS URLs with one concurrency model, in a process of its own; print one JSON line.
+
+Run as ``python -m netprobe.bench.models_child MODEL URL TASKS``. The gevent model
+monkey-patches this child, and only this child, before anything else is imported: the
+tutorial's experiment, kept away from the process that runs netprobe.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    model, url, tasks = argv[0], argv[1], int(argv[2])
+    if model == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
+    import json
+    import threading
+    import time
+    import urllib.request
+
+    import psutil
+
+    busiest = {"threads": threading.active_count(), "rss": 0}
+    me = psutil.Process()
+
+    def note_load() -> None:
+        busiest["threads"] = max(busiest["threads"], me.num_threads())
+        busiest["rss"] = max(busiest["rss"], me.memory_info().rss)
+
+    def fetch(_: int) -> int:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return len(response.read())
+
+    start = time.perf_counter()
+    if model == "sequential":
+        sizes = []
+        for i in range(tasks):
+            sizes.append(fetch(i))
+            note_load()
+    elif model == "threads":
+        sizes = [0] * tasks
+
+        def run(i: int) -> None:
+            sizes[i] = fetch(i)
+
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(tasks)]
+        for w in workers:
+            w.start()
+        note_load()
+        for w in workers:
+            w.join()
+    elif model == "gevent":
+        import gevent
+
+        jobs = [gevent.spawn(fetch, i) for i in range(tasks)]
+        gevent.sleep(0)
+        note_load()
+        gevent.joinall(jobs, raise_error=True)
+        sizes = [j.value for j in jobs]
+    elif model == "asyncio":
+        import asyncio
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+
+        async def afetch(_: int) -> int:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            writer.write(f"GET {parts.path or '/'} HTTP/1.0\r\nHost: {parts.hostname}\r\n\r\n".encode())
+            await writer.drain()
+            body = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            return len(body.split(b"\r\n\r\n", 1)[-1])
+
+        async def all_of_them() -> list[int]:
+            futures = [asyncio.ensure_future(afetch(i)) for i in range(tasks)]
+            await asyncio.sleep(0)
+            note_load()
+            return await asyncio.gather(*futures)
+
+        sizes = asyncio.run(all_of_them())
+    else:
+        raise SystemExit(f"unknown model {model!r}")
+    seconds = time.perf_counter() - start
+    note_load()
+    print(json.dumps({"seconds": seconds, "fetched": sum(1 for s in sizes if s > 0),
+                      "peak_rss": busiest["rss"], "threads": busiest["threads"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,107 @@
+"""Pictures of ramps and benchmarks, readable on their own; matplotlib is imported only here.
+
+matplotlib is an optional extra (``pip install 'netprobe[plot]'``): ``check_plot`` says how to
+get it before any work is done, and nothing else in netprobe imports it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Optional
+
+from netprobe.errors import UsageError
+from netprobe.output import check_writable
+
+WIDTH_IN, HEIGHT_IN, DPI = 10, 6, 100  # 1000 x 600 pixels
+
+
+def check_plot(path: Optional[str]) -> None:
+    """Fail before any work if ``--plot`` cannot be honoured."""
+    if path is None:
+        return
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib: pip install 'netprobe[plot]'")
+    if not path.lower().endswith(".png"):
+        raise UsageError(f"--plot {path!r}: give a .png file name")
+    check_writable(path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _title(what: str, platform) -> str:
+    return (f"{what}\n{platform.system} {platform.release} {platform.machine}, "
+            f"{platform.implementation} {platform.python}")
+
+
+def plot_ramp(result, path: str) -> None:
+    """Connections against fds, RSS and check latency, with the stop marked."""
+    plt = _pyplot()
+    fig, (ax_fds, ax_rss, ax_lat) = plt.subplots(1, 3, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    conns = [s.connections for s in result.steps]
+    for ax, fields, ylabel, scale in (
+        (ax_fds, ("client_fds", "server_fds"), "open fds", 1),
+        (ax_rss, ("client_rss", "server_rss"), "RSS (MiB)", 1 / (1024 * 1024)),
+    ):
+        for name in fields:
+            values = [getattr(s, name) for s in result.steps]
+            if any(v is not None for v in values):
+                ax.plot(conns, [None if v is None else v * scale for v in values], marker="o",
+                        label=name.split("_")[0])
+        ax.set_xlabel("connections held")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    ax_lat.plot(conns, [s.p50_ms for s in result.steps], marker="o", label="p50")
+    ax_lat.plot(conns, [s.p99_ms for s in result.steps], marker="o", label="p99")
+    ax_lat.set_xlabel("connections held")
+    ax_lat.set_ylabel("check latency (ms)")
+    ax_lat.grid(alpha=0.3)
+    ax_lat.legend()
+    if result.stop is not None:
+        for ax in (ax_fds, ax_rss, ax_lat):
+            ax.axvline(result.reached, color="red", linestyle="--", label=f"stop: {result.stop.reason}")
+        ax_fds.legend()
+    selector = result.config.get("selector_class") or "target"
+    fig.suptitle(_title(f"netprobe ramp: {selector}, server {result.config.get('server')}, "
+                        f"client {result.config.get('client')}; reached {result.reached:,}", result.platform))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_bench_selectors(result, path: str) -> None:
+    """Per-call µs against registered fds, one line per selector, log scales."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, name in enumerate(dict.fromkeys(t.selector for t in result.timings)):
+        color = colors[i % len(colors)]
+        points = [(t.fds, t.call_us_median) for t in result.timings if t.selector == name and t.call_us_median]
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker="o", color=color, label=f"{name}, timeout 0")
+        waits = [(t.fds, t.wait_us_median) for t in result.timings if t.selector == name and t.wait_us_median]
+        if waits:
+            xs, ys = zip(*waits)
+            ax.plot(xs, ys, marker="x", linestyle=":", color=color, label=f"{name}, timeout 1 s")
+        capped = [t for t in result.timings if t.selector == name and t.error]
+        if capped:
+            ax.axvline(capped[0].fds, color=color, linestyle="--", alpha=0.6,
+                       label=f"{name} cannot go to {capped[0].fds:,}: {capped[0].error}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("registered sockets (one ready)")
+    ax.set_ylabel("one select() call (µs, median)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    ax.set_title(_title("netprobe bench selectors", result.platform))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
