@@ -188,6 +188,52 @@ def report(
     return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
 
 
+class Backend(str, enum.Enum):
+    selectors = "selectors"
+    select = "select"
+    gevent = "gevent"
+    threads = "threads"
+
+
+class ProtocolName(str, enum.Enum):
+    echo = "echo"
+    upper = "upper"
+    file = "file"
+
+
+@app.command()
+def serve(
+    backend: Backend = typer.Option(Backend.selectors, "--backend", help="selectors, select, gevent or threads."),
+    protocol: ProtocolName = typer.Option(ProtocolName.echo, "--protocol", help="echo, upper or file (get/put)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --allow-remote)."),
+    port: int = typer.Option(0, "--port", help="Port to listen on; 0 picks a free one."),
+    selector: Selector = typer.Option(Selector.default, "--selector", help="Selector of the selectors backend."),
+    root: Optional[str] = typer.Option(None, "--root", help="Directory the file protocol serves."),
+    max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Largest upload, in bytes."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow listening off loopback."),
+) -> int:
+    """Run a server backend until Ctrl-C or SIGTERM; the first line printed is its address.
+
+    Example: netprobe serve --backend gevent --protocol upper --port 9000
+    """
+    from netprobe.limits import resolve_selector
+    from netprobe.serve import live_line, serve_until_signalled, start_server
+
+    selector_class = resolve_selector(selector.value) if backend is Backend.selectors else None
+    server = start_server(backend.value, protocol.value, host, port, selector_class, root, max_file_size,
+                          allow_remote)
+    host_, port_ = server.addresses[0]
+    typer.echo(f"{host_}:{port_}" if ":" not in host_ else f"[{host_}]:{port_}")
+    sys.stdout.flush()
+    final = serve_until_signalled(server, live_line if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    typer.echo(f"served {final['accepted']:,} connections in {final['seconds']:.1f} s: "
+               f"{final['bytes_in']:,} bytes in, {final['bytes_out']:,} out, {final['errors']:,} errors"
+               + (f"; limit met: {final['limit']['reason']} ({final['limit']['message']})" if final["limit"] else ""))
+    return ExitStatus.SUCCESS
+
+
 bench_app = typer.Typer(help="Benchmarks on this machine: selectors' scan cost, concurrency models.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")

@@ -33,6 +33,7 @@ set_soft_fd_limit = _impl.set_soft_fd_limit
 raise_soft_fd_limit = _impl.raise_soft_fd_limit
 presize_fd_table = _impl.presize_fd_table
 linger_zero = _impl.linger_zero
+allow_rebind = _impl.allow_rebind
 read_system_facts = _impl.read_system_facts
 probe_select_cap = _impl.probe_select_cap
 process_fds = _impl.process_fds

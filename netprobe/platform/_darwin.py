@@ -12,6 +12,7 @@ from netprobe.platform import _common
 from netprobe.platform import _posix
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
+    allow_rebind,
     fd_limits,
     linger_zero,
     presize_fd_table,

@@ -8,6 +8,7 @@ from typing import Optional
 from netprobe.platform import _common
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
+    allow_rebind,
     classify_errno,
     errno_name,
     fd_limits,

@@ -6,6 +6,7 @@ import errno as _errno
 import os
 import resource
 import select
+import socket
 import struct
 from typing import Optional
 
@@ -153,6 +154,11 @@ def probe_select_cap() -> SelectorCap:
         os.close(write_end)
         if raised:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def allow_rebind(sock) -> None:
+    """Let a server bind a port whose previous connections linger in TIME_WAIT."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 
 
 def linger_zero() -> bytes:

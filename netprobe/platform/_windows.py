@@ -51,6 +51,10 @@ def raise_soft_fd_limit(wanted: int) -> Optional[int]:
     return None
 
 
+def allow_rebind(sock) -> None:
+    """Nothing to do: on Windows SO_REUSEADDR would let a second server take the same port."""
+
+
 def linger_zero() -> bytes:
     """SO_LINGER {on, 0 seconds}: Winsock's struct linger holds two u_shorts."""
     return struct.pack("HH", 1, 0)

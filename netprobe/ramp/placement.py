@@ -41,8 +41,11 @@ class ChildServer(Placement):
 
     name = "process"
 
-    def __init__(self, selector_class: str, ports: int, fd_limit: Optional[int], want_fds: Optional[int]) -> None:
-        cmd = [sys.executable, "-m", "netprobe.servers.child", "--selector", selector_class, "--ports", str(ports)]
+    def __init__(self, selector_class: Optional[str], ports: int = 1, fd_limit: Optional[int] = None,
+                 want_fds: Optional[int] = None, extra_args: Optional[list[str]] = None) -> None:
+        cmd = [sys.executable, "-m", "netprobe.servers.child", "--ports", str(ports), *(extra_args or [])]
+        if selector_class:
+            cmd += ["--selector", selector_class]
         if fd_limit is not None:
             cmd += ["--fd-limit", str(fd_limit)]
         if want_fds is not None:
@@ -65,6 +68,7 @@ class ChildServer(Placement):
             self.close()
             raise UsageError(f"the server could not start: {ready['error']}")
         self.addresses = [tuple(a) for a in ready["addresses"]]
+        self.started = ready
         self.soft_limit = ready.get("soft")
         self.raised_from = ready.get("raised_from")
 

@@ -1,9 +1,10 @@
-"""Run the selectors echo server as a child process with its own fd budget.
+"""Run a server backend as a child process with its own fd budget.
 
 Protocol on stdio, one JSON object per line: the child prints ``{"ready": ...}`` once
 listening, then answers each ``status`` line read from stdin with its counters;
-``quit`` or the end of stdin (the controller died) stops it. Started by ``ramp`` as
-``python -m netprobe.servers.child``; imports neither psutil nor gevent.
+``quit`` or the end of stdin (the controller died) stops it. Started by ``ramp`` and
+``bench`` as ``python -m netprobe.servers.child``; imports neither psutil nor, unless it
+runs the gevent backend, gevent.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import argparse
 import json
 import signal
 import sys
-import threading
 
 from netprobe import platform
-from netprobe.servers.selector_server import SelectorServer
+from netprobe.errors import UsageError
 
 
 def _write(obj: dict) -> None:
@@ -37,7 +37,7 @@ def _raise_soft_limit(args: argparse.Namespace) -> dict:
     return {"soft": before, "raised_from": None}
 
 
-def _control_loop(server: SelectorServer) -> None:
+def _control_loop(server) -> None:
     for line in sys.stdin:
         command = line.strip()
         if command == "status":
@@ -47,12 +47,29 @@ def _control_loop(server: SelectorServer) -> None:
     server.stop()
 
 
+def _make_server(args: argparse.Namespace):
+    from netprobe.protocols import make_protocol
+
+    protocol = make_protocol(args.protocol, args.root, args.max_file_size)
+    if args.backend == "selectors":
+        from netprobe.servers.selector_server import SelectorServer
+
+        return SelectorServer(args.selector, args.host, args.ports, protocol=protocol, port=args.port)
+    from netprobe.servers import make_backend
+
+    return make_backend(args.backend, protocol, args.host, args.port)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netprobe-server")
-    parser.add_argument("--selector", required=True)
+    parser.add_argument("--backend", default="selectors")
+    parser.add_argument("--protocol", default="echo")
+    parser.add_argument("--root", default=None)
+    parser.add_argument("--max-file-size", type=int, default=None)
+    parser.add_argument("--selector", default=None)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ports", type=int, default=1)
-    parser.add_argument("--backlog", type=int, default=None)
     parser.add_argument("--fd-limit", type=int, default=None)
     parser.add_argument("--want-fds", type=int, default=None)
     args = parser.parse_args(argv)
@@ -61,16 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         limits = _raise_soft_limit(args)
-        kwargs = {} if args.backlog is None else {"backlog": args.backlog}
-        server = SelectorServer(args.selector, args.host, args.ports, **kwargs)
-    except OSError as exc:
-        _write({"error": f"{type(exc).__name__}: {exc}", "errno": platform.errno_name(exc.errno)})
+        server = _make_server(args)
+    except (OSError, UsageError) as exc:
+        _write({"error": str(exc), "errno": platform.errno_name(getattr(exc, "errno", None))})
         return 1
     if args.want_fds:
         platform.presize_fd_table(args.want_fds)  # before the control thread starts
     try:
         _write({"ready": True, "addresses": server.addresses, **limits})
-        threading.Thread(target=_control_loop, args=(server,), daemon=True).start()
+        server.start_control(lambda: _control_loop(server))
         server.serve()
     finally:
         server.close()

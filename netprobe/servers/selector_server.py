@@ -1,9 +1,9 @@
-"""A non-blocking echo server on one selector that reports the limit that stopped it.
+"""The selectors backend: a non-blocking server on one selector that reports the limit it met.
 
-The tutorial's ``SelectorsServer`` generalised: the selector is chosen by class name,
-each readiness on a listener accepts until the queue is empty, and instead of dying on
-a limit the server records it (select()'s ValueError, EMFILE on accept) with the exact
-number of connections it held, so the ramp controller can say what broke and where.
+The tutorial's ``SelectorsServer`` generalised: the selector is chosen by class name, each
+readiness on a listener accepts until the queue is empty, and instead of dying on a limit
+the server records it (select()'s ValueError, EMFILE on accept) with the exact number of
+connections it held. ``ramp`` runs it; ``serve`` and ``bench`` run it as ``--backend selectors``.
 """
 
 from __future__ import annotations
@@ -11,86 +11,55 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
-import time
-from typing import Any, Callable, Optional
+from typing import Optional
 
-from netprobe import platform
+from netprobe.protocols import Protocol
+from netprobe.protocols.files import ProtocolError
+from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, monotonic
 from netprobe.sockets import abort
-
-# Bytes one connection may have waiting to be sent before the server stops reading from it.
-MAX_PENDING = 64 * 1024
-RECV_SIZE = 16 * 1024
-# How long accepting pauses after EMFILE, doubling up to the maximum, so the loop never spins.
-ACCEPT_BACKOFF = 0.05
-ACCEPT_BACKOFF_MAX = 1.0
-
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
 _LISTENER = "listener"
 
 
-class SelectorServer:
-    """Echo server on ``selector_class``, listening on ``ports`` ports of ``host``."""
+class SelectorServer(ServerBase):
+    """Serves ``protocol`` with a ``selector_class`` selector (default: this platform's best)."""
 
-    def __init__(self, selector_class: str, host: str = "127.0.0.1", ports: int = 1,
-                 backlog: int = socket.SOMAXCONN,
-                 transform: Optional[Callable[[bytes], bytes]] = None) -> None:
-        self.selector_class = selector_class
-        self.transform = transform
-        self.listeners: list[socket.socket] = []
+    name = "selectors"
+
+    def __init__(self, selector_class: Optional[str] = None, host: str = "127.0.0.1", ports: int = 1,
+                 backlog: int = socket.SOMAXCONN, protocol: Optional[Protocol] = None, port: int = 0) -> None:
+        self.sel: selectors.BaseSelector = (getattr(selectors, selector_class) if selector_class
+                                            else selectors.DefaultSelector)()
+        self.selector_class = type(self.sel).__name__
         # Output not yet sent, only for connections that have some: most never do.
         self.pending: dict[int, bytes] = {}
-        self.held = 0
-        self.accepted = 0
-        self.bytes_in = 0
-        self.errors = 0
-        self.limit: Optional[dict[str, Any]] = None
+        self.sessions: dict[int, object] = {}  # file protocol only
         self._accepting = True
         self._resume_at = 0.0
-        self._backoff = ACCEPT_BACKOFF
-        self._running = True
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sel: selectors.BaseSelector = getattr(selectors, selector_class)()
         try:
-            for _ in range(ports):
-                lsock = socket.socket(family, socket.SOCK_STREAM)
-                self.listeners.append(lsock)
-                lsock.bind((host, 0))
-                lsock.listen(backlog)
-                lsock.setblocking(False)
-                self.sel.register(lsock, selectors.EVENT_READ, _LISTENER)
+            super().__init__(protocol, host, port, ports, backlog)
         except BaseException:
-            self.close()
+            self.sel.close()
             raise
-
-    @property
-    def addresses(self) -> list[tuple[str, int]]:
-        return [lsock.getsockname()[:2] for lsock in self.listeners]
+        self.transform = self.protocol.transform
+        for lsock in self.listeners:
+            lsock.setblocking(False)
+            self.sel.register(lsock, selectors.EVENT_READ, _LISTENER)
 
     def connections(self) -> list[socket.socket]:
         """The connected sockets this server holds."""
         return [key.fileobj for key in list(self.sel.get_map().values()) if key.data is None]
 
-    def status(self) -> dict[str, Any]:
-        """Return counters safe to read from another thread."""
-        return {
-            "held": self.held,
-            "accepted": self.accepted,
-            "bytes_in": self.bytes_in,
-            "errors": self.errors,
-            "accepting": self._accepting,
-            "limit": self.limit,
-        }
-
-    def stop(self) -> None:
-        self._running = False
+    def status(self) -> dict:
+        return {**super().status(), "accepting": self._accepting}
 
     # --- event loop
 
     def serve(self, poll_interval: float = 0.05) -> None:
         """Run until ``stop()``; limits are recorded, never raised."""
         while self._running:
-            if not self._accepting and time.monotonic() >= self._resume_at:
+            if not self._accepting and monotonic() >= self._resume_at:
                 self._set_accepting(True)
             try:
                 events = self.sel.select(poll_interval)
@@ -103,11 +72,6 @@ class SelectorServer:
                     self._service(key.fileobj, key.fd, mask)
                 else:
                     self._accept(key.fileobj)
-
-    def _record_limit(self, reason: str, code: Optional[int], message: str, **extra: Any) -> None:
-        if self.limit is None:
-            self.limit = {"reason": reason, "errno": platform.errno_name(code), "message": message,
-                          "held": self.held, **extra}
 
     def _set_accepting(self, on: bool) -> None:
         if on == self._accepting:
@@ -144,22 +108,20 @@ class SelectorServer:
             except InterruptedError:
                 continue
             except OSError as exc:
-                reason = platform.classify_errno(exc.errno, "accept")
-                if reason in ("fd_limit", "system_fd_limit", "memory"):
+                pause = self._accept_failed(exc)
+                if pause is not None:
                     # The listener stays readable while the queue is full: pause it or the loop spins.
-                    self._record_limit(reason, exc.errno, exc.strerror or str(exc))
                     self._set_accepting(False)
-                    self._resume_at = time.monotonic() + self._backoff
-                    self._backoff = min(self._backoff * 2, ACCEPT_BACKOFF_MAX)
+                    self._resume_at = monotonic() + pause
                     return
                 if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue  # the peer gave up before we accepted
                 raise
-            self._backoff = ACCEPT_BACKOFF
+            self._accepted()
             sock.setblocking(False)
-            self.held += 1
-            self.accepted += 1
             fd = sock.fileno()
+            if self.transform is None:
+                self.sessions[fd] = self.protocol.session()
             self.sel.register(sock, selectors.EVENT_READ, None)
             # Clients usually send right after connecting: answering now saves a trip through select().
             self._service(sock, fd, selectors.EVENT_READ)
@@ -167,7 +129,8 @@ class SelectorServer:
     def _service(self, sock: socket.socket, fd: int, mask: int) -> None:
         pending = self.pending.pop(fd, b"")
         had_pending = bool(pending)
-        if mask & selectors.EVENT_READ:
+        session = self.sessions.get(fd)
+        if mask & selectors.EVENT_READ and not (session is not None and session.closing):
             try:
                 data = sock.recv(RECV_SIZE)
             except (BlockingIOError, InterruptedError):
@@ -181,29 +144,47 @@ class SelectorServer:
                 return
             if data:
                 self.bytes_in += len(data)
-                pending += self.transform(data) if self.transform is not None else data
+                if session is None:
+                    pending += self.transform(data)
+                else:
+                    try:
+                        session.received(data)
+                    except ProtocolError as exc:
+                        self.errors += 1
+                        session.fail(str(exc))
+        if session is not None and len(pending) < MAX_PENDING:
+            pending += session.pull(MAX_PENDING - len(pending))
         if pending:
             try:
-                pending = pending[sock.send(pending):]
+                sent = sock.send(pending)
+                self.bytes_out += sent
+                pending = pending[sent:]
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
                 self.errors += 1
                 self._drop(sock, fd)
                 return
-        if not (pending or had_pending):
+        more = session is not None and session.has_output
+        if session is not None and session.closing and not pending and not more:
+            self._drop(sock, fd)  # the error frame is out: close
+            return
+        if not (pending or had_pending or more or mask & selectors.EVENT_WRITE):
             return  # the usual case: nothing waits, and the socket stays registered for reading
         if pending:
             self.pending[fd] = pending
         # Back-pressure: a peer that does not read stops being read once MAX_PENDING waits for it.
-        wanted = (selectors.EVENT_WRITE if pending else 0) | (
-            selectors.EVENT_READ if len(pending) < MAX_PENDING else 0)
-        if self.sel.get_key(sock).events != wanted:
+        reading = len(pending) < MAX_PENDING and not (session is not None and session.closing)
+        wanted = (selectors.EVENT_WRITE if pending or more else 0) | (selectors.EVENT_READ if reading else 0)
+        if wanted and self.sel.get_key(sock).events != wanted:
             self.sel.modify(sock, wanted, None)
 
     def _drop(self, sock: socket.socket, fd: int) -> None:
         self.held -= 1
         self.pending.pop(fd, None)
+        session = self.sessions.pop(fd, None)
+        if session is not None:
+            session.close()
         try:
             self.sel.unregister(sock)
         except (KeyError, ValueError):
@@ -214,7 +195,5 @@ class SelectorServer:
         """Close every connection (abortively), the listeners and the selector."""
         for sock in self.connections():
             self._drop(sock, sock.fileno())
-        for lsock in self.listeners:
-            abort(lsock)
-        self.listeners = []
+        self._close_listeners()
         self.sel.close()

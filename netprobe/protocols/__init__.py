@@ -1,0 +1,63 @@
+"""What a server says back: echo, upper (the tutorial's select server) or file (get/put).
+
+echo and upper are stateless: a function of the bytes received, so a server needs no object
+per connection for them. file keeps a session per connection.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from netprobe.errors import UsageError
+
+PROTOCOLS = ("echo", "upper", "file")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    transform: Optional[Callable[[bytes], bytes]] = None  # stateless protocols
+    root: Optional[str] = None
+    max_file_size: int = 0
+
+    @property
+    def stateless(self) -> bool:
+        return self.transform is not None
+
+    def session(self):
+        """A new per-connection session (file protocol only)."""
+        from netprobe.protocols.files import FileSession
+
+        return FileSession(self.root, self.max_file_size)
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _upper(data: bytes) -> bytes:
+    return data.upper()
+
+
+def make_protocol(name: str, root: Optional[str] = None, max_file_size: Optional[int] = None) -> Protocol:
+    """Build a protocol, checking its options; raise UsageError naming the problem."""
+    if name == "echo":
+        return Protocol("echo", _identity)
+    if name == "upper":
+        return Protocol("upper", _upper)
+    if name != "file":
+        raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {name!r}")
+    from netprobe.protocols.files import DEFAULT_MAX_FILE_SIZE
+
+    if root is None:
+        raise UsageError("--protocol file needs --root DIR")
+    if not os.path.exists(root):
+        raise UsageError(f"--root {root!r} does not exist")
+    if not os.path.isdir(root):
+        raise UsageError(f"--root {root!r} is not a directory")
+    size = DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size
+    if size <= 0:
+        raise UsageError(f"--max-file-size must be greater than 0, got {size}")
+    return Protocol("file", None, os.path.realpath(root), size)

@@ -1,0 +1,274 @@
+"""The tutorial's get/put file protocol, done properly.
+
+Every message is a frame (see framing.py) whose first byte is its type:
+
+==========  ==========================================  =================================
+type        body after the type byte                    meaning
+==========  ==========================================  =================================
+``G``       path (UTF-8)                                client: send me this file
+``P``       size (8 bytes) sha256 (32 bytes) path        client: here comes this file
+``D``       bytes                                       file data, either direction
+``O``       size (8 bytes) sha256 (32 bytes)            server: file follows (get) / stored (put)
+``X``       message (UTF-8)                             server: refused; the request is over
+==========  ==========================================  =================================
+
+Paths are confined to the server's root: absolute paths, ``..``, NUL bytes, over-long names
+and symlinks leading out are refused. An upload is written to a temporary file beside its
+target and renamed only once its sha256 matches, so no partial or corrupt file ever stands
+at the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tempfile
+from typing import BinaryIO, Optional
+
+from netprobe.protocols import framing
+
+CHUNK = 64 * 1024
+SIZE_AND_SHA = struct.Struct("!Q32s")
+MAX_PATH = 1024
+MAX_NAME = 255
+DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol: the message goes back in an ``X`` frame, then the connection closes."""
+
+
+class Refused(ProtocolError):
+    """A well-formed request the server will not serve: an ``X`` frame, and the connection goes on."""
+
+
+def confine(root: str, relative: str) -> str:
+    """Return the real path of ``relative`` inside ``root``, or raise Refused saying why not."""
+    if not relative:
+        raise Refused("empty path")
+    if "\0" in relative:
+        raise Refused("NUL byte in path")
+    if len(relative.encode()) > MAX_PATH:
+        raise Refused(f"path longer than {MAX_PATH} bytes")
+    if relative.startswith(("/", "\\")) or (len(relative) > 1 and relative[1] == ":"):
+        raise Refused("absolute path")
+    parts = relative.replace("\\", "/").split("/")
+    if any(p == ".." for p in parts):
+        raise Refused("'..' in path")
+    if any(len(p.encode()) > MAX_NAME for p in parts):
+        raise Refused(f"name longer than {MAX_NAME} bytes")
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, *[p for p in parts if p not in ("", ".")]))
+    if real == real_root or os.path.commonpath([real_root, real]) != real_root:
+        raise Refused("path leads outside the root")
+    return real
+
+
+def sha256_file(path: str) -> bytes:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def error_frame(message: str) -> bytes:
+    return framing.encode(b"X" + message.encode("utf-8", "replace")[: framing.MAX_FRAME - 1])
+
+
+class FileSession:
+    """Server side of one connection: feed it received bytes, pull bytes to send."""
+
+    def __init__(self, root: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> None:
+        self.root = root
+        self.max_file_size = max_file_size
+        self.decoder = framing.FrameDecoder()
+        self._out = bytearray()
+        self._sending: Optional[BinaryIO] = None  # a file being streamed to the client
+        self._upload: Optional[tuple[int, str, bytes, str]] = None  # (fd, temp path, sha, final path)
+        self._received = 0
+        self._expected = 0
+        self._discard = 0  # bytes of a refused upload still to swallow
+        self._digest = None
+        self.closing = False  # True once an error was queued: close after sending it
+
+    # --- input
+
+    def received(self, data: bytes) -> None:
+        try:
+            frames = self.decoder.feed(data)
+        except framing.FrameError as exc:
+            raise ProtocolError(str(exc)) from None
+        for body in frames:
+            self._frame(body)
+
+    def _frame(self, body: bytes) -> None:
+        kind, rest = body[:1], body[1:]
+        if self._discard:
+            # The data of an upload that was refused at its header: swallow it.
+            if kind != b"D" or len(rest) > self._discard:
+                raise ProtocolError("expected the refused upload's data")
+            self._discard -= len(rest)
+            return
+        try:
+            if self._upload is not None:
+                if kind != b"D":
+                    raise ProtocolError("expected file data")
+                self._data(rest)
+            elif self._sending is not None:
+                raise ProtocolError("a request arrived before the last file was sent")
+            elif kind == b"G":
+                self._get(rest)
+            elif kind == b"P":
+                self._put(rest)
+            else:
+                raise ProtocolError(f"unknown request type {kind!r}")
+        except Refused as exc:
+            self._out += error_frame(str(exc))
+
+    def _decode_path(self, raw: bytes) -> str:
+        try:
+            return confine(self.root, raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise Refused("path is not UTF-8") from None
+
+    def _get(self, raw: bytes) -> None:
+        path = self._decode_path(raw)
+        if not os.path.isfile(path):
+            raise Refused("no such file")
+        size = os.path.getsize(path)
+        self._out += framing.encode(b"O" + SIZE_AND_SHA.pack(size, sha256_file(path)))
+        self._sending = open(path, "rb")
+
+    def _put(self, rest: bytes) -> None:
+        if len(rest) < SIZE_AND_SHA.size:
+            raise ProtocolError("short put header")
+        size, sha = SIZE_AND_SHA.unpack_from(rest)
+        self._discard = size  # until the header is accepted, its data is to be swallowed
+        path = self._decode_path(rest[SIZE_AND_SHA.size:])
+        if size > self.max_file_size:
+            raise Refused(f"file of {size} bytes is above the limit of {self.max_file_size}")
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            raise Refused("no such directory")
+        self._discard = 0
+        fd, temp = tempfile.mkstemp(prefix=".netprobe-upload-", dir=parent)
+        self._upload = (fd, temp, sha, path)
+        self._received, self._expected, self._digest = 0, size, hashlib.sha256()
+        if size == 0:
+            self._finish_upload()
+
+    def _data(self, chunk: bytes) -> None:
+        fd = self._upload[0]
+        if self._received + len(chunk) > self._expected:
+            raise ProtocolError("more data than the announced size")
+        os.write(fd, chunk)
+        self._digest.update(chunk)
+        self._received += len(chunk)
+        if self._received == self._expected:
+            self._finish_upload()
+
+    def _finish_upload(self) -> None:
+        fd, temp, sha, path = self._upload
+        self._upload = None
+        os.close(fd)
+        if self._digest.digest() != sha:
+            os.unlink(temp)
+            raise Refused("sha256 does not match: upload discarded")
+        os.replace(temp, path)  # atomic: the final name only ever holds a verified file
+        self._out += framing.encode(b"O" + SIZE_AND_SHA.pack(self._expected, sha))
+
+    # --- output
+
+    def pull(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes to send next; reads more of a file being sent as room allows."""
+        while len(self._out) < limit and self._sending is not None:
+            block = self._sending.read(min(CHUNK, framing.MAX_FRAME - 1))
+            if not block:
+                self._sending.close()
+                self._sending = None
+                break
+            self._out += framing.encode(b"D" + block)
+        out = bytes(self._out[:limit])
+        del self._out[:limit]
+        return out
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out) or self._sending is not None
+
+    def fail(self, message: str) -> None:
+        """Queue an error frame and stop reading: the connection closes once it is sent."""
+        self.abort_transfers()
+        self._out += error_frame(message)
+        self.closing = True
+
+    def abort_transfers(self) -> None:
+        """Drop a half-sent file and a half-received upload (its temporary file is removed)."""
+        if self._sending is not None:
+            self._sending.close()
+            self._sending = None
+        if self._upload is not None:
+            fd, temp, _, _ = self._upload
+            self._upload = None
+            os.close(fd)
+            os.unlink(temp)
+
+    def close(self) -> None:
+        self.abort_transfers()
+
+
+# --- client side, blocking: used by bench transfer and the tests
+
+
+def _read_exact(sock, n: int) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    return bytes(data)
+
+
+def read_frame(sock) -> bytes:
+    (length,) = framing.HEADER.unpack(_read_exact(sock, framing.HEADER.size))
+    if not 0 < length <= framing.MAX_FRAME:
+        raise ProtocolError(f"the server sent a frame of {length} bytes")
+    return _read_exact(sock, length)
+
+
+def _expect_ok(sock) -> tuple[int, bytes]:
+    body = read_frame(sock)
+    if body[:1] == b"X":
+        raise ProtocolError(body[1:].decode("utf-8", "replace"))
+    if body[:1] != b"O":
+        raise ProtocolError(f"unexpected reply type {body[:1]!r}")
+    return SIZE_AND_SHA.unpack(body[1:])
+
+
+def get(sock, path: str) -> bytes:
+    """Fetch ``path``; raise ProtocolError if the server refuses or the checksum is wrong."""
+    sock.sendall(framing.encode(b"G" + path.encode()))
+    size, sha = _expect_ok(sock)
+    data = bytearray()
+    while len(data) < size:
+        body = read_frame(sock)
+        if body[:1] != b"D":
+            raise ProtocolError(f"unexpected frame type {body[:1]!r} in file data")
+        data += body[1:]
+    if len(data) != size or hashlib.sha256(data).digest() != sha:
+        raise ProtocolError("the file arrived corrupt: sha256 does not match")
+    return bytes(data)
+
+
+def put(sock, path: str, data: bytes) -> None:
+    """Upload ``data`` as ``path``; return once the server confirmed the checksum."""
+    sha = hashlib.sha256(data).digest()
+    sock.sendall(framing.encode(b"P" + SIZE_AND_SHA.pack(len(data), sha) + path.encode()))
+    for start in range(0, len(data), CHUNK):
+        sock.sendall(framing.encode(b"D" + data[start:start + CHUNK]))
+    size, confirmed = _expect_ok(sock)
+    if (size, confirmed) != (len(data), sha):
+        raise ProtocolError("the server confirmed a different file")

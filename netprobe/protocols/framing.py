@@ -1,0 +1,55 @@
+"""Length-prefixed frames: a 4-byte big-endian length, then that many bytes.
+
+The tutorial sent a file size with no framing and read line by line, so a size and the
+first bytes of data could arrive glued together. A length prefix says where every message
+ends, whatever way TCP splits the stream.
+"""
+
+from __future__ import annotations
+
+import struct
+
+HEADER = struct.Struct("!I")
+# The largest frame body accepted: a data chunk plus its type byte, with room to spare.
+MAX_FRAME = 64 * 1024 + 64
+
+
+class FrameError(ValueError):
+    """The stream cannot be a sequence of valid frames."""
+
+
+def encode(body: bytes) -> bytes:
+    if not 0 < len(body) <= MAX_FRAME:
+        raise FrameError(f"frame body of {len(body)} bytes is outside 1-{MAX_FRAME}")
+    return HEADER.pack(len(body)) + body
+
+
+class FrameDecoder:
+    """Cut a byte stream into frame bodies; never holds more than one frame's bytes."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        self.max_frame = max_frame
+        self._buffer = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add ``data``; return every frame body now complete, in order.
+
+        Raises FrameError as soon as a length prefix is zero or above ``max_frame``, before
+        buffering what it announces.
+        """
+        self._buffer += data
+        frames = []
+        while len(self._buffer) >= HEADER.size:
+            (length,) = HEADER.unpack_from(self._buffer)
+            if not 0 < length <= self.max_frame:
+                raise FrameError(f"frame length {length} is outside 1-{self.max_frame}")
+            end = HEADER.size + length
+            if len(self._buffer) < end:
+                break
+            frames.append(bytes(self._buffer[HEADER.size:end]))
+            del self._buffer[:end]
+        return frames

@@ -1,0 +1,69 @@
+"""``netprobe serve``: run one backend in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from typing import Callable, Optional
+
+from netprobe.protocols import make_protocol
+from netprobe.servers import check_backend, make_backend
+from netprobe.sockets import check_destination
+
+STATS_INTERVAL = 1.0
+
+
+def start_server(backend: str, protocol: str, host: str, port: int, selector_class: Optional[str],
+                 root: Optional[str], max_file_size: Optional[int], allow_remote: bool):
+    """Validate every option, then bind: raises UsageError naming the first problem."""
+    check_backend(backend)
+    address = check_destination(host, allow_remote, "--host") if host != "0.0.0.0" else host
+    if address == "0.0.0.0" and not allow_remote:
+        from netprobe.errors import UsageError
+
+        raise UsageError("--host 0.0.0.0 listens on every interface; pass --allow-remote to allow it")
+    if not 0 <= port <= 65535:
+        from netprobe.errors import UsageError
+
+        raise UsageError(f"--port {port} is outside 0-65535")
+    proto = make_protocol(protocol, root, max_file_size)
+    return make_backend(backend, proto, address, port, selector_class)
+
+
+def serve_until_signalled(server, on_stats: Optional[Callable[[dict], None]] = None) -> dict:
+    """Serve in this thread until SIGINT or SIGTERM; return the final counters."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: server.stop())
+    reporter = None
+    done = threading.Event()
+    if on_stats is not None:
+        def report() -> None:
+            while not done.wait(STATS_INTERVAL):
+                on_stats(server.status())
+
+        reporter = threading.Thread(target=report, name="netprobe-stats", daemon=True)
+        reporter.start()
+    started = time.monotonic()
+    try:
+        server.serve()
+    finally:
+        done.set()
+        if reporter is not None:
+            reporter.join(2 * STATS_INTERVAL)
+        final = {**server.status(), "seconds": round(time.monotonic() - started, 3)}
+        server.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return final
+
+
+def live_line(status: dict) -> None:
+    """One refreshed line of counters on a terminal."""
+    sys.stderr.write(
+        f"\rconnections {status['held']:,}  accepted {status['accepted']:,}  in {status['bytes_in']:,} B  "
+        f"out {status['bytes_out']:,} B  errors {status['errors']:,}   ")
+    sys.stderr.flush()

@@ -1,0 +1,111 @@
+"""The gevent backend: a greenlet per connection on gevent's cooperative sockets.
+
+The tutorial's gevent server monkey-patched its process; this one uses gevent's own socket
+module and patches nothing. gevent is imported only when this backend is created, and its
+hub lives in the thread that calls ``serve()``.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Optional
+
+from netprobe.protocols import Protocol
+from netprobe.protocols.files import ProtocolError
+from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+
+TICK = 0.2
+
+
+class GeventServer(ServerBase):
+    name = "gevent"
+
+    def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
+                 ports: int = 1, backlog: int = socket.SOMAXCONN) -> None:
+        import gevent
+        import gevent.pool
+        import gevent.socket
+
+        self._gevent = gevent
+        self._gsocket = gevent.socket
+        super().__init__(protocol, host, port, ports, backlog)
+        self._group = gevent.pool.Group()
+        self._stop_watcher = None
+
+    def serve(self) -> None:
+        hub = self._gevent.get_hub()
+        # stop() may come from another OS thread (the child's control loop): wake the hub safely.
+        self._stop_watcher = hub.loop.async_()
+        self._stop_watcher.start(lambda: None)
+        # gevent sockets belong to the hub of the thread that made them: make them here.
+        self.listeners = [self._gsocket.socket(lsock.family, lsock.type, lsock.proto, fileno=lsock.detach())
+                          for lsock in self.listeners]
+        acceptors = [self._gevent.spawn(self._accept_loop, lsock) for lsock in self.listeners]
+        try:
+            while self._running:
+                self._gevent.sleep(TICK)
+        finally:
+            self._gevent.killall(acceptors)
+            self._group.kill(timeout=5)
+            self._close_listeners()
+            self._stop_watcher.stop()
+            self._stop_watcher.close()
+            hub.destroy(destroy_loop=True)  # its loop's fds, which the thread would keep otherwise
+
+    def stop(self) -> None:
+        super().stop()
+        if self._stop_watcher is not None:
+            self._stop_watcher.send()
+
+    def _accept_loop(self, lsock) -> None:
+        while self._running:
+            try:
+                sock, _ = lsock.accept()
+            except OSError as exc:
+                pause = self._accept_failed(exc)
+                if pause is None:
+                    self.errors += 1
+                self._gevent.sleep(pause or TICK)  # out of fds: back off, keep serving the rest
+                continue
+            self._accepted()
+            self._group.spawn(self._handle, sock)
+
+    def _handle(self, sock) -> None:
+        session = None if self.protocol.stateless else self.protocol.session()
+        try:
+            while self._running:
+                data = sock.recv(RECV_SIZE)
+                if not data:
+                    break
+                self.bytes_in += len(data)
+                if session is None:
+                    out = self.protocol.transform(data)
+                    sock.sendall(out)  # blocks this greenlet only: back-pressure per connection
+                    self.bytes_out += len(out)
+                    continue
+                try:
+                    session.received(data)
+                except ProtocolError as exc:
+                    self.errors += 1
+                    session.fail(str(exc))
+                while session.has_output:
+                    out = session.pull(MAX_PENDING)
+                    sock.sendall(out)
+                    self.bytes_out += len(out)
+                if session.closing:
+                    break
+        except OSError:
+            self.errors += 1
+        except self._gevent.GreenletExit:
+            pass
+        finally:
+            if session is not None:
+                session.close()
+            self.held -= 1
+            from netprobe.sockets import abort
+
+            abort(sock)
+
+    def close(self) -> None:
+        self._running = False
+        self._close_listeners()  # what serve() did not close because it never ran

@@ -1,0 +1,168 @@
+"""The select backend: the tutorial's raw ``select.select`` loop, made safe.
+
+It keeps the tutorial's shape, an input list (listeners and connections), an output list
+(connections with replies waiting) and a queue per connection, and adds what the tutorial
+left out: bounded queues (a peer that never reads stops being read), no spinning on EMFILE,
+and select()'s own cap recorded as a limit instead of a crash.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+from collections import deque
+from typing import Optional
+
+from netprobe.protocols import Protocol
+from netprobe.protocols.files import ProtocolError
+from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, monotonic
+from netprobe.sockets import abort
+
+
+class _Conn:
+    __slots__ = ("sock", "queue", "queued", "session")
+
+    def __init__(self, sock: socket.socket, session) -> None:
+        self.sock = sock
+        self.queue: deque[bytes] = deque()  # the tutorial's per-connection message queue
+        self.queued = 0
+        self.session = session
+
+
+class SelectLoopServer(ServerBase):
+    name = "select"
+
+    def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
+                 ports: int = 1, backlog: int = socket.SOMAXCONN) -> None:
+        super().__init__(protocol, host, port, ports, backlog)
+        for lsock in self.listeners:
+            lsock.setblocking(False)
+        self.conns: dict[socket.socket, _Conn] = {}
+        self._accepting = True
+        self._resume_at = 0.0
+
+    def serve(self, poll_interval: float = 0.05) -> None:
+        while self._running:
+            if not self._accepting and monotonic() >= self._resume_at:
+                self._accepting = True
+            inputs = (self.listeners if self._accepting else []) + [
+                c.sock for c in self.conns.values()
+                if c.queued < MAX_PENDING and not (c.session is not None and c.session.closing)]
+            outputs = [c.sock for c in self.conns.values()
+                       if c.queue or (c.session is not None and c.session.has_output)]
+            try:
+                readable, writable, failed = select.select(inputs, outputs, inputs, poll_interval)
+            except ValueError as exc:
+                self._shed_newest(exc)
+                continue
+            for s in readable:
+                if s in self.listeners:
+                    self._accept(s)
+                elif s in self.conns:
+                    self._read(self.conns[s])
+            for s in writable:
+                if s in self.conns:
+                    self._write(self.conns[s])
+            for s in failed:
+                if s in self.conns:
+                    self.errors += 1
+                    self._drop(self.conns[s])
+
+    def _shed_newest(self, exc: ValueError) -> None:
+        shed_fd = None
+        for sock in sorted(self.conns, key=lambda s: -s.fileno()):
+            shed_fd = sock.fileno()
+            self._drop(self.conns[sock])
+            try:
+                select.select([c.sock for c in self.conns.values()] or [self.listeners[0]], [], [], 0)
+                break
+            except ValueError:
+                continue
+        self._accepting = False
+        self._resume_at = float("inf")
+        self._record_limit("select_limit", None, str(exc), at_fd=shed_fd)
+
+    def _accept(self, lsock: socket.socket) -> None:
+        try:
+            sock, _ = lsock.accept()
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            pause = self._accept_failed(exc)
+            if pause is not None:
+                self._accepting = False
+                self._resume_at = monotonic() + pause
+                return
+            if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+                return
+            raise
+        self._accepted()
+        sock.setblocking(False)
+        session = None if self.protocol.stateless else self.protocol.session()
+        self.conns[sock] = _Conn(sock, session)
+
+    def _read(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.errors += 1
+            self._drop(conn)
+            return
+        if not data:
+            self._drop(conn)  # the tutorial's "client disconnected"
+            return
+        self.bytes_in += len(data)
+        if conn.session is None:
+            reply = self.protocol.transform(data)
+            conn.queue.append(reply)
+            conn.queued += len(reply)
+            return
+        try:
+            conn.session.received(data)
+        except ProtocolError as exc:
+            self.errors += 1
+            conn.session.fail(str(exc))
+
+    def _write(self, conn: _Conn) -> None:
+        if conn.session is not None and conn.queued < MAX_PENDING:
+            chunk = conn.session.pull(MAX_PENDING - conn.queued)
+            if chunk:
+                conn.queue.append(chunk)
+                conn.queued += len(chunk)
+        if not conn.queue:
+            if conn.session is not None and conn.session.closing:
+                self._drop(conn)
+            return
+        head = conn.queue[0]
+        try:
+            sent = conn.sock.send(head)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.errors += 1
+            self._drop(conn)
+            return
+        self.bytes_out += sent
+        conn.queued -= sent
+        if sent == len(head):
+            conn.queue.popleft()
+        else:
+            conn.queue[0] = head[sent:]
+        if not conn.queue and conn.session is not None and conn.session.closing and not conn.session.has_output:
+            self._drop(conn)
+
+    def _drop(self, conn: _Conn) -> None:
+        if self.conns.pop(conn.sock, None) is None:
+            return
+        self.held -= 1
+        if conn.session is not None:
+            conn.session.close()
+        abort(conn.sock)
+
+    def close(self) -> None:
+        for conn in list(self.conns.values()):
+            self._drop(conn)
+        self._close_listeners()
