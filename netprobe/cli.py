@@ -298,6 +298,62 @@ def bench_models(
     return ExitStatus.SUCCESS if all(r.error is None for r in result.runs) else ExitStatus.LIMIT_HIT
 
 
+@bench_app.command("echo")
+def bench_echo(
+    backend: str = typer.Option("selectors", "--backend", help="One or several (comma-separated) or all."),
+    clients: int = typer.Option(100, "--clients", help="Concurrent connections."),
+    size: int = typer.Option(1024, "--size", help="Bytes per message."),
+    duration: float = typer.Option(5.0, "--duration", help="Seconds of load per backend."),
+    client: str = typer.Option("nonblocking", "--client", help="Load client: nonblocking, threads or gevent."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Also draw a PNG (needs: pip install 'netprobe[plot]')."),
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """Every backend under the same echo load: round trips/s, latency, CPU and memory per connection.
+
+    Example: netprobe bench echo --backend all --clients 100 --duration 5
+    """
+    from netprobe.bench.echo_bench import parse_backends, run_bench_echo, validate
+    from netprobe.output import check_writable, emit
+    from netprobe.plots import check_plot
+    from netprobe.render import render
+
+    names = parse_backends(backend)
+    validate(clients, size, duration, client)
+    check_writable(output)
+    check_plot(plot)
+    result = run_bench_echo(names, clients, size, duration, client)
+    emit(render(result, fmt.value), output)
+    if plot:
+        from netprobe.plots import plot_bench_echo
+
+        plot_bench_echo(result, plot)
+    return ExitStatus.SUCCESS if all(r.error is None for r in result.runs) else ExitStatus.LIMIT_HIT
+
+
+@bench_app.command("transfer")
+def bench_transfer(
+    backend: Backend = typer.Option(Backend.selectors, "--backend", help="selectors, select, gevent or threads."),
+    clients: int = typer.Option(500, "--clients", help="Concurrent clients, each a get then a put."),
+    file_size: int = typer.Option(256 * 1024, "--file-size", help="Bytes of the generated file."),
+    file: Optional[str] = typer.Option(None, "--file", help="Serve this file instead of a generated one."),
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """The tutorial's file scenario: many clients get a file and put it back, sha256 checked both ways.
+
+    Exit status 1 if any transfer failed or arrived corrupt. Example: netprobe bench transfer --clients 500
+    """
+    from netprobe.bench.transfer_bench import run_bench_transfer
+    from netprobe.output import check_writable, emit
+    from netprobe.render import render
+
+    check_writable(output)
+    result = run_bench_transfer(backend.value, clients, file_size, file)
+    emit(render(result, fmt.value), output)
+    return ExitStatus.SUCCESS if result.failed == 0 and result.corrupt == 0 else ExitStatus.LIMIT_HIT
+
+
 def _fail(message: str, status: ExitStatus) -> int:
     sys.stderr.write(f"netprobe: error: {message}\n")
     return int(status)

@@ -15,6 +15,8 @@ RAMP_SCHEMA = "netprobe.ramp/1"
 REPORT_SCHEMA = "netprobe.report/1"
 BENCH_SELECTORS_SCHEMA = "netprobe.bench.selectors/1"
 BENCH_MODELS_SCHEMA = "netprobe.bench.models/1"
+BENCH_ECHO_SCHEMA = "netprobe.bench.echo/1"
+BENCH_TRANSFER_SCHEMA = "netprobe.bench.transfer/1"
 
 
 class Record:
@@ -259,3 +261,54 @@ class BenchModelsResult(Record):
     runs: list[ModelRun]
     platform: PlatformInfo
     schema: str = BENCH_MODELS_SCHEMA
+
+
+@dataclass(frozen=True)
+class EchoRun(Record):
+    """One backend under ``bench echo``'s load."""
+
+    backend: str
+    round_trips_per_s: Optional[float]
+    mib_per_s: Optional[float]
+    p50_ms: Optional[float]
+    p90_ms: Optional[float]
+    p99_ms: Optional[float]
+    p999_ms: Optional[float]
+    max_ms: Optional[float]
+    server_cpu: Optional[float]  # percent of one core during the run
+    server_rss: Optional[int]
+    rss_per_connection: Optional[float]  # bytes the server's RSS grew per connection held
+    errors: int
+    client_cpu: Optional[float]
+    client_bound: bool  # the load client used a whole core: the server may serve more
+    error: Optional[str] = None  # why this backend has no figures
+
+
+@dataclass(frozen=True)
+class BenchEchoResult(Record):
+    clients: int
+    size: int
+    duration: float
+    client: str
+    runs: list[EchoRun]
+    platform: PlatformInfo
+    schema: str = BENCH_ECHO_SCHEMA
+
+
+@dataclass(frozen=True)
+class BenchTransferResult(Record):
+    backend: str
+    clients: int
+    file_size: int
+    completed: int  # get and put both done, checksums right
+    failed: int
+    corrupt: int  # a get whose sha256 did not match, or an upload that differs on disk
+    seconds: float
+    mib_per_s: Optional[float]
+    p50_ms: Optional[float]
+    p90_ms: Optional[float]
+    p99_ms: Optional[float]
+    max_ms: Optional[float]
+    errors: list[str]  # distinct failure messages, a few
+    platform: PlatformInfo
+    schema: str = BENCH_TRANSFER_SCHEMA

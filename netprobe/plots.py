@@ -105,3 +105,25 @@ def plot_bench_selectors(result, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_bench_echo(result, path: str) -> None:
+    """Round trips per second per backend, with p99 latency beside it."""
+    plt = _pyplot()
+    runs = [r for r in result.runs if r.error is None]
+    fig, (ax_rate, ax_lat) = plt.subplots(1, 2, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    names = [r.backend + (" *" if r.client_bound else "") for r in runs]
+    ax_rate.bar(names, [r.round_trips_per_s for r in runs], color="tab:blue", label="round trips/s")
+    ax_rate.set_ylabel("round trips per second")
+    ax_rate.set_xlabel("backend (* client-bound: the server may do more)")
+    ax_rate.legend()
+    ax_lat.bar(names, [r.p99_ms for r in runs], color="tab:orange", label="p99")
+    ax_lat.bar(names, [r.p50_ms for r in runs], color="tab:green", label="p50")
+    ax_lat.set_ylabel("round-trip latency (ms)")
+    ax_lat.set_xlabel("backend")
+    ax_lat.legend()
+    fig.suptitle(_title(f"netprobe bench echo: {result.clients} connections x {result.size:,} bytes, "
+                        f"{result.client} client", result.platform))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -8,7 +8,10 @@ from netprobe.render import sections
 
 
 def document_for(result: Any) -> sections.Document:
-    from netprobe.models import BenchModelsResult, BenchSelectorsResult, LimitsReport, RampResult, ReportResult
+    from netprobe.models import (
+        BenchEchoResult, BenchModelsResult, BenchSelectorsResult, BenchTransferResult, LimitsReport, RampResult,
+        ReportResult,
+    )
 
     if isinstance(result, LimitsReport):
         return sections.limits_document(result)
@@ -20,4 +23,8 @@ def document_for(result: Any) -> sections.Document:
         return sections.bench_selectors_document(result)
     if isinstance(result, BenchModelsResult):
         return sections.bench_models_document(result)
+    if isinstance(result, BenchEchoResult):
+        return sections.bench_echo_document(result)
+    if isinstance(result, BenchTransferResult):
+        return sections.bench_transfer_document(result)
     raise TypeError(f"no table layout for {type(result).__name__}")

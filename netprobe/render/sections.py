@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netprobe.models import BenchModelsResult, BenchSelectorsResult, LimitsReport, RampResult, ReportResult
+from netprobe.models import BenchEchoResult, BenchModelsResult, BenchSelectorsResult, BenchTransferResult, LimitsReport, RampResult, ReportResult
 from netprobe.render import units
 
 # Tables longer than this show the first and last steps; JSON keeps every step.
@@ -190,3 +190,44 @@ def bench_models_document(r: BenchModelsResult) -> Document:
     return Document(f"netprobe bench models: {_platform_line(r.platform)}", lead, [
         Section("Models", ["model", "wall", "speedup", "peak RSS", "threads", "fetched", "error"], rows),
     ])
+
+
+def bench_echo_document(r: BenchEchoResult) -> Document:
+    rows = []
+    for e in r.runs:
+        if e.error:
+            rows.append([e.backend, "FAILED", "", "", "", "", "", "", "", "", e.error])
+            continue
+        rows.append([e.backend, f"{e.round_trips_per_s:,.0f}", f"{e.mib_per_s:,.1f}",
+                     f"{units.ms(e.p50_ms)} / {units.ms(e.p90_ms)} / {units.ms(e.p99_ms)} / {units.ms(e.p999_ms)}",
+                     units.ms(e.max_ms), f"{e.server_cpu:.0f}%", units.size(e.server_rss),
+                     units.size(int(e.rss_per_connection)) if e.rss_per_connection is not None else units.MISSING,
+                     units.count(e.errors), f"{e.client_cpu:.0f}%" + (" (client-bound)" if e.client_bound else ""),
+                     ""])
+    lead = [f"{r.clients} connections, each sending {r.size:,} bytes and waiting for them back, for "
+            f"{r.duration:g} s; {r.client} load client in its own process, each server in its own."]
+    if any(e.client_bound for e in r.runs):
+        lead.append("client-bound: the load client used a whole core, so that server may serve more "
+                    "than shown; compare the others' server CPU.")
+    return Document(f"netprobe bench echo: {_platform_line(r.platform)}", lead, [
+        Section("Backends", ["backend", "round trips/s", "MiB/s", "p50 / p90 / p99 / p99.9 ms", "max ms",
+                             "server CPU", "server RSS", "RSS/conn", "errors", "client CPU", "error"], rows),
+    ])
+
+
+def bench_transfer_document(r: BenchTransferResult) -> Document:
+    lead = [f"{r.clients} clients at once, each getting a {units.size(r.file_size)} file and putting it back "
+            f"(sha256 checked both ways) against the {r.backend} backend."]
+    rows = [
+        ["completed", units.count(r.completed)],
+        ["failed", units.count(r.failed)],
+        ["corrupt", units.count(r.corrupt)],
+        ["wall", units.seconds(r.seconds)],
+        ["throughput", units.MISSING if r.mib_per_s is None else f"{r.mib_per_s:,.1f} MiB/s"],
+        ["per transfer p50 / p90 / p99 / max", f"{units.ms(r.p50_ms)} / {units.ms(r.p90_ms)} / "
+                                              f"{units.ms(r.p99_ms)} / {units.ms(r.max_ms)} ms"],
+    ]
+    sections = [Section("Transfers", ["", ""], rows)]
+    if r.errors:
+        sections.append(Section("Errors", ["error"], [[e] for e in r.errors]))
+    return Document(f"netprobe bench transfer: {_platform_line(r.platform)}", lead, sections)

@@ -1,0 +1,130 @@
+"""``bench echo``: every backend under the same ping-pong load, each server and the client in processes of their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Optional
+
+from netprobe.errors import UsageError
+from netprobe.limits import platform_info
+from netprobe.models import BenchEchoResult, EchoRun
+from netprobe.ramp.placement import ChildServer, ServerGone
+from netprobe.servers import BACKENDS, available_backends, check_backend
+
+CLIENT_MODELS = ("nonblocking", "threads", "gevent")
+# A single-threaded load client above this share of a core is the bottleneck, not the server.
+CLIENT_BOUND_CPU = 90.0
+MAX_SIZE = 1024 * 1024
+
+
+def parse_backends(text: str) -> list[str]:
+    if text.strip() == "all":
+        return available_backends()
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    if not names:
+        raise UsageError("--backend: name one or more of " + ", ".join(BACKENDS) + ", or all")
+    return [check_backend(b) for b in dict.fromkeys(names)]
+
+
+def validate(clients: int, size: int, duration: float, client: str) -> None:
+    if clients <= 0:
+        raise UsageError(f"--clients must be greater than 0, got {clients}")
+    if not 0 < size <= MAX_SIZE:
+        raise UsageError(f"--size must be 1-{MAX_SIZE} bytes, got {size}")
+    if duration <= 0:
+        raise UsageError(f"--duration must be greater than 0, got {duration}")
+    if client not in CLIENT_MODELS:
+        raise UsageError(f"--client must be one of {', '.join(CLIENT_MODELS)}, got {client!r}")
+    if client == "gevent" and "gevent" not in available_backends():
+        raise UsageError("--client gevent needs gevent installed")
+
+
+def _line(proc: subprocess.Popen, timeout: float) -> dict:
+    """Next JSON line of the client, with a deadline (the client may die instead)."""
+    import queue
+    import threading
+
+    box: "queue.Queue[str]" = queue.Queue()
+    reader = threading.Thread(target=lambda: box.put(proc.stdout.readline()), daemon=True)
+    reader.start()
+    try:
+        line = box.get(timeout=timeout)
+    except queue.Empty:
+        raise RuntimeError(f"the load client did not answer within {timeout:.0f} s") from None
+    if not line:
+        err = proc.stderr.read().strip().splitlines()
+        raise RuntimeError(f"the load client exited: {err[-1] if err else proc.poll()}")
+    return json.loads(line)
+
+
+def _cpu(proc) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+def run_one(backend: str, clients: int, size: int, duration: float, client: str,
+            extra_server_args: Optional[list[str]] = None) -> EchoRun:
+    """Measure one backend; any failure becomes a row with its error, not an exception."""
+    import psutil
+
+    server = None
+    load = None
+    try:
+        server = ChildServer(None, want_fds=clients + 64,
+                             extra_args=["--backend", backend, "--protocol", "echo", *(extra_server_args or [])])
+        sproc = psutil.Process(server.pid)
+        rss_idle = sproc.memory_info().rss
+        host, port = server.addresses[0]
+        load = subprocess.Popen(
+            [sys.executable, "-m", "netprobe.bench.echo_client", host, str(port), str(clients), str(size),
+             str(duration), client],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        _line(load, 30)  # {"connected": N}
+        rss_held = sproc.memory_info().rss
+        cpu0 = _cpu(sproc)
+        load.stdin.write("go\n")
+        load.stdin.flush()
+        result = _line(load, duration + 60)
+        server_cpu = round(100.0 * (_cpu(sproc) - cpu0) / result["seconds"], 1)
+        status = server.status()
+        rss_end = sproc.memory_info().rss
+        rate = result["round_trips"] / result["seconds"]
+        return EchoRun(
+            backend=backend,
+            round_trips_per_s=round(rate, 1),
+            mib_per_s=round(rate * size * 2 / (1024 * 1024), 2),  # each round trip carries size both ways
+            p50_ms=result["p50"], p90_ms=result["p90"], p99_ms=result["p99"], p999_ms=result["p999"],
+            max_ms=result["max"],
+            server_cpu=server_cpu,
+            server_rss=rss_end,
+            rss_per_connection=round((rss_held - rss_idle) / clients, 1),
+            errors=result["errors"] + status["errors"],
+            client_cpu=result["client_cpu"],
+            client_bound=client != "threads" and result["client_cpu"] >= CLIENT_BOUND_CPU,
+        )
+    except (ServerGone, RuntimeError, UsageError, OSError, ValueError, psutil.Error) as exc:
+        return EchoRun(backend, None, None, None, None, None, None, None, None, None, None, 0, None, False,
+                       error=f"{type(exc).__name__}: {exc}")
+    finally:
+        if load is not None:
+            try:
+                load.stdin.close()
+            except OSError:
+                pass
+            try:
+                load.wait(30)
+            except subprocess.TimeoutExpired:
+                load.kill()
+                load.wait()
+            load.stdout.close()
+            load.stderr.close()
+        if server is not None:
+            server.close()
+
+
+def run_bench_echo(backends: list[str], clients: int, size: int, duration: float, client: str) -> BenchEchoResult:
+    validate(clients, size, duration, client)
+    runs = [run_one(b, clients, size, duration, client) for b in backends]
+    return BenchEchoResult(clients, size, duration, client, runs, platform_info())

@@ -1,0 +1,94 @@
+"""``bench transfer``: the tutorial's scenario, many clients each getting a file and putting it back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from netprobe.errors import UsageError
+from netprobe.limits import platform_info
+from netprobe.models import BenchTransferResult
+from netprobe.ramp.placement import ChildServer, ServerGone
+from netprobe.servers import check_backend
+
+DEFAULT_FILE_SIZE = 256 * 1024
+SERVED_NAME = "lyrics.bin"  # the tutorial served 歌词.txt ("lyrics")
+
+
+def make_file(directory: str, size: int, seed: int = 7) -> tuple[str, bytes]:
+    """Write ``size`` reproducible pseudo-random bytes; return the path and their sha256."""
+    data = random.Random(seed).randbytes(size)
+    path = os.path.join(directory, SERVED_NAME)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path, hashlib.sha256(data).digest()
+
+
+def _percentile(ordered: list[float], q: float):
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else None
+
+
+def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE_SIZE,
+                       source: str | None = None) -> BenchTransferResult:
+    """Serve one file from a fresh root; every client gets it, checks it, and puts it back."""
+    check_backend(backend)
+    if clients <= 0:
+        raise UsageError(f"--clients must be greater than 0, got {clients}")
+    if source is None and file_size <= 0:
+        raise UsageError(f"--file-size must be greater than 0, got {file_size}")
+    if source is not None and not os.path.isfile(source):
+        raise UsageError(f"--file {source!r} is not a file")
+    root = tempfile.mkdtemp(prefix="netprobe-transfer-")
+    server = None
+    try:
+        if source is None:
+            _, sha = make_file(root, file_size)
+        else:
+            shutil.copyfile(source, os.path.join(root, SERVED_NAME))
+            with open(source, "rb") as f:
+                sha = hashlib.sha256(f.read()).digest()
+            file_size = os.path.getsize(source)
+        server = ChildServer(None, want_fds=2 * clients + 64, extra_args=[
+            "--backend", backend, "--protocol", "file", "--root", root,
+            "--max-file-size", str(max(file_size, 1))])
+        host, port = server.addresses[0]
+        proc = subprocess.run(
+            [sys.executable, "-m", "netprobe.bench.transfer_client", host, str(port), str(clients),
+             SERVED_NAME, sha.hex()],
+            capture_output=True, text=True, timeout=120 + clients)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UsageError(f"the transfer client failed: {tail}")
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        # What the server stored must be what was sent: count any upload that differs on disk.
+        corrupt_on_disk = 0
+        for i in range(clients):
+            path = os.path.join(root, f"upload-{i}.bin")
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    if hashlib.sha256(f.read()).digest() != sha:
+                        corrupt_on_disk += 1
+        leftovers = [n for n in os.listdir(root) if n.startswith(".netprobe-upload-")]
+        errors = out["errors"] + ([f"{len(leftovers)} temporary upload files left"] if leftovers else [])
+    except ServerGone as exc:
+        raise UsageError(f"the {backend} server failed: {exc}") from None
+    finally:
+        if server is not None:
+            server.close()
+        shutil.rmtree(root, ignore_errors=True)
+    ordered = sorted(out["latencies"])
+    return BenchTransferResult(
+        backend=backend, clients=clients, file_size=file_size,
+        completed=out["completed"] - corrupt_on_disk, failed=out["failed"] + len(leftovers),
+        corrupt=out["corrupt"] + corrupt_on_disk, seconds=round(out["seconds"], 3),
+        mib_per_s=round(out["bytes"] / (1024 * 1024) / out["seconds"], 2) if out["seconds"] > 0 else None,
+        p50_ms=_percentile(ordered, 0.5), p90_ms=_percentile(ordered, 0.9), p99_ms=_percentile(ordered, 0.99),
+        max_ms=round(ordered[-1], 3) if ordered else None,
+        errors=errors, platform=platform_info(),
+    )
