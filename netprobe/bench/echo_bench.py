@@ -65,15 +65,19 @@ def _cpu(proc) -> float:
 
 
 def run_one(backend: str, clients: int, size: int, duration: float, client: str,
-            extra_server_args: Optional[list[str]] = None) -> EchoRun:
-    """Measure one backend; any failure becomes a row with its error, not an exception."""
+            extra_server_args: Optional[list[str]] = None, server_command: Optional[list[str]] = None) -> EchoRun:
+    """Measure one backend; any failure becomes a row with its error, not an exception.
+
+    ``server_command`` runs another server speaking the child stdio protocol (benchmark baselines).
+    """
     import psutil
 
     server = None
     load = None
     try:
-        server = ChildServer(None, want_fds=clients + 64,
-                             extra_args=["--backend", backend, "--protocol", "echo", *(extra_server_args or [])])
+        args = [] if server_command else ["--backend", backend, "--protocol", "echo"]
+        server = ChildServer(None, want_fds=clients + 64, extra_args=[*args, *(extra_server_args or [])],
+                             command=server_command)
         sproc = psutil.Process(server.pid)
         rss_idle = sproc.memory_info().rss
         host, port = server.addresses[0]

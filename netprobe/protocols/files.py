@@ -96,12 +96,24 @@ class FileSession:
     # --- input
 
     def received(self, data: bytes) -> None:
-        try:
-            frames = self.decoder.feed(data)
-        except framing.FrameError as exc:
-            raise ProtocolError(str(exc)) from None
-        for body in frames:
+        self.decoder.push(data)
+        self._process()
+
+    def _process(self) -> None:
+        """Handle buffered requests in order; a request waits while a file is still being sent."""
+        while self._sending is None and not self.closing:
+            try:
+                body = self.decoder.pop()
+            except framing.FrameError as exc:
+                raise ProtocolError(str(exc)) from None
+            if body is None:
+                return
             self._frame(body)
+
+    @property
+    def wants_input(self) -> bool:
+        """False while enough unprocessed input waits: the server should stop reading (back-pressure)."""
+        return not self.closing and self.decoder.buffered < 2 * framing.MAX_FRAME
 
     def _frame(self, body: bytes) -> None:
         kind, rest = body[:1], body[1:]
@@ -116,8 +128,6 @@ class FileSession:
                 if kind != b"D":
                     raise ProtocolError("expected file data")
                 self._data(rest)
-            elif self._sending is not None:
-                raise ProtocolError("a request arrived before the last file was sent")
             elif kind == b"G":
                 self._get(rest)
             elif kind == b"P":
@@ -182,13 +192,20 @@ class FileSession:
     # --- output
 
     def pull(self, limit: int) -> bytes:
-        """Up to ``limit`` bytes to send next; reads more of a file being sent as room allows."""
+        """Up to ``limit`` bytes to send next; reads more of a file being sent as room allows.
+
+        A malformed request waiting behind the finished file queues an error and closes.
+        """
         while len(self._out) < limit and self._sending is not None:
             block = self._sending.read(min(CHUNK, framing.MAX_FRAME - 1))
             if not block:
                 self._sending.close()
                 self._sending = None
-                break
+                try:
+                    self._process()  # requests that arrived while the file was going out
+                except ProtocolError as exc:
+                    self.fail(str(exc))
+                continue
             self._out += framing.encode(b"D" + block)
         out = bytes(self._out[:limit])
         del self._out[:limit]

@@ -35,21 +35,31 @@ class FrameDecoder:
     def buffered(self) -> int:
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add ``data``; return every frame body now complete, in order.
+    def push(self, data: bytes) -> None:
+        self._buffer += data
+
+    def pop(self) -> "bytes | None":
+        """The next complete frame body, or None until more bytes arrive.
 
         Raises FrameError as soon as a length prefix is zero or above ``max_frame``, before
-        buffering what it announces.
+        waiting for what it announces.
         """
-        self._buffer += data
+        if len(self._buffer) < HEADER.size:
+            return None
+        (length,) = HEADER.unpack_from(self._buffer)
+        if not 0 < length <= self.max_frame:
+            raise FrameError(f"frame length {length} is outside 1-{self.max_frame}")
+        end = HEADER.size + length
+        if len(self._buffer) < end:
+            return None
+        body = bytes(self._buffer[HEADER.size:end])
+        del self._buffer[:end]
+        return body
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add ``data``; return every frame body now complete, in order."""
+        self.push(data)
         frames = []
-        while len(self._buffer) >= HEADER.size:
-            (length,) = HEADER.unpack_from(self._buffer)
-            if not 0 < length <= self.max_frame:
-                raise FrameError(f"frame length {length} is outside 1-{self.max_frame}")
-            end = HEADER.size + length
-            if len(self._buffer) < end:
-                break
-            frames.append(bytes(self._buffer[HEADER.size:end]))
-            del self._buffer[:end]
+        while (body := self.pop()) is not None:
+            frames.append(body)
         return frames

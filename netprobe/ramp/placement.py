@@ -42,8 +42,12 @@ class ChildServer(Placement):
     name = "process"
 
     def __init__(self, selector_class: Optional[str], ports: int = 1, fd_limit: Optional[int] = None,
-                 want_fds: Optional[int] = None, extra_args: Optional[list[str]] = None) -> None:
-        cmd = [sys.executable, "-m", "netprobe.servers.child", "--ports", str(ports), *(extra_args or [])]
+                 want_fds: Optional[int] = None, extra_args: Optional[list[str]] = None,
+                 command: Optional[list[str]] = None) -> None:
+        # ``command`` replaces netprobe's own child (benchmarks run baseline servers that speak
+        # the same stdio protocol).
+        cmd = (command or [sys.executable, "-m", "netprobe.servers.child"]) + ["--ports", str(ports),
+                                                                               *(extra_args or [])]
         if selector_class:
             cmd += ["--selector", selector_class]
         if fd_limit is not None:

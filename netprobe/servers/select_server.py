@@ -48,7 +48,7 @@ class SelectLoopServer(ServerBase):
                 self._accepting = True
             inputs = (self.listeners if self._accepting else []) + [
                 c.sock for c in self.conns.values()
-                if c.queued < MAX_PENDING and not (c.session is not None and c.session.closing)]
+                if c.queued < MAX_PENDING and (c.session is None or c.session.wants_input)]
             outputs = [c.sock for c in self.conns.values()
                        if c.queue or (c.session is not None and c.session.has_output)]
             try:

@@ -130,7 +130,7 @@ class SelectorServer(ServerBase):
         pending = self.pending.pop(fd, b"")
         had_pending = bool(pending)
         session = self.sessions.get(fd)
-        if mask & selectors.EVENT_READ and not (session is not None and session.closing):
+        if mask & selectors.EVENT_READ and (session is None or session.wants_input):
             try:
                 data = sock.recv(RECV_SIZE)
             except (BlockingIOError, InterruptedError):
@@ -169,12 +169,12 @@ class SelectorServer(ServerBase):
         if session is not None and session.closing and not pending and not more:
             self._drop(sock, fd)  # the error frame is out: close
             return
-        if not (pending or had_pending or more or mask & selectors.EVENT_WRITE):
+        if session is None and not (pending or had_pending or mask & selectors.EVENT_WRITE):
             return  # the usual case: nothing waits, and the socket stays registered for reading
         if pending:
             self.pending[fd] = pending
         # Back-pressure: a peer that does not read stops being read once MAX_PENDING waits for it.
-        reading = len(pending) < MAX_PENDING and not (session is not None and session.closing)
+        reading = len(pending) < MAX_PENDING and (session is None or session.wants_input)
         wanted = (selectors.EVENT_WRITE if pending or more else 0) | (selectors.EVENT_READ if reading else 0)
         if wanted and self.sel.get_key(sock).events != wanted:
             self.sel.modify(sock, wanted, None)

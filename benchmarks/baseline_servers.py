@@ -1,0 +1,82 @@
+"""Baseline echo servers for benchmarks/echo_vs_baselines.py, speaking netprobe's child stdio protocol.
+
+``bare``: the smallest selectors echo loop there is, no bookkeeping at all.
+``asyncio``: a stock asyncio Protocol echo server on the default event loop.
+Prints {"ready": ..., "addresses": [...]} and quits on "quit" or the end of stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+
+STATUS = {"held": 0, "accepted": 0, "bytes_in": 0, "bytes_out": 0, "errors": 0, "limit": None}
+
+
+def control(stop) -> None:
+    for line in sys.stdin:
+        if line.strip() == "status":
+            print(json.dumps(STATUS), flush=True)
+        elif line.strip() == "quit":
+            break
+    stop()
+
+
+def bare() -> None:
+    import selectors
+    import socket
+
+    sel = selectors.DefaultSelector()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(socket.SOMAXCONN)
+    listener.setblocking(False)
+    sel.register(listener, selectors.EVENT_READ)
+    running = [True]
+    print(json.dumps({"ready": True, "addresses": [listener.getsockname()]}), flush=True)
+    threading.Thread(target=control, args=(lambda: running.__setitem__(0, False),), daemon=True).start()
+    while running[0]:
+        for key, _ in sel.select(0.05):
+            sock = key.fileobj
+            if sock is listener:
+                conn, _ = listener.accept()
+                conn.setblocking(False)
+                sel.register(conn, selectors.EVENT_READ)
+                continue
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if data:
+                sock.send(data)
+            else:
+                sel.unregister(sock)
+                sock.close()
+
+
+def asyncio_server() -> None:
+    import asyncio
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(data)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        print(json.dumps({"ready": True, "addresses": [server.sockets[0].getsockname()]}), flush=True)
+        threading.Thread(target=control, args=(lambda: loop.call_soon_threadsafe(done.set_result, None),),
+                         daemon=True).start()
+        await done
+        server.close()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    {"bare": bare, "asyncio": asyncio_server}[sys.argv[1]]()

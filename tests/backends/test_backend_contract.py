@@ -1,0 +1,275 @@
+"""One contract for every server backend: each a three-line subclass, each served from a child process.
+
+The server runs in a child (as `serve` and `bench` run it), so its fds, limits and memory are
+its own, and a backend that misbehaves cannot take the test runner with it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import psutil
+import pytest
+
+from netprobe import platform
+from netprobe.protocols import framing
+from netprobe.protocols.files import SIZE_AND_SHA, ProtocolError, get, put, read_frame
+from netprobe.ramp.placement import ChildServer
+from netprobe.servers import available_backends
+from netprobe.sockets import abort
+
+ECHO_PAYLOAD = b"ping from netprobe\n"
+
+
+def _connect(address, n: int) -> list[socket.socket]:
+    socks = []
+    try:
+        for _ in range(n):
+            socks.append(socket.create_connection(address, timeout=10))
+    except BaseException:
+        for s in socks:
+            abort(s)
+        raise
+    return socks
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+class BackendContract:
+    """Mixin: subclasses set BACKEND."""
+
+    BACKEND = ""
+
+    def start(self, protocol: str, root=None, extra=()):
+        args = ["--backend", self.BACKEND, "--protocol", protocol, *extra]
+        if root is not None:
+            args += ["--root", str(root)]
+        return ChildServer(None, want_fds=2048, extra_args=args)
+
+    @pytest.fixture
+    def root(self, tmp_path):
+        served = tmp_path / "root"
+        served.mkdir()
+        (served / "hello.txt").write_bytes(b"hello from the root\n" * 1000)
+        (tmp_path / "outside.txt").write_bytes(b"secret")
+        os.symlink(tmp_path / "outside.txt", served / "link-out")
+        return served
+
+    @pytest.mark.parametrize("clients", [1, 50, 500])
+    @pytest.mark.parametrize("protocol", ["echo", "upper"])
+    def test_answers_every_client(self, protocol, clients):
+        server = self.start(protocol)
+        socks = []
+        try:
+            socks = _connect(server.addresses[0], clients)
+            for s in socks:
+                s.sendall(ECHO_PAYLOAD)
+            expected = ECHO_PAYLOAD if protocol == "echo" else ECHO_PAYLOAD.upper()
+            for s in socks:
+                assert _recv_exact(s, len(expected)) == expected
+            status = server.status()
+            assert status["held"] == clients and status["errors"] == 0
+        finally:
+            for s in socks:
+                abort(s)
+            server.close()
+
+    @pytest.mark.parametrize("clients", [1, 50])
+    def test_file_get_and_put_with_checksums(self, root, clients):
+        server = self.start("file", root)
+        socks = []
+        try:
+            socks = _connect(server.addresses[0], clients)
+            original = (root / "hello.txt").read_bytes()
+            for i, s in enumerate(socks):
+                assert get(s, "hello.txt") == original
+                put(s, f"copy-{i}.txt", original[::-1])
+            for i in range(clients):
+                assert (root / f"copy-{i}.txt").read_bytes() == original[::-1]
+            assert not [p for p in os.listdir(root) if p.startswith(".netprobe-upload-")]
+        finally:
+            for s in socks:
+                abort(s)
+            server.close()
+
+    def test_file_500_concurrent_get_put_none_corrupt(self):
+        from netprobe.bench.transfer_bench import run_bench_transfer
+
+        result = run_bench_transfer(self.BACKEND, 500, 64 * 1024)
+        assert (result.completed, result.failed, result.corrupt) == (500, 0, 0), result.errors
+
+    @pytest.mark.parametrize("path, reason", [
+        ("../outside.txt", "'..' in path"),
+        ("/etc/passwd", "absolute path"),
+        ("link-out", "outside the root"),
+        ("a\0b", "NUL byte"),
+        ("x" * 300, "name longer than 255"),
+        ("missing.txt", "no such file"),
+    ])
+    def test_file_paths_are_confined_to_the_root(self, root, path, reason):
+        server = self.start("file", root)
+        sock = _connect(server.addresses[0], 1)[0]
+        try:
+            with pytest.raises(ProtocolError, match=reason):
+                get(sock, path)
+            with pytest.raises(ProtocolError):
+                put(sock, path.replace("missing", "../escaped"), b"evil")
+            # The connection goes on after a refusal.
+            assert get(sock, "hello.txt").startswith(b"hello from the root")
+        finally:
+            abort(sock)
+            server.close()
+        assert not (root.parent / "escaped.txt").exists()
+        assert (root.parent / "outside.txt").read_bytes() == b"secret"
+
+    def test_an_aborted_upload_leaves_nothing_at_its_name(self, root):
+        server = self.start("file", root)
+        try:
+            sock = _connect(server.addresses[0], 1)[0]
+            data = os.urandom(300_000)
+            import hashlib
+
+            sock.sendall(framing.encode(b"P" + SIZE_AND_SHA.pack(len(data), hashlib.sha256(data).digest())
+                                        + b"half.bin"))
+            sock.sendall(framing.encode(b"D" + data[:65536]))
+            time.sleep(0.2)
+            abort(sock)  # RST mid-upload
+            deadline = time.monotonic() + 5
+            while server.status()["held"] and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not (root / "half.bin").exists()
+            assert not [p for p in os.listdir(root) if p.startswith(".netprobe-upload-")]
+            # A corrupt upload (wrong checksum) is refused and not stored either.
+            sock = _connect(server.addresses[0], 1)[0]
+            sock.sendall(framing.encode(b"P" + SIZE_AND_SHA.pack(4, b"\0" * 32) + b"bad.bin"))
+            sock.sendall(framing.encode(b"D" + b"evil"))
+            reply = read_frame(sock)
+            assert reply[:1] == b"X" and b"sha256" in reply
+            assert not (root / "bad.bin").exists()
+            abort(sock)
+        finally:
+            server.close()
+
+    def test_hostile_clients_do_not_stall_a_good_one(self, root):
+        server = self.start("file", root)
+        proc = psutil.Process(server.pid)
+        rss_before = proc.memory_info().rss
+        hostile = []
+        try:
+            address = server.addresses[0]
+            good = _connect(address, 1)[0]
+            garbage, oversized, partial, hog = _connect(address, 4)
+            hostile = [garbage, oversized, partial, hog]
+            garbage.sendall(b"\x00\x00\x00\x05Zjunk")  # a frame of an unknown type
+            oversized.sendall(b"\xff\xff\xff\xff")  # a 4 GiB length prefix
+            partial.sendall(b"\x00\x00\x10\x00G")  # slowloris: a frame that never completes
+            # A client that asks for the file over and over and never reads the answers.
+            hog.setblocking(False)
+            request = framing.encode(b"G" + b"hello.txt")
+            for _ in range(2000):
+                try:
+                    hog.send(request)
+                except BlockingIOError:
+                    break
+            for bad in (garbage, oversized):
+                bad.settimeout(5)
+                assert read_frame(bad)[:1] == b"X"
+                with pytest.raises((ConnectionError, EOFError)):  # and closed (with RST)
+                    if bad.recv(10) == b"":
+                        raise EOFError
+            for _ in range(20):
+                assert get(good, "hello.txt").startswith(b"hello from the root")
+            assert proc.memory_info().rss - rss_before < 32 * 1024 * 1024
+            abort(good)
+        finally:
+            for s in hostile:
+                abort(s)
+            server.close()
+
+    def test_a_peer_that_never_reads_gets_back_pressure(self):
+        server = self.start("echo")
+        proc = psutil.Process(server.pid)
+        rss_before = proc.memory_info().rss
+        socks = []
+        try:
+            hog, good = socks = _connect(server.addresses[0], 2)
+            hog.setblocking(False)
+            chunk = b"x" * 65536
+            sent, deadline = 0, time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    sent += hog.send(chunk)
+                except BlockingIOError:
+                    time.sleep(0.1)
+                    try:
+                        sent += hog.send(chunk)
+                    except BlockingIOError:
+                        break
+            assert time.monotonic() < deadline, "the server kept reading from a peer that never reads"
+            good.sendall(b"still there?")
+            assert _recv_exact(good, 12) == b"still there?"
+            assert proc.memory_info().rss - rss_before < 32 * 1024 * 1024
+        finally:
+            for s in socks:
+                abort(s)
+            server.close()
+
+    @pytest.mark.skipif(not platform.HAS_RLIMIT, reason="needs RLIMIT_NOFILE")
+    def test_emfile_on_accept_is_reported_and_survived(self):
+        server = self.start("echo", extra=["--fd-limit", "48"])
+        proc = psutil.Process(server.pid)
+        socks = []
+        try:
+            socks = _connect(server.addresses[0], 60)
+            time.sleep(0.5)
+            cpu = sum(proc.cpu_times()[:2])
+            time.sleep(1.0)
+            assert sum(proc.cpu_times()[:2]) - cpu < 0.5, "the server spins at EMFILE"
+            status = server.status()
+            assert status["limit"]["reason"] == "fd_limit" and status["limit"]["errno"] == "EMFILE"
+            held = status["held"]
+            assert 30 <= held < 48
+            # The connections it holds are still served ...
+            socks[0].sendall(b"alive?")
+            assert _recv_exact(socks[0], 6) == b"alive?"
+            # ... and once fds free up, it accepts the ones still waiting.
+            for s in socks[:20]:
+                abort(s)
+            del socks[:20]
+            deadline = time.monotonic() + 10
+            while server.status()["accepted"] < 60 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.status()["accepted"] == 60
+            socks[-1].sendall(b"late")
+            assert _recv_exact(socks[-1], 4) == b"late"
+        finally:
+            for s in socks:
+                abort(s)
+            server.close()
+
+
+class TestSelectors(BackendContract):
+    BACKEND = "selectors"
+
+
+class TestSelect(BackendContract):
+    BACKEND = "select"
+
+
+@pytest.mark.skipif("gevent" not in available_backends(), reason="gevent is not installed")
+class TestGevent(BackendContract):
+    BACKEND = "gevent"
+
+
+class TestThreads(BackendContract):
+    BACKEND = "threads"
