@@ -7,6 +7,7 @@ import os
 import random
 from array import array
 import socket
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -107,6 +108,24 @@ class Client(ABC):
     @abstractmethod
     def close(self) -> None:
         """Close every connection abortively and release every resource."""
+
+
+def echo_roundtrip(sock, payload: bytes) -> float:
+    """Send ``payload`` on a blocking (or gevent) socket and wait for it back; return milliseconds.
+
+    Raises ConnectionResetError if the peer closes, ValueError if different bytes come back.
+    """
+    started = time.perf_counter()
+    sock.sendall(payload)
+    received = b""
+    while len(received) < len(payload):
+        chunk = sock.recv(len(payload) - len(received))
+        if not chunk:
+            raise ConnectionResetError("the peer closed the connection")
+        received += chunk
+    if received != payload:
+        raise ValueError("the echo came back different")
+    return (time.perf_counter() - started) * 1000.0
 
 
 def abort_all(socks) -> None:

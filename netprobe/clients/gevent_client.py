@@ -6,10 +6,9 @@ that do not use it pay nothing for it.
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Optional
 
-from netprobe.clients.base import BatchOutcome, Client
+from netprobe.clients.base import BatchOutcome, Client, echo_roundtrip
 
 
 class GeventClient(Client):
@@ -26,18 +25,8 @@ class GeventClient(Client):
         self._pool_cls = gevent.pool.Pool
         self._all: list = []
 
-    def _echo(self, sock) -> Optional[float]:
-        started = time.perf_counter()
-        sock.sendall(self.payload)
-        received = b""
-        while len(received) < len(self.payload):
-            chunk = sock.recv(len(self.payload) - len(received))
-            if not chunk:
-                raise ConnectionResetError("the peer closed the connection")
-            received += chunk
-        if received != self.payload:
-            raise ValueError("the echo came back different")
-        return (time.perf_counter() - started) * 1000.0
+    def _echo(self, sock) -> float:
+        return echo_roundtrip(sock, self.payload)
 
     def _connection(self, dest, src: Optional[str], timeout: float):
         gsocket = self._gsocket

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from netprobe.clients.base import BatchOutcome, Client
+from netprobe.clients.base import BatchOutcome, Client, echo_roundtrip
 from netprobe.sockets import abort
 
 # How long close() waits for the connection threads to finish.
@@ -34,19 +34,7 @@ class ThreadsClient(Client):
             sock.settimeout(timeout)
             self._bind_source(sock, src)
             sock.connect(dest)
-            started = time.perf_counter()
-            latency = None
-            if self.verify == "echo":
-                sock.sendall(self.payload)
-                received = b""
-                while len(received) < len(self.payload):
-                    chunk = sock.recv(len(self.payload) - len(received))
-                    if not chunk:
-                        raise ConnectionResetError("the peer closed the connection")
-                    received += chunk
-                if received != self.payload:
-                    raise ValueError("the echo came back different")
-                latency = (time.perf_counter() - started) * 1000.0
+            latency = echo_roundtrip(sock, self.payload) if self.verify == "echo" else None
         except socket.timeout as exc:
             abort(sock)
             results.put(("timeout", exc, None, None))
@@ -96,25 +84,15 @@ class ThreadsClient(Client):
         out = BatchOutcome()
         for sock in conns:
             try:
-                started = time.perf_counter()
                 if self.verify == "echo":
-                    sock.sendall(self.payload)
-                    received = b""
-                    while len(received) < len(self.payload):
-                        chunk = sock.recv(len(self.payload) - len(received))
-                        if not chunk:
-                            out.peer_closed += 1
-                            out.fail("verify", None, "the peer closed the connection")
-                            break
-                        received += chunk
-                    else:
-                        out.verified += 1
-                        out.latencies_ms.append((time.perf_counter() - started) * 1000.0)
-                else:
-                    out.verified += 1
+                    out.latencies_ms.append(echo_roundtrip(sock, self.payload))
+                out.verified += 1
             except socket.timeout:
                 out.unanswered += 1
-            except OSError as exc:
+            except ConnectionResetError as exc:
+                out.peer_closed += 1
+                out.fail("verify", exc)
+            except (OSError, ValueError) as exc:
                 out.fail("verify", exc)
         return out
 

@@ -170,7 +170,7 @@ def bench_selectors_document(r: BenchSelectorsResult) -> Document:
     sections = [
         Section("select(timeout=0): median µs (p90)", ["selector", *map(units.count, r.fds), "µs / 1000 fds"],
                 call_rows),
-        Section(f"select(timeout=1 s), returning for the ready socket: median µs (p90)",
+        Section("select(timeout=1 s), returning for the ready socket: median µs (p90)",
                 ["selector", *map(units.count, r.fds)],
                 grid(lambda t: t.error or f"{_us(t.wait_us_median)} ({_us(t.wait_us_p90)})")),
         Section("register / unregister, µs per fd", ["selector", *map(units.count, r.fds)],

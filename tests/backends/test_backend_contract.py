@@ -62,7 +62,10 @@ class BackendContract:
         served.mkdir()
         (served / "hello.txt").write_bytes(b"hello from the root\n" * 1000)
         (tmp_path / "outside.txt").write_bytes(b"secret")
-        os.symlink(tmp_path / "outside.txt", served / "link-out")
+        try:
+            os.symlink(tmp_path / "outside.txt", served / "link-out")
+        except OSError:
+            pass  # Windows without the privilege to make symlinks: that case is skipped
         return served
 
     @pytest.mark.parametrize("clients", [1, 50, 500])
@@ -117,6 +120,8 @@ class BackendContract:
         ("missing.txt", "no such file"),
     ])
     def test_file_paths_are_confined_to_the_root(self, root, path, reason):
+        if path == "link-out" and not (root / "link-out").is_symlink():
+            pytest.skip("this system would not make a symlink")
         server = self.start("file", root)
         sock = _connect(server.addresses[0], 1)[0]
         try:
