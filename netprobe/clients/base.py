@@ -46,6 +46,17 @@ class BatchOutcome:
     def clean(self) -> bool:
         return self.failure is None and not (self.unconnected or self.unanswered or self.peer_closed)
 
+    def tally(self, kind: str, exc: Optional[BaseException], latency: Optional[float]) -> None:
+        """Count one connection's outcome: ``ok``, ``timeout``, or the operation that failed."""
+        if kind == "ok":
+            self.verified += 1
+            if latency is not None:
+                self.latencies_ms.append(latency)
+        elif kind == "timeout":
+            self.unanswered += 1
+        else:
+            self.fail(kind, exc)
+
     def fail(self, operation: str, exc_or_errno, message: Optional[str] = None) -> None:
         if self.failure is not None:
             return

@@ -61,15 +61,7 @@ class GeventClient(Client):
             if not job.successful():
                 out.fail("connect", job.exception)
                 continue
-            kind, exc, latency = job.value
-            if kind == "ok":
-                out.verified += 1
-                if latency is not None:
-                    out.latencies_ms.append(latency)
-            elif kind == "timeout":
-                out.unanswered += 1
-            else:
-                out.fail(kind, exc)
+            out.tally(*job.value)
         return out
 
     def reverify(self, conns: list, timeout: float) -> BatchOutcome:

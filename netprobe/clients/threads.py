@@ -68,15 +68,9 @@ class ThreadsClient(Client):
             except queue.Empty:
                 out.unanswered += 1
                 continue
+            out.tally(kind, exc, latency)
             if kind == "ok":
-                out.verified += 1
-                if latency is not None:
-                    out.latencies_ms.append(latency)
                 self.verified.append(sock)
-            elif kind == "timeout":
-                out.unanswered += 1
-            else:
-                out.fail(kind, exc)
         return out
 
     def reverify(self, conns: list, timeout: float) -> BatchOutcome:

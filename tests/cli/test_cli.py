@@ -121,13 +121,14 @@ def test_installed_console_script_runs():
     assert json.loads(result.stdout)["schema"] == "netprobe.limits/1"
 
 
-def test_python_dash_m_and_gevent_not_imported_by_limits():
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "netprobe", "limits"],
+@pytest.mark.parametrize("argv", [["limits"], ["--help"], ["ramp", "--help"], ["bench", "--help"]])
+def test_neither_gevent_nor_matplotlib_is_imported(argv):
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "netprobe", *argv],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
-    assert "netprobe.limits" in imported
-    assert not {m for m in imported if m == "gevent" or m.startswith("gevent.")}
+    assert "netprobe.cli" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("gevent", "matplotlib")}
 
 
 def test_bad_input_through_the_real_process_has_no_traceback():
