@@ -6,25 +6,20 @@ from typing import Any
 
 from netprobe.render import sections
 
+# Record class name -> its layout; by name, so rendering one kind imports no other record.
+_LAYOUTS = {
+    "LimitsReport": sections.limits_document,
+    "RampResult": sections.ramp_document,
+    "ReportResult": sections.report_document,
+    "BenchSelectorsResult": sections.bench_selectors_document,
+    "BenchModelsResult": sections.bench_models_document,
+    "BenchEchoResult": sections.bench_echo_document,
+    "BenchTransferResult": sections.bench_transfer_document,
+}
+
 
 def document_for(result: Any) -> sections.Document:
-    from netprobe.models import (
-        BenchEchoResult, BenchModelsResult, BenchSelectorsResult, BenchTransferResult, LimitsReport, RampResult,
-        ReportResult,
-    )
-
-    if isinstance(result, LimitsReport):
-        return sections.limits_document(result)
-    if isinstance(result, RampResult):
-        return sections.ramp_document(result)
-    if isinstance(result, ReportResult):
-        return sections.report_document(result)
-    if isinstance(result, BenchSelectorsResult):
-        return sections.bench_selectors_document(result)
-    if isinstance(result, BenchModelsResult):
-        return sections.bench_models_document(result)
-    if isinstance(result, BenchEchoResult):
-        return sections.bench_echo_document(result)
-    if isinstance(result, BenchTransferResult):
-        return sections.bench_transfer_document(result)
-    raise TypeError(f"no table layout for {type(result).__name__}")
+    layout = _LAYOUTS.get(type(result).__name__)
+    if layout is None:
+        raise TypeError(f"no table layout for {type(result).__name__}")
+    return layout(result)

@@ -6,9 +6,15 @@ Only selection and formatting happen here: every number comes from the record.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from netprobe.models import BenchEchoResult, BenchModelsResult, BenchSelectorsResult, BenchTransferResult, LimitsReport, RampResult, ReportResult
 from netprobe.render import units
+
+if TYPE_CHECKING:  # annotations only: importing every record would slow `netprobe limits`
+    from netprobe.models import (
+        BenchEchoResult, BenchModelsResult, BenchSelectorsResult, BenchTransferResult, LimitsReport, RampResult,
+        ReportResult,
+    )
 
 # Tables longer than this show the first and last steps; JSON keeps every step.
 MAX_STEP_ROWS = 25

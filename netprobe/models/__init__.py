@@ -1,0 +1,145 @@
+"""Typed result records of every command; each has ``to_dict()`` for JSON.
+
+Every field exists on every platform: a fact a platform cannot provide is
+``None`` and the report's ``notes`` say why, so the JSON shape never varies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Optional
+
+LIMITS_SCHEMA = "netprobe.limits/1"
+RAMP_SCHEMA = "netprobe.ramp/1"
+REPORT_SCHEMA = "netprobe.report/1"
+BENCH_SELECTORS_SCHEMA = "netprobe.bench.selectors/1"
+BENCH_MODELS_SCHEMA = "netprobe.bench.models/1"
+BENCH_ECHO_SCHEMA = "netprobe.bench.echo/1"
+BENCH_TRANSFER_SCHEMA = "netprobe.bench.transfer/1"
+
+
+class Record:
+    """Mixin giving dataclasses a JSON-ready ``to_dict()``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Note(Record):
+    """Why a fact is missing or was adjusted."""
+
+    field: str
+    reason: str
+
+@dataclass(frozen=True)
+class PlatformInfo(Record):
+    system: str
+    release: str
+    machine: str
+    python: str
+    implementation: str
+
+@dataclass(frozen=True)
+class SelectorCap(Record):
+    """What bounds one selector: an fd number, a count of sockets, or RLIMIT_NOFILE."""
+
+    kind: str  # "fd_number", "count" or "rlimit"
+    limit: Optional[int]
+    detail: str
+
+@dataclass(frozen=True)
+class SelectorsInfo(Record):
+    default: str
+    available: list[str]
+    caps: dict[str, SelectorCap]
+    why_default: str
+
+@dataclass(frozen=True)
+class FdLimits(Record):
+    soft: Optional[int]
+    hard: Optional[int]
+    system_max: Optional[int]
+    system_in_use: Optional[int]
+    per_process_max: Optional[int]
+
+@dataclass(frozen=True)
+class PortRange(Record):
+    low: Optional[int]
+    high: Optional[int]
+    count: Optional[int]
+
+@dataclass(frozen=True)
+class NetworkLimits(Record):
+    somaxconn: Optional[int]
+    ephemeral_ports: PortRange
+    tcp_tw_reuse: Optional[int]
+    tcp_fin_timeout: Optional[int]
+    tcp_max_syn_backlog: Optional[int]
+    nf_conntrack_max: Optional[int]
+
+@dataclass(frozen=True)
+class ProcessStats(Record):
+    pid: int
+    fds: Optional[int]  # file descriptors on POSIX, handles on Windows
+    rss: Optional[int]
+    threads: Optional[int]
+    cpu_seconds: Optional[float]
+
+@dataclass(frozen=True)
+class MemoryStats(Record):
+    total: Optional[int]
+    available: Optional[int]
+
+@dataclass(frozen=True)
+class Prediction(Record):
+    """The predicted connection ceiling for one selector and placement."""
+
+    selector: str
+    placement: str  # "process" (1 fd per connection) or "thread" (2)
+    max_connections: Optional[int]
+    binding_limit: Optional[str]
+    detail: str
+
+@dataclass(frozen=True)
+class LimitsReport(Record):
+    summary: str  # the binding limit of the default selector, in one sentence
+    platform: PlatformInfo
+    selectors: SelectorsInfo
+    fds: FdLimits
+    network: NetworkLimits
+    process: ProcessStats
+    memory: MemoryStats
+    predicted: list[Prediction]
+    notes: list[Note]
+    schema: str = LIMITS_SCHEMA
+
+
+# Records of the other commands live in submodules, imported on first use: creating a
+# dataclass costs ~1 ms, and `netprobe limits` must start fast.
+_LAZY = {
+    "RampStep": "ramp",
+    "StopInfo": "ramp",
+    "Peak": "ramp",
+    "RampResult": "ramp",
+    "ReportColumn": "report",
+    "ReportRow": "report",
+    "ReportResult": "report",
+    "SelectorTiming": "bench",
+    "SelectorSlope": "bench",
+    "BenchSelectorsResult": "bench",
+    "ModelRun": "bench",
+    "BenchModelsResult": "bench",
+    "EchoRun": "bench",
+    "BenchEchoResult": "bench",
+    "BenchTransferResult": "bench",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"netprobe.models.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'netprobe.models' has no attribute {name!r}")
