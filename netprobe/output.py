@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from typing import Optional
 
 from netprobe.errors import UsageError
@@ -29,6 +28,8 @@ def emit(text: str, path: Optional[str]) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    import tempfile  # only when writing a file: it costs `limits` ~5 ms of start-up otherwise
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".netprobe-", dir=directory)
     try:
