@@ -93,8 +93,11 @@ def test_plots_are_pngs_of_the_promised_size(tmp_path):
     assert done.returncode == 0, done.stderr
     done = run_netprobe("ramp", "--to", "100", "--quiet", "--plot", str(ramp), "--output", str(tmp_path / "r.txt"))
     assert done.returncode == 0, done.stderr
-    assert _png_size(sel) == (1000, 600)
-    assert _png_size(ramp) == (1000, 600)
+    echo = tmp_path / "echo.png"
+    done = run_netprobe("bench", "echo", "--backend", "selectors,threads", "--clients", "10", "--duration", "0.3",
+                        "--plot", str(echo), "--output", str(tmp_path / "e.txt"))
+    assert done.returncode == 0, done.stderr
+    assert _png_size(sel) == _png_size(ramp) == _png_size(echo) == (1000, 600)
     assert json.loads((tmp_path / "sel.json").read_text())["schema"] == "netprobe.bench.selectors/1"
 
 

@@ -187,3 +187,29 @@ def test_report_keeps_the_json_contract():
                              "p50_ms", "p99_ms", "seconds", "rate"}
     assert result["config"]["to"] == 50 and result["config"]["selector_class"]
     assert platform.NAME in ("linux", "darwin", "windows", "posix")
+
+
+@needs_rlimit
+def test_without_a_target_the_ramp_runs_to_the_first_limit_and_succeeds():
+    result = ramp(fd_limit=256, step=100)
+    assert result.ok and result.target is None
+    assert result.stop.reason == "fd_limit" and 200 <= result.reached <= 256
+
+
+def test_without_a_target_and_no_limit_the_safety_ceiling_stops_it():
+    result = ramp(max=300, step=100)
+    assert result.ok and result.stop is None and result.reached == 300
+
+
+def test_guards_stop_before_the_system_runs_short():
+    from netprobe.platform import SystemFacts
+    from netprobe.ramp.runner import _guard
+
+    nearly_full = SystemFacts(system_max=100_000, system_in_use=99_000)
+    assert _guard(lambda: nearly_full, 1000)[0] == "system_fd_limit"
+    roomy = SystemFacts(system_max=10_000_000, system_in_use=1000)
+    assert _guard(lambda: roomy, 1000) is None
+    import psutil
+
+    too_many = psutil.virtual_memory().available // 1024  # at ~10 KiB each, memory would run out
+    assert _guard(lambda: SystemFacts(), too_many)[0] == "memory"  # no file-table facts (as on Windows)
