@@ -8,6 +8,7 @@ import sys
 from typing import Optional
 
 from netprobe import platform
+from netprobe.errors import UnavailableError
 from netprobe.platform import SystemFacts
 from netprobe.models import (
     FdLimits,
@@ -102,8 +103,6 @@ def resolve_selector(name: str) -> str:
     available = available_selectors()
     if class_name is None or class_name not in available:
         short = [k for k, v in SELECTOR_NAMES.items() if v in available]
-        from netprobe.errors import UnavailableError
-
         raise UnavailableError(
             f"selector {name!r} is not available here; choose one of: default, {', '.join(short)}"
         )

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Callable, Optional
 
+from netprobe.errors import UsageError
 from netprobe.protocols import make_protocol
 from netprobe.servers import check_backend, make_backend
 from netprobe.sockets import check_destination
@@ -19,14 +20,13 @@ def start_server(backend: str, protocol: str, host: str, port: int, selector_cla
                  root: Optional[str], max_file_size: Optional[int], allow_remote: bool):
     """Validate every option, then bind: raises UsageError naming the first problem."""
     check_backend(backend)
-    address = check_destination(host, allow_remote, "--host") if host != "0.0.0.0" else host
-    if address == "0.0.0.0" and not allow_remote:
-        from netprobe.errors import UsageError
-
-        raise UsageError("--host 0.0.0.0 listens on every interface; pass --allow-remote to allow it")
+    if host == "0.0.0.0":
+        if not allow_remote:
+            raise UsageError("--host 0.0.0.0 listens on every interface; pass --allow-remote to allow it")
+        address = host
+    else:
+        address = check_destination(host, allow_remote, "--host")
     if not 0 <= port <= 65535:
-        from netprobe.errors import UsageError
-
         raise UsageError(f"--port {port} is outside 0-65535")
     proto = make_protocol(protocol, root, max_file_size)
     return make_backend(backend, proto, address, port, selector_class)

@@ -8,7 +8,6 @@ counters (safe from another thread), ``close()`` releases everything. Limits are
 from __future__ import annotations
 
 import socket
-import time
 from typing import Any, Optional
 
 from netprobe import platform
@@ -118,7 +117,3 @@ class ServerBase:
 
     def close(self) -> None:
         raise NotImplementedError
-
-
-def monotonic() -> float:
-    return time.monotonic()

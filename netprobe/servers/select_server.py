@@ -11,12 +11,13 @@ from __future__ import annotations
 import errno
 import select
 import socket
+import time
 from collections import deque
 from typing import Optional
 
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
-from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, monotonic
+from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.sockets import abort
 
 
@@ -44,7 +45,7 @@ class SelectLoopServer(ServerBase):
 
     def serve(self, poll_interval: float = 0.05) -> None:
         while self._running:
-            if not self._accepting and monotonic() >= self._resume_at:
+            if not self._accepting and time.monotonic() >= self._resume_at:
                 self._accepting = True
             inputs = (self.listeners if self._accepting else []) + [
                 c.sock for c in self.conns.values()
@@ -92,7 +93,7 @@ class SelectLoopServer(ServerBase):
             pause = self._accept_failed(exc)
             if pause is not None:
                 self._accepting = False
-                self._resume_at = monotonic() + pause
+                self._resume_at = time.monotonic() + pause
                 return
             if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                 return

@@ -11,11 +11,12 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
+import time
 from typing import Optional
 
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
-from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, monotonic
+from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.sockets import abort
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
@@ -59,7 +60,7 @@ class SelectorServer(ServerBase):
     def serve(self, poll_interval: float = 0.05) -> None:
         """Run until ``stop()``; limits are recorded, never raised."""
         while self._running:
-            if not self._accepting and monotonic() >= self._resume_at:
+            if not self._accepting and time.monotonic() >= self._resume_at:
                 self._set_accepting(True)
             try:
                 events = self.sel.select(poll_interval)
@@ -112,7 +113,7 @@ class SelectorServer(ServerBase):
                 if pause is not None:
                     # The listener stays readable while the queue is full: pause it or the loop spins.
                     self._set_accepting(False)
-                    self._resume_at = monotonic() + pause
+                    self._resume_at = time.monotonic() + pause
                     return
                 if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue  # the peer gave up before we accepted
