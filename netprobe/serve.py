@@ -62,8 +62,15 @@ def serve_until_signalled(server, on_stats: Optional[Callable[[dict], None]] = N
 
 
 def live_line(status: dict) -> None:
-    """One refreshed line of counters on a terminal."""
+    """One refreshed line of counters on a terminal, with this process's fds and RSS."""
+    import psutil
+
+    from netprobe import platform
+    from netprobe.render import units
+
+    me = psutil.Process()
     sys.stderr.write(
-        f"\rconnections {status['held']:,}  accepted {status['accepted']:,}  in {status['bytes_in']:,} B  "
-        f"out {status['bytes_out']:,} B  errors {status['errors']:,}   ")
+        f"\rconnections {status['held']:,}  accepted {status['accepted']:,}  "
+        f"fds {units.count(platform.process_fds(me))}  RSS {units.size(me.memory_info().rss)}  "
+        f"in {status['bytes_in']:,} B  out {status['bytes_out']:,} B  errors {status['errors']:,}   ")
     sys.stderr.flush()

@@ -85,3 +85,37 @@ def test_a_backend_that_fails_is_a_row_with_its_error():
 
     row = run_one("selectors", 10, 64, 0.3, "nonblocking", extra_server_args=["--selector", "NoSuchSelector"])
     assert row.error is not None and row.round_trips_per_s is None
+
+
+@pytest.mark.skipif(platform.NAME == "windows", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("argv, shows", [
+    (["ramp", "--to", "2000", "--step", "200", "--hold", "0.1"], True),
+    (["ramp", "--to", "2000", "--step", "200", "--hold", "0.1", "--quiet"], False),
+])
+def test_progress_appears_on_a_terminal_only(argv, shows):
+    import os
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "netprobe", *argv], stdout=subprocess.PIPE,
+                                stderr=terminal, cwd=ROOT, env={**os.environ, "COLUMNS": "120"})
+        os.close(terminal)
+        terminal = None
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        if terminal is not None:
+            os.close(terminal)
+    assert proc.returncode == 0
+    assert b"Reached 2,000" in out  # the report itself goes to stdout either way
+    assert (b"conns, client fds" in seen) is shows

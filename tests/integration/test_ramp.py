@@ -175,6 +175,13 @@ def test_port_exhaustion_in_a_network_namespace_with_a_narrow_range():
     assert data["predicted"]["binding_limit"] == "port_exhaustion"
     assert data["reached"] == data["predicted"]["max_connections"] == 199
     assert "ip_local_port_range" in data["stop"]["remedy"]
+    # The remedy works: two server ports are two destinations, each with the whole range.
+    script = script.replace("--to 500", "--to 380 --ports 2")
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    data = json.loads(proc.stdout)
+    assert data["ok"] and data["reached"] == 380
+    assert data["predicted"]["max_connections"] == 2 * (200 - 2)
 
 
 def test_report_keeps_the_json_contract():

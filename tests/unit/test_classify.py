@@ -61,3 +61,9 @@ def test_linger_struct_fits_each_platform():
     # Winsock's struct linger is two u_shorts; POSIX's two ints.
     assert _windows.linger_zero() == b"\x01\x00\x00\x00"
     assert len(_linux.linger_zero()) == 8 and _linux.linger_zero() == _darwin.linger_zero()
+
+
+def test_only_linux_routes_all_of_127_8_without_aliases():
+    assert _linux.can_bind_loopback_aliases()
+    assert not _darwin.can_bind_loopback_aliases()
+    assert not _windows.can_bind_loopback_aliases()
