@@ -10,7 +10,7 @@ from typing import Optional
 from netprobe.errors import UsageError
 from netprobe.limits import platform_info
 from netprobe.models import BenchEchoResult, EchoRun
-from netprobe.ramp.placement import ChildServer, ServerGone
+from netprobe.servers.process import ChildServer, ServerGone
 from netprobe.servers import BACKENDS, available_backends, check_backend
 
 CLIENT_MODELS = ("nonblocking", "threads", "gevent")

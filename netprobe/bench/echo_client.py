@@ -16,14 +16,11 @@ from array import array
 
 
 def _percentiles(latencies: array) -> dict:
-    if not latencies:
-        return {"p50": None, "p90": None, "p99": None, "p999": None, "max": None}
+    from netprobe.bench.stats import percentile
+
     ordered = sorted(latencies)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
-
-    return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "p999": at(0.999), "max": round(ordered[-1], 4)}
+    return {name: percentile(ordered, q, 4) for name, q in
+            (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999), ("max", 1.0))}
 
 
 def run_nonblocking(socks, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
@@ -76,21 +73,14 @@ def run_nonblocking(socks, payload: bytes, deadline: float, latencies: array) ->
 
 
 def _blocking_loop(sock, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
-    size = len(payload)
+    from netprobe.clients.base import echo_roundtrip
+
     trips = 0
     try:
         while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            sock.sendall(payload)
-            got = 0
-            while got < size:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ConnectionResetError("closed by the server")
-                got += len(chunk)
-            latencies.append((time.perf_counter() - start) * 1000.0)
+            latencies.append(echo_roundtrip(sock, payload))
             trips += 1
-    except OSError:
+    except (OSError, ValueError):
         return trips, 1
     return trips, 0
 

@@ -13,6 +13,7 @@ import time
 from typing import Optional
 
 from netprobe import platform
+from netprobe.bench.stats import percentile
 from netprobe.errors import UsageError
 from netprobe.limits import available_selectors, platform_info
 from netprobe.models import BenchSelectorsResult, Note, SelectorCap, SelectorSlope, SelectorTiming
@@ -74,7 +75,7 @@ def _idle_sockets(n: int) -> list[socket.socket]:
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     samples = sorted(samples)
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.9))]
+    return statistics.median(samples), percentile(samples, 0.9, digits=6)
 
 
 def time_selector(name: str, idle: list[socket.socket], ready: socket.socket, calls: int,

@@ -11,10 +11,11 @@ import subprocess
 import sys
 import tempfile
 
+from netprobe.bench.stats import percentile
 from netprobe.errors import UsageError
 from netprobe.limits import platform_info
 from netprobe.models import BenchTransferResult
-from netprobe.ramp.placement import ChildServer, ServerGone
+from netprobe.servers.process import ChildServer, ServerGone
 from netprobe.servers import check_backend
 
 DEFAULT_FILE_SIZE = 256 * 1024
@@ -28,10 +29,6 @@ def make_file(directory: str, size: int, seed: int = 7) -> tuple[str, bytes]:
     with open(path, "wb") as f:
         f.write(data)
     return path, hashlib.sha256(data).digest()
-
-
-def _percentile(ordered: list[float], q: float):
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else None
 
 
 def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE_SIZE,
@@ -88,7 +85,7 @@ def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE
         completed=out["completed"] - corrupt_on_disk, failed=out["failed"] + len(leftovers),
         corrupt=out["corrupt"] + corrupt_on_disk, seconds=round(out["seconds"], 3),
         mib_per_s=round(out["bytes"] / (1024 * 1024) / out["seconds"], 2) if out["seconds"] > 0 else None,
-        p50_ms=_percentile(ordered, 0.5), p90_ms=_percentile(ordered, 0.9), p99_ms=_percentile(ordered, 0.99),
+        p50_ms=percentile(ordered, 0.5), p90_ms=percentile(ordered, 0.9), p99_ms=percentile(ordered, 0.99),
         max_ms=round(ordered[-1], 3) if ordered else None,
         errors=errors, platform=platform_info(),
     )

@@ -19,6 +19,16 @@ _CONNECTING, _ECHO = 0, 1
 SOCK_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
 
+def _peer_gone(out: BatchOutcome, exc: Optional[OSError] = None) -> bool:
+    """Count a connection the peer closed or reset; always False (the check failed)."""
+    out.peer_closed += 1
+    if exc is None:
+        out.fail("verify", None, "the peer closed the connection")
+    else:
+        out.fail("verify", exc)
+    return False
+
+
 class _Pending:
     __slots__ = ("sock", "phase", "sent_at", "received", "done")
 
@@ -95,14 +105,8 @@ class NonblockingClient(Client):
         except (BlockingIOError, InterruptedError):
             return True
         except OSError as exc:
-            out.peer_closed += 1
-            out.fail("verify", exc)
-            return False
-        if data == b"":
-            out.peer_closed += 1
-            out.fail("verify", None, "the peer closed the connection")
-            return False
-        return True
+            return _peer_gone(out, exc)
+        return bool(data) or _peer_gone(out)
 
     def _run(self, socks: list, phase: int, timeout: float, should_abort: Callable[[], bool],
              out: BatchOutcome, reverify: bool = False) -> None:
@@ -181,13 +185,9 @@ class NonblockingClient(Client):
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as exc:
-            out.peer_closed += 1
-            out.fail("verify", exc)
-            return False
+            return _peer_gone(out, exc)
         if not data:
-            out.peer_closed += 1
-            out.fail("verify", None, "the peer closed the connection")
-            return False
+            return _peer_gone(out)
         p.received += data
         if len(p.received) < len(payload):
             return None

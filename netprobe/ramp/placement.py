@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import queue
-import subprocess
-import sys
-import tempfile
 import threading
 from typing import Any, Optional
 
-from netprobe.errors import UsageError
-
-STATUS_TIMEOUT = 5.0
-READY_TIMEOUT = 30.0
-
-
-class ServerGone(Exception):
-    """The server process exited or stopped answering."""
+from netprobe.servers.process import ChildServer, ServerGone  # noqa: F401  (the "process" placement)
 
 
 class Placement:
@@ -34,103 +22,6 @@ class Placement:
 
     def close(self) -> None:
         pass
-
-
-class ChildServer(Placement):
-    """The selectors server in its own process: its own fd budget, status over its stdio pipes."""
-
-    name = "process"
-
-    def __init__(self, selector_class: Optional[str], ports: int = 1, fd_limit: Optional[int] = None,
-                 want_fds: Optional[int] = None, extra_args: Optional[list[str]] = None,
-                 command: Optional[list[str]] = None) -> None:
-        # ``command`` replaces netprobe's own child (benchmarks run baseline servers that speak
-        # the same stdio protocol).
-        cmd = (command or [sys.executable, "-m", "netprobe.servers.child"]) + ["--ports", str(ports),
-                                                                               *(extra_args or [])]
-        if selector_class:
-            cmd += ["--selector", selector_class]
-        if fd_limit is not None:
-            cmd += ["--fd-limit", str(fd_limit)]
-        if want_fds is not None:
-            cmd += ["--want-fds", str(want_fds)]
-        self._stderr = tempfile.TemporaryFile()
-        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
-        self._lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
-        )
-        self.pid = self.proc.pid
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        try:
-            ready = self._next_line(READY_TIMEOUT)
-        except BaseException:
-            self.close()
-            raise
-        if "error" in ready:
-            self.close()
-            raise UsageError(f"the server could not start: {ready['error']}")
-        self.addresses = [tuple(a) for a in ready["addresses"]]
-        self.started = ready
-        self.soft_limit = ready.get("soft")
-        self.raised_from = ready.get("raised_from")
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def _next_line(self, timeout: float) -> dict[str, Any]:
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise ServerGone(f"the server did not answer within {timeout:.0f} s") from None
-        if line is None:
-            raise ServerGone(self.exit_description())
-        return json.loads(line)
-
-    def exit_description(self) -> str:
-        code = self.proc.poll()
-        self._stderr.seek(0)
-        tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-1:]
-        detail = f": {tail[0]}" if tail else ""
-        return f"the server process exited with status {code}{detail}"
-
-    def status(self) -> dict[str, Any]:
-        with self._lock:
-            if self.proc.poll() is not None:
-                raise ServerGone(self.exit_description())
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write("status\n")
-                self.proc.stdin.flush()
-            except (BrokenPipeError, OSError):
-                raise ServerGone(self.exit_description()) from None
-            return self._next_line(STATUS_TIMEOUT)
-
-    def close(self) -> None:
-        """Ask the child to quit, then make sure it is gone and reaped."""
-        try:
-            if self.proc.poll() is None and self.proc.stdin is not None:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        self._reader.join(timeout=5)
-        self._stderr.close()
 
 
 class ThreadServer(Placement):

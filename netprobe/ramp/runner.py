@@ -257,11 +257,10 @@ class _Run:
                                                       f"{server.raised_from} to {server.soft_limit}"))
         return server
 
-    def predict(self, sampler: _Sampler) -> Prediction:
+    def predict(self, sampler: _Sampler, facts) -> Prediction:
         cfg = self.cfg
         import psutil
 
-        facts = platform.read_system_facts()
         system_free = None
         if facts.system_max is not None and facts.system_in_use is not None:
             system_free = facts.system_max - facts.system_in_use
@@ -313,10 +312,10 @@ class _Run:
                     sampler = _Sampler(self.server.pid)
                     source_ips = ([f"127.0.0.{i}" for i in range(1, cfg.source_ips + 1)]
                                   if cfg.source_ips > 1 else None)
-                    somaxconn = platform.read_system_facts().somaxconn or 128
+                    facts = platform.read_system_facts()
                     self.client = make_client(cfg.client, self.server.addresses, source_ips, PAYLOAD,
-                                              cfg.verify, min(somaxconn, BATCH_MAX))
-                    prediction = self.predict(sampler)
+                                              cfg.verify, min(facts.somaxconn or 128, BATCH_MAX))
+                    prediction = self.predict(sampler, facts)
                     sampler.start()
                     stop, last_sample = self._steps(sampler, progress)
                 except KeyboardInterrupt:

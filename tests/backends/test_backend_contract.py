@@ -16,7 +16,7 @@ import pytest
 from netprobe import platform
 from netprobe.protocols import framing
 from netprobe.protocols.files import SIZE_AND_SHA, ProtocolError, get, put, read_frame
-from netprobe.ramp.placement import ChildServer
+from netprobe.servers.process import ChildServer
 from netprobe.servers import available_backends
 from netprobe.sockets import abort
 
