@@ -13,7 +13,10 @@ from typing import List, Optional
 import typer
 
 from netprobe import __version__
+from netprobe.clients.registry import client_names
 from netprobe.errors import ExitStatus, NetprobeError
+from netprobe.servers.registry import backend_names
+from netprobe.vocabulary import Format, Placement, ProtocolName, StopReason, Verify, Word
 
 # Typer vendors click privately in recent releases and depends on it in older ones;
 # its public BadParameter derives from click's UsageError and ClickException either way.
@@ -22,10 +25,13 @@ ClickUsageError = _CLICK["UsageError"]
 ClickException = _CLICK["ClickException"]
 
 
-class Format(str, enum.Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
+# Choices of the options, built from the registries that own them: a new backend or client
+# model shows up here without an edit to this file.
+Backend = Word("Backend", [(name, name) for name in backend_names()])
+RampBackend = Word("RampBackend", [(name, name) for name in (*backend_names(), "all")])
+ClientModel = Word("ClientModel", [(name, name) for name in client_names()])
+# rich reads [words] in help text as markup; help strings escape their brackets with this.
+PLOT_HELP = "Also draw a PNG (needs: pip install 'netprobe\\[plot]')."
 
 
 app = typer.Typer(
@@ -36,7 +42,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-FORMAT_OPTION = typer.Option(Format.table, "--format", "-f", help="table, json or markdown (GitHub-flavoured).")
+FORMAT_OPTION = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown (GitHub-flavoured).")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.")
 
 
@@ -87,22 +93,6 @@ class Selector(str, enum.Enum):
     devpoll = "devpoll"
 
 
-class ServerPlacement(str, enum.Enum):
-    process = "process"
-    thread = "thread"
-
-
-class ClientModel(str, enum.Enum):
-    nonblocking = "nonblocking"
-    threads = "threads"
-    gevent = "gevent"
-
-
-class Verify(str, enum.Enum):
-    echo = "echo"
-    connect = "connect"
-
-
 @app.command()
 def ramp(
     to: Optional[int] = typer.Option(None, "--to", help="Target number of concurrent connections."),
@@ -112,10 +102,16 @@ def ramp(
     fd_limit: Optional[int] = typer.Option(None, "--fd-limit",
                                            help="Soft fd limit for the server side, e.g. 256 as on macOS."),
     maximum: int = typer.Option(100_000, "--max", help="Safety ceiling when ramping without --to."),
-    selector: Selector = typer.Option(Selector.default, "--selector", help="The server's selector."),
-    server: ServerPlacement = typer.Option(ServerPlacement.process, "--server",
-                                           help="process: server in its own process; thread: in this one."),
-    client: ClientModel = typer.Option(ClientModel.nonblocking, "--client", help="How connections are opened."),
+    backend: RampBackend = typer.Option("selectors", "--backend",
+                                        help="The server's concurrency model, or all: one ramp each, one table."),
+    selector: Optional[Selector] = typer.Option(None, "--selector",
+                                                help="The selectors backend's selector (default: DefaultSelector)."),
+    loop: Optional[str] = typer.Option(None, "--loop", help="The asyncio backend's event loop."),
+    placement: Placement = typer.Option(Placement.PROCESS, "--placement", "--server",
+                                        help="Where netprobe's server runs: process (a child with its own fds) "
+                                             "or thread (inside netprobe's process: 2 fds per connection)."),
+    client: ClientModel = typer.Option("nonblocking", "--client",
+                                       help="Client model: how connections are opened and held."),
     verify: Optional[Verify] = typer.Option(None, "--verify",
                                             help="echo (default) or connect (default with --target)."),
     target: Optional[str] = typer.Option(None, "--target", help="HOST:PORT of an external server to ramp against."),
@@ -123,7 +119,7 @@ def ramp(
     ports: int = typer.Option(1, "--ports", help="Listen on this many ports and spread clients over them."),
     source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Also draw a PNG (needs: pip install 'netprobe[plot]')."),
+    plot: Optional[str] = typer.Option(None, "--plot", help=PLOT_HELP),
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
 ) -> int:
@@ -144,11 +140,12 @@ def ramp(
     check_plot(plot)
     cfg = validate(RampConfig(
         to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum,
-        selector=selector.value, server=server.value, client=client.value,
+        backend=backend.value, selector=selector.value if selector else None, loop=loop,
+        placement=placement.value, client=client.value,
         verify=verify.value if verify else None, target=target, allow_remote=allow_remote,
         ports=ports, source_ips=source_ips,
     ))
-    show_progress = not quiet and sys.stderr.isatty() and not (fmt is Format.json and output is None)
+    show_progress = not quiet and sys.stderr.isatty() and not (fmt is Format.JSON and output is None)
     if show_progress:
         from netprobe.progress import RampProgress
 
@@ -161,7 +158,7 @@ def ramp(
         from netprobe.plots import plot_ramp
 
         plot_ramp(result, plot)
-    if result.stop is not None and result.stop.reason == "interrupted":
+    if result.stop is not None and result.stop.reason == StopReason.INTERRUPTED:
         return ExitStatus.INTERRUPTED
     return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
 
@@ -188,26 +185,14 @@ def report(
     return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
 
 
-class Backend(str, enum.Enum):
-    selectors = "selectors"
-    select = "select"
-    gevent = "gevent"
-    threads = "threads"
-
-
-class ProtocolName(str, enum.Enum):
-    echo = "echo"
-    upper = "upper"
-    file = "file"
-
-
 @app.command()
 def serve(
-    backend: Backend = typer.Option(Backend.selectors, "--backend", help="selectors, select, gevent or threads."),
-    protocol: ProtocolName = typer.Option(ProtocolName.echo, "--protocol", help="echo, upper or file (get/put)."),
+    backend: Backend = typer.Option("selectors", "--backend", help="The server's concurrency model."),
+    protocol: ProtocolName = typer.Option(ProtocolName.ECHO, "--protocol", help="echo, upper or file (get/put)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --allow-remote)."),
     port: int = typer.Option(0, "--port", help="Port to listen on; 0 picks a free one."),
-    selector: Selector = typer.Option(Selector.default, "--selector", help="Selector of the selectors backend."),
+    selector: Optional[Selector] = typer.Option(None, "--selector", help="Selector of the selectors backend."),
+    loop: Optional[str] = typer.Option(None, "--loop", help="Event loop of the asyncio backend."),
     root: Optional[str] = typer.Option(None, "--root", help="Directory the file protocol serves."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Largest upload, in bytes."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow listening off loopback."),
@@ -216,28 +201,26 @@ def serve(
 
     Example: netprobe serve --backend gevent --protocol upper --port 9000
     """
-    from netprobe.limits import resolve_selector
     from netprobe.serve import live_line, serve_until_signalled, start_server
 
-    selector_class = resolve_selector(selector.value) if backend is Backend.selectors else None
-    server = start_server(backend.value, protocol.value, host, port, selector_class, root, max_file_size,
-                          allow_remote)
+    server = start_server(backend.value, protocol.value, host, port, selector.value if selector else None, loop,
+                          root, max_file_size, allow_remote)
     host_, port_ = server.addresses[0]
     typer.echo(f"{host_}:{port_}" if ":" not in host_ else f"[{host_}]:{port_}")
     sys.stdout.flush()
-    final = serve_until_signalled(server, live_line if sys.stderr.isatty() else None)
+    final, seconds = serve_until_signalled(server, live_line if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    typer.echo(f"served {final['accepted']:,} connections in {final['seconds']:.1f} s: "
-               f"{final['bytes_in']:,} bytes in, {final['bytes_out']:,} out, {final['errors']:,} errors"
-               + (f"; limit met: {final['limit']['reason']} ({final['limit']['message']})" if final["limit"] else ""))
+    typer.echo(f"served {final.accepted:,} connections in {seconds:.1f} s: "
+               f"{final.bytes_in:,} bytes in, {final.bytes_out:,} out, {final.errors:,} errors"
+               + (f"; limit met: {final.limit.reason} ({final.limit.message})" if final.limit else ""))
     return ExitStatus.SUCCESS
 
 
 bench_app = typer.Typer(help="Benchmarks on this machine: selectors' scan cost, concurrency models.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-PLOT_OPTION = typer.Option(None, "--plot", help="Also draw a PNG (needs: pip install 'netprobe[plot]').")
+PLOT_OPTION = typer.Option(None, "--plot", help=PLOT_HELP)
 
 
 @bench_app.command("selectors")
@@ -304,8 +287,8 @@ def bench_echo(
     clients: int = typer.Option(100, "--clients", help="Concurrent connections."),
     size: int = typer.Option(1024, "--size", help="Bytes per message."),
     duration: float = typer.Option(5.0, "--duration", help="Seconds of load per backend."),
-    client: str = typer.Option("nonblocking", "--client", help="Load client: nonblocking, threads or gevent."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Also draw a PNG (needs: pip install 'netprobe[plot]')."),
+    client: ClientModel = typer.Option("nonblocking", "--client", help="Load client model."),
+    plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
 ) -> int:
@@ -313,16 +296,17 @@ def bench_echo(
 
     Example: netprobe bench echo --backend all --clients 100 --duration 5
     """
-    from netprobe.bench.echo_bench import parse_backends, run_bench_echo, validate
+    from netprobe.bench.echo_bench import run_bench_echo, validate
     from netprobe.output import check_writable, emit
     from netprobe.plots import check_plot
     from netprobe.render import render
+    from netprobe.servers.registry import parse_backend_list
 
-    names = parse_backends(backend)
-    validate(clients, size, duration, client)
+    names = parse_backend_list(backend)
+    validate(clients, size, duration, client.value)
     check_writable(output)
     check_plot(plot)
-    result = run_bench_echo(names, clients, size, duration, client)
+    result = run_bench_echo(names, clients, size, duration, client.value)
     emit(render(result, fmt.value), output)
     if plot:
         from netprobe.plots import plot_bench_echo
@@ -333,7 +317,7 @@ def bench_echo(
 
 @bench_app.command("transfer")
 def bench_transfer(
-    backend: Backend = typer.Option(Backend.selectors, "--backend", help="selectors, select, gevent or threads."),
+    backend: Backend = typer.Option("selectors", "--backend", help="The server's concurrency model."),
     clients: int = typer.Option(500, "--clients", help="Concurrent clients, each a get then a put."),
     file_size: int = typer.Option(256 * 1024, "--file-size", help="Bytes of the generated file."),
     file: Optional[str] = typer.Option(None, "--file", help="Serve this file instead of a generated one."),

@@ -10,16 +10,35 @@ from typing import Callable, Optional
 
 from netprobe.errors import UsageError
 from netprobe.protocols import make_protocol
-from netprobe.servers import check_backend, make_backend
+from netprobe.servers.registry import ServerOptions, backend_spec, make_backend
+from netprobe.servers.status import ServerStatus
 from netprobe.sockets import check_destination
+from netprobe.vocabulary import ProtocolName
 
 STATS_INTERVAL = 1.0
 
 
-def start_server(backend: str, protocol: str, host: str, port: int, selector_class: Optional[str],
+def start_server(backend: str, protocol: str, host: str, port: int, selector: Optional[str], loop: Optional[str],
                  root: Optional[str], max_file_size: Optional[int], allow_remote: bool):
     """Validate every option, then bind: raises UsageError naming the first problem."""
-    check_backend(backend)
+    spec = backend_spec(backend)
+    if selector is not None and not spec.takes_selector:
+        raise UsageError(f"--selector applies to --backend selectors, not {backend}")
+    if loop is not None and not spec.takes_loop:
+        raise UsageError(f"--loop applies to --backend asyncio, not {backend}")
+    if protocol != ProtocolName.FILE:
+        for option, given in (("--root", root is not None), ("--max-file-size", max_file_size is not None)):
+            if given:
+                raise UsageError(f"{option} applies to --protocol file, not {protocol}")
+    options = ServerOptions()
+    if spec.takes_selector:
+        from netprobe.selector_catalog import resolve_selector
+
+        options = ServerOptions(selector_class=resolve_selector(selector or "default"))
+    if spec.takes_loop:
+        from netprobe.servers.loops import resolve_loop
+
+        options = ServerOptions(loop=resolve_loop(loop or "default"))
     if host == "0.0.0.0":
         if not allow_remote:
             raise UsageError("--host 0.0.0.0 listens on every interface; pass --allow-remote to allow it")
@@ -29,11 +48,12 @@ def start_server(backend: str, protocol: str, host: str, port: int, selector_cla
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is outside 0-65535")
     proto = make_protocol(protocol, root, max_file_size)
-    return make_backend(backend, proto, address, port, selector_class)
+    return make_backend(backend, proto, address, port, 1, options)
 
 
-def serve_until_signalled(server, on_stats: Optional[Callable[[dict], None]] = None) -> dict:
-    """Serve in this thread until SIGINT or SIGTERM; return the final counters."""
+def serve_until_signalled(server, on_stats: Optional[Callable[[ServerStatus], None]] = None
+                          ) -> tuple[ServerStatus, float]:
+    """Serve in this thread until SIGINT or SIGTERM; return the final counters and the seconds served."""
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -54,14 +74,14 @@ def serve_until_signalled(server, on_stats: Optional[Callable[[dict], None]] = N
         done.set()
         if reporter is not None:
             reporter.join(2 * STATS_INTERVAL)
-        final = {**server.status(), "seconds": round(time.monotonic() - started, 3)}
+        final = server.status(), round(time.monotonic() - started, 3)
         server.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return final
 
 
-def live_line(status: dict) -> None:
+def live_line(status: ServerStatus) -> None:
     """One refreshed line of counters on a terminal, with this process's fds and RSS."""
     import psutil
 
@@ -70,7 +90,7 @@ def live_line(status: dict) -> None:
 
     me = psutil.Process()
     sys.stderr.write(
-        f"\rconnections {status['held']:,}  accepted {status['accepted']:,}  "
+        f"\rconnections {status.held:,}  accepted {status.accepted:,}  "
         f"fds {units.count(platform.process_fds(me))}  RSS {units.size(me.memory_info().rss)}  "
-        f"in {status['bytes_in']:,} B  out {status['bytes_out']:,} B  errors {status['errors']:,}   ")
+        f"in {status.bytes_in:,} B  out {status.bytes_out:,} B  errors {status.errors:,}   ")
     sys.stderr.flush()

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from typing import Optional
 
 from netprobe.errors import UsageError
-from netprobe.limits import platform_info
+from netprobe.hostinfo import platform_info
 from netprobe.models import BenchEchoResult, EchoRun
 from netprobe.servers.process import ChildServer, ServerGone
-from netprobe.servers import BACKENDS, available_backends, check_backend
-
-CLIENT_MODELS = ("nonblocking", "threads", "gevent")
+from netprobe.servers.registry import ServerOptions
+from netprobe.clients.registry import client_spec
 # A single-threaded load client above this share of a core is the bottleneck, not the server.
 CLIENT_BOUND_CPU = 90.0
 MAX_SIZE = 1024 * 1024
-
-
-def parse_backends(text: str) -> list[str]:
-    if text.strip() == "all":
-        return available_backends()
-    names = [b.strip() for b in text.split(",") if b.strip()]
-    if not names:
-        raise UsageError("--backend: name one or more of " + ", ".join(BACKENDS) + ", or all")
-    return [check_backend(b) for b in dict.fromkeys(names)]
+MAX_DURATION = 24 * 3600
 
 
 def validate(clients: int, size: int, duration: float, client: str) -> None:
@@ -33,12 +25,11 @@ def validate(clients: int, size: int, duration: float, client: str) -> None:
         raise UsageError(f"--clients must be greater than 0, got {clients}")
     if not 0 < size <= MAX_SIZE:
         raise UsageError(f"--size must be 1-{MAX_SIZE} bytes, got {size}")
-    if duration <= 0:
-        raise UsageError(f"--duration must be greater than 0, got {duration}")
-    if client not in CLIENT_MODELS:
-        raise UsageError(f"--client must be one of {', '.join(CLIENT_MODELS)}, got {client!r}")
-    if client == "gevent" and "gevent" not in available_backends():
-        raise UsageError("--client gevent needs gevent installed")
+    if not math.isfinite(duration) or duration <= 0:
+        raise UsageError(f"--duration must be a finite number of seconds above 0, got {duration}")
+    if duration > MAX_DURATION:
+        raise UsageError(f"--duration {duration:g} is above {MAX_DURATION} seconds")
+    client_spec(client)
 
 
 def _line(proc: subprocess.Popen, timeout: float) -> dict:
@@ -65,7 +56,7 @@ def _cpu(proc) -> float:
 
 
 def run_one(backend: str, clients: int, size: int, duration: float, client: str,
-            extra_server_args: Optional[list[str]] = None, server_command: Optional[list[str]] = None) -> EchoRun:
+            options: Optional[ServerOptions] = None, server_command: Optional[list[str]] = None) -> EchoRun:
     """Measure one backend; any failure becomes a row with its error, not an exception.
 
     ``server_command`` runs another server speaking the child stdio protocol (benchmark baselines).
@@ -75,9 +66,7 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
     server = None
     load = None
     try:
-        args = [] if server_command else ["--backend", backend, "--protocol", "echo"]
-        server = ChildServer(None, want_fds=clients + 64, extra_args=[*args, *(extra_server_args or [])],
-                             command=server_command)
+        server = ChildServer(backend, options, want_fds=clients + 64, command=server_command)
         sproc = psutil.Process(server.pid)
         rss_idle = sproc.memory_info().rss
         host, port = server.addresses[0]
@@ -104,7 +93,7 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
             server_cpu=server_cpu,
             server_rss=rss_end,
             rss_per_connection=round((rss_held - rss_idle) / clients, 1),
-            errors=result["errors"] + status["errors"],
+            errors=result["errors"] + status.errors,
             client_cpu=result["client_cpu"],
             client_bound=client != "threads" and result["client_cpu"] >= CLIENT_BOUND_CPU,
         )

@@ -16,7 +16,7 @@ import time
 from typing import Optional
 
 from netprobe.errors import UsageError
-from netprobe.limits import platform_info
+from netprobe.hostinfo import platform_info
 from netprobe.models import BenchModelsResult, ModelRun
 
 MODELS = ("sequential", "threads", "gevent", "asyncio")

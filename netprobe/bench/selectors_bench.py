@@ -13,9 +13,10 @@ import time
 from typing import Optional
 
 from netprobe import platform
-from netprobe.bench.stats import percentile
+from netprobe.stats import percentile
 from netprobe.errors import UsageError
-from netprobe.limits import available_selectors, platform_info
+from netprobe.hostinfo import platform_info
+from netprobe.selector_catalog import available_selectors
 from netprobe.models import BenchSelectorsResult, Note, SelectorCap, SelectorSlope, SelectorTiming
 
 DEFAULT_FDS = (10, 100, 1000, 5000)
@@ -161,7 +162,7 @@ def run_bench_selectors(counts: list[int], selector_names: list[str], calls: int
 
 def resolve_selectors(names: Optional[list[str]]) -> list[str]:
     """Class names for ``--selector`` values (all available ones by default)."""
-    from netprobe.limits import resolve_selector
+    from netprobe.selector_catalog import resolve_selector
 
     if not names:
         return available_selectors()

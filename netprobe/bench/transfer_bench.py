@@ -11,12 +11,12 @@ import subprocess
 import sys
 import tempfile
 
-from netprobe.bench.stats import percentile
+from netprobe.stats import percentile
 from netprobe.errors import UsageError
-from netprobe.limits import platform_info
+from netprobe.hostinfo import platform_info
 from netprobe.models import BenchTransferResult
 from netprobe.servers.process import ChildServer, ServerGone
-from netprobe.servers import check_backend
+from netprobe.servers import backend_spec
 
 DEFAULT_FILE_SIZE = 256 * 1024
 SERVED_NAME = "lyrics.bin"  # the tutorial served 歌词.txt ("lyrics")
@@ -34,7 +34,7 @@ def make_file(directory: str, size: int, seed: int = 7) -> tuple[str, bytes]:
 def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE_SIZE,
                        source: str | None = None) -> BenchTransferResult:
     """Serve one file from a fresh root; every client gets it, checks it, and puts it back."""
-    check_backend(backend)
+    backend_spec(backend)
     if clients <= 0:
         raise UsageError(f"--clients must be greater than 0, got {clients}")
     if source is None and file_size <= 0:
@@ -51,9 +51,8 @@ def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE
             with open(source, "rb") as f:
                 sha = hashlib.sha256(f.read()).digest()
             file_size = os.path.getsize(source)
-        server = ChildServer(None, want_fds=2 * clients + 64, extra_args=[
-            "--backend", backend, "--protocol", "file", "--root", root,
-            "--max-file-size", str(max(file_size, 1))])
+        server = ChildServer(backend, protocol="file", root=root, max_file_size=max(file_size, 1),
+                             want_fds=2 * clients + 64)
         host, port = server.addresses[0]
         proc = subprocess.run(
             [sys.executable, "-m", "netprobe.bench.transfer_client", host, str(port), str(clients),

@@ -5,14 +5,15 @@ from __future__ import annotations
 import errno
 import os
 import random
-from array import array
 import socket
 import time
 from abc import ABC, abstractmethod
+from array import array
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from netprobe.sockets import abort
+from netprobe.vocabulary import Operation
 
 # connect_ex results that mean "in progress", on POSIX and Windows (WSAEWOULDBLOCK).
 IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, getattr(errno, "WSAEWOULDBLOCK", 10035)}
@@ -25,7 +26,7 @@ IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
 class ClientFailure:
     """The first error a client met: the operation it was doing and the errno."""
 
-    operation: str  # "socket", "bind", "connect", "thread", "verify"
+    operation: Operation
     errno: Optional[int]
     message: str
 
@@ -46,18 +47,18 @@ class BatchOutcome:
     def clean(self) -> bool:
         return self.failure is None and not (self.unconnected or self.unanswered or self.peer_closed)
 
-    def tally(self, kind: str, exc: Optional[BaseException], latency: Optional[float]) -> None:
-        """Count one connection's outcome: ``ok``, ``timeout``, or the operation that failed."""
-        if kind == "ok":
+    def tally(self, failed: Optional[Operation], exc: Optional[BaseException], latency: Optional[float]) -> None:
+        """Count one connection's outcome: verified (``failed`` None), timed out, or failed at an operation."""
+        if failed is None:
             self.verified += 1
             if latency is not None:
                 self.latencies_ms.append(latency)
-        elif kind == "timeout":
+        elif failed == Operation.TIMEOUT:
             self.unanswered += 1
         else:
-            self.fail(kind, exc)
+            self.fail(failed, exc)
 
-    def fail(self, operation: str, exc_or_errno, message: Optional[str] = None) -> None:
+    def fail(self, operation: Operation, exc_or_errno, message: Optional[str] = None) -> None:
         if self.failure is not None:
             return
         if isinstance(exc_or_errno, BaseException):
@@ -117,8 +118,43 @@ class Client(ABC):
         """Check again connections opened earlier."""
 
     @abstractmethod
+    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+        """Echo ``payload`` back and forth on every held connection until ``deadline`` (perf_counter).
+
+        Appends each round trip's milliseconds to ``latencies``; returns (round trips, connections
+        that failed). ``bench echo`` measures servers with it.
+        """
+
+    @abstractmethod
     def close(self) -> None:
         """Close every connection abortively and release every resource."""
+
+    def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:
+        """Drive a server that shares this thread: call ``server_step(timeout)`` while waiting for events.
+
+        Only client models registered with ``drives_inline_server`` use it; the others ignore it.
+        """
+
+
+def set_nodelay(socks) -> None:
+    """Send small echoes at once (no Nagle delay) on every socket, as a ping-pong load needs."""
+    for sock in socks:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # already reset by the peer: the ping-pong will count it
+
+
+def blocking_pingpong(sock, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+    """Round trips on one blocking (or gevent) socket until ``deadline``: (trips, 1 if it failed else 0)."""
+    trips = 0
+    try:
+        while time.perf_counter() < deadline:
+            latencies.append(echo_roundtrip(sock, payload))
+            trips += 1
+    except (OSError, ValueError):
+        return trips, 1
+    return trips, 0
 
 
 def echo_roundtrip(sock, payload: bytes) -> float:

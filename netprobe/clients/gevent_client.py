@@ -6,9 +6,11 @@ that do not use it pay nothing for it.
 
 from __future__ import annotations
 
+from array import array
 from typing import Callable, Optional
 
-from netprobe.clients.base import BatchOutcome, Client, echo_roundtrip
+from netprobe.vocabulary import Operation, Verify
+from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
 
 
 class GeventClient(Client):
@@ -33,19 +35,19 @@ class GeventClient(Client):
         try:
             sock = gsocket.socket(self.family, gsocket.SOCK_STREAM)
         except OSError as exc:
-            return "socket", exc, None
+            return Operation.SOCKET, exc, None
         self._all.append(sock)
         try:
             sock.settimeout(timeout)
             self._bind_source(sock, src)
             sock.connect(dest)
-            latency = self._echo(sock) if self.verify == "echo" else None
+            latency = self._echo(sock) if self.verify == Verify.ECHO else None
         except gsocket.timeout as exc:
-            return "timeout", exc, None
+            return Operation.TIMEOUT, exc, None
         except (OSError, ValueError) as exc:
-            return ("verify" if isinstance(exc, ValueError) else "connect"), exc, None
+            return (Operation.VERIFY if isinstance(exc, ValueError) else Operation.CONNECT), exc, None
         self.verified.append(sock)
-        return "ok", None, latency
+        return None, None, latency
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         out = BatchOutcome()
@@ -59,14 +61,14 @@ class GeventClient(Client):
                 out.unanswered += 1
                 continue
             if not job.successful():
-                out.fail("connect", job.exception)
+                out.fail(Operation.CONNECT, job.exception)
                 continue
             out.tally(*job.value)
         return out
 
     def reverify(self, conns: list, timeout: float) -> BatchOutcome:
         out = BatchOutcome()
-        if self.verify != "echo":
+        if self.verify != Verify.ECHO:
             out.verified = len(conns)
             return out
         jobs = [self._gevent.spawn(self._echo, sock) for sock in conns]
@@ -79,8 +81,16 @@ class GeventClient(Client):
                 out.verified += 1
                 out.latencies_ms.append(job.value)
             else:
-                out.fail("verify", job.exception)
+                out.fail(Operation.VERIFY, job.exception)
         return out
+
+    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+        set_nodelay(self.verified)
+        for sock in self.verified:
+            sock.settimeout(None)
+        jobs = [self._gevent.spawn(blocking_pingpong, s, payload, deadline, latencies) for s in self.verified]
+        self._gevent.joinall(jobs)
+        return sum(j.value[0] for j in jobs), sum(j.value[1] for j in jobs)
 
     def close(self) -> None:
         from netprobe.sockets import abort

@@ -5,12 +5,18 @@ from __future__ import annotations
 import selectors
 import socket
 import time
+from array import array
 from typing import Callable, Optional
 
-from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all
+from netprobe.vocabulary import Operation, Verify
+from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, set_nodelay
 
 # How long the loop waits for events before asking whether the server already gave up.
 IDLE_TICK = 0.05
+# How long an inline server (same thread) may wait for its own events while this client waits.
+INLINE_TICK = 0.001
+# Connects between two turns of an inline server while a batch is being opened.
+INLINE_ACCEPT_EVERY = 16
 # Windows select() takes 512 sockets per list: keep each batch below that when select is all there is.
 SELECT_BATCH = 500
 
@@ -23,9 +29,9 @@ def _peer_gone(out: BatchOutcome, exc: Optional[OSError] = None) -> bool:
     """Count a connection the peer closed or reset; always False (the check failed)."""
     out.peer_closed += 1
     if exc is None:
-        out.fail("verify", None, "the peer closed the connection")
+        out.fail(Operation.VERIFY, None, "the peer closed the connection")
     else:
-        out.fail("verify", exc)
+        out.fail(Operation.VERIFY, exc)
     return False
 
 
@@ -53,6 +59,25 @@ class NonblockingClient(Client):
             self.batch = min(self.batch, SELECT_BATCH)
         self._failed: list[socket.socket] = []  # opened but never verified: closed at the end
         self._pool: list[_Pending] = []
+        self._server_step: Optional[Callable[[float], bool]] = None
+
+    def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:
+        self._server_step = server_step
+
+    def _wait(self, sel: selectors.BaseSelector, timeout: float) -> list:
+        """Wait for this client's events; with an inline server, let it work in the meantime."""
+        step = self._server_step
+        if step is None:
+            return sel.select(timeout)
+        while True:
+            worked = step(0)
+            events = sel.select(0)
+            if events or timeout <= 0:
+                return events
+            if not worked:
+                # Nothing to do on either side yet: wait a moment on the server's own events.
+                step(min(timeout, INLINE_TICK))
+                timeout -= INLINE_TICK
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         out = BatchOutcome()
@@ -66,7 +91,7 @@ class NonblockingClient(Client):
 
     def reverify(self, conns: list, timeout: float) -> BatchOutcome:
         out = BatchOutcome()
-        if self.verify == "connect":
+        if self.verify == Verify.CONNECT:
             for sock in conns:
                 self._check_open(sock, out)
             return out
@@ -75,12 +100,17 @@ class NonblockingClient(Client):
 
     def _start_connects(self, n: int, out: BatchOutcome) -> list[socket.socket]:
         fresh = []
-        for _ in range(n):
+        step = self._server_step
+        for i in range(n):
+            if step is not None and i % INLINE_ACCEPT_EVERY == INLINE_ACCEPT_EVERY - 1:
+                # An inline server accepts as the batch goes, as a server thread would: its fds
+                # and the client's interleave instead of the client taking a whole batch first.
+                step(0)
             dest, src = self._next_addresses()
             try:
                 sock = socket.socket(self.family, socket.SOCK_STREAM | SOCK_NONBLOCK)
             except OSError as exc:
-                out.fail("socket", exc)
+                out.fail(Operation.SOCKET, exc)
                 break
             if not SOCK_NONBLOCK:
                 sock.setblocking(False)
@@ -88,12 +118,12 @@ class NonblockingClient(Client):
                 self._bind_source(sock, src)
             except OSError as exc:
                 self._failed.append(sock)
-                out.fail("bind", exc)
+                out.fail(Operation.BIND, exc)
                 break
             err = sock.connect_ex(dest)
             if err not in IN_PROGRESS:
                 self._failed.append(sock)
-                out.fail("connect", err)
+                out.fail(Operation.CONNECT, err)
                 break
             fresh.append(sock)
         return fresh
@@ -122,13 +152,15 @@ class NonblockingClient(Client):
             if phase == _ECHO:
                 self._send(p, out)
                 sent.append(p)
-            elif self.verify == "echo" and self._send_early(p):
+            elif self.verify == Verify.ECHO and self._send_early(p):
                 p.phase = _ECHO
                 sent.append(p)
             else:
                 sel.register(sock, selectors.EVENT_WRITE, p)
         # The server works on another core while the batch is sent: most answers are already
         # here, and reading them now saves registering those sockets with the selector at all.
+        if self._server_step is not None:
+            self._server_step(0)  # an inline server answers now, in this thread
         for p in sent:
             if self._receive(p, out, reverify) is None:
                 sel.register(p.sock, selectors.EVENT_READ, p)
@@ -138,7 +170,7 @@ class NonblockingClient(Client):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            events = sel.select(min(remaining, IDLE_TICK))
+            events = self._wait(sel, min(remaining, IDLE_TICK))
             if not events:
                 if should_abort():
                     break
@@ -149,8 +181,8 @@ class NonblockingClient(Client):
                 if p.phase == _CONNECTING:
                     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                     if err:
-                        out.fail("connect", err)
-                    elif self.verify == "connect":
+                        out.fail(Operation.CONNECT, err)
+                    elif self.verify == Verify.CONNECT:
                         if self._check_open(sock, out):
                             self._done(p, out, None, reverify)
                     else:
@@ -192,7 +224,7 @@ class NonblockingClient(Client):
         if len(p.received) < len(payload):
             return None
         if p.received != payload:
-            out.fail("verify", None, "the echo came back different")
+            out.fail(Operation.VERIFY, None, "the echo came back different")
             return False
         self._done(p, out, (time.perf_counter() - p.sent_at) * 1000.0, reverify)
         return True
@@ -216,7 +248,7 @@ class NonblockingClient(Client):
         try:
             p.sock.send(self.payload)  # a few bytes always fit an empty send buffer
         except OSError as exc:
-            out.fail("verify", exc)
+            out.fail(Operation.VERIFY, exc)
 
     def _done(self, p: _Pending, out: BatchOutcome, latency: Optional[float], reverify: bool) -> None:
         p.done = True
@@ -225,6 +257,51 @@ class NonblockingClient(Client):
             out.latencies_ms.append(latency)
         if not reverify:
             self.verified.append(p.sock)
+
+    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+        size = len(payload)
+        sel = self._sel
+        state: dict[int, list] = {}  # fd -> [sock, received, sent_at, unsent]
+        errors = 0
+        set_nodelay(self.verified)
+        for s in self.verified:
+            sent = s.send(payload)
+            state[s.fileno()] = [s, 0, time.perf_counter(), size - sent]
+            sel.register(s, selectors.EVENT_READ | (selectors.EVENT_WRITE if sent < size else 0))
+        trips = 0
+        while time.perf_counter() < deadline and state:
+            for key, mask in self._wait(sel, IDLE_TICK):
+                st = state.get(key.fd)
+                if st is None:
+                    continue
+                s = st[0]
+                try:
+                    if mask & selectors.EVENT_WRITE and st[3]:
+                        st[3] -= s.send(payload[size - st[3]:])
+                        if not st[3]:
+                            sel.modify(s, selectors.EVENT_READ)
+                    if mask & selectors.EVENT_READ:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            raise ConnectionResetError("closed by the server")
+                        st[1] += len(chunk)
+                        if st[1] >= size:
+                            now = time.perf_counter()
+                            latencies.append((now - st[2]) * 1000.0)
+                            trips += 1
+                            st[1], st[2] = 0, now
+                            st[3] = size - s.send(payload)
+                            if st[3]:
+                                sel.modify(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    errors += 1
+                    sel.unregister(s)
+                    del state[key.fd]
+        for st in state.values():
+            sel.unregister(st[0])
+        return trips, errors
 
     def close(self) -> None:
         abort_all(self.verified)

@@ -6,9 +6,11 @@ import queue
 import socket
 import threading
 import time
+from array import array
 from typing import Callable, Optional
 
-from netprobe.clients.base import BatchOutcome, Client, echo_roundtrip
+from netprobe.vocabulary import Operation, Verify
+from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
 from netprobe.sockets import abort
 
 # How long close() waits for the connection threads to finish.
@@ -28,22 +30,22 @@ class ThreadsClient(Client):
         try:
             sock = socket.socket(self.family, socket.SOCK_STREAM)
         except OSError as exc:
-            results.put(("socket", exc, None, None))
+            results.put((Operation.SOCKET, exc, None, None))
             return
         try:
             sock.settimeout(timeout)
             self._bind_source(sock, src)
             sock.connect(dest)
-            latency = echo_roundtrip(sock, self.payload) if self.verify == "echo" else None
+            latency = echo_roundtrip(sock, self.payload) if self.verify == Verify.ECHO else None
         except socket.timeout as exc:
             abort(sock)
-            results.put(("timeout", exc, None, None))
+            results.put((Operation.TIMEOUT, exc, None, None))
             return
         except (OSError, ValueError) as exc:
             abort(sock)
             results.put(("verify" if isinstance(exc, ValueError) else "connect", exc, None, None))
             return
-        results.put(("ok", None, sock, latency))
+        results.put((None, None, sock, latency))
         self._release.wait()
         abort(sock)
 
@@ -57,7 +59,7 @@ class ThreadsClient(Client):
             try:
                 thread.start()
             except RuntimeError as exc:  # "can't start new thread": memory or a thread limit
-                out.fail("thread", None, str(exc))
+                out.fail(Operation.THREAD, None, str(exc))
                 break
             self._threads.append(thread)
             started += 1
@@ -69,7 +71,7 @@ class ThreadsClient(Client):
                 out.unanswered += 1
                 continue
             out.tally(kind, exc, latency)
-            if kind == "ok":
+            if kind is None:
                 self.verified.append(sock)
         return out
 
@@ -78,17 +80,36 @@ class ThreadsClient(Client):
         out = BatchOutcome()
         for sock in conns:
             try:
-                if self.verify == "echo":
+                if self.verify == Verify.ECHO:
                     out.latencies_ms.append(echo_roundtrip(sock, self.payload))
                 out.verified += 1
             except socket.timeout:
                 out.unanswered += 1
             except ConnectionResetError as exc:
                 out.peer_closed += 1
-                out.fail("verify", exc)
+                out.fail(Operation.VERIFY, exc)
             except (OSError, ValueError) as exc:
-                out.fail("verify", exc)
+                out.fail(Operation.VERIFY, exc)
         return out
+
+    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+        """A second thread per connection runs the round trips; the connection's own thread idles."""
+        set_nodelay(self.verified)
+        results: list[tuple[int, int, array]] = []
+
+        def worker(sock) -> None:
+            own = array("d")
+            trips, errors = blocking_pingpong(sock, payload, deadline, own)
+            results.append((trips, errors, own))
+
+        workers = [threading.Thread(target=worker, args=(s,), daemon=True) for s in self.verified]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        for _, _, own in results:
+            latencies.extend(own)
+        return sum(r[0] for r in results), sum(r[1] for r in results)
 
     def close(self) -> None:
         self._release.set()

@@ -33,6 +33,7 @@ class Note(Record):
     field: str
     reason: str
 
+
 @dataclass(frozen=True)
 class PlatformInfo(Record):
     system: str
@@ -40,6 +41,7 @@ class PlatformInfo(Record):
     machine: str
     python: str
     implementation: str
+
 
 @dataclass(frozen=True)
 class SelectorCap(Record):
@@ -101,6 +103,7 @@ class Prediction(Record):
     max_connections: Optional[int]
     binding_limit: Optional[str]
     detail: str
+    backend: Optional[str] = None  # the server backend predicted for; None in `limits` (any backend)
 
 @dataclass(frozen=True)
 class LimitsReport(Record):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from netprobe.platform._common import SystemFacts  # noqa: F401
+from netprobe.platform._common import AboveHardLimit, PlatformError, SystemFacts, Unsupported
 
 if sys.platform.startswith("linux"):
     from netprobe.platform import _linux as _impl
@@ -27,8 +27,18 @@ else:
 
     NAME = "posix"
 
+# The platform contract: every OS module defines each of these with the same signature
+# (tests/unit/test_platform_contract.py checks it).
+CONTRACT = (
+    "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
+    "linger_zero", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds", "errno_name",
+    "classify_errno", "remedy", "kernel_tcp_stats", "can_bind_loopback_aliases",
+)
+__all__ = ["NAME", "HAS_RLIMIT", "AboveHardLimit", "PlatformError", "SystemFacts", "Unsupported", *CONTRACT]
+
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
 fd_limits = _impl.fd_limits
+check_soft_fd_limit = _impl.check_soft_fd_limit
 set_soft_fd_limit = _impl.set_soft_fd_limit
 raise_soft_fd_limit = _impl.raise_soft_fd_limit
 presize_fd_table = _impl.presize_fd_table

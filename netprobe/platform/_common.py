@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netprobe.errors import NetprobeError
 from netprobe.models import Note
+from netprobe.vocabulary import Operation, StopReason
 
 
 @dataclass
@@ -31,41 +33,39 @@ class SystemFacts:
         return self.port_high - self.port_low + 1
 
 
-# Stop reasons, in the vocabulary of the ramp report.
-SELECT_LIMIT = "select_limit"
-FD_LIMIT = "fd_limit"
-SYSTEM_FD_LIMIT = "system_fd_limit"
-PORT_EXHAUSTION = "port_exhaustion"
-BACKLOG = "backlog"
-REFUSED = "refused"
-TIMEOUT = "timeout"
-MEMORY = "memory"
-SERVER_EXITED = "server_exited"
-INTERRUPTED = "interrupted"
-OTHER = "other"
-
-STOP_REASONS = (
-    SELECT_LIMIT, FD_LIMIT, SYSTEM_FD_LIMIT, PORT_EXHAUSTION, BACKLOG, REFUSED,
-    TIMEOUT, MEMORY, SERVER_EXITED, INTERRUPTED, OTHER,
-)
+class PlatformError(NetprobeError):
+    """This platform cannot do what was asked; the message names no command-line option."""
 
 
-def classify_by_name(name: Optional[str], operation: str) -> Optional[str]:
+class Unsupported(PlatformError):
+    """The platform lacks the feature altogether (RLIMIT_NOFILE on Windows)."""
+
+
+class AboveHardLimit(PlatformError):
+    """A soft fd limit above the hard one was asked for."""
+
+    def __init__(self, wanted: int, hard: int) -> None:
+        super().__init__(f"{wanted} is above the hard fd limit {hard}")
+        self.wanted = wanted
+        self.hard = hard
+
+
+def classify_by_name(name: Optional[str], operation: str) -> Optional[StopReason]:
     """Map a POSIX errno name (``"EMFILE"``) met during ``operation`` to a stop reason."""
     if name is None:
         return None
     if name == "EMFILE":
-        return FD_LIMIT
+        return StopReason.FD_LIMIT
     if name == "ENFILE":
-        return SYSTEM_FD_LIMIT
-    if name == "EADDRNOTAVAIL" or (name == "EADDRINUSE" and operation in ("connect", "bind")):
-        return PORT_EXHAUSTION
+        return StopReason.SYSTEM_FD_LIMIT
+    if name == "EADDRNOTAVAIL" or (name == "EADDRINUSE" and operation in (Operation.CONNECT, Operation.BIND)):
+        return StopReason.PORT_EXHAUSTION
     if name == "ECONNREFUSED":
-        return REFUSED
+        return StopReason.REFUSED
     if name == "ETIMEDOUT":
-        return TIMEOUT
+        return StopReason.TIMEOUT
     if name in ("ENOMEM", "ENOBUFS"):
-        return MEMORY
+        return StopReason.MEMORY
     return None
 
 
@@ -74,23 +74,25 @@ def read_int(text: str, index: int = 0) -> int:
     return int(text.split()[index])
 
 
-def generic_remedies(hard: Optional[int]) -> dict[str, str]:
+def generic_remedies(hard: Optional[int]) -> dict[StopReason, str]:
     """Return the remedy for every stop reason, in words true on any OS."""
     hard_text = "unlimited" if hard is None else str(hard)
     return {
-        SELECT_LIMIT: "select() cannot watch fd 1024 or above: use --selector poll (or the "
+        StopReason.SELECT_LIMIT: "select() cannot watch fd 1024 or above: use --selector poll (or the "
                               "platform's epoll/kqueue, which selectors.DefaultSelector picks)",
-        FD_LIMIT: f"raise the soft fd limit: `ulimit -n {hard_text}` in the shell that starts it, "
+        StopReason.FD_LIMIT: f"raise the soft fd limit: `ulimit -n {hard_text}` in the shell that starts it, "
                           "or resource.setrlimit(RLIMIT_NOFILE, (hard, hard)) at start-up",
-        SYSTEM_FD_LIMIT: "the system-wide file table is full: raise it or close other programs",
-        PORT_EXHAUSTION: "one source address can reach one destination through the ephemeral range "
+        StopReason.SYSTEM_FD_LIMIT: "the system-wide file table is full: raise it or close other programs",
+        StopReason.PORT_EXHAUSTION: "one source address can reach one destination through the ephemeral range "
                                  "only: widen it, or spread over more server ports (--ports)",
-        BACKLOG: "the accept queue overflowed: raise the listen() backlog and somaxconn, accept faster",
-        REFUSED: "nothing accepts at that address (or its accept queue overflowed and it resets)",
-        TIMEOUT: "the peer did not answer within --timeout: it is stalled or overloaded; "
+        StopReason.BACKLOG: "the accept queue overflowed: raise the listen() backlog and somaxconn, accept faster",
+        StopReason.REFUSED: "nothing accepts at that address (or its accept queue overflowed and it resets)",
+        StopReason.TIMEOUT: "the peer did not answer within --timeout: it is stalled or overloaded; "
                          "raise --timeout or look at the server",
-        MEMORY: "the kernel ran out of socket buffer memory: free memory or lower buffer sizes",
-        SERVER_EXITED: "the server process died: read its exit status and stderr above",
-        INTERRUPTED: "run again without interrupting",
-        OTHER: "see the message; this stop is not one netprobe recognises",
+        StopReason.MEMORY: "the kernel ran out of socket buffer memory: free memory or lower buffer sizes",
+        StopReason.THREAD_LIMIT: "the process cannot start another thread (memory for its stack, or a "
+                                 "limit on threads): use an event-loop backend, or raise the thread limits",
+        StopReason.SERVER_EXITED: "the server process died: read its exit status and stderr above",
+        StopReason.INTERRUPTED: "run again without interrupting",
+        StopReason.OTHER: "see the message; this stop is not one netprobe recognises",
     }

@@ -9,10 +9,12 @@ import subprocess
 from typing import Optional
 
 from netprobe.platform import _common
+from netprobe.vocabulary import StopReason
 from netprobe.platform import _posix
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     allow_rebind,
+    check_soft_fd_limit,
     fd_limits,
     linger_zero,
     presize_fd_table,
@@ -80,11 +82,11 @@ def read_system_facts() -> _common.SystemFacts:
     return facts_from_sysctl(parse_sysctl(out))
 
 
-def raise_soft_fd_limit(wanted: int) -> int:
+def raise_soft_fd_limit(wanted: int) -> Optional[int]:
     """Raise the soft fd limit, capped by kern.maxfilesperproc: macOS reports an unlimited hard
     limit yet refuses a soft limit above that sysctl."""
     per_process = read_system_facts().per_process_max
-    return _posix.raise_soft_fd_limit(wanted, ceiling=per_process)
+    return _posix.raise_soft_fd_limit_below(wanted, per_process)
 
 
 def errno_name(code: Optional[int]) -> Optional[str]:
@@ -93,7 +95,7 @@ def errno_name(code: Optional[int]) -> Optional[str]:
     return DARWIN_ERRNO.get(code, str(code))
 
 
-def classify_errno(code: Optional[int], operation: str) -> Optional[str]:
+def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     """Map an xnu errno met during ``operation`` to a stop reason."""
     return _common.classify_by_name(errno_name(code), operation)
 
@@ -107,21 +109,21 @@ def can_bind_loopback_aliases() -> bool:
     return False
 
 
-def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
     """Return how to raise the limit behind ``reason`` on macOS."""
     hard_text = "unlimited" if hard is None else str(hard)
     darwin = {
-        _common.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector kqueue "
+        StopReason.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector kqueue "
                               "(selectors.DefaultSelector picks kqueue on macOS) or poll",
-        _common.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n N` in its shell (up to "
+        StopReason.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n N` in its shell (up to "
                           f"kern.maxfilesperproc; hard limit here {hard_text}), or "
                           "`sudo launchctl limit maxfiles N unlimited` for programs launchd starts "
                           f"(its default soft limit is {LAUNCHD_DEFAULT_SOFT_LIMIT})",
-        _common.SYSTEM_FD_LIMIT: "the system file table is full: `sudo sysctl -w kern.maxfiles=N`",
-        _common.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: "
+        StopReason.SYSTEM_FD_LIMIT: "the system file table is full: `sudo sysctl -w kern.maxfiles=N`",
+        StopReason.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: "
                                  "`sudo sysctl -w net.inet.ip.portrange.first=10000`, or spread over "
                                  "more server ports (--ports)",
-        _common.BACKLOG: "the accept queue overflowed: `sudo sysctl -w kern.ipc.somaxconn=N` and a larger "
+        StopReason.BACKLOG: "the accept queue overflowed: `sudo sysctl -w kern.ipc.somaxconn=N` and a larger "
                          "listen() backlog",
     }
     return darwin.get(reason) or _common.generic_remedies(hard)[reason]

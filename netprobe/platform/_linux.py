@@ -6,9 +6,11 @@ import os
 from typing import Optional
 
 from netprobe.platform import _common
+from netprobe.vocabulary import StopReason
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     allow_rebind,
+    check_soft_fd_limit,
     classify_errno,
     errno_name,
     fd_limits,
@@ -38,8 +40,13 @@ _SYSCTLS = {
 _OPTIONAL = {"nf_conntrack_max"}
 
 
-def read_system_facts(proc_sys: str = PROC_SYS) -> _common.SystemFacts:
-    """Read the system-wide limits from ``proc_sys``; unreadable ones become None plus a note."""
+def read_system_facts() -> _common.SystemFacts:
+    """Read the system-wide limits from /proc/sys; unreadable ones become None plus a note."""
+    return facts_from_proc_sys(PROC_SYS)
+
+
+def facts_from_proc_sys(proc_sys: str) -> _common.SystemFacts:
+    """Read the system-wide limits from a /proc/sys tree at ``proc_sys`` (a copy, in tests)."""
     facts = _common.SystemFacts()
     cache: dict[str, str] = {}
     for name, (rel, index) in _SYSCTLS.items():
@@ -57,10 +64,10 @@ def read_system_facts(proc_sys: str = PROC_SYS) -> _common.SystemFacts:
     return facts
 
 
-def kernel_tcp_stats(path: str = "/proc/net/sockstat") -> tuple[Optional[int], Optional[int]]:
+def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
     """Return (TCP sockets in use, TCP memory in pages) from /proc/net/sockstat."""
     try:
-        with open(path) as f:
+        with open("/proc/net/sockstat") as f:
             text = f.read()
     except OSError:
         return None, None
@@ -98,21 +105,24 @@ def can_bind_loopback_aliases() -> bool:
     return True
 
 
-def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
     """Return how to raise the limit behind ``reason`` on Linux."""
     hard_text = "unlimited" if hard is None else str(hard)
     linux = {
-        _common.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector epoll "
+        StopReason.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector epoll "
                               "or poll (selectors.DefaultSelector picks epoll on Linux)",
-        _common.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n {hard_text}` in its shell, "
+        StopReason.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n {hard_text}` in its shell, "
                           "LimitNOFILE= in its systemd unit, or resource.setrlimit(RLIMIT_NOFILE) at "
                           f"start-up (hard limit here {hard_text}; above it edit /etc/security/limits.conf)",
-        _common.SYSTEM_FD_LIMIT: "the system file table is full: `sysctl -w fs.file-max=N` (see fs.file-nr)",
-        _common.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: widen "
+        StopReason.SYSTEM_FD_LIMIT: "the system file table is full: `sysctl -w fs.file-max=N` (see fs.file-nr)",
+        StopReason.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: widen "
                                  "`sysctl -w net.ipv4.ip_local_port_range='1024 65535'`, spread over more "
                                  "server ports (--ports) or source addresses (--source-ips)",
-        _common.BACKLOG: "the accept queue overflowed: raise `sysctl -w net.core.somaxconn=N` and the "
+        StopReason.BACKLOG: "the accept queue overflowed: raise `sysctl -w net.core.somaxconn=N` and the "
                          "listen() backlog, or accept faster",
-        _common.MEMORY: "the kernel refused socket memory: free memory or raise net.ipv4.tcp_mem",
+        StopReason.MEMORY: "the kernel refused socket memory: free memory or raise net.ipv4.tcp_mem",
+        StopReason.THREAD_LIMIT: "no more threads: raise `ulimit -u` (RLIMIT_NPROC), "
+                                 "`sysctl -w kernel.threads-max=N` and vm.max_map_count, lower the stack "
+                                 "size (threading.stack_size), or use an event-loop backend",
     }
     return linux.get(reason) or _common.generic_remedies(hard)[reason]

@@ -10,9 +10,9 @@ import socket
 import struct
 from typing import Optional
 
-from netprobe.errors import UsageError
 from netprobe.models import SelectorCap
 from netprobe.platform import _common
+from netprobe.vocabulary import StopReason
 
 HAS_RLIMIT = True
 
@@ -29,24 +29,34 @@ def fd_limits() -> tuple[Optional[int], Optional[int], Optional[str]]:
     return (None if soft == inf else soft), (None if hard == inf else hard), None
 
 
-def set_soft_fd_limit(soft: int) -> None:
-    """Set the soft RLIMIT_NOFILE of this process, keeping the hard limit."""
+def check_soft_fd_limit(soft: int) -> None:
+    """Raise AboveHardLimit unless ``soft`` could be set as this process's soft RLIMIT_NOFILE."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft > hard:
-        raise UsageError(f"fd limit {soft} is above the hard limit {hard}")
+        raise _common.AboveHardLimit(soft, hard)
+
+
+def set_soft_fd_limit(soft: int) -> None:
+    """Set the soft RLIMIT_NOFILE of this process, keeping the hard limit."""
+    check_soft_fd_limit(soft)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def raise_soft_fd_limit(wanted: int, ceiling: Optional[int] = None) -> int:
-    """Raise the soft RLIMIT_NOFILE toward ``wanted`` as far as the hard limit allows; return the new soft.
+def raise_soft_fd_limit(wanted: int) -> Optional[int]:
+    """Raise the soft RLIMIT_NOFILE toward ``wanted`` as far as the hard limit allows; return the new soft."""
+    return raise_soft_fd_limit_below(wanted, None)
 
-    ``ceiling`` is a kernel cap the hard limit does not show (macOS's kern.maxfilesperproc).
-    """
+
+def raise_soft_fd_limit_below(wanted: int, ceiling: Optional[int]) -> Optional[int]:
+    """``raise_soft_fd_limit`` under a kernel cap the hard limit does not show (macOS's kern.maxfilesperproc)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if ceiling is not None:
         target = min(target, ceiling)
-    if soft != resource.RLIM_INFINITY and target <= soft:
+    if soft == resource.RLIM_INFINITY:
+        return None
+    if target <= soft:
         return soft
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
@@ -82,7 +92,7 @@ def errno_name(code: Optional[int]) -> Optional[str]:
     return _errno.errorcode.get(code, str(code))
 
 
-def classify_errno(code: Optional[int], operation: str) -> Optional[str]:
+def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     """Map an errno met during ``operation`` to a stop reason, or None if unknown."""
     return _common.classify_by_name(errno_name(code), operation)
 
@@ -188,6 +198,6 @@ def read_system_facts() -> _common.SystemFacts:
     return facts
 
 
-def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
     """Return how to raise the limit behind ``reason`` on a generic POSIX system."""
     return _common.generic_remedies(hard)[reason]

@@ -14,9 +14,9 @@ import struct
 import subprocess
 from typing import Optional
 
-from netprobe.errors import UnavailableError
 from netprobe.models import SelectorCap
 from netprobe.platform import _common
+from netprobe.vocabulary import Operation, StopReason
 
 HAS_RLIMIT = False
 
@@ -42,8 +42,14 @@ def fd_limits() -> tuple[Optional[int], Optional[int], Optional[str]]:
     return None, None, "Windows has no RLIMIT_NOFILE: sockets are kernel handles bounded by memory"
 
 
+def check_soft_fd_limit(soft: int) -> None:
+    """Windows has no soft fd limit to set."""
+    raise _common.Unsupported("Windows has no RLIMIT_NOFILE to set")
+
+
 def set_soft_fd_limit(soft: int) -> None:
-    raise UnavailableError("--fd-limit needs RLIMIT_NOFILE, which Windows does not have")
+    """Windows has no soft fd limit to set."""
+    check_soft_fd_limit(soft)
 
 
 def raise_soft_fd_limit(wanted: int) -> Optional[int]:
@@ -70,7 +76,7 @@ def errno_name(code: Optional[int]) -> Optional[str]:
     return WSA_ERRNO.get(code, str(code))
 
 
-def classify_errno(code: Optional[int], operation: str) -> Optional[str]:
+def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     """Map a Winsock or CRT error met during ``operation`` to a stop reason.
 
     At connect, WSAENOBUFS and WSAEADDRINUSE mean no ephemeral port was left.
@@ -78,8 +84,8 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[str]:
     name = errno_name(code)
     if name is None:
         return None
-    if operation == "connect" and name in ("WSAENOBUFS", "WSAEADDRINUSE"):
-        return _common.PORT_EXHAUSTION
+    if operation == Operation.CONNECT and name in ("WSAENOBUFS", "WSAEADDRINUSE"):
+        return StopReason.PORT_EXHAUSTION
     return _common.classify_by_name(name.removeprefix("WSA"), operation)
 
 
@@ -159,20 +165,20 @@ def can_bind_loopback_aliases() -> bool:
     return False
 
 
-def remedy(reason: str, side: str, selector: str, hard: Optional[int]) -> str:
+def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
     """Return how to get past ``reason`` on Windows."""
     windows = {
-        _common.SELECT_LIMIT: "Windows select() takes at most 512 sockets per call: use asyncio's "
+        StopReason.SELECT_LIMIT: "Windows select() takes at most 512 sockets per call: use asyncio's "
                               "ProactorEventLoop (IOCP, the default since 3.8), gevent (its libuv loop "
                               "is not capped by select), or spread sockets over several select() calls",
-        _common.FD_LIMIT: "WSAEMFILE: the process ran out of socket handles; close idle sockets or "
+        StopReason.FD_LIMIT: "WSAEMFILE: the process ran out of socket handles; close idle sockets or "
                           "split the load over processes",
-        _common.SYSTEM_FD_LIMIT: "Windows ran out of handles system-wide: close other programs' sockets",
-        _common.PORT_EXHAUSTION: "the dynamic port range ran out: `netsh int ipv4 set dynamicport tcp "
+        StopReason.SYSTEM_FD_LIMIT: "Windows ran out of handles system-wide: close other programs' sockets",
+        StopReason.PORT_EXHAUSTION: "the dynamic port range ran out: `netsh int ipv4 set dynamicport tcp "
                                  "start=10000 num=55536` (as administrator), or spread over more server "
                                  "ports (--ports)",
-        _common.MEMORY: "WSAENOBUFS: Winsock ran out of buffer space (non-paged pool); use fewer sockets "
+        StopReason.MEMORY: "WSAENOBUFS: Winsock ran out of buffer space (non-paged pool); use fewer sockets "
                         "or less buffering",
-        _common.BACKLOG: "the accept queue overflowed: accept faster or pass a larger listen() backlog",
+        StopReason.BACKLOG: "the accept queue overflowed: accept faster or pass a larger listen() backlog",
     }
     return windows.get(reason) or _common.generic_remedies(hard)[reason]

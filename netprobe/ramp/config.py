@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from netprobe import platform
+from netprobe.clients.registry import client_spec
 from netprobe.errors import UnavailableError, UsageError
+from netprobe.servers.registry import ServerOptions, backend_spec
 from netprobe.sockets import check_destination, parse_host_port
+from netprobe.vocabulary import Placement, Verify
 
-SERVER_PLACEMENTS = ("process", "thread")
-CLIENT_MODELS = ("nonblocking", "threads", "gevent")
-VERIFY_MODES = ("echo", "connect")
 DEFAULT_MAX = 100_000
+DEFAULT_BACKEND = "selectors"
 
 
 @dataclass
@@ -23,8 +25,10 @@ class RampConfig:
     timeout: float = 5.0
     fd_limit: Optional[int] = None
     max: int = DEFAULT_MAX
-    selector: str = "default"
-    server: str = "process"
+    backend: str = DEFAULT_BACKEND
+    selector: Optional[str] = None  # None: "default" for the selectors backend
+    loop: Optional[str] = None  # asyncio backend only
+    placement: str = Placement.PROCESS
     client: str = "nonblocking"
     verify: Optional[str] = None
     target: Optional[str] = None
@@ -37,6 +41,15 @@ class RampConfig:
     target_address: Optional[tuple[str, int]] = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def server_options(self) -> ServerOptions:
+        return ServerOptions(selector_class=self.selector_class, loop=self.loop)
+
+    @property
+    def in_process(self) -> bool:
+        """Whether netprobe's own server shares this process (and its fd budget) with the client."""
+        return self.placement == Placement.THREAD and self.target is None
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("extra")
@@ -45,8 +58,17 @@ class RampConfig:
 
 
 def _positive(name: str, value: Optional[float]) -> None:
-    if value is not None and value <= 0:
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, got {value}")
+    if value <= 0:
         raise UsageError(f"{name} must be greater than 0, got {value}")
+
+
+def _choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UsageError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def validate(cfg: RampConfig) -> RampConfig:
@@ -57,18 +79,17 @@ def validate(cfg: RampConfig) -> RampConfig:
     _positive("--max", cfg.max)
     _positive("--ports", cfg.ports)
     _positive("--source-ips", cfg.source_ips)
-    if cfg.hold < 0:
-        raise UsageError(f"--hold must be 0 or more, got {cfg.hold}")
+    if not math.isfinite(cfg.hold) or cfg.hold < 0:
+        raise UsageError(f"--hold must be a finite number of seconds, 0 or more, got {cfg.hold}")
     if cfg.to is not None and cfg.to > cfg.max:
         raise UsageError(f"--to {cfg.to} is above --max {cfg.max}")
-    if cfg.server not in SERVER_PLACEMENTS:
-        raise UsageError(f"--server must be one of {', '.join(SERVER_PLACEMENTS)}, got {cfg.server!r}")
-    if cfg.client not in CLIENT_MODELS:
-        raise UsageError(f"--client must be one of {', '.join(CLIENT_MODELS)}, got {cfg.client!r}")
+    _choice("--placement", cfg.placement, Placement.values())
+    cfg.placement = Placement(cfg.placement)
+    client_spec(cfg.client)
     if cfg.verify is None:
-        cfg.verify = "connect" if cfg.target else "echo"
-    if cfg.verify not in VERIFY_MODES:
-        raise UsageError(f"--verify must be one of {', '.join(VERIFY_MODES)}, got {cfg.verify!r}")
+        cfg.verify = Verify.CONNECT if cfg.target else Verify.ECHO
+    _choice("--verify", cfg.verify, Verify.values())
+    cfg.verify = Verify(cfg.verify)
     if cfg.source_ips > 1:
         if not platform.can_bind_loopback_aliases():
             raise UnavailableError("--source-ips needs other loopback source addresses, which this "
@@ -76,21 +97,43 @@ def validate(cfg: RampConfig) -> RampConfig:
         if cfg.source_ips > 254:
             raise UsageError(f"--source-ips {cfg.source_ips} is above 254 (127.0.0.1-127.0.0.254)")
     if cfg.target is not None:
-        host, port = parse_host_port(cfg.target)
-        cfg.target_address = (check_destination(host, cfg.allow_remote), port)
-        if cfg.fd_limit is not None:
-            raise UsageError("--fd-limit sets the limit of netprobe's own server; it cannot apply to --target")
-        if cfg.ports != 1:
-            raise UsageError("--ports spreads over netprobe's own server's ports; it cannot apply to --target")
+        _validate_target(cfg)
     else:
-        from netprobe.limits import resolve_selector
-
-        cfg.selector_class = resolve_selector(cfg.selector)
-    if cfg.fd_limit is not None:
-        if not platform.HAS_RLIMIT:
-            raise UnavailableError("--fd-limit needs RLIMIT_NOFILE, which this platform does not have")
-        _positive("--fd-limit", cfg.fd_limit)
-        _, hard, _ = platform.fd_limits()
-        if hard is not None and cfg.fd_limit > hard:
-            raise UsageError(f"--fd-limit {cfg.fd_limit} is above the hard limit {hard}")
+        _validate_own_server(cfg)
     return cfg
+
+
+def _validate_target(cfg: RampConfig) -> None:
+    """An external server: the options that shape netprobe's own server cannot apply."""
+    host, port = parse_host_port(cfg.target or "")
+    cfg.target_address = (check_destination(host, cfg.allow_remote), port)
+    for option, given in (("--fd-limit", cfg.fd_limit is not None), ("--ports", cfg.ports != 1),
+                          ("--backend", cfg.backend != DEFAULT_BACKEND), ("--selector", cfg.selector is not None),
+                          ("--loop", cfg.loop is not None),
+                          ("--placement", cfg.placement != Placement.PROCESS)):
+        if given:
+            raise UsageError(f"{option} shapes netprobe's own server; it cannot apply to --target")
+
+
+def _validate_own_server(cfg: RampConfig) -> None:
+    spec = backend_spec(cfg.backend)
+    if cfg.selector is not None and not spec.takes_selector:
+        raise UsageError(f"--selector applies to --backend selectors, not {cfg.backend}")
+    if cfg.loop is not None and not spec.takes_loop:
+        raise UsageError(f"--loop applies to --backend asyncio, not {cfg.backend}")
+    if spec.takes_selector:
+        from netprobe.selector_catalog import resolve_selector
+
+        cfg.selector_class = resolve_selector(cfg.selector or "default")
+    if spec.takes_loop:
+        from netprobe.servers.loops import resolve_loop
+
+        cfg.loop = resolve_loop(cfg.loop or "default")
+    if cfg.fd_limit is not None:
+        _positive("--fd-limit", cfg.fd_limit)
+        try:
+            platform.check_soft_fd_limit(cfg.fd_limit)
+        except platform.Unsupported:
+            raise UnavailableError("--fd-limit needs RLIMIT_NOFILE, which this platform does not have") from None
+        except platform.AboveHardLimit as exc:
+            raise UsageError(f"--fd-limit {cfg.fd_limit} is above the hard limit {exc.hard}") from None

@@ -1,41 +1,57 @@
-"""Where the ramp's server runs: a child process, a thread of this process, or an external target."""
+"""Where the ramp's server runs: a child process, inside this process, or an external target."""
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Optional
 
-from netprobe.servers.process import ChildServer, ServerGone  # noqa: F401  (the "process" placement)
+from netprobe.servers.process import ChildServer, ServerGone
+from netprobe.servers.registry import ServerOptions, make_backend
+from netprobe.servers.status import ServerStatus
+
+__all__ = ["ChildServer", "ExternalTarget", "InProcessServer", "RampServer", "ServerGone"]
 
 
-class Placement:
-    """A server the ramp connects to; ``status()`` returns its counters or None if it has none."""
+class RampServer:
+    """A server the ramp connects to; ``status()`` returns its counters, or None if it has none."""
 
-    name = "placement"
     pid: Optional[int] = None
     soft_limit: Optional[int] = None
     raised_from: Optional[int] = None
+    selector_label: Optional[str] = None
     addresses: list[tuple[str, int]]
+    #: ``step(timeout)`` when the client must drive the server from its own thread, else None.
+    step = None
 
-    def status(self) -> Optional[dict[str, Any]]:
+    def status(self) -> Optional[ServerStatus]:
         return None
 
     def close(self) -> None:
         pass
 
 
-class ThreadServer(Placement):
-    """The selectors server in a thread of this process: every connection costs this process 2 fds."""
+class InProcessServer(RampServer):
+    """A backend inside this process: every connection costs this process 2 fds.
 
-    name = "thread"
+    A backend with a steppable event loop is driven by the client between its own events
+    (``inline``): one thread, no GIL hand-offs. Two Python threads that both make a system call
+    per connection hand the GIL to each other at every call, which on loopback costs more than
+    the connection itself (measured: a bare threaded connect/accept loop runs at about a third
+    of a single-threaded one). Other backends run ``serve()`` on a thread of their own.
+    """
 
-    def __init__(self, selector_class: str, ports: int) -> None:
-        from netprobe.servers.selector_server import SelectorServer
+    def __init__(self, backend: str, options: ServerOptions, ports: int, inline: bool) -> None:
+        from netprobe.protocols import make_protocol
 
-        self.server = SelectorServer(selector_class, "127.0.0.1", ports)
+        self.server = make_backend(backend, make_protocol("echo"), "127.0.0.1", 0, ports, options)
         self.addresses = self.server.addresses
-        self._thread = threading.Thread(target=self._serve, name="netprobe-server", daemon=True)
+        self.selector_label = self.server.selector_label
+        self._thread: Optional[threading.Thread] = None
         self._crash: Optional[BaseException] = None
+        if inline and hasattr(self.server, "step"):
+            self.step = self.server.step
+            return
+        self._thread = threading.Thread(target=self._serve, name="netprobe-server", daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
@@ -44,21 +60,20 @@ class ThreadServer(Placement):
         except BaseException as exc:  # reported through status(); the ramp names it server_exited
             self._crash = exc
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ServerStatus:
         if self._crash is not None:
             raise ServerGone(f"the server thread died: {type(self._crash).__name__}: {self._crash}")
         return self.server.status()
 
     def close(self) -> None:
         self.server.stop()
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         self.server.close()
 
 
-class ExternalTarget(Placement):
+class ExternalTarget(RampServer):
     """A server netprobe did not start: only the client side can be observed."""
-
-    name = "target"
 
     def __init__(self, address: tuple[str, int]) -> None:
         self.addresses = [address]

@@ -8,21 +8,24 @@ and turns the first failure into a classified stop with a remedy for this platfo
 from __future__ import annotations
 
 import signal
-import statistics
 import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 from netprobe import platform
-from netprobe.clients import BatchOutcome, make_client
+from netprobe.clients import BatchOutcome, client_spec, make_client
 from netprobe.errors import UsageError
-from netprobe.limits import MEMORY_PER_CONNECTION, platform_info, predict, server_reserved_fds
-from netprobe.models import Note, Peak, Prediction, RampResult, RampStep, SelectorCap, StopInfo
-from netprobe.platform import _common as reasons
+from netprobe.hostinfo import platform_info
+from netprobe.models import Note, Peak, Prediction, RampResult, RampStep, StopInfo
+from netprobe.prediction import MEMORY_PER_CONNECTION, Budget, CeilingInputs, predict, server_reserved_fds
 from netprobe.ramp.config import RampConfig
-from netprobe.ramp.placement import ChildServer, ExternalTarget, Placement, ServerGone, ThreadServer
+from netprobe.ramp.placement import ChildServer, ExternalTarget, InProcessServer, RampServer, ServerGone
 from netprobe.ramp.plan import RampPlan
+from netprobe.selector_catalog import NO_CAP
+from netprobe.servers.status import ServerStatus
+from netprobe.stats import percentiles
+from netprobe.vocabulary import Operation, Placement, Side, StopReason
 
 PAYLOAD = b"netprobe ping\n"
 # fds the client keeps free beyond its connections: the report, psutil, pipes to the server.
@@ -120,15 +123,7 @@ class _Sampler:
                 "server_fds": sfds, "server_rss": srss, "server_cpu": scpu}
 
 
-def _percentile(values: list[float], q: float) -> Optional[float]:
-    if not values:
-        return None
-    if len(values) == 1:
-        return round(values[0], 3)
-    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 3)
-
-
-def _server_status(server: Placement) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+def _server_status(server: RampServer) -> tuple[Optional[ServerStatus], Optional[str]]:
     """Return (status, why-the-server-is-gone)."""
     try:
         return server.status(), None
@@ -136,31 +131,31 @@ def _server_status(server: Placement) -> tuple[Optional[dict[str, Any]], Optiona
         return None, str(exc)
 
 
-def _classify(out: BatchOutcome, status: Optional[dict[str, Any]], gone: Optional[str],
-              timeout: float) -> tuple[str, str, Optional[str], str]:
+def _classify(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str],
+              timeout: float) -> tuple[StopReason, Side, Optional[str], str]:
     """Name the stop: (reason, side, errno name, message). The server's own account comes first."""
     if gone is not None:
-        return reasons.SERVER_EXITED, "server", None, gone
-    limit = (status or {}).get("limit")
-    if limit:
-        message = limit["message"]
-        if limit.get("at_fd") is not None:
-            message += f" (at fd {limit['at_fd']})"
-        return limit["reason"], "server", limit.get("errno"), f"{message}; it held {limit['held']:,}"
+        return StopReason.SERVER_EXITED, Side.SERVER, None, gone
+    limit = status.limit if status is not None else None
+    if limit is not None:
+        message = limit.message
+        if limit.at_fd is not None:
+            message += f" (at fd {limit.at_fd})"
+        return limit.reason, Side.SERVER, limit.errno, f"{message}; it held {limit.held:,}"
     f = out.failure
     if f is not None:
-        if f.operation == "thread":
-            return reasons.MEMORY, "client", None, f"cannot start another thread: {f.message}"
-        reason = platform.classify_errno(f.errno, f.operation) or reasons.OTHER
-        side = "server" if f.operation == "verify" or reason == reasons.REFUSED else "client"
+        if f.operation == Operation.THREAD:
+            return StopReason.THREAD_LIMIT, Side.CLIENT, None, f"cannot start another thread: {f.message}"
+        reason = platform.classify_errno(f.errno, f.operation) or StopReason.OTHER
+        side = Side.SERVER if f.operation == Operation.VERIFY or reason == StopReason.REFUSED else Side.CLIENT
         return reason, side, platform.errno_name(f.errno), f"{f.operation}: {f.message}"
     if out.unconnected:
-        return (reasons.BACKLOG, "server", None,
+        return (StopReason.BACKLOG, Side.SERVER, None,
                 f"{out.unconnected} handshakes did not complete within {timeout:g} s: the accept queue is full")
     if out.unanswered:
-        return (reasons.TIMEOUT, "server", None,
+        return (StopReason.TIMEOUT, Side.SERVER, None,
                 f"{out.unanswered} connections got no answer within {timeout:g} s")
-    return reasons.OTHER, "server", None, f"{out.peer_closed} connections were closed by the peer"
+    return StopReason.OTHER, Side.SERVER, None, f"{out.peer_closed} connections were closed by the peer"
 
 
 def _verdict(target: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction,
@@ -171,7 +166,7 @@ def _verdict(target: Optional[int], reached: int, stop: Optional[StopInfo], pred
         what = f"Reached {reached:,} connections" + ("" if target is None else f" (target {target:,})")
         return f"{what}; predicted ceiling {predicted}."
     head = f"Stopped at {reached:,} connections: {stop.reason} on the {stop.side} side"
-    if stop.reason == reasons.INTERRUPTED:
+    if stop.reason == StopReason.INTERRUPTED:
         return f"{head} (predicted ceiling {predicted})."
     if pred.max_connections is None:
         return f"{head}; no prediction to compare."
@@ -181,13 +176,13 @@ def _verdict(target: Optional[int], reached: int, stop: Optional[StopInfo], pred
     if stop.reason == pred.binding_limit:
         why = (" In one process, a batch's client sockets take fd numbers before the server accepts"
                " them, so the server meets the limit earlier than 2 fds per connection suggests."
-               if placement == "thread" else " Other fds opened during the run moved the ceiling.")
+               if placement == Placement.THREAD else " Other fds opened during the run moved the ceiling.")
         return f"{head}; predicted {predicted}, {abs(gap):,} {'fewer' if gap < 0 else 'more'}.{why}"
     return (f"{head}, before the predicted limit ({predicted}): something not in the prediction "
             "struck first; the remedy below applies to what did.")
 
 
-def _guard(facts_reader: Callable[[], Any], new: int) -> Optional[tuple[str, str]]:
+def _guard(facts_reader: Callable[[], Any], new: int) -> Optional[tuple[StopReason, str]]:
     """Stop before the system file table or free memory run dangerously low."""
     import psutil
 
@@ -195,11 +190,11 @@ def _guard(facts_reader: Callable[[], Any], new: int) -> Optional[tuple[str, str
     if facts.system_max is not None and facts.system_in_use is not None:
         free = facts.system_max - facts.system_in_use - 2 * new
         if free < facts.system_max * SYSTEM_FD_MARGIN:
-            return reasons.SYSTEM_FD_LIMIT, (f"guard: {new:,} more connections would leave under "
+            return StopReason.SYSTEM_FD_LIMIT, (f"guard: {new:,} more connections would leave under "
                                              f"{SYSTEM_FD_MARGIN:.0%} of the system file table free")
     vm = psutil.virtual_memory()
     if vm.available - new * MEMORY_PER_CONNECTION < max(MEMORY_FLOOR, vm.total * MEMORY_MARGIN):
-        return reasons.MEMORY, (f"guard: {new:,} more connections would leave under "
+        return StopReason.MEMORY, (f"guard: {new:,} more connections would leave under "
                                 f"{MEMORY_MARGIN:.0%} of memory available")
     return None
 
@@ -212,7 +207,7 @@ class _Run:
         self.plan = RampPlan.build(cfg.to, cfg.step, cfg.max)
         self.notes: list[Note] = []
         self.steps: list[RampStep] = []
-        self.server: Optional[Placement] = None
+        self.server: Optional[RampServer] = None
         self.client = None
         self.restore_soft: Optional[int] = None
         self.soft, self.hard, _ = platform.fd_limits()
@@ -221,63 +216,64 @@ class _Run:
 
     def budget_client_fds(self) -> None:
         cfg = self.cfg
-        if cfg.server == "thread" and cfg.target is None and cfg.fd_limit is not None:
+        if cfg.in_process and cfg.fd_limit is not None:
             platform.set_soft_fd_limit(cfg.fd_limit)
             self.restore_soft = self.soft
-            self.notes.append(Note("fd_limit", f"soft fd limit of this process set to {cfg.fd_limit} "
-                                               f"(was {self.soft}); restored afterwards"))
+            self.notes.append(Note("client.fd_limit", f"soft fd limit of this process set to {cfg.fd_limit} "
+                                                      f"(was {self.soft}); restored afterwards"))
             return
-        if not platform.HAS_RLIMIT or self.soft is None:
-            return
-        per_conn = 2 if (cfg.server == "thread" and cfg.target is None) else 1
+        if self.soft is None:
+            return  # no RLIMIT_NOFILE here, or it is unlimited
+        per_conn = 2 if cfg.in_process else 1
         need = self.plan.goal * per_conn + CLIENT_FD_RESERVE
         if self.soft >= need:
             platform.presize_fd_table(need)
             return
         new = platform.raise_soft_fd_limit(need)
         platform.presize_fd_table(need)
-        if new is not None and new > self.soft:
+        if new is None or new > self.soft:
             self.restore_soft = self.soft
             self.notes.append(Note("client.fd_limit", f"raised the client's soft fd limit from {self.soft} "
-                                                      f"to {new} for this run (restored afterwards)"))
-        if new is None or new < need:
+                                                      f"to {new or 'unlimited'} for this run (restored afterwards)"))
+        if new is not None and new < need:
             self.notes.append(Note("client.fd_limit", f"the client's hard fd limit ({self.hard}) is below "
                                                       f"the {need} fds this ramp needs: the client may bind first"))
 
-    def start_server(self) -> Placement:
+    def start_server(self) -> RampServer:
         cfg = self.cfg
         if cfg.target_address is not None:
             return ExternalTarget(cfg.target_address)
-        if cfg.server == "thread":
-            return ThreadServer(cfg.selector_class, cfg.ports)
+        if cfg.in_process:
+            inline = client_spec(cfg.client).drives_inline_server
+            return InProcessServer(cfg.backend, cfg.server_options, cfg.ports, inline)
         want = self.plan.goal + CLIENT_FD_RESERVE
-        server = ChildServer(cfg.selector_class, cfg.ports, cfg.fd_limit, want)
+        server = ChildServer(cfg.backend, cfg.server_options, ports=cfg.ports, fd_limit=cfg.fd_limit,
+                             want_fds=want)
         if server.raised_from is not None:
             self.notes.append(Note("server.fd_limit", f"the server raised its soft fd limit from "
                                                       f"{server.raised_from} to {server.soft_limit}"))
         return server
 
-    def predict(self, sampler: _Sampler, facts) -> Prediction:
-        cfg = self.cfg
+    def predict(self, sampler: _Sampler, facts: platform.SystemFacts) -> Prediction:
+        """Predict this set-up's ceiling from the same arithmetic ``limits`` uses, on fds measured now."""
         import psutil
 
-        system_free = None
-        if facts.system_max is not None and facts.system_in_use is not None:
-            system_free = facts.system_max - facts.system_in_use
-        destinations = cfg.ports * cfg.source_ips
-        available = psutil.virtual_memory().available
+        cfg = self.cfg
+        server = self.server
+        assert server is not None
         client_soft, _, _ = platform.fd_limits()
-        client_fds = platform.process_fds(sampler.me)
+        client_fds = platform.process_fds(sampler.me) or 0
+        budget = Budget.from_facts(client_soft, facts, psutil.virtual_memory().available)
+        destinations = cfg.ports * cfg.source_ips
         if cfg.target_address is not None:
-            pred = predict("target", "target", SelectorCap("rlimit", None, ""), client_soft, system_free,
-                           facts.port_count, available, client_fds, destinations, listeners_in_range=0)
-            return pred
-        cap = platform.probe_select_cap() if cfg.selector_class == "SelectSelector" else SelectorCap(
-            "rlimit", None, "")
-        if cfg.server == "thread":
-            pred = predict(cfg.selector_class, "thread", cap, client_soft, system_free, facts.port_count,
-                           available, client_fds, destinations, listeners_in_range=cfg.ports)
-            return pred
+            return predict(CeilingInputs("target", "target", NO_CAP, budget, client_fds, destinations,
+                                         listeners_in_range=0))
+        label = server.selector_label or cfg.backend
+        cap = platform.probe_select_cap() if label == "SelectSelector" else NO_CAP
+        if cfg.in_process:
+            # Measured after the server started: its listeners and loop are among this process's fds.
+            return predict(CeilingInputs(label, Placement.THREAD, cap, budget, client_fds, destinations,
+                                         cfg.ports, cfg.backend))
         server_fds = None
         if sampler.server is not None:
             try:
@@ -285,14 +281,15 @@ class _Run:
             except psutil.Error:
                 server_fds = None
         reserved = server_fds if server_fds is not None else server_reserved_fds(
-            cfg.selector_class, "process", None, cfg.ports)
-        pred = predict(cfg.selector_class, "process", cap, self.server.soft_limit, system_free,
-                       facts.port_count, available, reserved, destinations, listeners_in_range=cfg.ports)
-        if client_soft is not None and client_fds is not None:
+            label, Placement.PROCESS, None, cfg.ports)
+        pred = predict(CeilingInputs(label, Placement.PROCESS, cap, budget.with_soft(server.soft_limit), reserved,
+                                     destinations, cfg.ports, cfg.backend))
+        if client_soft is not None:
             client_max = client_soft - client_fds
             if pred.max_connections is None or client_max < pred.max_connections:
-                pred = Prediction(cfg.selector_class, "process", client_max, reasons.FD_LIMIT,
-                                  f"client: soft RLIMIT_NOFILE {client_soft} less {client_fds} fds in use")
+                pred = Prediction(label, Placement.PROCESS, client_max, StopReason.FD_LIMIT,
+                                  f"client: soft RLIMIT_NOFILE {client_soft} less {client_fds} fds in use",
+                                  cfg.backend)
         return pred
 
     # --- the ramp
@@ -301,7 +298,8 @@ class _Run:
         cfg = self.cfg
         started = time.monotonic()
         stop: Optional[StopInfo] = None
-        prediction = Prediction(cfg.selector_class or "target", cfg.server, None, None, "not reached")
+        prediction = Prediction(cfg.selector_class or "target", cfg.placement, None, None, "not reached",
+                                cfg.backend)
         sampler: Optional[_Sampler] = None
         last_sample: dict[str, Any] = {}
         try:
@@ -315,12 +313,13 @@ class _Run:
                     facts = platform.read_system_facts()
                     self.client = make_client(cfg.client, self.server.addresses, source_ips, PAYLOAD,
                                               cfg.verify, min(facts.somaxconn or 128, BATCH_MAX))
+                    self.client.pump(self.server.step)
                     prediction = self.predict(sampler, facts)
                     sampler.start()
                     stop, last_sample = self._steps(sampler, progress)
                 except KeyboardInterrupt:
                     last_sample = sampler.sample() if sampler else {}
-                    stop = self._stop(reasons.INTERRUPTED, "client", None, "interrupted by a signal",
+                    stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal",
                                       last_sample)
             reached = self.client.held if self.client is not None else 0
             if stop is not None and stop.server_held is not None:
@@ -333,7 +332,7 @@ class _Run:
         if stop is not None:
             stop.at_connections = reached
         ok = (reached >= self.plan.goal) if cfg.to is not None else (
-            stop is None or stop.reason != reasons.INTERRUPTED)
+            stop is None or stop.reason != StopReason.INTERRUPTED)
         return RampResult(
             config=cfg.to_dict(),
             ok=ok and (stop is None or cfg.to is None),
@@ -342,7 +341,7 @@ class _Run:
             peak=self._peak(),
             stop=stop,
             predicted=prediction,
-            verdict=_verdict(cfg.to, reached, stop, prediction, cfg.server),
+            verdict=_verdict(cfg.to, reached, stop, prediction, cfg.placement),
             steps=self.steps,
             platform=platform_info(),
             notes=self.notes,
@@ -357,13 +356,13 @@ class _Run:
 
         def server_gave_up() -> bool:
             status, gone = _server_status(server)
-            return gone is not None or bool(status and status.get("limit"))
+            return gone is not None or (status is not None and status.limit is not None)
 
         for goal in self.plan:
             new = goal - client.held
             guard = _guard(platform.read_system_facts, new)
             if guard is not None:
-                return self._stop(guard[0], "system", None, guard[1], last), last
+                return self._stop(guard[0], Side.SYSTEM, None, guard[1], last), last
             t0 = time.perf_counter()
             out = client.open(new, cfg.timeout, server_gave_up)
             latencies = list(out.latencies_ms)
@@ -378,13 +377,14 @@ class _Run:
             # Ask the server after every step, not only after a failure: a connection it answered
             # at once and then had to shed (select's cap) looks verified from the client side.
             status, gone = _server_status(server)
-            limit = (status or {}).get("limit")
-            held = client.held if not limit else min(client.held, limit["held"])
+            limit = status.limit if status is not None else None
+            held = client.held if limit is None else min(client.held, limit.held)
             tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
+            p50, p99 = percentiles(latencies, (0.5, 0.99))
             step = RampStep(
                 connections=held,
-                p50_ms=_percentile(latencies, 50),
-                p99_ms=_percentile(latencies, 99),
+                p50_ms=p50,
+                p99_ms=p99,
                 seconds=round(elapsed, 4),
                 rate=round(out.verified / elapsed, 1) if elapsed > 0 else 0.0,
                 kernel_tcp_inuse=tcp_inuse,
@@ -395,23 +395,23 @@ class _Run:
             if progress is not None:
                 progress(step, len(self.plan))
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
-            if failed is not None or gone is not None or limit:
+            if failed is not None or gone is not None or limit is not None:
                 reason, side, errno_name, message = _classify(failed or out, status, gone, cfg.timeout)
                 stop = self._stop(reason, side, errno_name, message, last)
-                if limit:
-                    stop.server_held = limit["held"]
+                if limit is not None:
+                    stop.server_held = limit.held
                 return stop, last
             if cfg.hold:
                 time.sleep(cfg.hold)
         return None, last
 
-    def _stop(self, reason: str, side: str, errno_name: Optional[str], message: str,
+    def _stop(self, reason: StopReason, side: Side, errno_name: Optional[str], message: str,
               sample: dict[str, Any]) -> StopInfo:
         return StopInfo(
             reason=reason, side=side, errno=errno_name, message=message,
             at_connections=self.client.held if self.client is not None else 0,
             client_fds=sample.get("client_fds"), server_fds=sample.get("server_fds"),
-            remedy=platform.remedy(reason, side, self.cfg.selector_class or "", self.hard),
+            remedy=platform.remedy(reason, side, self.hard),
         )
 
     def _peak(self) -> Peak:
@@ -437,6 +437,6 @@ class _Run:
 
 def run_ramp(cfg: RampConfig, progress: Optional[ProgressCallback] = None) -> RampResult:
     """Ramp connections as ``cfg`` says and return the result; never leaves sockets or children behind."""
-    if cfg.selector_class is None and cfg.target_address is None:
+    if cfg.target_address is None and cfg.target is not None:
         raise UsageError("the ramp configuration was not validated")
     return _Run(cfg).run(progress)

@@ -8,11 +8,14 @@ counters (safe from another thread), ``close()`` releases everything. Limits are
 from __future__ import annotations
 
 import socket
-from typing import Any, Optional
+from typing import Optional
 
 from netprobe import platform
 from netprobe.errors import UsageError
 from netprobe.protocols import Protocol, make_protocol
+from netprobe.servers.registry import ServerOptions
+from netprobe.servers.status import LimitMet, ServerStatus
+from netprobe.vocabulary import ACCEPT_LIMITS, Operation, StopReason
 
 # Bytes one connection may have waiting to be sent before the server stops reading from it.
 MAX_PENDING = 64 * 1024
@@ -20,17 +23,22 @@ RECV_SIZE = 16 * 1024
 # How long accepting pauses after EMFILE, doubling up to the maximum, so no loop ever spins.
 ACCEPT_BACKOFF = 0.05
 ACCEPT_BACKOFF_MAX = 1.0
-# Errors of accept() that mean "out of a resource": pause accepting, keep serving.
-ACCEPT_LIMITS = ("fd_limit", "system_fd_limit", "memory")
 
 
 class ServerBase:
-    """Listening sockets on ``host`` (``ports`` of them, the first on ``port``) and the counters."""
+    """Listening sockets on ``host`` (``ports`` of them, the first on ``port``) and the counters.
+
+    Every backend takes the same arguments, so the registry can create any of them.
+    """
 
     name = "base"
+    #: The selector class that waits for its sockets ("SelectSelector" means select()'s caps apply).
+    selector_label: Optional[str] = None
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
-                 ports: int = 1, backlog: int = socket.SOMAXCONN) -> None:
+                 ports: int = 1, backlog: int = socket.SOMAXCONN, *,
+                 options: Optional[ServerOptions] = None) -> None:
+        self.options = options or ServerOptions()
         self.protocol = protocol or make_protocol("echo")
         self.listeners: list = []
         self.held = 0
@@ -39,7 +47,7 @@ class ServerBase:
         self.bytes_out = 0
         self.errors = 0
         self.accept_errors = 0
-        self.limit: Optional[dict[str, Any]] = None
+        self.limit: Optional[LimitMet] = None
         self._running = True
         self._backoff = ACCEPT_BACKOFF
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -63,30 +71,28 @@ class ServerBase:
     def addresses(self) -> list[tuple[str, int]]:
         return self._addresses
 
-    def status(self) -> dict[str, Any]:
+    @property
+    def accepting(self) -> bool:
+        """Whether the server takes new connections now (it pauses at a limit)."""
+        return True
+
+    def status(self) -> ServerStatus:
         """Counters safe to read from another thread."""
-        return {
-            "held": self.held,
-            "accepted": self.accepted,
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-            "errors": self.errors,
-            "accept_errors": self.accept_errors,
-            "limit": self.limit,
-        }
+        return ServerStatus(self.held, self.accepted, self.bytes_in, self.bytes_out, self.errors,
+                            self.accept_errors, self.limit, self.accepting)
 
     def stop(self) -> None:
         self._running = False
 
-    def _record_limit(self, reason: str, code: Optional[int], message: str, **extra: Any) -> None:
+    def _record_limit(self, reason: StopReason, code: Optional[int], message: str,
+                      at_fd: Optional[int] = None) -> None:
         if self.limit is None:
-            self.limit = {"reason": reason, "errno": platform.errno_name(code), "message": message,
-                          "held": self.held, **extra}
+            self.limit = LimitMet(reason, platform.errno_name(code), message, self.held, at_fd)
 
     def _accept_failed(self, exc: OSError) -> Optional[float]:
         """Record an accept() error; return how long to pause accepting, or None if it was transient."""
-        reason = platform.classify_errno(exc.errno, "accept")
-        if reason not in ACCEPT_LIMITS:
+        reason = platform.classify_errno(exc.errno, Operation.ACCEPT)
+        if reason is None or reason not in ACCEPT_LIMITS:
             return None
         self.accept_errors += 1
         self._record_limit(reason, exc.errno, exc.strerror or str(exc))

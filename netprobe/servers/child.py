@@ -15,7 +15,7 @@ import signal
 import sys
 
 from netprobe import platform
-from netprobe.errors import UsageError
+from netprobe.errors import NetprobeError
 
 
 def _write(obj: dict) -> None:
@@ -25,8 +25,6 @@ def _write(obj: dict) -> None:
 
 def _raise_soft_limit(args: argparse.Namespace) -> dict:
     """Apply --fd-limit exactly, or raise the soft limit toward --want-fds."""
-    if not platform.HAS_RLIMIT:
-        return {"soft": None, "raised_from": None}
     before, _, _ = platform.fd_limits()
     if args.fd_limit is not None:
         platform.set_soft_fd_limit(args.fd_limit)
@@ -41,7 +39,7 @@ def _control_loop(server) -> None:
     for line in sys.stdin:
         command = line.strip()
         if command == "status":
-            _write(server.status())
+            _write(server.status().to_dict())
         elif command == "quit":
             break
     server.stop()
@@ -49,15 +47,11 @@ def _control_loop(server) -> None:
 
 def _make_server(args: argparse.Namespace):
     from netprobe.protocols import make_protocol
+    from netprobe.servers.registry import ServerOptions, make_backend
 
     protocol = make_protocol(args.protocol, args.root, args.max_file_size)
-    if args.backend == "selectors":
-        from netprobe.servers.selector_server import SelectorServer
-
-        return SelectorServer(args.selector, args.host, args.ports, protocol=protocol, port=args.port)
-    from netprobe.servers import make_backend
-
-    return make_backend(args.backend, protocol, args.host, args.port)
+    options = ServerOptions(selector_class=args.selector, loop=args.loop)
+    return make_backend(args.backend, protocol, args.host, args.port, args.ports, options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=None)
     parser.add_argument("--max-file-size", type=int, default=None)
     parser.add_argument("--selector", default=None)
+    parser.add_argument("--loop", default=None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ports", type=int, default=1)
@@ -79,13 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         limits = _raise_soft_limit(args)
         server = _make_server(args)
-    except (OSError, UsageError) as exc:
+    except (OSError, NetprobeError) as exc:
         _write({"error": str(exc), "errno": platform.errno_name(getattr(exc, "errno", None))})
         return 1
     if args.want_fds:
         platform.presize_fd_table(args.want_fds)  # before the control thread starts
     try:
-        _write({"ready": True, "addresses": server.addresses, **limits})
+        _write({"ready": True, "addresses": server.addresses, "selector": server.selector_label, **limits})
         server.start_control(lambda: _control_loop(server))
         server.serve()
     finally:

@@ -13,6 +13,7 @@ from typing import Optional
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.registry import ServerOptions
 
 TICK = 0.2
 
@@ -21,14 +22,15 @@ class GeventServer(ServerBase):
     name = "gevent"
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
-                 ports: int = 1, backlog: int = socket.SOMAXCONN) -> None:
+                 ports: int = 1, backlog: int = socket.SOMAXCONN, *,
+                 options: Optional[ServerOptions] = None) -> None:
         import gevent
         import gevent.pool
         import gevent.socket
 
         self._gevent = gevent
         self._gsocket = gevent.socket
-        super().__init__(protocol, host, port, ports, backlog)
+        super().__init__(protocol, host, port, ports, backlog, options=options)
         self._group = gevent.pool.Group()
         self._stop_watcher = None
 

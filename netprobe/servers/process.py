@@ -15,6 +15,8 @@ import threading
 from typing import Any, Optional
 
 from netprobe.errors import UsageError
+from netprobe.servers.registry import ServerOptions
+from netprobe.servers.status import ServerStatus
 
 STATUS_TIMEOUT = 5.0
 READY_TIMEOUT = 30.0
@@ -25,21 +27,27 @@ class ServerGone(Exception):
 
 
 class ChildServer:
-    """The selectors server in its own process: its own fd budget, status over its stdio pipes."""
+    """Any server backend in its own process: its own fd budget, status over its stdio pipes."""
 
     name = "process"
     soft_limit: Optional[int] = None
     raised_from: Optional[int] = None
+    selector_label: Optional[str] = None
+    step = None  # never driven inline: it has a process of its own
 
-    def __init__(self, selector_class: Optional[str], ports: int = 1, fd_limit: Optional[int] = None,
-                 want_fds: Optional[int] = None, extra_args: Optional[list[str]] = None,
+    def __init__(self, backend: str = "selectors", options: Optional[ServerOptions] = None, *,
+                 protocol: str = "echo", root: Optional[str] = None, max_file_size: Optional[int] = None,
+                 ports: int = 1, fd_limit: Optional[int] = None, want_fds: Optional[int] = None,
                  command: Optional[list[str]] = None) -> None:
         # ``command`` replaces netprobe's own child (benchmarks run baseline servers that speak
         # the same stdio protocol).
-        cmd = (command or [sys.executable, "-m", "netprobe.servers.child"]) + ["--ports", str(ports),
-                                                                               *(extra_args or [])]
-        if selector_class:
-            cmd += ["--selector", selector_class]
+        cmd = (command or [sys.executable, "-m", "netprobe.servers.child"]) + [
+            "--backend", backend, "--protocol", protocol, "--ports", str(ports),
+            *(options or ServerOptions()).to_args()]
+        if root is not None:
+            cmd += ["--root", root]
+        if max_file_size is not None:
+            cmd += ["--max-file-size", str(max_file_size)]
         if fd_limit is not None:
             cmd += ["--fd-limit", str(fd_limit)]
         if want_fds is not None:
@@ -65,6 +73,7 @@ class ChildServer:
         self.started = ready
         self.soft_limit = ready.get("soft")
         self.raised_from = ready.get("raised_from")
+        self.selector_label = ready.get("selector")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -88,7 +97,7 @@ class ChildServer:
         detail = f": {tail[0]}" if tail else ""
         return f"the server process exited with status {code}{detail}"
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ServerStatus:
         with self._lock:
             if self.proc.poll() is not None:
                 raise ServerGone(self.exit_description())
@@ -98,7 +107,7 @@ class ChildServer:
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError):
                 raise ServerGone(self.exit_description()) from None
-            return self._next_line(STATUS_TIMEOUT)
+            return ServerStatus.from_dict(self._next_line(STATUS_TIMEOUT))
 
     def close(self) -> None:
         """Ask the child to quit, then make sure it is gone and reaped."""

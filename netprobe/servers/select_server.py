@@ -18,6 +18,8 @@ from typing import Optional
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.registry import ServerOptions
+from netprobe.vocabulary import StopReason
 from netprobe.sockets import abort
 
 
@@ -33,10 +35,12 @@ class _Conn:
 
 class SelectLoopServer(ServerBase):
     name = "select"
+    selector_label = "SelectSelector"
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
-                 ports: int = 1, backlog: int = socket.SOMAXCONN) -> None:
-        super().__init__(protocol, host, port, ports, backlog)
+                 ports: int = 1, backlog: int = socket.SOMAXCONN, *,
+                 options: Optional[ServerOptions] = None) -> None:
+        super().__init__(protocol, host, port, ports, backlog, options=options)
         for lsock in self.listeners:
             lsock.setblocking(False)
         self.conns: dict[socket.socket, _Conn] = {}
@@ -45,30 +49,35 @@ class SelectLoopServer(ServerBase):
 
     def serve(self, poll_interval: float = 0.05) -> None:
         while self._running:
-            if not self._accepting and time.monotonic() >= self._resume_at:
-                self._accepting = True
-            inputs = (self.listeners if self._accepting else []) + [
-                c.sock for c in self.conns.values()
-                if c.queued < MAX_PENDING and (c.session is None or c.session.wants_input)]
-            outputs = [c.sock for c in self.conns.values()
-                       if c.queue or (c.session is not None and c.session.has_output)]
-            try:
-                readable, writable, failed = select.select(inputs, outputs, inputs, poll_interval)
-            except ValueError as exc:
-                self._shed_newest(exc)
-                continue
-            for s in readable:
-                if s in self.listeners:
-                    self._accept(s)
-                elif s in self.conns:
-                    self._read(self.conns[s])
-            for s in writable:
-                if s in self.conns:
-                    self._write(self.conns[s])
-            for s in failed:
-                if s in self.conns:
-                    self.errors += 1
-                    self._drop(self.conns[s])
+            self.step(poll_interval)
+
+    def step(self, timeout: float) -> bool:
+        """One select() call and what it found; return whether it found anything."""
+        if not self._accepting and time.monotonic() >= self._resume_at:
+            self._accepting = True
+        inputs = (self.listeners if self._accepting else []) + [
+            c.sock for c in self.conns.values()
+            if c.queued < MAX_PENDING and (c.session is None or c.session.wants_input)]
+        outputs = [c.sock for c in self.conns.values()
+                   if c.queue or (c.session is not None and c.session.has_output)]
+        try:
+            readable, writable, failed = select.select(inputs, outputs, inputs, timeout)
+        except ValueError as exc:
+            self._shed_newest(exc)
+            return True
+        for s in readable:
+            if s in self.listeners:
+                self._accept(s)
+            elif s in self.conns:
+                self._read(self.conns[s])
+        for s in writable:
+            if s in self.conns:
+                self._write(self.conns[s])
+        for s in failed:
+            if s in self.conns:
+                self.errors += 1
+                self._drop(self.conns[s])
+        return bool(readable or writable or failed)
 
     def _shed_newest(self, exc: ValueError) -> None:
         shed_fd = None
@@ -82,7 +91,7 @@ class SelectLoopServer(ServerBase):
                 continue
         self._accepting = False
         self._resume_at = float("inf")
-        self._record_limit("select_limit", None, str(exc), at_fd=shed_fd)
+        self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
 
     def _accept(self, lsock: socket.socket) -> None:
         try:

@@ -17,6 +17,8 @@ from typing import Optional
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.registry import ServerOptions
+from netprobe.vocabulary import StopReason
 from netprobe.sockets import abort
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
@@ -28,18 +30,20 @@ class SelectorServer(ServerBase):
 
     name = "selectors"
 
-    def __init__(self, selector_class: Optional[str] = None, host: str = "127.0.0.1", ports: int = 1,
-                 backlog: int = socket.SOMAXCONN, protocol: Optional[Protocol] = None, port: int = 0) -> None:
+    def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
+                 ports: int = 1, backlog: int = socket.SOMAXCONN, *,
+                 options: Optional[ServerOptions] = None) -> None:
+        selector_class = options.selector_class if options else None
         self.sel: selectors.BaseSelector = (getattr(selectors, selector_class) if selector_class
                                             else selectors.DefaultSelector)()
-        self.selector_class = type(self.sel).__name__
+        self.selector_class = self.selector_label = type(self.sel).__name__
         # Output not yet sent, only for connections that have some: most never do.
         self.pending: dict[int, bytes] = {}
         self.sessions: dict[int, object] = {}  # file protocol only
         self._accepting = True
         self._resume_at = 0.0
         try:
-            super().__init__(protocol, host, port, ports, backlog)
+            super().__init__(protocol, host, port, ports, backlog, options=options)
         except BaseException:
             self.sel.close()
             raise
@@ -52,27 +56,33 @@ class SelectorServer(ServerBase):
         """The connected sockets this server holds."""
         return [key.fileobj for key in list(self.sel.get_map().values()) if key.data is None]
 
-    def status(self) -> dict:
-        return {**super().status(), "accepting": self._accepting}
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
 
     # --- event loop
 
     def serve(self, poll_interval: float = 0.05) -> None:
         """Run until ``stop()``; limits are recorded, never raised."""
         while self._running:
-            if not self._accepting and time.monotonic() >= self._resume_at:
-                self._set_accepting(True)
-            try:
-                events = self.sel.select(poll_interval)
-            except ValueError as exc:
-                # select() refused the set: fd number >= FD_SETSIZE on POSIX, too many sockets on Windows.
-                self._shed_newest(exc)
-                continue
-            for key, mask in events:
-                if key.data is None:
-                    self._service(key.fileobj, key.fd, mask)
-                else:
-                    self._accept(key.fileobj)
+            self.step(poll_interval)
+
+    def step(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for events and handle them; return whether there were any."""
+        if not self._accepting and time.monotonic() >= self._resume_at:
+            self._set_accepting(True)
+        try:
+            events = self.sel.select(timeout)
+        except ValueError as exc:
+            # select() refused the set: fd number >= FD_SETSIZE on POSIX, too many sockets on Windows.
+            self._shed_newest(exc)
+            return True
+        for key, mask in events:
+            if key.data is None:
+                self._service(key.fileobj, key.fd, mask)
+            else:
+                self._accept(key.fileobj)
+        return bool(events)
 
     def _set_accepting(self, on: bool) -> None:
         if on == self._accepting:
@@ -98,7 +108,7 @@ class SelectorServer(ServerBase):
         # Every new accept would reuse the shed fd number and fail the same way.
         self._set_accepting(False)
         self._resume_at = float("inf")
-        self._record_limit("select_limit", None, str(exc), at_fd=shed_fd)
+        self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
 
     def _accept(self, lsock: socket.socket) -> None:
         while True:

@@ -14,6 +14,8 @@ from typing import Optional
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.registry import ServerOptions
+from netprobe.vocabulary import StopReason
 from netprobe.sockets import abort
 
 # How often blocked calls wake to notice stop().
@@ -25,8 +27,9 @@ class ThreadPerConnectionServer(ServerBase):
     name = "threads"
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
-                 ports: int = 1, backlog: int = socket.SOMAXCONN) -> None:
-        super().__init__(protocol, host, port, ports, backlog)
+                 ports: int = 1, backlog: int = socket.SOMAXCONN, *,
+                 options: Optional[ServerOptions] = None) -> None:
+        super().__init__(protocol, host, port, ports, backlog, options=options)
         self._lock = threading.Lock()
         self._conns: dict[socket.socket, threading.Thread] = {}
         for lsock in self.listeners:
@@ -60,7 +63,7 @@ class ThreadPerConnectionServer(ServerBase):
             try:
                 thread.start()
             except RuntimeError as exc:  # can't start new thread: a resource limit, reported
-                self._record_limit("memory", None, f"cannot start a thread: {exc}")
+                self._record_limit(StopReason.THREAD_LIMIT, None, f"cannot start a thread: {exc}")
                 self._forget(sock)
 
     def _handle(self, sock: socket.socket) -> None:

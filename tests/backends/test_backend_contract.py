@@ -50,11 +50,9 @@ class BackendContract:
 
     BACKEND = ""
 
-    def start(self, protocol: str, root=None, extra=()):
-        args = ["--backend", self.BACKEND, "--protocol", protocol, *extra]
-        if root is not None:
-            args += ["--root", str(root)]
-        return ChildServer(None, want_fds=2048, extra_args=args)
+    def start(self, protocol: str, root=None, fd_limit=None):
+        return ChildServer(self.BACKEND, protocol=protocol, root=None if root is None else str(root),
+                           fd_limit=fd_limit, want_fds=2048)
 
     @pytest.fixture
     def root(self, tmp_path):
@@ -81,7 +79,7 @@ class BackendContract:
             for s in socks:
                 assert _recv_exact(s, len(expected)) == expected
             status = server.status()
-            assert status["held"] == clients and status["errors"] == 0
+            assert status.held == clients and status.errors == 0
         finally:
             for s in socks:
                 abort(s)
@@ -150,7 +148,7 @@ class BackendContract:
             time.sleep(0.2)
             abort(sock)  # RST mid-upload
             deadline = time.monotonic() + 5
-            while server.status()["held"] and time.monotonic() < deadline:
+            while server.status().held and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert not (root / "half.bin").exists()
             assert not [p for p in os.listdir(root) if p.startswith(".netprobe-upload-")]
@@ -231,7 +229,7 @@ class BackendContract:
 
     @pytest.mark.skipif(not platform.HAS_RLIMIT, reason="needs RLIMIT_NOFILE")
     def test_emfile_on_accept_is_reported_and_survived(self):
-        server = self.start("echo", extra=["--fd-limit", "48"])
+        server = self.start("echo", fd_limit=48)
         proc = psutil.Process(server.pid)
         socks = []
         try:
@@ -241,8 +239,8 @@ class BackendContract:
             time.sleep(1.0)
             assert sum(proc.cpu_times()[:2]) - cpu < 0.5, "the server spins at EMFILE"
             status = server.status()
-            assert status["limit"]["reason"] == "fd_limit" and status["limit"]["errno"] == "EMFILE"
-            held = status["held"]
+            assert status.limit.reason == "fd_limit" and status.limit.errno == "EMFILE"
+            held = status.held
             assert 30 <= held < 48
             # The connections it holds are still served ...
             socks[0].sendall(b"alive?")
@@ -252,9 +250,9 @@ class BackendContract:
                 abort(s)
             del socks[:20]
             deadline = time.monotonic() + 10
-            while server.status()["accepted"] < 60 and time.monotonic() < deadline:
+            while server.status().accepted < 60 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert server.status()["accepted"] == 60
+            assert server.status().accepted == 60
             socks[-1].sendall(b"late")
             assert _recv_exact(socks[-1], 4) == b"late"
         finally:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from netprobe import platform
+from netprobe.servers.registry import ServerOptions
 from netprobe.servers.selector_server import MAX_PENDING, SelectorServer
 from netprobe.sockets import abort
 
@@ -25,7 +26,7 @@ class ServerContract:
 
     @pytest.fixture
     def server(self):
-        srv = SelectorServer(self.SELECTOR, "127.0.0.1")
+        srv = SelectorServer(host="127.0.0.1", options=ServerOptions(selector_class=self.SELECTOR))
         thread = threading.Thread(target=srv.serve, daemon=True)
         thread.start()
         yield srv
@@ -52,7 +53,7 @@ class ServerContract:
                 while len(got) < len(expected):
                     got += s.recv(64)
                 assert got == expected
-            assert server.status()["held"] == clients
+            assert server.status().held == clients
         finally:
             for s in socks:
                 abort(s)
@@ -61,9 +62,9 @@ class ServerContract:
         s = self._connect(server, 1)[0]
         s.close()
         deadline = time.monotonic() + 5
-        while server.status()["held"] and time.monotonic() < deadline:
+        while server.status().held and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert server.status()["held"] == 0
+        assert server.status().held == 0
 
     def test_a_client_that_never_reads_gets_back_pressure(self, server):
         hog = self._connect(server, 1)[0]
@@ -128,14 +129,14 @@ class TestSelect(ServerContract):
             for _ in range(700):  # two fds each: the server's fd numbers pass 1024
                 socks.append(socket.create_connection(server.addresses[0], timeout=5))
             deadline = time.monotonic() + 5
-            while server.status()["limit"] is None and time.monotonic() < deadline:
+            while server.status().limit is None and time.monotonic() < deadline:
                 time.sleep(0.01)
-            limit = server.status()["limit"]
-            assert limit is not None and limit["reason"] == "select_limit"
-            assert "select" in limit["message"]
-            assert limit["at_fd"] >= 1024
-            held = server.status()["held"]
-            assert held == limit["held"]
+            limit = server.status().limit
+            assert limit is not None and limit.reason == "select_limit"
+            assert "select" in limit.message
+            assert limit.at_fd >= 1024
+            held = server.status().held
+            assert held == limit.held
             assert max(s.fileno() for s in server.connections()) < 1024  # select() can watch all it kept
             # It keeps serving what it holds.
             fds_of = {s.getsockname(): s for s in socks}

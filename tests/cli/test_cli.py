@@ -31,7 +31,7 @@ def test_limits_json_has_the_contract_keys():
     assert set(data["process"]) >= {"pid", "fds", "rss", "threads"}
     assert set(data["memory"]) == {"total", "available"}
     for p in data["predicted"]:
-        assert set(p) == {"selector", "placement", "max_connections", "binding_limit", "detail"}
+        assert set(p) == {"selector", "placement", "max_connections", "binding_limit", "detail", "backend"}
     assert data["selectors"]["default"] in data["selectors"]["available"]
 
 
@@ -89,7 +89,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
 
 
 def test_unavailable_selector_lists_the_available_ones(capsys):
-    from netprobe.limits import available_selectors
+    from netprobe.selector_catalog import available_selectors
 
     missing = [n for n, c in (("kqueue", "KqueueSelector"), ("epoll", "EpollSelector"), ("devpoll", "DevpollSelector"))
                if c not in available_selectors()]

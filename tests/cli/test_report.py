@@ -8,6 +8,7 @@ import pytest
 
 from netprobe.cli import run
 from netprobe.limits import build_limits_report
+from netprobe.vocabulary import StopReason
 from netprobe.models import MemoryStats, Peak, PlatformInfo, Prediction, ProcessStats, RampResult, SelectorCap, StopInfo
 from netprobe.platform import _darwin, _windows
 from tests.conftest import DATA
@@ -27,7 +28,7 @@ def windows_files(tmp_path):
                                  ["SelectSelector"], "SelectSelector", ProcessStats(4321, 180, 30 << 20, 4, 0.2),
                                  MemoryStats(16 << 30, 9 << 30))
     stop = StopInfo("select_limit", "server", None, "too many file descriptors in select()", 511, 700, 520,
-                    _windows.remedy("select_limit", "server", "SelectSelector", None), 511)
+                    _windows.remedy(StopReason.SELECT_LIMIT, "server", None), 511)
     ramp = RampResult({"to": 1000}, False, 1000, 511, Peak(700, 520, 40 << 20, 30 << 20), stop,
                       Prediction("SelectSelector", "process", 511, "select_limit", "count cap"), "Stopped at 511",
                       [], info)

@@ -15,7 +15,7 @@ import pytest
 
 from netprobe import platform
 from netprobe.ramp import RampConfig, run_ramp, validate
-from netprobe.limits import available_selectors
+from netprobe.selector_catalog import available_selectors
 from tests.conftest import ROOT, needs_rlimit, run_netprobe, skip_unless_linux, skip_unless_root, time_wait_count
 
 SELECT_CAP = platform.probe_select_cap()
@@ -38,7 +38,7 @@ def ramp(**options):
 @pytest.mark.parametrize("server", ["process", "thread"])
 @pytest.mark.parametrize("client", ["nonblocking", "threads", "gevent"])
 def test_reaches_1000_in_every_placement_and_client_model(server, client):
-    result = ramp(to=TARGET, server=server, client=client)
+    result = ramp(to=TARGET, placement=server, client=client)
     assert result.ok and result.stop is None, result.stop
     assert result.reached == TARGET
     assert [s.connections for s in result.steps] == list(range(TARGET // 10, TARGET + 1, TARGET // 10))
@@ -74,7 +74,7 @@ def test_select_stops_at_fd_1024_in_its_own_process():
 
 @fd_number_select
 def test_select_in_one_process_costs_two_fds_per_connection():
-    result = ramp(to=2000, selector="select", server="thread")
+    result = ramp(to=2000, selector="select", placement="thread")
     assert result.stop.reason == "select_limit"
     assert 400 <= result.reached <= 512
     assert abs(result.predicted.max_connections - result.reached) <= 60

@@ -5,6 +5,7 @@ import errno
 import pytest
 
 from netprobe.platform import _common, _darwin, _linux, _windows
+from netprobe.vocabulary import StopReason
 
 
 @pytest.mark.parametrize("code, operation, reason", [
@@ -44,17 +45,17 @@ def test_unknown_code_is_unclassified():
 
 @pytest.mark.parametrize("module", [_linux, _darwin, _windows])
 def test_every_reason_has_a_remedy_on_every_platform(module):
-    for reason in _common.STOP_REASONS:
-        text = module.remedy(reason, "server", "SelectSelector", 4096)
+    for reason in StopReason:
+        text = module.remedy(reason, "server", 4096)
         assert text and len(text) > 20
 
 
 def test_remedies_fit_their_platform():
-    assert "launchctl limit maxfiles" in _darwin.remedy("fd_limit", "server", "", None)
-    assert "ProactorEventLoop" in _windows.remedy("select_limit", "server", "SelectSelector", None)
-    assert "netsh" in _windows.remedy("port_exhaustion", "client", "", None)
-    assert "ip_local_port_range" in _linux.remedy("port_exhaustion", "client", "", 20000)
-    assert "ulimit -n 20000" in _linux.remedy("fd_limit", "server", "", 20000)
+    assert "launchctl limit maxfiles" in _darwin.remedy(StopReason.FD_LIMIT, "server", None)
+    assert "ProactorEventLoop" in _windows.remedy(StopReason.SELECT_LIMIT, "server", None)
+    assert "netsh" in _windows.remedy(StopReason.PORT_EXHAUSTION, "client", None)
+    assert "ip_local_port_range" in _linux.remedy(StopReason.PORT_EXHAUSTION, "client", 20000)
+    assert "ulimit -n 20000" in _linux.remedy(StopReason.FD_LIMIT, "server", 20000)
 
 
 def test_linger_struct_fits_each_platform():

@@ -29,7 +29,7 @@ def _report(system, facts, soft, hard, missing, cap, available, default):
 
 
 def test_same_keys_on_linux_macos_and_windows(tmp_path):
-    linux = _report("Linux", _linux.read_system_facts(str(tmp_path)), 1024, 4096, None,
+    linux = _report("Linux", _linux.facts_from_proc_sys(str(tmp_path)), 1024, 4096, None,
                     SelectorCap("fd_number", 1024, ""), ["EpollSelector", "PollSelector", "SelectSelector"],
                     "EpollSelector")
     mac = _report("Darwin", _darwin.facts_from_sysctl(_darwin.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text())),

@@ -46,7 +46,7 @@ def test_sockstat_recorded_here():
 
 
 def test_linux_facts_from_missing_proc_are_notes(tmp_path):
-    facts = _linux.read_system_facts(str(tmp_path))
+    facts = _linux.facts_from_proc_sys(str(tmp_path))
     assert facts.system_max is None and facts.somaxconn is None
     noted = {n.field for n in facts.notes}
     assert "system_max" in noted and "somaxconn" in noted

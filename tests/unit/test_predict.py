@@ -1,7 +1,7 @@
 """The prediction is pure arithmetic on facts, so every platform's case runs here."""
 
-from netprobe.limits import predict, server_reserved_fds
 from netprobe.models import SelectorCap
+from netprobe.prediction import Budget, CeilingInputs, predict, server_reserved_fds
 
 RLIMIT = SelectorCap("rlimit", None, "")
 FD_SETSIZE = SelectorCap("fd_number", 1024, "")
@@ -9,50 +9,56 @@ WINDOWS_SELECT = SelectorCap("count", 512, "")
 BIG = 10**12
 
 
+def _predict(selector, placement, cap, soft, system_free, ports, memory, reserved_fds, destinations=1,
+             listeners_in_range=1):
+    return predict(CeilingInputs(selector, placement, cap, Budget(soft, system_free, ports, memory),
+                                 reserved_fds, destinations, listeners_in_range))
+
+
 def test_select_binds_at_fd_setsize_with_one_fd_per_connection():
-    p = predict("SelectSelector", "process", FD_SETSIZE, 20000, BIG, 28232, BIG, reserved_fds=4)
+    p = _predict("SelectSelector", "process", FD_SETSIZE, 20000, BIG, 28232, BIG, reserved_fds=4)
     assert (p.max_connections, p.binding_limit) == (1020, "select_limit")
 
 
 def test_select_in_one_process_costs_two_fds_per_connection():
-    p = predict("SelectSelector", "thread", FD_SETSIZE, 20000, BIG, 28232, BIG, reserved_fds=8)
+    p = _predict("SelectSelector", "thread", FD_SETSIZE, 20000, BIG, 28232, BIG, reserved_fds=8)
     assert (p.max_connections, p.binding_limit) == (508, "select_limit")
 
 
 def test_macos_default_soft_limit_binds_epoll_like_selectors():
-    p = predict("KqueueSelector", "process", RLIMIT, 256, BIG, 16384, BIG, reserved_fds=5)
+    p = _predict("KqueueSelector", "process", RLIMIT, 256, BIG, 16384, BIG, reserved_fds=5)
     assert (p.max_connections, p.binding_limit) == (251, "fd_limit")
 
 
 def test_windows_select_counts_sockets_not_fd_numbers():
     # No RLIMIT on Windows: soft is None, and the count cap binds.
-    p = predict("SelectSelector", "process", WINDOWS_SELECT, None, None, 16384, BIG, reserved_fds=0)
+    p = _predict("SelectSelector", "process", WINDOWS_SELECT, None, None, 16384, BIG, reserved_fds=0)
     assert (p.max_connections, p.binding_limit) == (511, "select_limit")
 
 
 def test_ports_bind_when_the_fd_limit_is_high():
-    p = predict("EpollSelector", "process", RLIMIT, 1_000_000, BIG, 28232, BIG, reserved_fds=5)
+    p = _predict("EpollSelector", "process", RLIMIT, 1_000_000, BIG, 28232, BIG, reserved_fds=5)
     assert (p.max_connections, p.binding_limit) == (28231, "port_exhaustion")
 
 
 def test_more_destinations_multiply_the_ports():
-    p = predict("EpollSelector", "process", RLIMIT, 1_000_000, BIG, 28232, BIG, reserved_fds=5,
-                destinations=4, listeners_in_range=4)
+    p = _predict("EpollSelector", "process", RLIMIT, 1_000_000, BIG, 28232, BIG, reserved_fds=5,
+                 destinations=4, listeners_in_range=4)
     assert (p.max_connections, p.binding_limit) == ((28232 - 4) * 4, "port_exhaustion")
 
 
 def test_system_table_counts_both_ends_of_a_loopback_connection():
-    p = predict("EpollSelector", "process", RLIMIT, 1_000_000, 3000, 28232, BIG, reserved_fds=5)
+    p = _predict("EpollSelector", "process", RLIMIT, 1_000_000, 3000, 28232, BIG, reserved_fds=5)
     assert (p.max_connections, p.binding_limit) == (1500, "system_fd_limit")
 
 
 def test_memory_binds_on_a_small_machine():
-    p = predict("EpollSelector", "process", RLIMIT, 1_000_000, BIG, 28232, 100 * 1024 * 1024, reserved_fds=5)
+    p = _predict("EpollSelector", "process", RLIMIT, 1_000_000, BIG, 28232, 100 * 1024 * 1024, reserved_fds=5)
     assert p.binding_limit == "memory" and p.max_connections == 10240
 
 
 def test_nothing_known_predicts_nothing():
-    p = predict("EpollSelector", "process", RLIMIT, None, None, None, None, reserved_fds=5)
+    p = _predict("EpollSelector", "process", RLIMIT, None, None, None, None, reserved_fds=5)
     assert p.max_connections is None and p.binding_limit is None
 
 

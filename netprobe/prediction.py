@@ -1,0 +1,109 @@
+"""Predict how many connections a server can hold, and which limit binds first.
+
+Pure arithmetic on facts read elsewhere (``limits`` and the ramp read them once and pass a
+``Budget``), so every platform's branch can be tested anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from netprobe.models import Prediction, SelectorCap
+from netprobe.platform import SystemFacts
+from netprobe.selector_catalog import SELECTORS_WITH_FD
+from netprobe.vocabulary import Placement, StopReason
+
+# A server child started by netprobe holds stdin, stdout and stderr before its listener.
+SERVER_CHILD_STDIO_FDS = 3
+# Kernel plus user memory of one loopback connection pair: ~7.7 KB of kernel slab was
+# measured per pair on Linux; rounded up for netprobe's own bookkeeping on both ends.
+MEMORY_PER_CONNECTION = 10 * 1024
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The limits every prediction on this machine starts from, read once."""
+
+    soft: Optional[int]  # soft RLIMIT_NOFILE of the process that holds the connections
+    system_free: Optional[int]  # free entries in the system file table
+    ports_per_destination: Optional[int]  # ephemeral ports one source address has per destination
+    memory_available: Optional[int]
+
+    @classmethod
+    def from_facts(cls, soft: Optional[int], facts: SystemFacts, memory_available: Optional[int]) -> Budget:
+        system_free = None
+        if facts.system_max is not None and facts.system_in_use is not None:
+            system_free = facts.system_max - facts.system_in_use
+        return cls(soft, system_free, facts.port_count, memory_available)
+
+    def with_soft(self, soft: Optional[int]) -> Budget:
+        return Budget(soft, self.system_free, self.ports_per_destination, self.memory_available)
+
+
+@dataclass(frozen=True)
+class CeilingInputs:
+    """One server set-up to predict for: what caps its selector, and what it holds before connection one."""
+
+    selector: str  # the selector class (or "target" for an external server)
+    placement: str
+    cap: SelectorCap
+    budget: Budget
+    reserved_fds: int
+    destinations: int = 1  # server ports times source addresses
+    listeners_in_range: int = 1  # listeners that took their port from the ephemeral range
+    backend: Optional[str] = None
+
+    @property
+    def fds_per_connection(self) -> int:
+        """A server in netprobe's own process pays for the client's end of each connection too."""
+        return 2 if self.placement == Placement.THREAD else 1
+
+
+def server_reserved_fds(selector: str, placement: str, process_fds: Optional[int], ports: int = 1) -> int:
+    """Return the fds a server holds before its first connection.
+
+    A child server holds stdio, its listeners and its selector's own fd; a server thread
+    shares the controller's fds and the client's selector too.
+    """
+    own = ports + (1 if selector in SELECTORS_WITH_FD else 0)
+    if placement == Placement.PROCESS:
+        return SERVER_CHILD_STDIO_FDS + own
+    return (process_fds or 0) + own + 1
+
+
+def predict(inputs: CeilingInputs) -> Prediction:
+    """Predict the concurrent loopback connections for one set-up, and the limit that binds."""
+    per_conn = inputs.fds_per_connection
+    reserved = inputs.reserved_fds
+    cap, budget = inputs.cap, inputs.budget
+    candidates: list[tuple[int, StopReason, str]] = []
+    if cap.kind == "fd_number" and cap.limit is not None:
+        candidates.append((max(0, (cap.limit - reserved) // per_conn), StopReason.SELECT_LIMIT,
+                           f"select() refuses fd {cap.limit}+; {reserved} fds are taken before the "
+                           f"first connection and each costs {per_conn} in this process"))
+    elif cap.kind == "count" and cap.limit is not None:
+        candidates.append((max(0, cap.limit - 1), StopReason.SELECT_LIMIT,
+                           f"select() takes {cap.limit} sockets per list, one of them the listener"))
+    if budget.soft is not None:
+        candidates.append((max(0, (budget.soft - reserved) // per_conn), StopReason.FD_LIMIT,
+                           f"soft RLIMIT_NOFILE {budget.soft} less {reserved} fds in use at start, "
+                           f"{per_conn} fd(s) per connection"))
+    if budget.system_free is not None:
+        candidates.append((max(0, budget.system_free // 2), StopReason.SYSTEM_FD_LIMIT,
+                           f"{budget.system_free} free entries in the system file table, "
+                           "2 per loopback connection"))
+    if budget.ports_per_destination is not None:
+        # A listener bound to port 0 takes its port from the same range, and connect() skips it.
+        usable = max(0, budget.ports_per_destination - inputs.listeners_in_range)
+        where = "one destination" if inputs.destinations == 1 else f"each of {inputs.destinations} destinations"
+        candidates.append((usable * inputs.destinations, StopReason.PORT_EXHAUSTION,
+                           f"{budget.ports_per_destination} ephemeral ports less {inputs.listeners_in_range} "
+                           f"taken by listeners, per source address to {where}"))
+    if budget.memory_available is not None:
+        candidates.append((budget.memory_available // MEMORY_PER_CONNECTION, StopReason.MEMORY,
+                           f"available memory at ~{MEMORY_PER_CONNECTION // 1024} KiB per connection"))
+    if not candidates:
+        return Prediction(inputs.selector, inputs.placement, None, None, "no limit could be read", inputs.backend)
+    n, binding, why = min(candidates, key=lambda c: c[0])
+    return Prediction(inputs.selector, inputs.placement, n, binding, why, inputs.backend)

@@ -1,0 +1,55 @@
+"""The asyncio event loops this Python offers, found by feature, not by OS name.
+
+``selector``: ``asyncio.SelectorEventLoop`` on ``selectors.DefaultSelector`` (epoll, kqueue; on
+Windows select(), capped at 512 sockets). ``proactor``: ``asyncio.ProactorEventLoop`` (IOCP,
+Windows only, the default there since 3.8). ``uvloop``: libuv, where the package is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from typing import Callable
+
+from netprobe.errors import UnavailableError
+
+LOOPS = ("default", "selector", "proactor", "uvloop")
+
+
+def available_loops() -> list[str]:
+    """Loop names usable here, ``default`` first."""
+    names = ["default", "selector"]
+    if hasattr(asyncio, "ProactorEventLoop"):
+        names.append("proactor")
+    if importlib.util.find_spec("uvloop") is not None:
+        names.append("uvloop")
+    return names
+
+
+def default_loop() -> str:
+    """The loop ``asyncio.run`` would create here."""
+    policy = asyncio.get_event_loop_policy()
+    loop = policy.new_event_loop()
+    try:
+        return "proactor" if type(loop).__name__ == "ProactorEventLoop" else "selector"
+    finally:
+        loop.close()
+
+
+def resolve_loop(name: str) -> str:
+    """Turn ``--loop`` into a concrete loop name available here; UnavailableError listing the others."""
+    available = available_loops()
+    if name not in LOOPS or name not in available:
+        raise UnavailableError(f"--loop {name!r} is not available here; choose one of: {', '.join(available)}")
+    return default_loop() if name == "default" else name
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """A function that creates a new loop of a resolved kind."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    if name == "proactor":
+        return asyncio.ProactorEventLoop  # type: ignore[attr-defined]
+    return asyncio.SelectorEventLoop

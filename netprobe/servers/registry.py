@@ -1,0 +1,112 @@
+"""The server backends netprobe knows: one registration each, read by the CLI, the ramp and the tests.
+
+Registering a backend is one ``register(BackendSpec(...))`` line below its class's module
+name; nothing is imported until a backend is created, so building ``--help`` costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from netprobe.errors import UnavailableError, UsageError
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to find, describe and check one server backend."""
+
+    name: str
+    module: str
+    class_name: str
+    summary: str
+    #: Modules it needs beyond the standard library; absent ones make it unavailable here.
+    requires: tuple[str, ...] = ()
+    #: Whether ``--selector`` applies to it.
+    takes_selector: bool = False
+    #: Whether ``--loop`` applies to it.
+    takes_loop: bool = False
+
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def load(self) -> type:
+        return getattr(importlib.import_module(self.module), self.class_name)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Backend-specific choices; each backend reads the ones that apply to it."""
+
+    selector_class: Optional[str] = None  # selectors backend: a class name from the selectors module
+    loop: Optional[str] = None  # asyncio backend: an event loop name
+
+    def to_args(self) -> list[str]:
+        """The child process's command-line spelling of these options."""
+        args = []
+        if self.selector_class:
+            args += ["--selector", self.selector_class]
+        if self.loop:
+            args += ["--loop", self.loop]
+        return args
+
+
+_BACKENDS: dict[str, BackendSpec] = {}
+
+
+def register(spec: BackendSpec) -> None:
+    if spec.name in _BACKENDS or spec.name == "all":
+        raise ValueError(f"backend name {spec.name!r} is taken")
+    _BACKENDS[spec.name] = spec
+
+
+def backend_names() -> tuple[str, ...]:
+    """Every registered backend, available here or not, in registration order."""
+    return tuple(_BACKENDS)
+
+
+def backend_spec(name: str) -> BackendSpec:
+    """The registration of ``name``; UsageError if there is none, UnavailableError if it cannot run here."""
+    spec = _BACKENDS.get(name)
+    if spec is None:
+        raise UsageError(f"--backend must be one of {', '.join(_BACKENDS)}, got {name!r}")
+    if not spec.available():
+        raise UnavailableError(f"backend {name!r} is not available here: it needs "
+                               f"{', '.join(spec.requires)} (available: {', '.join(available_backends())})")
+    return spec
+
+
+def available_backends() -> list[str]:
+    """Backends this Python can run."""
+    return [name for name, spec in _BACKENDS.items() if spec.available()]
+
+
+def parse_backend_list(text: str) -> list[str]:
+    """``all`` (every backend available here) or comma-separated names, each checked, duplicates dropped."""
+    if text.strip() == "all":
+        return available_backends()
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    if not names:
+        raise UsageError("--backend: name one or more of " + ", ".join(_BACKENDS) + ", or all")
+    return [backend_spec(b).name for b in dict.fromkeys(names)]
+
+
+def make_backend(name: str, protocol: Any, host: str = "127.0.0.1", port: int = 0, ports: int = 1,
+                 options: Optional[ServerOptions] = None):
+    """Create and bind backend ``name``; only its own module (and gevent for gevent) is imported."""
+    cls = backend_spec(name).load()
+    return cls(protocol, host, port, ports, options=options or ServerOptions())
+
+
+register(BackendSpec("selectors", "netprobe.servers.selector_server", "SelectorServer",
+                     "one selectors.DefaultSelector loop (or --selector), non-blocking sockets",
+                     takes_selector=True))
+register(BackendSpec("select", "netprobe.servers.select_server", "SelectLoopServer",
+                     "the tutorial's raw select.select() loop with input/output lists"))
+register(BackendSpec("threads", "netprobe.servers.thread_server", "ThreadPerConnectionServer",
+                     "one OS thread per connection, blocking calls"))
+register(BackendSpec("gevent", "netprobe.servers.gevent_server", "GeventServer",
+                     "one greenlet per connection on gevent's sockets (no monkey-patching)",
+                     requires=("gevent",)))

@@ -1,0 +1,109 @@
+"""The words netprobe's reports, options and processes share, each defined once.
+
+Every stop reason, side, placement, output format and verification mode is a member of
+one of these enums; producers write the member, consumers compare against it, and the JSON
+carries its value. Members are ``str`` subclasses, so ``StopReason.FD_LIMIT == "fd_limit"``
+holds and ``json.dumps`` writes the bare word (``enum.StrEnum`` only arrives in 3.11).
+
+Backends and client models are registries of their own, next to their classes:
+``netprobe.servers.registry`` and ``netprobe.clients.registry``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Word(str, enum.Enum):
+    """A vocabulary word: compares, hashes and prints as its value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        """Every word of this vocabulary, in definition order."""
+        return tuple(m.value for m in cls)
+
+    @classmethod
+    def parse(cls, text: str, option: str) -> Word:
+        """Return the member spelled ``text``; raise ValueError naming ``option`` and the choices."""
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValueError(f"{option} must be one of {', '.join(cls.values())}, got {text!r}") from None
+
+
+class StopReason(Word):
+    """Why a ramp stopped, or which limit a server met."""
+
+    SELECT_LIMIT = "select_limit"
+    FD_LIMIT = "fd_limit"
+    SYSTEM_FD_LIMIT = "system_fd_limit"
+    PORT_EXHAUSTION = "port_exhaustion"
+    BACKLOG = "backlog"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    THREAD_LIMIT = "thread_limit"
+    SERVER_EXITED = "server_exited"
+    INTERRUPTED = "interrupted"
+    OTHER = "other"
+
+
+# accept() errors that mean "out of a resource": a server pauses accepting and keeps serving.
+ACCEPT_LIMITS = frozenset({StopReason.FD_LIMIT, StopReason.SYSTEM_FD_LIMIT, StopReason.MEMORY})
+
+
+class Side(Word):
+    """Which end of the connections met a limit."""
+
+    CLIENT = "client"
+    SERVER = "server"
+    SYSTEM = "system"
+
+
+class Placement(Word):
+    """Where the ramp's own server runs (``--placement``; ``--server`` is its older spelling).
+
+    ``process``: a child process with its own fd budget, 1 fd per connection on each side.
+    ``thread``: inside netprobe's own process, so every connection costs this process 2 fds.
+    """
+
+    PROCESS = "process"
+    THREAD = "thread"
+
+
+class Verify(Word):
+    """How a ramp checks each connection."""
+
+    ECHO = "echo"
+    CONNECT = "connect"
+
+
+class Format(Word):
+    """Output formats of every command."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+class ProtocolName(Word):
+    """What a server says back."""
+
+    ECHO = "echo"
+    UPPER = "upper"
+    FILE = "file"
+
+
+class Operation(Word):
+    """What a client was doing when it failed; classification of an errno depends on it."""
+
+    SOCKET = "socket"
+    BIND = "bind"
+    CONNECT = "connect"
+    ACCEPT = "accept"
+    THREAD = "thread"
+    VERIFY = "verify"
+    TIMEOUT = "timeout"
