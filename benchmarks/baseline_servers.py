@@ -11,7 +11,10 @@ import json
 import sys
 import threading
 
-STATUS = {"held": 0, "accepted": 0, "bytes_in": 0, "bytes_out": 0, "errors": 0, "limit": None}
+from netprobe.servers.status import ServerStatus
+
+# Baselines keep no counters: they answer status with zeros, in the contract's shape.
+STATUS = ServerStatus(held=0, accepted=0, bytes_in=0, bytes_out=0, errors=0, accept_errors=0).to_dict()
 
 
 def control(stop) -> None:

@@ -11,10 +11,10 @@ import argparse
 import gc
 import json
 import resource
-import statistics
-import subprocess
 import socket
+import statistics
 import struct
+import subprocess
 import sys
 import time
 
@@ -50,9 +50,9 @@ def bare_loop(n: int) -> tuple[float, float]:
     return n / elapsed, rss / n
 
 
-def ramp_figures(n: int, client: str = "nonblocking") -> tuple[float, float, float]:
+def ramp_figures(n: int, client: str = "nonblocking", placement: str = "process") -> tuple[float, float, float]:
     """(connections/s over the steps, RSS bytes per connection on both sides, seconds of steps)."""
-    result = run_ramp(validate(RampConfig(to=n, step=max(1, n // 9), client=client)))
+    result = run_ramp(validate(RampConfig(to=n, step=max(1, n // 9), client=client, placement=placement)))
     if not result.ok:
         raise SystemExit(f"ramp --to {n} --client {client} stopped: {result.stop}")
     steps = result.steps
@@ -60,7 +60,7 @@ def ramp_figures(n: int, client: str = "nonblocking") -> tuple[float, float, flo
     first, last = steps[0], steps[-1]
     grown = last.connections - first.connections
     client_rss = (last.client_rss - first.client_rss) / grown
-    server_rss = (last.server_rss - first.server_rss) / grown
+    server_rss = 0 if last.server_rss is None else (last.server_rss - first.server_rss) / grown
     return n / seconds, client_rss + server_rss, seconds
 
 
@@ -83,13 +83,19 @@ def main() -> int:
     if soft < 2 * n + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 2 * n + 100), hard))
     if args.one:
-        figures = bare_loop(n) + (0.0,) if args.one == "bare" else ramp_figures(n, args.one)
+        if args.one == "bare":
+            figures = bare_loop(n) + (0.0,)
+        elif args.one == "thread":
+            figures = ramp_figures(n, "nonblocking", "thread")
+        else:
+            figures = ramp_figures(n, args.one)
         print(json.dumps(figures))
         return 0
 
     bare = [_measure("bare", n) for _ in range(args.repeat)]
     runs = [_measure("nonblocking", n) for _ in range(args.repeat)]
     halves = [_measure("nonblocking", n // 2) for _ in range(args.repeat)]
+    inline = [_measure("thread", n) for _ in range(args.repeat)]
     threads = _measure("threads", args.models)
     gevent = _measure("gevent", args.models)
     bare_rate = statistics.median(b[0] for b in bare)
@@ -97,10 +103,12 @@ def main() -> int:
     ramp_rate = statistics.median(r[0] for r in runs)
     ramp_mem = statistics.median(r[1] for r in runs)
     linear = statistics.median(r[2] for r in runs) / statistics.median(h[2] for h in halves)
+    thread_rate = statistics.median(r[0] for r in inline)
 
     print(f"{'(medians of ' + str(args.repeat) + ' runs)':34} {'conn/s':>10} {'RSS/conn B':>11}")
     print(f"{'bare connect+accept loop':34} {bare_rate:10,.0f} {bare_mem:11,.0f}")
     print(f"{'ramp nonblocking, echo checked':34} {ramp_rate:10,.0f} {ramp_mem:11,.0f}")
+    print(f"{'ramp --placement thread':34} {thread_rate:10,.0f} {statistics.median(r[1] for r in inline):11,.0f}")
     print(f"{'ramp threads (' + str(args.models) + ')':34} {threads[0]:10,.0f} {threads[1]:11,.0f}")
     print(f"{'ramp gevent (' + str(args.models) + ')':34} {gevent[0]:10,.0f} {gevent[1]:11,.0f}")
     rate_ratio = ramp_rate / bare_rate
@@ -108,7 +116,9 @@ def main() -> int:
     print(f"rate: ramp / bare = {rate_ratio:.2f} (goal >= 0.6)")
     print(f"memory: ramp / bare per connection = {mem_ratio:.2f} (goal <= 2)")
     print(f"linearity: time({n}) / time({n // 2}) = {linear:.2f} (goal <= 2.3)")
-    return 0 if rate_ratio >= 0.6 and mem_ratio <= 2 and linear <= 2.3 else 1
+    thread_ratio = thread_rate / bare_rate
+    print(f"rate: ramp --placement thread / bare = {thread_ratio:.2f} (goal >= 0.5)")
+    return 0 if rate_ratio >= 0.6 and mem_ratio <= 2 and linear <= 2.3 and thread_ratio >= 0.5 else 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Optional, TypeAlias
 
 import typer
 
@@ -21,15 +21,20 @@ from netprobe.vocabulary import Format, Placement, ProtocolName, StopReason, Ver
 # Typer vendors click privately in recent releases and depends on it in older ones;
 # its public BadParameter derives from click's UsageError and ClickException either way.
 _CLICK = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
-ClickUsageError = _CLICK["UsageError"]
-ClickException = _CLICK["ClickException"]
+ClickUsageError: Any = _CLICK["UsageError"]
+ClickException: Any = _CLICK["ClickException"]
 
 
 # Choices of the options, built from the registries that own them: a new backend or client
 # model shows up here without an edit to this file.
-Backend = Word("Backend", [(name, name) for name in backend_names()])
-RampBackend = Word("RampBackend", [(name, name) for name in (*backend_names(), "all")])
-ClientModel = Word("ClientModel", [(name, name) for name in client_names()])
+if TYPE_CHECKING:  # type checkers cannot follow enums made at run time; they are Words
+    Backend: TypeAlias = Word
+    RampBackend: TypeAlias = Word
+    ClientModel: TypeAlias = Word
+else:
+    Backend = Word("Backend", [(name, name) for name in backend_names()])
+    RampBackend = Word("RampBackend", [(name, name) for name in (*backend_names(), "all")])
+    ClientModel = Word("ClientModel", [(name, name) for name in client_names()])
 # rich reads [words] in help text as markup; help strings escape their brackets with this.
 PLOT_HELP = "Also draw a PNG (needs: pip install 'netprobe\\[plot]')."
 
@@ -165,7 +170,7 @@ def ramp(
 
 @app.command()
 def report(
-    files: List[str] = typer.Argument(..., help="limits and ramp JSON files, e.g. CI artifacts."),
+    files: list[str] = typer.Argument(..., help="limits and ramp JSON files, e.g. CI artifacts."),
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
 ) -> int:
@@ -226,7 +231,7 @@ PLOT_OPTION = typer.Option(None, "--plot", help=PLOT_HELP)
 @bench_app.command("selectors")
 def bench_selectors(
     fds: str = typer.Option("10,100,1000,5000", "--fds", help="Registered socket counts, comma-separated."),
-    selector: Optional[List[str]] = typer.Option(None, "--selector", help="Only these selectors (repeatable)."),
+    selector: Optional[list[str]] = typer.Option(None, "--selector", help="Only these selectors (repeatable)."),
     calls: int = typer.Option(200, "--calls", help="select() calls timed per cell."),
     plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
@@ -343,7 +348,7 @@ def _fail(message: str, status: ExitStatus) -> int:
     return int(status)
 
 
-def run(argv: Optional[List[str]] = None) -> int:
+def run(argv: Optional[list[str]] = None) -> int:
     """Run the CLI and return its exit status; the one place errors become exit codes."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv

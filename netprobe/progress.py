@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Optional
+
 from netprobe.models import RampStep
 from netprobe.render import units
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class RampProgress:
@@ -17,9 +22,9 @@ class RampProgress:
             TextColumn("ramp"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
         )
-        self._task = None
+        self._task: Optional[TaskID] = None
 
-    def __enter__(self) -> "RampProgress":
+    def __enter__(self) -> RampProgress:
         self._progress.__enter__()
         return self
 

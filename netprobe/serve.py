@@ -6,7 +6,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from netprobe.errors import UsageError
 from netprobe.protocols import make_protocol

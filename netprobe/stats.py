@@ -7,17 +7,18 @@ interpolation), so a p99 of 100 samples is the 100th-smallest one, the largest.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 
-def percentile(ordered: Sequence[float], q: float, digits: int = 3) -> Optional[float]:
+def percentile(ordered: Sequence[float], q: float, digits: int = 4) -> Optional[float]:
     """The value at fraction ``q`` (0.9 for p90) of ``ordered`` (sorted ascending); None if empty."""
     if not ordered:
         return None
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], digits)
 
 
-def percentiles(values: Iterable[float], qs: Sequence[float], digits: int = 3) -> list[Optional[float]]:
+def percentiles(values: Iterable[float], qs: Sequence[float], digits: int = 4) -> list[Optional[float]]:
     """``percentile`` of ``values`` (in any order) at each fraction of ``qs``, sorting once."""
     ordered = sorted(values)
     return [percentile(ordered, q, digits) for q in qs]

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from netprobe import platform
-import pytest
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

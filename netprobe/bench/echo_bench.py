@@ -6,14 +6,15 @@ import json
 import math
 import subprocess
 import sys
-from typing import Optional
+from typing import IO, Optional
 
+from netprobe.clients.registry import client_spec
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchEchoResult, EchoRun
 from netprobe.servers.process import ChildServer, ServerGone
 from netprobe.servers.registry import ServerOptions
-from netprobe.clients.registry import client_spec
+
 # A single-threaded load client above this share of a core is the bottleneck, not the server.
 CLIENT_BOUND_CPU = 90.0
 MAX_SIZE = 1024 * 1024
@@ -37,17 +38,28 @@ def _line(proc: subprocess.Popen, timeout: float) -> dict:
     import queue
     import threading
 
-    box: "queue.Queue[str]" = queue.Queue()
-    reader = threading.Thread(target=lambda: box.put(proc.stdout.readline()), daemon=True)
+    assert proc.stdout is not None and proc.stderr is not None  # started with both piped
+    stdout, stderr = proc.stdout, proc.stderr
+    box: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: box.put(stdout.readline()), daemon=True)
     reader.start()
     try:
         line = box.get(timeout=timeout)
     except queue.Empty:
         raise RuntimeError(f"the load client did not answer within {timeout:.0f} s") from None
     if not line:
-        err = proc.stderr.read().strip().splitlines()
+        err = stderr.read().strip().splitlines()
         raise RuntimeError(f"the load client exited: {err[-1] if err else proc.poll()}")
     return json.loads(line)
+
+
+def _close_quietly(stream: Optional[IO[str]]) -> None:
+    if stream is None:
+        return
+    try:
+        stream.close()
+    except OSError:
+        pass  # the other end is already gone
 
 
 def _cpu(proc) -> float:
@@ -77,6 +89,7 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
         _line(load, 30)  # {"connected": N}
         rss_held = sproc.memory_info().rss
         cpu0 = _cpu(sproc)
+        assert load.stdin is not None
         load.stdin.write("go\n")
         load.stdin.flush()
         result = _line(load, duration + 60)
@@ -102,17 +115,14 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
                        error=f"{type(exc).__name__}: {exc}")
     finally:
         if load is not None:
-            try:
-                load.stdin.close()
-            except OSError:
-                pass
+            _close_quietly(load.stdin)  # the client closes its connections at the end of stdin
             try:
                 load.wait(30)
             except subprocess.TimeoutExpired:
                 load.kill()
                 load.wait()
-            load.stdout.close()
-            load.stderr.close()
+            _close_quietly(load.stdout)
+            _close_quietly(load.stderr)
         if server is not None:
             server.close()
 

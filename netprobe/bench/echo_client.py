@@ -24,7 +24,7 @@ LATENCY_POINTS = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999), ("
 
 def latency_summary(latencies) -> dict:
     """The percentiles every echo report shows, in milliseconds."""
-    values = percentiles(latencies, [q for _, q in LATENCY_POINTS], 4)
+    values = percentiles(latencies, [q for _, q in LATENCY_POINTS])
     return dict(zip((name for name, _ in LATENCY_POINTS), values))
 
 

@@ -26,7 +26,7 @@ BODY = b"netprobe: a slow answer\n" * 8
 class _SlowHandler(http.server.BaseHTTPRequestHandler):
     delay = 1.0
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         time.sleep(self.delay)
         self.send_response(200)
         self.send_header("Content-Length", str(len(BODY)))
@@ -52,7 +52,7 @@ class SlowServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/slow"
+        return f"http://{host!s}:{port}/slow"
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import selectors
 import socket
-import statistics
 import time
 from typing import Optional
 
 from netprobe import platform
-from netprobe.stats import percentile
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
-from netprobe.selector_catalog import available_selectors
 from netprobe.models import BenchSelectorsResult, Note, SelectorCap, SelectorSlope, SelectorTiming
+from netprobe.selector_catalog import available_selectors
+from netprobe.stats import percentiles
 
 DEFAULT_FDS = (10, 100, 1000, 5000)
 DEFAULT_CALLS = 200
@@ -75,8 +74,10 @@ def _idle_sockets(n: int) -> list[socket.socket]:
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
-    samples = sorted(samples)
-    return statistics.median(samples), percentile(samples, 0.9, digits=6)
+    """The median and p90 of one cell's call times, by the report-wide nearest-rank definition."""
+    median, p90 = percentiles(samples, (0.5, 0.9), digits=6)
+    assert median is not None and p90 is not None, "a cell times at least one call"
+    return median, p90
 
 
 def time_selector(name: str, idle: list[socket.socket], ready: socket.socket, calls: int,

@@ -11,12 +11,12 @@ import subprocess
 import sys
 import tempfile
 
-from netprobe.stats import percentile
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchTransferResult
-from netprobe.servers.process import ChildServer, ServerGone
 from netprobe.servers import backend_spec
+from netprobe.servers.process import ChildServer, ServerGone
+from netprobe.stats import percentile
 
 DEFAULT_FILE_SIZE = 256 * 1024
 SERVED_NAME = "lyrics.bin"  # the tutorial served 歌词.txt ("lyrics")

@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+from typing import Any
 
 
 def main(argv: list[str]) -> int:
@@ -20,7 +21,7 @@ def main(argv: list[str]) -> int:
 
     host, port, clients, path, expected = argv[0], int(argv[1]), int(argv[2]), argv[3], bytes.fromhex(argv[4])
     lock = threading.Lock()
-    outcome = {"completed": 0, "failed": 0, "corrupt": 0, "errors": {}, "latencies": [], "bytes": 0}
+    outcome: dict[str, Any] = {"completed": 0, "failed": 0, "corrupt": 0, "errors": {}, "latencies": [], "bytes": 0}
     start_line = threading.Barrier(clients + 1)
 
     def one(i: int) -> None:

@@ -9,8 +9,9 @@ import socket
 import time
 from abc import ABC, abstractmethod
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation
@@ -129,7 +130,7 @@ class Client(ABC):
     def close(self) -> None:
         """Close every connection abortively and release every resource."""
 
-    def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:
+    def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:  # noqa: B027 (optional hook)
         """Drive a server that shares this thread: call ``server_step(timeout)`` while waiting for events.
 
         Only client models registered with ``drives_inline_server`` use it; the others ignore it.

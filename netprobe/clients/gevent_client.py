@@ -7,10 +7,11 @@ that do not use it pay nothing for it.
 from __future__ import annotations
 
 from array import array
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
-from netprobe.vocabulary import Operation, Verify
 from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
+from netprobe.vocabulary import Operation, Verify
 
 
 class GeventClient(Client):

@@ -6,10 +6,11 @@ import selectors
 import socket
 import time
 from array import array
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
-from netprobe.vocabulary import Operation, Verify
 from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, set_nodelay
+from netprobe.vocabulary import Operation, Verify
 
 # How long the loop waits for events before asking whether the server already gave up.
 IDLE_TICK = 0.05
@@ -38,10 +39,13 @@ def _peer_gone(out: BatchOutcome, exc: Optional[OSError] = None) -> bool:
 class _Pending:
     __slots__ = ("sock", "phase", "sent_at", "received", "done")
 
+    sock: Any
+
     def __init__(self, sock: socket.socket, phase: int) -> None:
         self.reset(sock, phase)
 
-    def reset(self, sock: socket.socket, phase: int) -> None:
+    def reset(self, sock: Optional[socket.socket], phase: int) -> None:
+        # None once the batch is over: a pooled record must not keep a closed socket alive.
         self.sock = sock
         self.phase = phase
         self.sent_at = 0.0
@@ -86,7 +90,7 @@ class NonblockingClient(Client):
             n = min(remaining, self.batch)
             remaining -= n
             fresh = self._start_connects(n, out)
-            self._run(fresh, _CONNECTING, timeout, should_abort, out)
+            self._run(fresh, timeout, should_abort, out)
         return out
 
     def reverify(self, conns: list, timeout: float) -> BatchOutcome:
@@ -95,11 +99,22 @@ class NonblockingClient(Client):
             for sock in conns:
                 self._check_open(sock, out)
             return out
-        self._run(conns, _ECHO, timeout, lambda: False, out, reverify=True)
+        pending = [self._pending(sock, _ECHO) for sock in conns]
+        for p in pending:
+            self._send(p, out)
+        self._run(pending, timeout, lambda: False, out, reverify=True)
         return out
 
-    def _start_connects(self, n: int, out: BatchOutcome) -> list[socket.socket]:
+    def _pending(self, sock: socket.socket, phase: int) -> _Pending:
+        """A recycled bookkeeping record, so a batch does not leave holes in the heap between sockets."""
+        p = self._pool.pop() if self._pool else _Pending(sock, phase)
+        p.reset(sock, phase)
+        return p
+
+    def _start_connects(self, n: int, out: BatchOutcome) -> list[_Pending]:
+        """Start ``n`` connects; send each probe at once where the handshake already finished."""
         fresh = []
+        early = self.verify == Verify.ECHO
         step = self._server_step
         for i in range(n):
             if step is not None and i % INLINE_ACCEPT_EVERY == INLINE_ACCEPT_EVERY - 1:
@@ -125,7 +140,10 @@ class NonblockingClient(Client):
                 self._failed.append(sock)
                 out.fail(Operation.CONNECT, err)
                 break
-            fresh.append(sock)
+            p = self._pending(sock, _CONNECTING)
+            if early and self._send_early(p):
+                p.phase = _ECHO
+            fresh.append(p)
         return fresh
 
     def _check_open(self, sock: socket.socket, out: BatchOutcome) -> bool:
@@ -138,25 +156,16 @@ class NonblockingClient(Client):
             return _peer_gone(out, exc)
         return bool(data) or _peer_gone(out)
 
-    def _run(self, socks: list, phase: int, timeout: float, should_abort: Callable[[], bool],
+    def _run(self, everyone: list[_Pending], timeout: float, should_abort: Callable[[], bool],
              out: BatchOutcome, reverify: bool = False) -> None:
-        """Drive ``socks`` from ``phase`` to verified, all at once, until done or the deadline."""
+        """Drive connections from their phase to verified, all at once, until done or the deadline."""
         sel = self._sel
         sent: list[_Pending] = []
-        everyone: list[_Pending] = []
-        pool = self._pool
-        for sock in socks:
-            p = pool.pop() if pool else _Pending(sock, phase)
-            p.reset(sock, phase)
-            everyone.append(p)
-            if phase == _ECHO:
-                self._send(p, out)
-                sent.append(p)
-            elif self.verify == Verify.ECHO and self._send_early(p):
-                p.phase = _ECHO
+        for p in everyone:
+            if p.phase == _ECHO:
                 sent.append(p)
             else:
-                sel.register(sock, selectors.EVENT_WRITE, p)
+                sel.register(p.sock, selectors.EVENT_WRITE, p)
         # The server works on another core while the batch is sent: most answers are already
         # here, and reading them now saves registering those sockets with the selector at all.
         if self._server_step is not None:
@@ -176,7 +185,7 @@ class NonblockingClient(Client):
                     break
                 continue
             for key, _ in events:
-                p: _Pending = key.data
+                p = key.data
                 sock = p.sock
                 if p.phase == _CONNECTING:
                     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -204,10 +213,9 @@ class NonblockingClient(Client):
             sel.unregister(key.fileobj)
         if not reverify:
             self._failed += [p.sock for p in everyone if not p.done]
-        # Recycled, so a batch's bookkeeping does not leave holes in the heap between sockets.
         for p in everyone:
             p.sock = None
-        pool.extend(everyone)
+        self._pool.extend(everyone)
 
     def _receive(self, p: _Pending, out: BatchOutcome, reverify: bool) -> Optional[bool]:
         """Read the echo: True when it is complete and right, False on failure, None to wait for more."""

@@ -7,11 +7,12 @@ import socket
 import threading
 import time
 from array import array
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
-from netprobe.vocabulary import Operation, Verify
 from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
 from netprobe.sockets import abort
+from netprobe.vocabulary import Operation, Verify
 
 # How long close() waits for the connection threads to finish.
 JOIN_TIMEOUT = 10.0
@@ -25,7 +26,7 @@ class ThreadsClient(Client):
         self._release = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def _connection(self, dest, src: Optional[str], timeout: float, results: "queue.Queue") -> None:
+    def _connection(self, dest, src: Optional[str], timeout: float, results: queue.Queue) -> None:
         """Connect, check, report, then keep the connection open until released."""
         try:
             sock = socket.socket(self.family, socket.SOCK_STREAM)
@@ -37,7 +38,7 @@ class ThreadsClient(Client):
             self._bind_source(sock, src)
             sock.connect(dest)
             latency = echo_roundtrip(sock, self.payload) if self.verify == Verify.ECHO else None
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             abort(sock)
             results.put((Operation.TIMEOUT, exc, None, None))
             return
@@ -51,15 +52,15 @@ class ThreadsClient(Client):
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         out = BatchOutcome()
-        results: "queue.Queue" = queue.Queue()
+        results: queue.Queue = queue.Queue()
         started = 0
         for _ in range(count):
             dest, src = self._next_addresses()
             thread = threading.Thread(target=self._connection, args=(dest, src, timeout, results), daemon=True)
             try:
                 thread.start()
-            except RuntimeError as exc:  # "can't start new thread": memory or a thread limit
-                out.fail(Operation.THREAD, None, str(exc))
+            except RuntimeError as start_error:  # "can't start new thread": memory or a thread limit
+                out.fail(Operation.THREAD, None, str(start_error))
                 break
             self._threads.append(thread)
             started += 1
@@ -83,7 +84,7 @@ class ThreadsClient(Client):
                 if self.verify == Verify.ECHO:
                     out.latencies_ms.append(echo_roundtrip(sock, self.payload))
                 out.verified += 1
-            except socket.timeout:
+            except TimeoutError:
                 out.unanswered += 1
             except ConnectionResetError as exc:
                 out.peer_closed += 1

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from netprobe.models import BENCH_ECHO_SCHEMA, BENCH_MODELS_SCHEMA, BENCH_SELECTORS_SCHEMA, BENCH_TRANSFER_SCHEMA, Note, PlatformInfo, Record
+from netprobe.models import (
+    BENCH_ECHO_SCHEMA,
+    BENCH_MODELS_SCHEMA,
+    BENCH_SELECTORS_SCHEMA,
+    BENCH_TRANSFER_SCHEMA,
+    Note,
+    PlatformInfo,
+    Record,
+)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import subprocess
 from typing import Optional
 
-from netprobe.platform import _common
-from netprobe.vocabulary import StopReason
-from netprobe.platform import _posix
+from netprobe.platform import _common, _posix
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     allow_rebind,
@@ -22,6 +20,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     process_fds,
     set_soft_fd_limit,
 )
+from netprobe.vocabulary import StopReason
 
 # The errno numbers of xnu (bsd/sys/errno.h), so that macOS results classify the same on any OS.
 DARWIN_ERRNO = {

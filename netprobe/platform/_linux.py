@@ -6,7 +6,6 @@ import os
 from typing import Optional
 
 from netprobe.platform import _common
-from netprobe.vocabulary import StopReason
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     allow_rebind,
@@ -20,6 +19,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     raise_soft_fd_limit,
     set_soft_fd_limit,
 )
+from netprobe.vocabulary import StopReason
 
 PROC_SYS = "/proc/sys"
 

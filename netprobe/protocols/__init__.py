@@ -7,10 +7,17 @@ per connection for them. file keeps a session per connection.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 from netprobe.errors import UsageError
+
+if TYPE_CHECKING:
+    from netprobe.protocols.files import FileSession
+
+if TYPE_CHECKING:
+    from netprobe.protocols.files import FileSession
 
 PROTOCOLS = ("echo", "upper", "file")
 
@@ -26,10 +33,16 @@ class Protocol:
     def stateless(self) -> bool:
         return self.transform is not None
 
-    def session(self):
+    def reply(self, data: bytes) -> bytes:
+        """What a stateless protocol answers to ``data``."""
+        assert self.transform is not None, "a protocol with sessions has no stateless reply"
+        return self.transform(data)
+
+    def session(self) -> FileSession:
         """A new per-connection session (file protocol only)."""
         from netprobe.protocols.files import FileSession
 
+        assert self.root is not None, "only the file protocol has sessions"
         return FileSession(self.root, self.max_file_size)
 
 

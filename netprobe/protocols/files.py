@@ -24,7 +24,7 @@ import hashlib
 import os
 import struct
 import tempfile
-from typing import BinaryIO, Optional
+from typing import Any, BinaryIO, Optional
 
 from netprobe.protocols import framing
 
@@ -90,7 +90,7 @@ class FileSession:
         self._received = 0
         self._expected = 0
         self._discard = 0  # bytes of a refused upload still to swallow
-        self._digest = None
+        self._digest: Any = None  # hashlib.sha256() of the upload in progress
         self.closing = False  # True once an error was queued: close after sending it
 
     # --- input
@@ -170,6 +170,7 @@ class FileSession:
             self._finish_upload()
 
     def _data(self, chunk: bytes) -> None:
+        assert self._upload is not None
         fd = self._upload[0]
         if self._received + len(chunk) > self._expected:
             raise ProtocolError("more data than the announced size")
@@ -180,6 +181,7 @@ class FileSession:
             self._finish_upload()
 
     def _finish_upload(self) -> None:
+        assert self._upload is not None
         fd, temp, sha, path = self._upload
         self._upload = None
         os.close(fd)

@@ -38,7 +38,7 @@ class FrameDecoder:
     def push(self, data: bytes) -> None:
         self._buffer += data
 
-    def pop(self) -> "bytes | None":
+    def pop(self) -> bytes | None:
         """The next complete frame body, or None until more bytes arrive.
 
         Raises FrameError as soon as a length prefix is zero or above ``max_frame``, before

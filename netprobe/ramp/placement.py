@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from collections.abc import Callable
+from typing import Optional, Protocol
 
 from netprobe.servers.process import ChildServer, ServerGone
 from netprobe.servers.registry import ServerOptions, make_backend
@@ -12,25 +13,25 @@ from netprobe.servers.status import ServerStatus
 __all__ = ["ChildServer", "ExternalTarget", "InProcessServer", "RampServer", "ServerGone"]
 
 
-class RampServer:
-    """A server the ramp connects to; ``status()`` returns its counters, or None if it has none."""
+class RampServer(Protocol):
+    """A server the ramp connects to: a ChildServer, an InProcessServer or an ExternalTarget."""
 
-    pid: Optional[int] = None
-    soft_limit: Optional[int] = None
-    raised_from: Optional[int] = None
-    selector_label: Optional[str] = None
+    pid: Optional[int]
+    soft_limit: Optional[int]
+    raised_from: Optional[int]
+    selector_label: Optional[str]
     addresses: list[tuple[str, int]]
     #: ``step(timeout)`` when the client must drive the server from its own thread, else None.
-    step = None
+    step: Optional[Callable[[float], bool]]
 
     def status(self) -> Optional[ServerStatus]:
-        return None
+        """Its counters, or None where netprobe cannot see them; raises ServerGone if it died."""
 
     def close(self) -> None:
-        pass
+        """Stop it and release everything it holds."""
 
 
-class InProcessServer(RampServer):
+class InProcessServer:
     """A backend inside this process: every connection costs this process 2 fds.
 
     A backend with a steppable event loop is driven by the client between its own events
@@ -45,7 +46,11 @@ class InProcessServer(RampServer):
 
         self.server = make_backend(backend, make_protocol("echo"), "127.0.0.1", 0, ports, options)
         self.addresses = self.server.addresses
-        self.selector_label = self.server.selector_label
+        self.selector_label: Optional[str] = self.server.selector_label
+        self.pid: Optional[int] = None  # this process: sampled as the client
+        self.soft_limit: Optional[int] = None
+        self.raised_from: Optional[int] = None
+        self.step: Optional[Callable[[float], bool]] = None
         self._thread: Optional[threading.Thread] = None
         self._crash: Optional[BaseException] = None
         if inline and hasattr(self.server, "step"):
@@ -72,8 +77,20 @@ class InProcessServer(RampServer):
         self.server.close()
 
 
-class ExternalTarget(RampServer):
+class ExternalTarget:
     """A server netprobe did not start: only the client side can be observed."""
+
+    pid: Optional[int] = None
+    soft_limit: Optional[int] = None
+    raised_from: Optional[int] = None
+    selector_label: Optional[str] = None
+    step: Optional[Callable[[float], bool]] = None
 
     def __init__(self, address: tuple[str, int]) -> None:
         self.addresses = [address]
+
+    def status(self) -> Optional[ServerStatus]:
+        return None
+
+    def close(self) -> None:
+        pass

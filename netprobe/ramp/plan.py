@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Optional
 
 DEFAULT_STEPS = 10
 # Step size when ramping without a target, until the first limit.
@@ -20,7 +21,7 @@ class RampPlan:
     maximum: int
 
     @classmethod
-    def build(cls, target: Optional[int], step: Optional[int], maximum: int) -> "RampPlan":
+    def build(cls, target: Optional[int], step: Optional[int], maximum: int) -> RampPlan:
         if step is None:
             step = OPEN_ENDED_STEP if target is None else max(1, math.ceil(target / DEFAULT_STEPS))
         return cls(target, step, maximum)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 from netprobe import platform
 from netprobe.clients import BatchOutcome, client_spec, make_client
@@ -121,6 +122,12 @@ class _Sampler:
         sfds, srss, scpu = self._one(self.server, "server", wall)
         return {"client_fds": cfds, "client_rss": crss, "client_cpu": ccpu,
                 "server_fds": sfds, "server_rss": srss, "server_cpu": scpu}
+
+
+def step_latency(latencies: Iterable[float]) -> tuple[Optional[float], Optional[float]]:
+    """A step's p50 and p99 check latency, by the one percentile definition of every report."""
+    p50, p99 = percentiles(latencies, (0.5, 0.99))
+    return p50, p99
 
 
 def _server_status(server: RampServer) -> tuple[Optional[ServerStatus], Optional[str]]:
@@ -311,9 +318,9 @@ class _Run:
                     source_ips = ([f"127.0.0.{i}" for i in range(1, cfg.source_ips + 1)]
                                   if cfg.source_ips > 1 else None)
                     facts = platform.read_system_facts()
-                    self.client = make_client(cfg.client, self.server.addresses, source_ips, PAYLOAD,
-                                              cfg.verify, min(facts.somaxconn or 128, BATCH_MAX))
-                    self.client.pump(self.server.step)
+                    self.client = client = make_client(cfg.client, self.server.addresses, source_ips, PAYLOAD,
+                                                       cfg.verify, min(facts.somaxconn or 128, BATCH_MAX))
+                    client.pump(self.server.step)
                     prediction = self.predict(sampler, facts)
                     sampler.start()
                     stop, last_sample = self._steps(sampler, progress)
@@ -380,7 +387,7 @@ class _Run:
             limit = status.limit if status is not None else None
             held = client.held if limit is None else min(client.held, limit.held)
             tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
-            p50, p99 = percentiles(latencies, (0.5, 0.99))
+            p50, p99 = step_latency(latencies)
             step = RampStep(
                 connections=held,
                 p50_ms=p50,

@@ -12,7 +12,12 @@ from netprobe.render import units
 
 if TYPE_CHECKING:  # annotations only: importing every record would slow `netprobe limits`
     from netprobe.models import (
-        BenchEchoResult, BenchModelsResult, BenchSelectorsResult, BenchTransferResult, LimitsReport, RampResult,
+        BenchEchoResult,
+        BenchModelsResult,
+        BenchSelectorsResult,
+        BenchTransferResult,
+        LimitsReport,
+        RampResult,
         ReportResult,
     )
 

@@ -8,7 +8,7 @@ hub lives in the thread that calls ``serve()``.
 from __future__ import annotations
 
 import socket
-from typing import Optional
+from typing import Any, Optional
 
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
@@ -32,7 +32,7 @@ class GeventServer(ServerBase):
         self._gsocket = gevent.socket
         super().__init__(protocol, host, port, ports, backlog, options=options)
         self._group = gevent.pool.Group()
-        self._stop_watcher = None
+        self._stop_watcher: Any = None  # a gevent async watcher, made by serve()
 
     def serve(self) -> None:
         hub = self._gevent.get_hub()
@@ -81,7 +81,7 @@ class GeventServer(ServerBase):
                     break
                 self.bytes_in += len(data)
                 if session is None:
-                    out = self.protocol.transform(data)
+                    out = self.protocol.reply(data)
                     sock.sendall(out)  # blocks this greenlet only: back-pressure per connection
                     self.bytes_out += len(out)
                     continue

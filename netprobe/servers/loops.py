@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from typing import Callable
+from collections.abc import Callable
 
 from netprobe.errors import UnavailableError
 

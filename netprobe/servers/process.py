@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import Any, Optional
 
 from netprobe.errors import UsageError
@@ -33,7 +34,8 @@ class ChildServer:
     soft_limit: Optional[int] = None
     raised_from: Optional[int] = None
     selector_label: Optional[str] = None
-    step = None  # never driven inline: it has a process of its own
+    step: Optional[Callable[[float], bool]] = None  # never driven inline: it has a process of its own
+    pid: Optional[int] = None
 
     def __init__(self, backend: str = "selectors", options: Optional[ServerOptions] = None, *,
                  protocol: str = "echo", root: Optional[str] = None, max_file_size: Optional[int] = None,
@@ -53,7 +55,7 @@ class ChildServer:
         if want_fds is not None:
             cmd += ["--want-fds", str(want_fds)]
         self._stderr = tempfile.TemporaryFile()
-        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,

@@ -67,6 +67,11 @@ def backend_names() -> tuple[str, ...]:
     return tuple(_BACKENDS)
 
 
+def backend_specs() -> tuple[BackendSpec, ...]:
+    """Every registration, available here or not."""
+    return tuple(_BACKENDS.values())
+
+
 def backend_spec(name: str) -> BackendSpec:
     """The registration of ``name``; UsageError if there is none, UnavailableError if it cannot run here."""
     spec = _BACKENDS.get(name)

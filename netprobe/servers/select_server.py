@@ -19,8 +19,8 @@ from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.servers.registry import ServerOptions
-from netprobe.vocabulary import StopReason
 from netprobe.sockets import abort
+from netprobe.vocabulary import StopReason
 
 
 class _Conn:
@@ -126,7 +126,7 @@ class SelectLoopServer(ServerBase):
             return
         self.bytes_in += len(data)
         if conn.session is None:
-            reply = self.protocol.transform(data)
+            reply = self.protocol.reply(data)
             conn.queue.append(reply)
             conn.queued += len(reply)
             return

@@ -12,14 +12,14 @@ import errno
 import selectors
 import socket
 import time
-from typing import Optional
+from typing import Optional, cast
 
 from netprobe.protocols import Protocol
-from netprobe.protocols.files import ProtocolError
+from netprobe.protocols.files import FileSession, ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.servers.registry import ServerOptions
-from netprobe.vocabulary import StopReason
 from netprobe.sockets import abort
+from netprobe.vocabulary import StopReason
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
 _LISTENER = "listener"
@@ -39,7 +39,7 @@ class SelectorServer(ServerBase):
         self.selector_class = self.selector_label = type(self.sel).__name__
         # Output not yet sent, only for connections that have some: most never do.
         self.pending: dict[int, bytes] = {}
-        self.sessions: dict[int, object] = {}  # file protocol only
+        self.sessions: dict[int, FileSession] = {}  # file protocol only
         self._accepting = True
         self._resume_at = 0.0
         try:
@@ -54,7 +54,7 @@ class SelectorServer(ServerBase):
 
     def connections(self) -> list[socket.socket]:
         """The connected sockets this server holds."""
-        return [key.fileobj for key in list(self.sel.get_map().values()) if key.data is None]
+        return [cast(socket.socket, key.fileobj) for key in list(self.sel.get_map().values()) if key.data is None]
 
     @property
     def accepting(self) -> bool:
@@ -78,10 +78,11 @@ class SelectorServer(ServerBase):
             self._shed_newest(exc)
             return True
         for key, mask in events:
+            sock = cast(socket.socket, key.fileobj)
             if key.data is None:
-                self._service(key.fileobj, key.fd, mask)
+                self._service(sock, key.fd, mask)
             else:
-                self._accept(key.fileobj)
+                self._accept(sock)
         return bool(events)
 
     def _set_accepting(self, on: bool) -> None:
@@ -156,7 +157,7 @@ class SelectorServer(ServerBase):
             if data:
                 self.bytes_in += len(data)
                 if session is None:
-                    pending += self.transform(data)
+                    pending += self.protocol.reply(data)
                 else:
                     try:
                         session.received(data)

@@ -15,8 +15,8 @@ from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.servers.registry import ServerOptions
-from netprobe.vocabulary import StopReason
 from netprobe.sockets import abort
+from netprobe.vocabulary import StopReason
 
 # How often blocked calls wake to notice stop().
 TICK = 0.2
@@ -48,7 +48,7 @@ class ThreadPerConnectionServer(ServerBase):
         while self._running:
             try:
                 sock, _ = lsock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError as exc:
                 pause = self._accept_failed(exc)
@@ -73,14 +73,14 @@ class ThreadPerConnectionServer(ServerBase):
             while self._running:
                 try:
                     data = sock.recv(RECV_SIZE)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 if not data:
                     break
                 with self._lock:
                     self.bytes_in += len(data)
                 if session is None:
-                    self._send(sock, self.protocol.transform(data))
+                    self._send(sock, self.protocol.reply(data))
                     continue
                 try:
                     session.received(data)
@@ -105,7 +105,7 @@ class ThreadPerConnectionServer(ServerBase):
         while view and self._running:
             try:
                 sent = sock.send(view)
-            except socket.timeout:
+            except TimeoutError:
                 continue  # back-pressure: a peer that does not read holds only its own thread
             view = view[sent:]
             with self._lock:

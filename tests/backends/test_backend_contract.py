@@ -17,7 +17,7 @@ from netprobe import platform
 from netprobe.protocols import framing
 from netprobe.protocols.files import SIZE_AND_SHA, ProtocolError, get, put, read_frame
 from netprobe.servers.process import ChildServer
-from netprobe.servers import available_backends
+from netprobe.servers.registry import BackendSpec, backend_names, backend_specs
 from netprobe.sockets import abort
 
 ECHO_PAYLOAD = b"ping from netprobe\n"
@@ -261,18 +261,18 @@ class BackendContract:
             server.close()
 
 
-class TestSelectors(BackendContract):
-    BACKEND = "selectors"
+def _contract_class(spec: BackendSpec) -> type:
+    """The three-line subclass of the contract for one registered backend, skipped where it cannot run."""
+    cls = type(f"Test_{spec.name}", (BackendContract,), {"BACKEND": spec.name})
+    reason = f"backend {spec.name} needs {', '.join(spec.requires)}, not installed here"
+    return pytest.mark.skipif(not spec.available(), reason=reason)(cls)
 
 
-class TestSelect(BackendContract):
-    BACKEND = "select"
+# One test class per registered backend: registering a backend is enough to put it under contract.
+for _spec in backend_specs():
+    globals()[f"Test_{_spec.name}"] = _contract_class(_spec)
 
 
-@pytest.mark.skipif("gevent" not in available_backends(), reason="gevent is not installed")
-class TestGevent(BackendContract):
-    BACKEND = "gevent"
-
-
-class TestThreads(BackendContract):
-    BACKEND = "threads"
+def test_every_registered_backend_is_under_contract():
+    classes = {cls.BACKEND for name, cls in globals().items() if name.startswith("Test_")}
+    assert classes == set(backend_names())

@@ -8,9 +8,9 @@ import pytest
 
 from netprobe.cli import run
 from netprobe.limits import build_limits_report
-from netprobe.vocabulary import StopReason
 from netprobe.models import MemoryStats, Peak, PlatformInfo, Prediction, ProcessStats, RampResult, SelectorCap, StopInfo
 from netprobe.platform import _darwin, _windows
+from netprobe.vocabulary import StopReason
 from tests.conftest import DATA
 
 

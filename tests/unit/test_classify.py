@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from netprobe.platform import _common, _darwin, _linux, _windows
+from netprobe.platform import _darwin, _linux, _windows
 from netprobe.vocabulary import StopReason
 
 

@@ -32,7 +32,8 @@ def test_same_keys_on_linux_macos_and_windows(tmp_path):
     linux = _report("Linux", _linux.facts_from_proc_sys(str(tmp_path)), 1024, 4096, None,
                     SelectorCap("fd_number", 1024, ""), ["EpollSelector", "PollSelector", "SelectSelector"],
                     "EpollSelector")
-    mac = _report("Darwin", _darwin.facts_from_sysctl(_darwin.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text())),
+    lion = _darwin.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text())
+    mac = _report("Darwin", _darwin.facts_from_sysctl(lion),
                   256, None, None, SelectorCap("fd_number", 1024, ""),
                   ["KqueueSelector", "PollSelector", "SelectSelector"], "KqueueSelector")
     windows = _report("Windows", _windows.facts_from_netsh((DATA / "windows_netsh_dynamicport_tcp.txt").read_text()),

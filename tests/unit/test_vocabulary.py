@@ -1,0 +1,75 @@
+"""Each vocabulary has one owner, and everything that lists its words reads them from there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netprobe.cli import app
+from netprobe.clients.registry import client_names
+from netprobe.platform import _darwin, _linux, _posix, _windows
+from netprobe.servers.registry import backend_names
+from netprobe.vocabulary import StopReason, Word
+
+PACKAGE = Path(__file__).resolve().parents[2] / "netprobe"
+DOCS = PACKAGE.parent / "docs"
+
+
+def test_stop_reason_words_are_spelled_in_the_vocabulary_only():
+    spelled = re.compile(r"[\"']({})[\"']".format("|".join(r.value for r in StopReason)))
+    writers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if spelled.search(p.read_text()))
+    assert writers == ["vocabulary.py"]
+
+
+def test_words_compare_and_serialise_as_their_values():
+    import json
+
+    assert StopReason.FD_LIMIT == "fd_limit" and f"{StopReason.FD_LIMIT}" == "fd_limit"
+    assert json.dumps({"reason": StopReason.SELECT_LIMIT}) == '{"reason": "select_limit"}'
+    with pytest.raises(ValueError, match="--thing must be one of"):
+        StopReason.parse("nonsense", "--thing")
+    assert issubclass(StopReason, Word)
+
+
+@pytest.mark.parametrize("module", [_linux, _darwin, _windows, _posix], ids=lambda m: m.__name__)
+def test_every_stop_reason_has_a_remedy_on_every_platform(module):
+    for reason in StopReason:
+        assert module.remedy(reason, "server", 1024)
+
+
+@pytest.mark.parametrize("command, option, names", [
+    (["serve"], "--backend", backend_names()),
+    (["ramp"], "--backend", (*backend_names(), "all")),
+    (["bench", "transfer"], "--backend", backend_names()),
+    (["ramp"], "--client", client_names()),
+    (["bench", "echo"], "--client", client_names()),
+])
+def test_every_registered_name_is_a_choice_in_help(command, option, names):
+    import typer
+
+    group = typer.main.get_command(app)
+    cmd = group
+    for word in command:
+        cmd = cmd.commands[word]
+    param = next(p for p in cmd.params if option in p.opts)
+    assert tuple(param.type.choices) == tuple(names)
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and option in result.output
+
+
+def test_every_registered_backend_and_client_is_in_the_docs():
+    backends = (DOCS / "backends.md").read_text()
+    for name in backend_names():
+        assert f"| `{name}`" in backends, f"docs/backends.md has no table row for backend {name}"
+    ramp = (DOCS / "ramp.md").read_text()
+    for name in client_names():
+        assert f"| `--client {name}` |" in ramp, f"docs/ramp.md has no table row for client model {name}"
+
+
+def test_every_stop_reason_is_documented():
+    doc = (DOCS / "ramp.md").read_text()
+    for reason in StopReason:
+        assert f"`{reason}`" in doc, f"docs/ramp.md does not explain stop reason {reason}"
