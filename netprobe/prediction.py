@@ -53,11 +53,18 @@ class CeilingInputs:
     destinations: int = 1  # server ports times source addresses
     listeners_in_range: int = 1  # listeners that took their port from the ephemeral range
     backend: Optional[str] = None
+    #: The in-process client keeps its fds above select()'s cap, out of the server's fd numbers.
+    client_fds_above_cap: bool = False
 
     @property
     def fds_per_connection(self) -> int:
         """A server in netprobe's own process pays for the client's end of each connection too."""
         return 2 if self.placement == Placement.THREAD else 1
+
+    @property
+    def fd_numbers_per_connection(self) -> int:
+        """How far each connection moves the highest fd number the server's select() must watch."""
+        return 1 if self.client_fds_above_cap else self.fds_per_connection
 
 
 def server_reserved_fds(selector: str, placement: str, process_fds: Optional[int], ports: int = 1) -> int:
@@ -79,9 +86,10 @@ def predict(inputs: CeilingInputs) -> Prediction:
     cap, budget = inputs.cap, inputs.budget
     candidates: list[tuple[int, StopReason, str]] = []
     if cap.kind == "fd_number" and cap.limit is not None:
-        candidates.append((max(0, (cap.limit - reserved) // per_conn), StopReason.SELECT_LIMIT,
+        numbers = inputs.fd_numbers_per_connection
+        candidates.append((max(0, (cap.limit - reserved) // numbers), StopReason.SELECT_LIMIT,
                            f"select() refuses fd {cap.limit}+; {reserved} fds are taken before the "
-                           f"first connection and each costs {per_conn} in this process"))
+                           f"first connection and each takes {numbers} fd number(s) below it"))
     elif cap.kind == "count" and cap.limit is not None:
         candidates.append((max(0, cap.limit - 1), StopReason.SELECT_LIMIT,
                            f"select() takes {cap.limit} sockets per list, one of them the listener"))

@@ -11,7 +11,7 @@ from typing import Optional
 
 from netprobe.errors import UsageError
 from netprobe.protocols import make_protocol
-from netprobe.servers.registry import ServerOptions, backend_spec, make_backend
+from netprobe.servers.registry import backend_spec, make_backend, resolve_options
 from netprobe.servers.status import ServerStatus
 from netprobe.sockets import check_destination
 from netprobe.vocabulary import ProtocolName
@@ -22,24 +22,12 @@ STATS_INTERVAL = 1.0
 def start_server(backend: str, protocol: str, host: str, port: int, selector: Optional[str], loop: Optional[str],
                  root: Optional[str], max_file_size: Optional[int], allow_remote: bool):
     """Validate every option, then bind: raises UsageError naming the first problem."""
-    spec = backend_spec(backend)
-    if selector is not None and not spec.takes_selector:
-        raise UsageError(f"--selector applies to --backend selectors, not {backend}")
-    if loop is not None and not spec.takes_loop:
-        raise UsageError(f"--loop applies to --backend asyncio, not {backend}")
+    options = resolve_options(backend_spec(backend), selector, loop)
     if protocol != ProtocolName.FILE:
         for option, given in (("--root", root is not None), ("--max-file-size", max_file_size is not None)):
             if given:
                 raise UsageError(f"{option} applies to --protocol file, not {protocol}")
-    options = ServerOptions()
-    if spec.takes_selector:
-        from netprobe.selector_catalog import resolve_selector
 
-        options = ServerOptions(selector_class=resolve_selector(selector or "default"))
-    if spec.takes_loop:
-        from netprobe.servers.loops import resolve_loop
-
-        options = ServerOptions(loop=resolve_loop(loop or "default"))
     if host == "0.0.0.0":
         if not allow_remote:
             raise UsageError("--host 0.0.0.0 listens on every interface; pass --allow-remote to allow it")

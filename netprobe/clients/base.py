@@ -86,6 +86,8 @@ class Client(ABC):
         self.family = socket.AF_INET6 if ":" in destinations[0][0] else socket.AF_INET
         self.verified: list = []  # connections that passed their check, oldest first
         self._index = 0
+        #: Keep this client's fds at or above this number (a select()-capped server shares the process).
+        self.fd_floor: Optional[int] = None
 
     def _next_addresses(self) -> tuple[tuple[str, int], Optional[str]]:
         i = self._index

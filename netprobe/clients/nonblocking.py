@@ -9,6 +9,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any, Optional
 
+from netprobe import platform
 from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, set_nodelay
 from netprobe.vocabulary import Operation, Verify
 
@@ -127,7 +128,11 @@ class NonblockingClient(Client):
             except OSError as exc:
                 out.fail(Operation.SOCKET, exc)
                 break
-            if not SOCK_NONBLOCK:
+            if self.fd_floor is not None:
+                sock = socket.socket(self.family, socket.SOCK_STREAM,
+                                     fileno=platform.move_fd_above(sock.detach(), self.fd_floor))
+                sock.setblocking(False)
+            elif not SOCK_NONBLOCK:
                 sock.setblocking(False)
             try:
                 self._bind_source(sock, src)

@@ -31,8 +31,8 @@ else:
 # (tests/unit/test_platform_contract.py checks it).
 CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
-    "linger_zero", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds", "errno_name",
-    "classify_errno", "remedy", "kernel_tcp_stats", "can_bind_loopback_aliases",
+    "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
+    "errno_name", "classify_errno", "remedy", "kernel_tcp_stats", "can_bind_loopback_aliases",
 )
 __all__ = ["NAME", "HAS_RLIMIT", "AboveHardLimit", "PlatformError", "SystemFacts", "Unsupported", *CONTRACT]
 
@@ -43,6 +43,7 @@ set_soft_fd_limit = _impl.set_soft_fd_limit
 raise_soft_fd_limit = _impl.raise_soft_fd_limit
 presize_fd_table = _impl.presize_fd_table
 linger_zero = _impl.linger_zero
+move_fd_above = _impl.move_fd_above
 allow_rebind = _impl.allow_rebind
 read_system_facts = _impl.read_system_facts
 probe_select_cap = _impl.probe_select_cap

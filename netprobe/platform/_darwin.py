@@ -15,6 +15,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     check_soft_fd_limit,
     fd_limits,
     linger_zero,
+    move_fd_above,
     presize_fd_table,
     probe_select_cap,
     process_fds,

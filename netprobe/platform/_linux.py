@@ -14,6 +14,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     errno_name,
     fd_limits,
     linger_zero,
+    move_fd_above,
     presize_fd_table,
     probe_select_cap,
     raise_soft_fd_limit,

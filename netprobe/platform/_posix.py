@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno as _errno
+import fcntl
 import os
 import resource
 import select
@@ -83,6 +84,20 @@ def presize_fd_table(count: int) -> None:
     except OSError:
         return  # stdin closed or the slot in use: growth will happen as fds are opened
     os.close(top - 1)
+
+
+def move_fd_above(fd: int, floor: int) -> int:
+    """Move ``fd`` to the lowest free number at or above ``floor``; return the new number.
+
+    Keeps a process's own sockets out of the fd numbers another part of it watches with
+    select(). If the kernel refuses (no free number under the soft limit), ``fd`` stays.
+    """
+    try:
+        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    except OSError:
+        return fd
+    os.close(fd)
+    return moved
 
 
 def errno_name(code: Optional[int]) -> Optional[str]:

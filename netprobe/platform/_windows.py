@@ -66,6 +66,11 @@ def linger_zero() -> bytes:
     return struct.pack("HH", 1, 0)
 
 
+def move_fd_above(fd: int, floor: int) -> int:
+    """Windows select() counts sockets, whatever their handle values: nothing to move."""
+    return fd
+
+
 def presize_fd_table(count: int) -> None:
     """Windows hands out socket handles from no per-process table to grow."""
 

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from netprobe import platform
 from netprobe.clients.registry import client_spec
 from netprobe.errors import UnavailableError, UsageError
-from netprobe.servers.registry import ServerOptions, backend_spec
+from netprobe.servers.registry import ServerOptions, backend_spec, resolve_options
 from netprobe.sockets import check_destination, parse_host_port
 from netprobe.vocabulary import Placement, Verify
 
@@ -116,19 +116,8 @@ def _validate_target(cfg: RampConfig) -> None:
 
 
 def _validate_own_server(cfg: RampConfig) -> None:
-    spec = backend_spec(cfg.backend)
-    if cfg.selector is not None and not spec.takes_selector:
-        raise UsageError(f"--selector applies to --backend selectors, not {cfg.backend}")
-    if cfg.loop is not None and not spec.takes_loop:
-        raise UsageError(f"--loop applies to --backend asyncio, not {cfg.backend}")
-    if spec.takes_selector:
-        from netprobe.selector_catalog import resolve_selector
-
-        cfg.selector_class = resolve_selector(cfg.selector or "default")
-    if spec.takes_loop:
-        from netprobe.servers.loops import resolve_loop
-
-        cfg.loop = resolve_loop(cfg.loop or "default")
+    options = resolve_options(backend_spec(cfg.backend), cfg.selector, cfg.loop)
+    cfg.selector_class, cfg.loop = options.selector_class, options.loop
     if cfg.fd_limit is not None:
         _positive("--fd-limit", cfg.fd_limit)
         try:

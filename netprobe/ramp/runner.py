@@ -18,7 +18,7 @@ from netprobe import platform
 from netprobe.clients import BatchOutcome, client_spec, make_client
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
-from netprobe.models import Note, Peak, Prediction, RampResult, RampStep, StopInfo
+from netprobe.models import Note, Peak, Prediction, RampResult, RampStep, SelectorCap, StopInfo
 from netprobe.prediction import MEMORY_PER_CONNECTION, Budget, CeilingInputs, predict, server_reserved_fds
 from netprobe.ramp.config import RampConfig
 from netprobe.ramp.placement import ChildServer, ExternalTarget, InProcessServer, RampServer, ServerGone
@@ -218,6 +218,7 @@ class _Run:
         self.client = None
         self.restore_soft: Optional[int] = None
         self.soft, self.hard, _ = platform.fd_limits()
+        self._cap: Optional[SelectorCap] = None
 
     # --- set-up
 
@@ -261,6 +262,34 @@ class _Run:
                                                       f"{server.raised_from} to {server.soft_limit}"))
         return server
 
+    @property
+    def select_cap(self) -> SelectorCap:
+        """What caps the select() of netprobe's own server, if it waits with select()."""
+        if self._cap is None:
+            label = self.server.selector_label if self.server is not None else None
+            self._cap = platform.probe_select_cap() if label == "SelectSelector" else NO_CAP
+        return self._cap
+
+    def keep_client_fds_out_of_select(self, client: Any) -> None:
+        """In one process with a select() server, move the client's fds above select()'s fd-number cap.
+
+        Otherwise the client's own sockets use up the fd numbers select() can watch, and the
+        ramp measures the co-location rather than the server. The nonblocking client honours
+        it; the soft fd limit still counts both ends of every connection.
+        """
+        cap = self.select_cap
+        if not (self.cfg.in_process and cap.kind == "fd_number" and cap.limit is not None
+                and client_spec(self.cfg.client).drives_inline_server):
+            return
+        client.fd_floor = cap.limit
+        need = cap.limit + self.plan.goal + CLIENT_FD_RESERVE
+        if self.soft is not None and self.soft < need:
+            new = platform.raise_soft_fd_limit(need)
+            if self.restore_soft is None and new != self.soft:
+                self.restore_soft = self.soft
+        self.notes.append(Note("client.fds", f"the client keeps its fds at {cap.limit} and above, out of the "
+                                             "fd numbers the server's select() watches"))
+
     def predict(self, sampler: _Sampler, facts: platform.SystemFacts) -> Prediction:
         """Predict this set-up's ceiling from the same arithmetic ``limits`` uses, on fds measured now."""
         import psutil
@@ -276,11 +305,12 @@ class _Run:
             return predict(CeilingInputs("target", "target", NO_CAP, budget, client_fds, destinations,
                                          listeners_in_range=0))
         label = server.selector_label or cfg.backend
-        cap = platform.probe_select_cap() if label == "SelectSelector" else NO_CAP
+        cap = self.select_cap
         if cfg.in_process:
             # Measured after the server started: its listeners and loop are among this process's fds.
+            relocated = self.client is not None and self.client.fd_floor is not None
             return predict(CeilingInputs(label, Placement.THREAD, cap, budget, client_fds, destinations,
-                                         cfg.ports, cfg.backend))
+                                         cfg.ports, cfg.backend, client_fds_above_cap=relocated))
         server_fds = None
         if sampler.server is not None:
             try:
@@ -321,9 +351,12 @@ class _Run:
                     self.client = client = make_client(cfg.client, self.server.addresses, source_ips, PAYLOAD,
                                                        cfg.verify, min(facts.somaxconn or 128, BATCH_MAX))
                     client.pump(self.server.step)
+                    self.keep_client_fds_out_of_select(client)
                     prediction = self.predict(sampler, facts)
                     sampler.start()
                     stop, last_sample = self._steps(sampler, progress)
+                except ServerGone as exc:  # it died before the first step
+                    stop = self._stop(StopReason.SERVER_EXITED, Side.SERVER, None, str(exc), last_sample)
                 except KeyboardInterrupt:
                     last_sample = sampler.sample() if sampler else {}
                     stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal",

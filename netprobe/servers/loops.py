@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Callable
+import selectors
+from typing import Optional
 
 from netprobe.errors import UnavailableError
 
@@ -44,12 +45,18 @@ def resolve_loop(name: str) -> str:
     return default_loop() if name == "default" else name
 
 
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """A function that creates a new loop of a resolved kind."""
+def make_loop(name: str, selector_class: Optional[str] = None) -> tuple[asyncio.AbstractEventLoop, str]:
+    """Create a new event loop of a resolved kind; return it and what waits for its sockets.
+
+    ``selector_class`` picks the selector of a ``selector`` loop (default: DefaultSelector).
+    """
+    if name == "default":
+        name = default_loop()
     if name == "uvloop":
         import uvloop
 
-        return uvloop.new_event_loop
+        return uvloop.new_event_loop(), "uvloop"
     if name == "proactor":
-        return asyncio.ProactorEventLoop  # type: ignore[attr-defined]
-    return asyncio.SelectorEventLoop
+        return asyncio.ProactorEventLoop(), "proactor"  # type: ignore[attr-defined,unused-ignore]
+    selector = getattr(selectors, selector_class)() if selector_class else selectors.DefaultSelector()
+    return asyncio.SelectorEventLoop(selector), type(selector).__name__

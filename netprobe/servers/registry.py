@@ -98,6 +98,28 @@ def parse_backend_list(text: str) -> list[str]:
     return [backend_spec(b).name for b in dict.fromkeys(names)]
 
 
+def resolve_options(spec: BackendSpec, selector: Optional[str], loop: Optional[str]) -> ServerOptions:
+    """Check ``--selector`` and ``--loop`` against ``spec`` and this platform; resolve them to concrete names."""
+    for option, given, applies, kind in (("--selector", selector, spec.takes_selector, "takes_selector"),
+                                         ("--loop", loop, spec.takes_loop, "takes_loop")):
+        if given is not None and not applies:
+            takers = [s.name for s in _BACKENDS.values() if getattr(s, kind)]
+            raise UsageError(f"{option} applies to --backend {' or '.join(takers)}, not {spec.name}")
+    resolved_loop = None
+    if spec.takes_loop:
+        from netprobe.servers.loops import resolve_loop
+
+        resolved_loop = resolve_loop(loop or "default")
+        if resolved_loop != "selector" and selector is not None:
+            raise UsageError(f"--selector applies to asyncio's selector loop, not --loop {resolved_loop}")
+    selector_class = None
+    if spec.takes_selector and resolved_loop in (None, "selector"):
+        from netprobe.selector_catalog import resolve_selector
+
+        selector_class = resolve_selector(selector or "default")
+    return ServerOptions(selector_class=selector_class, loop=resolved_loop)
+
+
 def make_backend(name: str, protocol: Any, host: str = "127.0.0.1", port: int = 0, ports: int = 1,
                  options: Optional[ServerOptions] = None):
     """Create and bind backend ``name``; only its own module (and gevent for gevent) is imported."""
@@ -112,6 +134,9 @@ register(BackendSpec("select", "netprobe.servers.select_server", "SelectLoopServ
                      "the tutorial's raw select.select() loop with input/output lists"))
 register(BackendSpec("threads", "netprobe.servers.thread_server", "ThreadPerConnectionServer",
                      "one OS thread per connection, blocking calls"))
+register(BackendSpec("asyncio", "netprobe.servers.asyncio_server", "AsyncioServer",
+                     "an asyncio.Protocol per connection on the event loop of --loop",
+                     takes_selector=True, takes_loop=True))
 register(BackendSpec("gevent", "netprobe.servers.gevent_server", "GeventServer",
                      "one greenlet per connection on gevent's sockets (no monkey-patching)",
                      requires=("gevent",)))

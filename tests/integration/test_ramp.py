@@ -73,8 +73,20 @@ def test_select_stops_at_fd_1024_in_its_own_process():
 
 
 @fd_number_select
-def test_select_in_one_process_costs_two_fds_per_connection():
-    result = ramp(to=2000, selector="select", placement="thread")
+@pytest.mark.parametrize("backend, selector", [("selectors", "select"), ("select", None)])
+def test_in_one_process_the_nonblocking_client_keeps_its_fds_out_of_select(backend, selector):
+    """Its fds move above FD_SETSIZE, so select() meets the server's own connections, 1 fd number each."""
+    result = ramp(to=2000, backend=backend, selector=selector, placement="thread")
+    assert (result.stop.reason, result.stop.side) == ("select_limit", "server")
+    assert 1000 <= result.reached < 1024
+    assert abs(result.predicted.max_connections - result.reached) <= 8
+    assert result.peak.client_fds >= 2 * result.reached  # the fd count still pays for both ends
+
+
+@fd_number_select
+def test_in_one_process_threads_share_fd_numbers_with_a_select_server():
+    """Clients that cannot move their fds fill select()'s fd numbers too: 2 per connection."""
+    result = ramp(to=1000, selector="select", placement="thread", client="threads", step=100)
     assert result.stop.reason == "select_limit"
     assert 400 <= result.reached <= 512
     assert abs(result.predicted.max_connections - result.reached) <= 60

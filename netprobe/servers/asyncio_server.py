@@ -1,0 +1,235 @@
+"""The asyncio backend: an ``asyncio.Protocol`` per connection on an event loop of one's choice.
+
+Written as an asyncio user who must survive limits would write it. Protocols, not streams:
+a stream server costs a StreamReader, a StreamWriter and a task per connection, a Protocol
+only its callbacks, and ``pause_writing``/``resume_writing`` give back-pressure directly.
+Connections are accepted by an accept task per listener with ``loop.sock_accept`` (which
+every loop offers, the proactor included) and handed to ``loop.connect_accepted_socket``,
+so an accept error reaches this code and is recorded, instead of being logged by the loop.
+
+Limits met inside the loop: ``loop.create_server`` logs EMFILE on accept through the
+exception handler and retries after a second (CPython's selector_events); here accept errors
+are caught where they happen. A ``SelectorEventLoop`` on select() raises select()'s
+ValueError out of ``run_until_complete`` once an fd passes FD_SETSIZE (or, on Windows, 512
+sockets are registered): the loop survives it, so this server sheds its newest connections
+until select() accepts the set again, records ``select_limit`` and pauses accepting until a
+connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any, Optional
+
+from netprobe.protocols import Protocol
+from netprobe.protocols.files import FileSession, ProtocolError
+from netprobe.servers.base import MAX_PENDING, ServerBase
+from netprobe.servers.registry import ServerOptions
+from netprobe.sockets import abort
+from netprobe.vocabulary import StopReason
+
+TICK = 0.2
+
+
+class _Connection(asyncio.Protocol):
+    """One client: answers as its protocol says, stops reading while its replies do not drain."""
+
+    def __init__(self, server: AsyncioServer) -> None:
+        self.server = server
+        self.transport: Any = None
+        self.session: Optional[FileSession] = None if server.protocol.stateless else server.protocol.session()
+        self.paused = False
+        self.eof = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(high=MAX_PENDING)
+        self.server.transports[id(self)] = self
+
+    def data_received(self, data: bytes) -> None:
+        server = self.server
+        server.bytes_in += len(data)
+        if self.session is None:
+            reply = server.protocol.reply(data)
+            server.bytes_out += len(reply)
+            self.transport.write(reply)
+            return
+        try:
+            self.session.received(data)
+        except ProtocolError as exc:
+            server.errors += 1
+            self.session.fail(str(exc))
+        self.flush()
+        if not self.session.wants_input and not self.paused:
+            self.transport.pause_reading()  # enough unprocessed requests: let them drain first
+
+    def flush(self) -> None:
+        """Move a session's output into the transport while it drains; close once an error is out."""
+        session = self.session
+        if session is None:
+            return
+        while session.has_output and not self.paused:
+            chunk = session.pull(MAX_PENDING)
+            self.server.bytes_out += len(chunk)
+            self.transport.write(chunk)
+        if session.closing or (self.eof and not session.has_output):
+            self.transport.close()  # sends what is buffered, then closes
+        elif not self.paused and session.wants_input:
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.session is None:
+            self.transport.resume_reading()
+        else:
+            self.flush()
+
+    def eof_received(self) -> bool:
+        """The client sent all it will: finish answering it, then close (keep the transport open)."""
+        self.eof = True
+        if self.session is None:
+            self.transport.close()  # replies already written are sent before the close
+        else:
+            self.flush()
+        return True
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        server = self.server
+        if server.transports.pop(id(self), None) is not None:
+            server.held -= 1
+        if exc is not None:
+            server.errors += 1
+        if self.session is not None:
+            self.session.close()
+        server.connection_closed()
+
+
+class AsyncioServer(ServerBase):
+    """Serves ``protocol`` on a new event loop of the kind ``options.loop`` names, in the thread of ``serve()``."""
+
+    name = "asyncio"
+
+    def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
+                 ports: int = 1, backlog: int = socket.SOMAXCONN, *,
+                 options: Optional[ServerOptions] = None) -> None:
+        from netprobe.servers.loops import make_loop
+
+        options = options or ServerOptions()
+        self.loop, self.selector_label = make_loop(options.loop or "default", options.selector_class)
+        try:
+            super().__init__(protocol, host, port, ports, backlog, options=options)
+        except BaseException:
+            self.loop.close()
+            raise
+        for lsock in self.listeners:
+            lsock.setblocking(False)
+        self.transports: dict[int, _Connection] = {}
+        self._stopped: Optional[asyncio.Event] = None
+        self._may_accept: Optional[asyncio.Event] = None
+        self._capped = False
+
+    @property
+    def accepting(self) -> bool:
+        return self._may_accept is None or self._may_accept.is_set()
+
+    # --- run
+
+    def serve(self) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        main = loop.create_task(self._main())
+        try:
+            while not main.done():
+                try:
+                    loop.run_until_complete(main)
+                except ValueError as exc:
+                    # select() refused the set; the loop itself is intact and runs on.
+                    self._shed_newest(exc)
+        finally:
+            asyncio.set_event_loop(None)
+
+    async def _main(self) -> None:
+        self._stopped = asyncio.Event()
+        self._may_accept = asyncio.Event()
+        self._may_accept.set()
+        if not self._running:
+            return
+        acceptors = [asyncio.ensure_future(self._accept_loop(lsock)) for lsock in self.listeners]
+        await self._stopped.wait()
+        for task in acceptors:
+            task.cancel()
+        await asyncio.gather(*acceptors, return_exceptions=True)
+
+    def stop(self) -> None:
+        super().stop()
+        stopped = self._stopped
+        if stopped is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(stopped.set)
+            except RuntimeError:
+                pass  # the loop closed in between: nothing left to stop
+
+    async def _accept_loop(self, lsock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._may_accept is not None
+        while self._running:
+            await self._may_accept.wait()
+            try:
+                sock, _ = await loop.sock_accept(lsock)
+            except OSError as exc:
+                pause = self._accept_failed(exc)
+                if pause is None:
+                    self.errors += 1
+                await asyncio.sleep(pause or TICK)  # out of fds: back off, keep serving the rest
+                continue
+            self._accepted()
+            try:
+                await loop.connect_accepted_socket(lambda: _Connection(self), sock)
+            except OSError:
+                self.held -= 1
+                self.errors += 1
+                abort(sock)
+
+    # --- limits
+
+    def _shed_newest(self, exc: ValueError) -> None:
+        """Abort the newest connections until select() takes the set again, then stop accepting."""
+        selector = self.loop._selector  # type: ignore[attr-defined]  # the loop's own, as the loop sees it
+        shed_fd = None
+        for conn in sorted(self.transports.values(), key=lambda c: -c.transport.get_extra_info("socket").fileno()):
+            shed_fd = conn.transport.get_extra_info("socket").fileno()
+            conn.transport.abort()  # unregisters at once; connection_lost follows on the loop
+            try:
+                selector.select(0)
+                break
+            except ValueError:
+                continue
+        self._capped = True
+        if self._may_accept is not None:
+            self._may_accept.clear()
+        self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
+
+    def connection_closed(self) -> None:
+        """A connection went away: where select()'s cap paused accepting, there is room again."""
+        if self._capped and self._may_accept is not None:
+            self._capped = False
+            self._may_accept.set()
+
+    # --- teardown
+
+    def close(self) -> None:
+        """Abort every connection, close the listeners and the loop."""
+        loop = self.loop
+        if not loop.is_closed():
+            for conn in list(self.transports.values()):
+                conn.transport.abort()
+            if not loop.is_running():
+                loop.run_until_complete(asyncio.sleep(0))  # let connection_lost callbacks run
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+        self._close_listeners()
