@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Optional, TypeAlias
 
 import typer
@@ -134,7 +136,8 @@ def ramp(
     130 interrupted (the partial report is still written).
 
     Examples: netprobe ramp --to 1000; netprobe ramp --selector select --to 2000;
-    netprobe ramp --fd-limit 256 --to 1000; netprobe ramp --target 127.0.0.1:6379 --to 5000
+    netprobe ramp --fd-limit 256 --to 1000; netprobe ramp --target 127.0.0.1:6379 --to 5000;
+    netprobe ramp --backend all --to 5000 (one ceiling table: every backend, what stops each)
     """
     from netprobe.output import check_writable, emit
     from netprobe.plots import check_plot
@@ -143,21 +146,29 @@ def ramp(
 
     check_writable(output)
     check_plot(plot)
-    cfg = validate(RampConfig(
+    template = RampConfig(
         to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum,
         backend=backend.value, selector=selector.value if selector else None, loop=loop,
         placement=placement.value, client=client.value,
         verify=verify.value if verify else None, target=target, allow_remote=allow_remote,
         ports=ports, source_ips=source_ips,
-    ))
-    show_progress = not quiet and sys.stderr.isatty() and not (fmt is Format.JSON and output is None)
-    if show_progress:
-        from netprobe.progress import RampProgress
+    )
+    if backend.value == "all":
+        from netprobe.ramp.ceilings import run_ceilings, validate_all
 
-        with RampProgress() as bar:
-            result = run_ramp(cfg, progress=bar.update)
-    else:
-        result = run_ramp(cfg)
+        configs = validate_all(template)
+        ceilings = run_ceilings(configs, progress=None if quiet or not sys.stderr.isatty() else _announce)
+        emit(render(ceilings, fmt.value), output)
+        if plot and ceilings.rows:
+            from netprobe.plots import plot_ceilings
+
+            plot_ceilings(ceilings, plot)
+        if ceilings.interrupted:
+            return ExitStatus.INTERRUPTED
+        return ExitStatus.SUCCESS if ceilings.ok else ExitStatus.LIMIT_HIT
+    cfg = validate(template)
+    with _progress(quiet, fmt, output) as update:
+        result = run_ramp(cfg, progress=update)
     emit(render(result, fmt.value), output)
     if plot and result.steps:
         from netprobe.plots import plot_ramp
@@ -166,6 +177,22 @@ def ramp(
     if result.stop is not None and result.stop.reason == StopReason.INTERRUPTED:
         return ExitStatus.INTERRUPTED
     return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
+
+
+def _announce(backend: str) -> None:
+    sys.stderr.write(f"netprobe: ramping the {backend} backend\n")
+
+
+@contextmanager
+def _progress(quiet: bool, fmt: Format, output: Optional[str]) -> Iterator[Optional[Callable]]:
+    """A progress bar's update function on a terminal (unless --quiet), else None."""
+    if quiet or not sys.stderr.isatty() or (fmt is Format.JSON and output is None):
+        yield None
+        return
+    from netprobe.progress import RampProgress
+
+    with RampProgress() as bar:
+        yield bar.update
 
 
 @app.command()

@@ -107,6 +107,30 @@ def plot_bench_selectors(result, path: str) -> None:
     plt.close(fig)
 
 
+def plot_ceilings(result, path: str) -> None:
+    """Connections each backend held, its prediction beside it, and what each connection cost."""
+    plt = _pyplot()
+    rows = result.rows
+    names = [r.backend for r in rows]
+    fig, (ax_held, ax_cost) = plt.subplots(1, 2, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    xs = range(len(rows))
+    ax_held.bar([x - 0.2 for x in xs], [r.reached for r in rows], width=0.4, color="tab:blue", label="reached")
+    ax_held.bar([x + 0.2 for x in xs], [r.predicted or 0 for r in rows], width=0.4, color="tab:gray",
+                label="predicted")
+    for x, r in zip(xs, rows):
+        if r.stop_reason:
+            ax_held.annotate(r.stop_reason, (x - 0.2, r.reached), ha="center", va="bottom", fontsize=8)
+    ax_held.set_xticks(list(xs), names)
+    ax_held.set_ylabel("concurrent connections")
+    ax_held.legend()
+    ax_cost.bar(names, [(r.server_rss_per_connection or 0) / 1024 for r in rows], color="tab:orange")
+    ax_cost.set_ylabel("server RSS per connection (KiB)")
+    fig.suptitle(_title("netprobe ramp --backend all", result.platform))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_bench_echo(result, path: str) -> None:
     """Round trips per second per backend, with p99 latency beside it."""
     plt = _pyplot()

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 LIMITS_SCHEMA = "netprobe.limits/1"
 RAMP_SCHEMA = "netprobe.ramp/1"
+CEILINGS_SCHEMA = "netprobe.ceilings/1"
 REPORT_SCHEMA = "netprobe.report/1"
 BENCH_SELECTORS_SCHEMA = "netprobe.bench.selectors/1"
 BENCH_MODELS_SCHEMA = "netprobe.bench.models/1"
@@ -126,6 +127,8 @@ _LAZY = {
     "StopInfo": "ramp",
     "Peak": "ramp",
     "RampResult": "ramp",
+    "CeilingRow": "ramp",
+    "CeilingsResult": "ramp",
     "ReportColumn": "report",
     "ReportRow": "report",
     "ReportResult": "report",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from netprobe.models import RAMP_SCHEMA, Note, PlatformInfo, Prediction, Record
+from netprobe.models import CEILINGS_SCHEMA, RAMP_SCHEMA, Note, PlatformInfo, Prediction, Record
 
 
 @dataclass(frozen=True)
@@ -64,4 +64,45 @@ class RampResult(Record):
     platform: PlatformInfo
     notes: list[Note] = field(default_factory=list)
     seconds: float = 0.0
+    client_cpu_seconds: Optional[float] = None  # over the steps; the client is netprobe's own process
+    server_cpu_seconds: Optional[float] = None  # over the steps; None without a server process
     schema: str = RAMP_SCHEMA
+
+    @property
+    def steps_seconds(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+
+@dataclass(frozen=True)
+class CeilingRow(Record):
+    """One backend's ramp, summed up: how far it got, what stopped it, what each connection cost."""
+
+    backend: str
+    waits_with: Optional[str]  # the selector class or event loop the server waits on
+    placement: str
+    reached: int
+    ok: bool
+    stop_reason: Optional[str]
+    stop_side: Optional[str]
+    predicted: Optional[int]
+    binding_limit: Optional[str]
+    connect_rate: Optional[float]  # connections/s over the steps
+    client_rss_per_connection: Optional[float]  # bytes, slope from the first to the last step
+    server_rss_per_connection: Optional[float]
+    server_cpu_us_per_connection: Optional[float]
+    p99_ms: Optional[float]  # the worst step's p99 check latency
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CeilingsResult(Record):
+    """``ramp --backend all``: every backend ramped in turn on this machine, one row each."""
+
+    target: Optional[int]
+    rows: list[CeilingRow]
+    ramps: list[dict[str, Any]]  # each backend's full netprobe.ramp/1 document
+    ok: bool
+    interrupted: bool
+    platform: PlatformInfo
+    seconds: float
+    schema: str = CEILINGS_SCHEMA

@@ -88,6 +88,7 @@ class _Sampler:
         self.me = psutil.Process()
         self.server = psutil.Process(server_pid) if server_pid else None
         self._last: dict[str, float] = {}
+        self._first: dict[str, float] = {}  # CPU seconds at start(), per side
         self._at = time.perf_counter()
 
     def _one(self, proc, key: str, wall: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
@@ -104,6 +105,7 @@ class _Sampler:
             # EMFILE: at the fd limit psutil cannot open /proc/PID/fd either; the stop says why.
             return None, None, None
         cpu = cpu_times.user + cpu_times.system
+        self._first.setdefault(key, cpu)
         before = self._last.get(key)
         self._last[key] = cpu
         # CPU share since the previous sample, over the wall time between the two samples.
@@ -114,6 +116,12 @@ class _Sampler:
         self._at = time.perf_counter()
         self._one(self.me, "client", 0)
         self._one(self.server, "server", 0)
+
+    def cpu_seconds(self, side: str) -> Optional[float]:
+        """CPU seconds ``side`` ("client" or "server") used between start() and the last sample."""
+        if side not in self._first or side not in self._last:
+            return None
+        return round(self._last[side] - self._first[side], 4)
 
     def sample(self) -> dict[str, Any]:
         now = time.perf_counter()
@@ -386,6 +394,8 @@ class _Run:
             platform=platform_info(),
             notes=self.notes,
             seconds=round(time.monotonic() - started, 3),
+            client_cpu_seconds=sampler.cpu_seconds("client") if sampler else None,
+            server_cpu_seconds=sampler.cpu_seconds("server") if sampler else None,
         )
 
     def _steps(self, sampler: _Sampler, progress: Optional[ProgressCallback]):

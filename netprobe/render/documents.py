@@ -10,6 +10,7 @@ from netprobe.render import sections
 _LAYOUTS = {
     "LimitsReport": sections.limits_document,
     "RampResult": sections.ramp_document,
+    "CeilingsResult": sections.ceilings_document,
     "ReportResult": sections.report_document,
     "BenchSelectorsResult": sections.bench_selectors_document,
     "BenchModelsResult": sections.bench_models_document,

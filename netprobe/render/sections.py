@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # annotations only: importing every record would slow `netpro
         BenchModelsResult,
         BenchSelectorsResult,
         BenchTransferResult,
+        CeilingsResult,
         LimitsReport,
         RampResult,
         ReportResult,
@@ -133,9 +134,37 @@ def ramp_document(r: RampResult) -> Document:
     ]))
     if r.notes:
         sections.append(Section("Notes", ["field", "note"], [[n.field, n.reason] for n in r.notes]))
-    title = (f"netprobe ramp: {cfg.get('selector_class')} server ({cfg.get('server')}), "
+    waits = r.predicted.selector
+    title = (f"netprobe ramp: {cfg.get('backend')} server ({waits}, {cfg.get('placement')}), "
              f"{cfg.get('client')} client, {target}: {_platform_line(r.platform)}")
     return Document(title, lead, sections)
+
+
+def _per_conn_bytes(value) -> str:
+    return units.MISSING if value is None else f"{value:,.0f} B"
+
+
+def ceilings_document(r: CeilingsResult) -> Document:
+    target = "until the first limit" if r.target is None else f"to {r.target:,}"
+    rows = []
+    for c in r.rows:
+        stop = units.MISSING if c.stop_reason is None else f"{c.stop_reason} ({c.stop_side})"
+        predicted = units.MISSING if c.predicted is None else f"{c.predicted:,} ({c.binding_limit})"
+        rows.append([c.backend, units.text(c.waits_with), units.count(c.reached), stop, predicted,
+                     units.count(None if c.connect_rate is None else round(c.connect_rate)),
+                     _per_conn_bytes(c.client_rss_per_connection), _per_conn_bytes(c.server_rss_per_connection),
+                     units.text(c.server_cpu_us_per_connection), units.ms(c.p99_ms)])
+    lead = [f"Every backend available here, ramped {target} in turn, each with a server process of its own"
+            f" ({units.seconds(r.seconds)} in all)."]
+    if r.interrupted:
+        lead.append("Interrupted: the backends after the last row were not ramped.")
+    sections = [Section("Ceilings", ["backend", "waits with", "reached", "stopped by", "predicted",
+                                     "conn/s", "client RSS/conn", "server RSS/conn", "server CPU us/conn",
+                                     "p99 ms"], rows)]
+    remedies = [[c.backend, ramp["stop"]["remedy"]] for c, ramp in zip(r.rows, r.ramps) if ramp.get("stop")]
+    if remedies:
+        sections.append(Section("How to get past each stop", ["backend", "remedy"], remedies))
+    return Document(f"netprobe ramp --backend all: {_platform_line(r.platform)}", lead, sections)
 
 
 def _cell(value) -> str:

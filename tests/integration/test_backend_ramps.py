@@ -1,0 +1,99 @@
+"""Every backend under ``ramp``: in both placements, at a low fd limit, at select()'s cap, and all together."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from netprobe import platform
+from netprobe.ramp import RampConfig, run_ramp, validate
+from netprobe.ramp.ceilings import run_ceilings, validate_all
+from netprobe.servers.registry import available_backends, backend_names
+from netprobe.vocabulary import Placement
+from tests.conftest import needs_rlimit, run_netprobe, time_wait_count
+
+SELECT_CAP = platform.probe_select_cap()
+fd_number_select = pytest.mark.skipif(SELECT_CAP.kind != "fd_number", reason="select() caps fd numbers on POSIX only")
+# The select backend on Windows holds 511 sockets by design; elsewhere every backend reaches 1,000.
+TARGET = 1000
+
+
+def _available(name: str):
+    return pytest.param(name, marks=pytest.mark.skipif(name not in available_backends(),
+                                                       reason=f"backend {name} is not available here"))
+
+
+@pytest.fixture(autouse=True)
+def no_time_wait_flood():
+    before = time_wait_count()
+    yield
+    assert time_wait_count() - before <= 20, "the ramp left TIME_WAIT entries behind"
+
+
+def ramp(**options):
+    return run_ramp(validate(RampConfig(**options)))
+
+
+@pytest.mark.parametrize("placement", Placement.values())
+@pytest.mark.parametrize("backend", [_available(n) for n in backend_names()])
+def test_every_backend_reaches_1000_in_both_placements(backend, placement):
+    if backend == "select" and SELECT_CAP.kind == "count":
+        pytest.skip("Windows select() takes 512 sockets: the select backend's ceiling, by design")
+    result = ramp(to=TARGET, backend=backend, placement=placement)
+    assert result.ok and result.stop is None, result.stop
+    assert result.reached == TARGET
+    assert result.config["backend"] == backend and result.predicted.backend == backend
+
+
+@needs_rlimit
+@pytest.mark.parametrize("backend", [_available(n) for n in backend_names()])
+def test_every_backend_stops_on_its_fd_limit_as_predicted(backend):
+    result = ramp(to=TARGET, backend=backend, fd_limit=256)
+    assert (result.stop.reason, result.stop.side) == ("fd_limit", "server"), result.stop
+    assert result.predicted.binding_limit == "fd_limit"
+    assert abs(result.predicted.max_connections - result.reached) <= 8, (result.predicted, result.reached)
+
+
+@fd_number_select
+@pytest.mark.parametrize("backend, selector, loop", [("select", None, None), ("selectors", "select", None),
+                                                     ("asyncio", "select", "selector")])
+def test_select_based_servers_stop_at_fd_setsize(backend, selector, loop):
+    result = ramp(to=1500, step=250, backend=backend, selector=selector, loop=loop)
+    assert (result.stop.reason, result.stop.side) == ("select_limit", "server"), result.stop
+    assert result.predicted.binding_limit == "select_limit"
+    assert abs(result.predicted.max_connections - result.reached) <= 8
+
+
+def test_backend_all_gives_one_row_per_available_backend():
+    result = run_ceilings(validate_all(RampConfig(to=300)))
+    assert [row.backend for row in result.rows] == available_backends()
+    assert result.ok and all(row.reached == 300 for row in result.rows)
+    for row in result.rows:
+        assert row.connect_rate and row.server_rss_per_connection is not None and row.predicted
+
+
+def test_backend_all_on_the_command_line(tmp_path):
+    out = tmp_path / "ceilings.json"
+    done = run_netprobe("ramp", "--backend", "all", "--to", "200", "--quiet", "--format", "json", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    assert data["schema"] == "netprobe.ceilings/1"
+    assert {r["backend"] for r in data["rows"]} == set(available_backends())
+    assert all(r["schema"] == "netprobe.ramp/1" for r in data["ramps"])
+    table = run_netprobe("ramp", "--backend", "all", "--to", "100", "--quiet")
+    assert table.returncode == 0 and "Ceilings" in table.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--backend", "threads", "--selector", "poll"], "--selector applies to --backend selectors or asyncio"),
+    (["--backend", "selectors", "--loop", "selector"], "--loop applies to --backend asyncio"),
+    (["--backend", "asyncio", "--loop", "nosuchloop"], "--loop 'nosuchloop' is not available here"),
+    (["--backend", "all", "--selector", "poll"], "--backend all runs each with its default"),
+    (["--backend", "all", "--target", "127.0.0.1:9"], "cannot apply to --target"),
+    (["--backend", "gevent", "--target", "127.0.0.1:9"], "cannot apply to --target"),
+])
+def test_backend_options_that_do_not_apply_are_usage_errors(argv, message):
+    done = run_netprobe("ramp", "--to", "10", *argv)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
