@@ -30,6 +30,8 @@ class GeventServer(ServerBase):
 
         self._gevent = gevent
         self._gsocket = gevent.socket
+        # libev on POSIX, libuv on Windows (gevent.config.loop): neither is capped like select().
+        self.selector_label = f"gevent {gevent.config.loop.__module__.split('.')[1]}"
         super().__init__(protocol, host, port, ports, backlog, options=options)
         self._group = gevent.pool.Group()
         self._stop_watcher: Any = None  # a gevent async watcher, made by serve()
