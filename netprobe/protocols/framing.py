@@ -35,6 +35,14 @@ class FrameDecoder:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def has_frame(self) -> bool:
+        """Whether a complete frame, or a length prefix pop() will refuse, is waiting."""
+        if len(self._buffer) < HEADER.size:
+            return False
+        (length,) = HEADER.unpack_from(self._buffer)
+        return not 0 < length <= self.max_frame or len(self._buffer) >= HEADER.size + length
+
     def push(self, data: bytes) -> None:
         self._buffer += data
 

@@ -71,6 +71,10 @@ class _Connection(asyncio.Protocol):
             return
         while session.has_output and not self.paused:
             chunk = session.pull(MAX_PENDING)
+            if not chunk:
+                # A large file is being hashed a slice at a time: come back after the others.
+                asyncio.get_running_loop().call_soon(self.flush)
+                return
             self.server.bytes_out += len(chunk)
             self.transport.write(chunk)
         if session.closing or (self.eof and not session.has_output):
@@ -105,6 +109,7 @@ class _Connection(asyncio.Protocol):
         if exc is not None:
             server.errors += 1
         if self.session is not None:
+            server.errors += self.session.errors
             self.session.close()
         server.connection_closed()
 

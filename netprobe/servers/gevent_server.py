@@ -14,6 +14,7 @@ from netprobe.protocols import Protocol
 from netprobe.protocols.files import ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.servers.registry import ServerOptions
+from netprobe.sockets import abort
 
 TICK = 0.2
 
@@ -76,10 +77,12 @@ class GeventServer(ServerBase):
 
     def _handle(self, sock) -> None:
         session = None if self.protocol.stateless else self.protocol.session()
+        graceful = False
         try:
             while self._running:
                 data = sock.recv(RECV_SIZE)
                 if not data:
+                    graceful = True  # the client is done: every answer is already sent
                     break
                 self.bytes_in += len(data)
                 if session is None:
@@ -94,9 +97,13 @@ class GeventServer(ServerBase):
                     session.fail(str(exc))
                 while session.has_output:
                     out = session.pull(MAX_PENDING)
+                    if not out:
+                        self._gevent.sleep(0)  # a large file is being hashed: let the others run
+                        continue
                     sock.sendall(out)
                     self.bytes_out += len(out)
                 if session.closing:
+                    graceful = True
                     break
         except OSError:
             self.errors += 1
@@ -104,11 +111,13 @@ class GeventServer(ServerBase):
             pass
         finally:
             if session is not None:
+                self.errors += session.errors
                 session.close()
             self.held -= 1
-            from netprobe.sockets import abort
-
-            abort(sock)
+            if graceful:
+                sock.close()  # FIN after what is still in the send buffer
+            else:
+                abort(sock)
 
     def close(self) -> None:
         self._running = False

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Optional
 
 from netprobe.protocols import Protocol
-from netprobe.protocols.files import ProtocolError
+from netprobe.protocols.files import FileSession, ProtocolError
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
@@ -24,13 +24,18 @@ from netprobe.vocabulary import StopReason
 
 
 class _Conn:
-    __slots__ = ("sock", "queue", "queued", "session")
+    __slots__ = ("eof", "queue", "queued", "session", "sock")
 
-    def __init__(self, sock: socket.socket, session) -> None:
+    def __init__(self, sock: socket.socket, session: Optional[FileSession]) -> None:
         self.sock = sock
         self.queue: deque[bytes] = deque()  # the tutorial's per-connection message queue
         self.queued = 0
         self.session = session
+        self.eof = False  # the client is done sending: answer what it asked, then close
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self.queue) or (self.session is not None and self.session.has_output)
 
 
 class SelectLoopServer(ServerBase):
@@ -46,6 +51,7 @@ class SelectLoopServer(ServerBase):
         self.conns: dict[socket.socket, _Conn] = {}
         self._accepting = True
         self._resume_at = 0.0
+        self._capped = False  # select() refused the set: accept again once a connection closes
 
     def serve(self, poll_interval: float = 0.05) -> None:
         while self._running:
@@ -57,9 +63,8 @@ class SelectLoopServer(ServerBase):
             self._accepting = True
         inputs = (self.listeners if self._accepting else []) + [
             c.sock for c in self.conns.values()
-            if c.queued < MAX_PENDING and (c.session is None or c.session.wants_input)]
-        outputs = [c.sock for c in self.conns.values()
-                   if c.queue or (c.session is not None and c.session.has_output)]
+            if not c.eof and c.queued < MAX_PENDING and (c.session is None or c.session.wants_input)]
+        outputs = [c.sock for c in self.conns.values() if c.has_output]
         try:
             readable, writable, failed = select.select(inputs, outputs, inputs, timeout)
         except ValueError as exc:
@@ -91,6 +96,7 @@ class SelectLoopServer(ServerBase):
                 continue
         self._accepting = False
         self._resume_at = float("inf")
+        self._capped = True
         self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
 
     def _accept(self, lsock: socket.socket) -> None:
@@ -122,7 +128,10 @@ class SelectLoopServer(ServerBase):
             self._drop(conn)
             return
         if not data:
-            self._drop(conn)  # the tutorial's "client disconnected"
+            # The tutorial's "client disconnected": it may only have half-closed, so answer first.
+            conn.eof = True
+            if not conn.has_output:
+                self._drop(conn, graceful=True)
             return
         self.bytes_in += len(data)
         if conn.session is None:
@@ -143,8 +152,8 @@ class SelectLoopServer(ServerBase):
                 conn.queue.append(chunk)
                 conn.queued += len(chunk)
         if not conn.queue:
-            if conn.session is not None and conn.session.closing:
-                self._drop(conn)
+            if not conn.has_output and (conn.eof or (conn.session is not None and conn.session.closing)):
+                self._drop(conn, graceful=True)
             return
         head = conn.queue[0]
         try:
@@ -161,18 +170,27 @@ class SelectLoopServer(ServerBase):
             conn.queue.popleft()
         else:
             conn.queue[0] = head[sent:]
-        if not conn.queue and conn.session is not None and conn.session.closing and not conn.session.has_output:
-            self._drop(conn)
+        if not conn.has_output and (conn.eof or (conn.session is not None and conn.session.closing)):
+            self._drop(conn, graceful=True)
 
-    def _drop(self, conn: _Conn) -> None:
+    def _drop(self, conn: _Conn, graceful: bool = False) -> None:
+        """Forget a connection; ``graceful`` closes with FIN after what is sent, else with RST."""
         if self.conns.pop(conn.sock, None) is None:
             return
         self.held -= 1
         if conn.session is not None:
+            self.errors += conn.session.errors
             conn.session.close()
-        abort(conn.sock)
+        if graceful:
+            conn.sock.close()
+        else:
+            abort(conn.sock)
+        if self._capped and self._running:
+            self._capped = False
+            self._accepting = True
 
     def close(self) -> None:
+        self._capped = False
         for conn in list(self.conns.values()):
             self._drop(conn)
         self._close_listeners()

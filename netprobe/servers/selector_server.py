@@ -40,6 +40,8 @@ class SelectorServer(ServerBase):
         # Output not yet sent, only for connections that have some: most never do.
         self.pending: dict[int, bytes] = {}
         self.sessions: dict[int, FileSession] = {}  # file protocol only
+        self._eof: set[int] = set()  # connections whose client is done sending: answer, then close
+        self._capped = False  # select() refused the set: accept again once a connection closes
         self._accepting = True
         self._resume_at = 0.0
         try:
@@ -106,9 +108,11 @@ class SelectorServer(ServerBase):
                 break
             except ValueError:
                 continue
-        # Every new accept would reuse the shed fd number and fail the same way.
+        # A new accept would reuse the shed fd number and fail the same way: wait until a
+        # connection closes and frees a number (a place, on Windows) select() can watch.
         self._set_accepting(False)
         self._resume_at = float("inf")
+        self._capped = True
         self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
 
     def _accept(self, lsock: socket.socket) -> None:
@@ -142,7 +146,8 @@ class SelectorServer(ServerBase):
         pending = self.pending.pop(fd, b"")
         had_pending = bool(pending)
         session = self.sessions.get(fd)
-        if mask & selectors.EVENT_READ and (session is None or session.wants_input):
+        eof = fd in self._eof
+        if mask & selectors.EVENT_READ and not eof and (session is None or session.wants_input):
             try:
                 data = sock.recv(RECV_SIZE)
             except (BlockingIOError, InterruptedError):
@@ -152,8 +157,12 @@ class SelectorServer(ServerBase):
                 self._drop(sock, fd)
                 return
             if data == b"":
-                self._drop(sock, fd)
-                return
+                # The client is done sending (or half-closed): finish what it asked for, then close.
+                if not pending and not (session is not None and session.has_output):
+                    self._drop(sock, fd, graceful=True)
+                    return
+                self._eof.add(fd)
+                eof = True
             if data:
                 self.bytes_in += len(data)
                 if session is None:
@@ -178,33 +187,43 @@ class SelectorServer(ServerBase):
                 self._drop(sock, fd)
                 return
         more = session is not None and session.has_output
-        if session is not None and session.closing and not pending and not more:
-            self._drop(sock, fd)  # the error frame is out: close
+        if not pending and not more and (eof or (session is not None and session.closing)):
+            self._drop(sock, fd, graceful=True)  # all is sent (an error frame, or the last answer): close
             return
         if session is None and not (pending or had_pending or mask & selectors.EVENT_WRITE):
             return  # the usual case: nothing waits, and the socket stays registered for reading
         if pending:
             self.pending[fd] = pending
         # Back-pressure: a peer that does not read stops being read once MAX_PENDING waits for it.
-        reading = len(pending) < MAX_PENDING and (session is None or session.wants_input)
+        reading = not eof and len(pending) < MAX_PENDING and (session is None or session.wants_input)
         wanted = (selectors.EVENT_WRITE if pending or more else 0) | (selectors.EVENT_READ if reading else 0)
         if wanted and self.sel.get_key(sock).events != wanted:
             self.sel.modify(sock, wanted, None)
 
-    def _drop(self, sock: socket.socket, fd: int) -> None:
+    def _drop(self, sock: socket.socket, fd: int, graceful: bool = False) -> None:
+        """Forget a connection; ``graceful`` closes with FIN after what is sent, else with RST."""
         self.held -= 1
         self.pending.pop(fd, None)
+        self._eof.discard(fd)
         session = self.sessions.pop(fd, None)
         if session is not None:
+            self.errors += session.errors
             session.close()
         try:
             self.sel.unregister(sock)
         except (KeyError, ValueError):
             pass
-        abort(sock)
+        if graceful:
+            sock.close()
+        else:
+            abort(sock)
+        if self._capped and self._running:
+            self._capped = False
+            self._set_accepting(True)
 
     def close(self) -> None:
         """Close every connection (abortively), the listeners and the selector."""
+        self._capped = False
         for sock in self.connections():
             self._drop(sock, sock.fileno())
         self._close_listeners()

@@ -142,6 +142,7 @@ class ThreadPerConnectionServer(ServerBase):
                 conn.errors += 1
         finally:
             if session is not None:
+                conn.errors += session.errors
                 session.close()
             self._forget(conn, graceful)
 

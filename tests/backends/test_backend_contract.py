@@ -7,7 +7,10 @@ its own, and a backend that misbehaves cannot take the test runner with it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import threading
 import time
 
 import psutil
@@ -258,6 +261,104 @@ class BackendContract:
         finally:
             for s in socks:
                 abort(s)
+            server.close()
+
+
+    # --- reliability (issue 13): each test is named after the defect it pins down
+
+    def test_issue13_1_put_onto_a_directory_is_that_clients_error(self, root):
+        (root / "adir").mkdir()
+        server = self.start("file", root)
+        try:
+            for _ in range(3):
+                sock = _connect(server.addresses[0], 1)[0]
+                with pytest.raises(ProtocolError, match="directory"):
+                    put(sock, "adir", b"payload")
+                put(sock, "fine.bin", b"after the refusal")  # the connection goes on
+                abort(sock)
+            assert server.status().limit is None and (root / "fine.bin").read_bytes() == b"after the refusal"
+            assert not [p for p in os.listdir(root) if p.startswith(".netprobe-upload-")]
+        finally:
+            server.close()
+
+    def test_issue13_2_put_on_a_full_disk_is_that_clients_error(self, tmp_path):
+        small = tmp_path / "small"
+        small.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                                 capture_output=True).returncode == 0 if shutil.which("mount") else False
+        if not mounted:
+            pytest.skip("cannot mount a 1 MiB tmpfs here (needs root and mount)")
+        try:
+            server = self.start("file", small)
+            try:
+                sock = _connect(server.addresses[0], 1)[0]
+                with pytest.raises(ProtocolError, match="filesystem error"):
+                    put(sock, "big.bin", os.urandom(2 * 1024 * 1024))
+                put(sock, "small.bin", b"x" * 1000)  # still served, and the disk has room again
+                abort(sock)
+                assert not [p for p in os.listdir(small) if p.startswith(".netprobe-upload-")]
+                assert server.status().errors >= 1
+            finally:
+                server.close()
+        finally:
+            subprocess.run(["umount", str(small)], check=True)
+
+    def test_issue13_3_requests_never_read_pin_bounded_memory(self, root):
+        server = self.start("file", root)
+        proc = psutil.Process(server.pid)
+        rss_before = proc.memory_info().rss
+        hog = _connect(server.addresses[0], 1)[0]
+        try:
+            hog.setblocking(False)
+            request = framing.encode(b"G" + b"\xff") * 4096  # refused at once, each an X frame
+            deadline, sent = time.monotonic() + 3, 0
+            while time.monotonic() < deadline:
+                try:
+                    sent += hog.send(request)
+                except BlockingIOError:
+                    time.sleep(0.05)
+            assert proc.memory_info().rss - rss_before < 16 * 1024 * 1024, f"{sent:,} bytes of requests sent"
+            good = _connect(server.addresses[0], 1)[0]
+            assert get(good, "hello.txt").startswith(b"hello from the root")
+            abort(good)
+        finally:
+            abort(hog)
+            server.close()
+
+    @pytest.mark.parametrize("protocol, size", [("echo", 200_000), ("upper", 4_000_000)])
+    def test_issue13_7_a_half_closed_client_gets_every_reply(self, protocol, size):
+        server = self.start(protocol)
+        sock = _connect(server.addresses[0], 1)[0]
+        try:
+            payload = b"y" * size
+            sender = threading.Thread(target=lambda: (sock.sendall(payload), sock.shutdown(socket.SHUT_WR)))
+            sender.start()
+            got = bytearray()
+            while chunk := sock.recv(65536):
+                got += chunk
+            sender.join()
+            assert len(got) == size and got == (payload if protocol == "echo" else payload.upper())
+        finally:
+            abort(sock)
+            server.close()
+
+    def test_issue13_7_a_half_closed_get_receives_the_whole_file(self, root):
+        (root / "mib.bin").write_bytes(os.urandom(1024 * 1024))
+        server = self.start("file", root)
+        sock = _connect(server.addresses[0], 1)[0]
+        try:
+            sock.sendall(framing.encode(b"G" + b"mib.bin"))
+            sock.shutdown(socket.SHUT_WR)
+            frames = 0
+            body = read_frame(sock)
+            size, _ = SIZE_AND_SHA.unpack(body[1:])
+            received = 0
+            while received < size:
+                received += len(read_frame(sock)) - 1
+                frames += 1
+            assert received == size
+        finally:
+            abort(sock)
             server.close()
 
 
