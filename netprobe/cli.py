@@ -18,6 +18,7 @@ from netprobe import __version__
 from netprobe.clients.registry import client_names
 from netprobe.errors import ExitStatus, NetprobeError
 from netprobe.servers.registry import backend_names
+from netprobe.signals import interrupt_once, interrupted
 from netprobe.vocabulary import Format, Placement, ProtocolName, StopReason, Verify, Word
 
 # Typer vendors click privately in recent releases and depends on it in older ones;
@@ -237,15 +238,16 @@ def serve(
 
     server = start_server(backend.value, protocol.value, host, port, selector.value if selector else None, loop,
                           root, max_file_size, allow_remote)
+    from netprobe.output import emit
+
     host_, port_ = server.addresses[0]
-    typer.echo(f"{host_}:{port_}" if ":" not in host_ else f"[{host_}]:{port_}")
-    sys.stdout.flush()
+    emit((f"{host_}:{port_}" if ":" not in host_ else f"[{host_}]:{port_}") + "\n", None)
     final, seconds = serve_until_signalled(server, live_line if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    typer.echo(f"served {final.accepted:,} connections in {seconds:.1f} s: "
-               f"{final.bytes_in:,} bytes in, {final.bytes_out:,} out, {final.errors:,} errors"
-               + (f"; limit met: {final.limit.reason} ({final.limit.message})" if final.limit else ""))
+    emit(f"served {final.accepted:,} connections in {seconds:.1f} s: "
+         f"{final.bytes_in:,} bytes in, {final.bytes_out:,} out, {final.errors:,} errors"
+         + (f"; limit met: {final.limit.reason} ({final.limit.message})" if final.limit else "") + "\n", None)
     return ExitStatus.SUCCESS
 
 
@@ -381,7 +383,8 @@ def run(argv: Optional[list[str]] = None) -> int:
     debug = "--debug" in argv
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="netprobe", standalone_mode=False)
+        with interrupt_once():  # SIGTERM cleans up as Ctrl-C does; a second one cannot cut it short
+            result = command.main(args=argv, prog_name="netprobe", standalone_mode=False)
     except ClickUsageError as exc:
         if debug:
             raise
@@ -396,6 +399,10 @@ def run(argv: Optional[list[str]] = None) -> int:
             raise
         return _fail(str(exc), exc.exit_status)
     except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("netprobe: interrupted\n")
+        return int(ExitStatus.INTERRUPTED)
+    if interrupted():
+        # Typer turns a KeyboardInterrupt into its own exit status 130 without a word; say it.
         sys.stderr.write("netprobe: interrupted\n")
         return int(ExitStatus.INTERRUPTED)
     return int(result or 0)

@@ -7,10 +7,11 @@ get it before any work is done, and nothing else in netprobe imports it.
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Optional
 
 from netprobe.errors import UsageError
-from netprobe.output import check_writable
+from netprobe.output import check_writable, write_file
 
 WIDTH_IN, HEIGHT_IN, DPI = 10, 6, 100  # 1000 x 600 pixels
 
@@ -21,9 +22,19 @@ def check_plot(path: Optional[str]) -> None:
         return
     if importlib.util.find_spec("matplotlib") is None:
         raise UsageError("--plot needs matplotlib: pip install 'netprobe[plot]'")
-    if not path.lower().endswith(".png"):
+    if not path.lower().endswith(".png") or os.path.basename(path).lower() == ".png":
         raise UsageError(f"--plot {path!r}: give a .png file name")
-    check_writable(path)
+    check_writable(path, "--plot")
+
+
+def _save(plt, fig, path: str) -> None:
+    """Render the PNG in memory, then write it as every output is written (through links and devices)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_file(path, buffer.getvalue(), "--plot")
 
 
 def _pyplot():
@@ -72,8 +83,7 @@ def plot_ramp(result, path: str) -> None:
     fig.suptitle(_title(f"netprobe ramp: {selector}, server {result.config.get('server')}, "
                         f"client {result.config.get('client')}; reached {result.reached:,}", result.platform))
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_bench_selectors(result, path: str) -> None:
@@ -103,8 +113,7 @@ def plot_bench_selectors(result, path: str) -> None:
     ax.legend()
     ax.set_title(_title("netprobe bench selectors", result.platform))
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_ceilings(result, path: str) -> None:
@@ -127,8 +136,7 @@ def plot_ceilings(result, path: str) -> None:
     ax_cost.set_ylabel("server RSS per connection (KiB)")
     fig.suptitle(_title("netprobe ramp --backend all", result.platform))
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_bench_echo(result, path: str) -> None:
@@ -149,5 +157,4 @@ def plot_bench_echo(result, path: str) -> None:
     fig.suptitle(_title(f"netprobe bench echo: {result.clients} connections x {result.size:,} bytes, "
                         f"{result.client} client", result.platform))
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)

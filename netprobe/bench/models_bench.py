@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -68,11 +69,16 @@ def parse_models(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+# The experiment shows its point with a handful of slow URLs; these bound typos.
+MAX_TASKS = 10_000
+MAX_DELAY = 600.0
+
+
 def validate(tasks: int, delay: float) -> None:
-    if tasks <= 0:
-        raise UsageError(f"--tasks must be greater than 0, got {tasks}")
-    if delay < 0:
-        raise UsageError(f"--delay must be 0 or more, got {delay}")
+    if not 0 < tasks <= MAX_TASKS:
+        raise UsageError(f"--tasks must be 1-{MAX_TASKS:,}, got {tasks}")
+    if not math.isfinite(delay) or not 0 <= delay <= MAX_DELAY:
+        raise UsageError(f"--delay must be 0-{MAX_DELAY:g} seconds, got {delay}")
 
 
 def _run_model(model: str, url: str, tasks: int, timeout: float) -> dict:

@@ -26,16 +26,21 @@ WAIT_TIMEOUT = 1.0
 FD_RESERVE = 64
 
 
+# More registered sockets than this is a typo, not a benchmark (each costs two fds).
+MAX_FDS = 1_000_000
+
+
 def parse_fds(text: str) -> list[int]:
     """Parse ``--fds 10,100,1000``: positive integers, at least one."""
     parts = [p.strip() for p in text.split(",")]
     if not text.strip() or any(not p for p in parts):
         raise UsageError(f"--fds {text!r}: give comma-separated counts, e.g. 10,100,1000")
-    try:
-        counts = [int(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"--fds {text!r}: {next(p for p in parts if not p.lstrip('-').isdigit())!r} "
-                         "is not a number") from None
+    bad = next((p for p in parts if not p.isdigit()), None)
+    if bad is not None:
+        raise UsageError(f"--fds {text[:40]!r}: {bad[:20]!r} is not a count")
+    if any(len(p) > len(str(MAX_FDS)) for p in parts) or any(int(p) > MAX_FDS for p in parts):
+        raise UsageError(f"--fds: counts above {MAX_FDS:,} are more sockets than a benchmark needs")
+    counts = [int(p) for p in parts]
     if any(n <= 0 for n in counts):
         raise UsageError(f"--fds {text!r}: counts must be greater than 0")
     return sorted(set(counts))

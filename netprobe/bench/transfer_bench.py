@@ -19,6 +19,10 @@ from netprobe.servers.process import ChildServer, ServerGone
 from netprobe.stats import percentile
 
 DEFAULT_FILE_SIZE = 256 * 1024
+MAX_FILE_SIZE = 1024 * 1024 * 1024
+MAX_CLIENTS = 10_000
+# The share of the free disk space a run may fill with uploads.
+DISK_SHARE = 0.5
 SERVED_NAME = "lyrics.bin"  # the tutorial served 歌词.txt ("lyrics")
 
 
@@ -35,12 +39,20 @@ def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE
                        source: str | None = None) -> BenchTransferResult:
     """Serve one file from a fresh root; every client gets it, checks it, and puts it back."""
     backend_spec(backend)
-    if clients <= 0:
-        raise UsageError(f"--clients must be greater than 0, got {clients}")
-    if source is None and file_size <= 0:
-        raise UsageError(f"--file-size must be greater than 0, got {file_size}")
-    if source is not None and not os.path.isfile(source):
-        raise UsageError(f"--file {source!r} is not a file")
+    if not 0 < clients <= MAX_CLIENTS:
+        raise UsageError(f"--clients must be 1-{MAX_CLIENTS:,}, got {clients}")
+    if source is not None:
+        if not os.path.isfile(source):
+            raise UsageError(f"--file {source!r} is not a file")
+        file_size = os.path.getsize(source)
+    if not 0 < file_size <= MAX_FILE_SIZE:
+        raise UsageError(f"--file-size must be 1-{MAX_FILE_SIZE:,} bytes, got {file_size:,}")
+    # Every client puts the file back: the server's root must hold one copy per client.
+    need = file_size * (clients + 1)
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    if need > free * DISK_SHARE:
+        raise UsageError(f"{clients:,} uploads of {file_size:,} bytes need {need:,} bytes in "
+                         f"{tempfile.gettempdir()}, which has {free:,} free")
     root = tempfile.mkdtemp(prefix="netprobe-transfer-")
     server = None
     try:

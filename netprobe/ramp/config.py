@@ -110,9 +110,24 @@ def _validate_target(cfg: RampConfig) -> None:
     for option, given in (("--fd-limit", cfg.fd_limit is not None), ("--ports", cfg.ports != 1),
                           ("--backend", cfg.backend != DEFAULT_BACKEND), ("--selector", cfg.selector is not None),
                           ("--loop", cfg.loop is not None),
-                          ("--placement", cfg.placement != Placement.PROCESS)):
+                          ("--placement (--server)", cfg.placement != Placement.PROCESS)):
         if given:
             raise UsageError(f"{option} shapes netprobe's own server; it cannot apply to --target")
+
+
+# fds a server child needs before its first connection (stdio, listeners, its loop), with room.
+CHILD_MIN_FDS = 16
+# fds netprobe's own process needs beyond those already open (psutil, pipes, the report file).
+PROCESS_SPARE_FDS = 16
+
+
+def _fewest_fds(cfg: RampConfig) -> int:
+    """The lowest --fd-limit with which the ramp can still run and meet the limit, not crash on it."""
+    if cfg.placement == Placement.THREAD:
+        import psutil
+
+        return (platform.process_fds(psutil.Process()) or 0) + PROCESS_SPARE_FDS + cfg.ports
+    return CHILD_MIN_FDS + cfg.ports
 
 
 def _validate_own_server(cfg: RampConfig) -> None:
@@ -126,3 +141,8 @@ def _validate_own_server(cfg: RampConfig) -> None:
             raise UnavailableError("--fd-limit needs RLIMIT_NOFILE, which this platform does not have") from None
         except platform.AboveHardLimit as exc:
             raise UsageError(f"--fd-limit {cfg.fd_limit} is above the hard limit {exc.hard}") from None
+        floor = _fewest_fds(cfg)
+        if cfg.fd_limit < floor:
+            where = "this process, which also runs the client," if cfg.placement == Placement.THREAD else "the server"
+            raise UsageError(f"--fd-limit {cfg.fd_limit} leaves {where} no fds to work with: "
+                             f"give at least {floor}")

@@ -7,11 +7,8 @@ and turns the first failure into a classified stop with a remedy for this platfo
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 from netprobe import platform
@@ -25,6 +22,7 @@ from netprobe.ramp.placement import ChildServer, ExternalTarget, InProcessServer
 from netprobe.ramp.plan import RampPlan
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.status import ServerStatus
+from netprobe.signals import deferred, interrupt_once
 from netprobe.stats import percentiles
 from netprobe.vocabulary import Operation, Placement, Side, StopReason
 
@@ -41,41 +39,6 @@ MEMORY_FLOOR = 256 * 1024 * 1024
 PREDICTION_SLACK = 8
 
 ProgressCallback = Callable[[RampStep, int], None]
-
-
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """Make SIGINT and SIGTERM raise KeyboardInterrupt during a ramp, so the report is still written.
-
-    SIGINT is set explicitly: a shell starts background jobs with SIGINT ignored, and Python
-    then installs no handler of its own.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C off while cleaning up, so a second one cannot leave sockets or children behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class _Sampler:
@@ -348,7 +311,7 @@ class _Run:
         sampler: Optional[_Sampler] = None
         last_sample: dict[str, Any] = {}
         try:
-            with _signals_interrupt():
+            with interrupt_once():
                 try:
                     self.budget_client_fds()
                     self.server = self.start_server()
@@ -375,7 +338,7 @@ class _Run:
                 # answered at once and shed a moment later look verified to the client.
                 reached = min(reached, stop.server_held)
         finally:
-            with _sigint_deferred():
+            with deferred():
                 self.cleanup()
         if stop is not None:
             stop.at_connections = reached

@@ -11,7 +11,7 @@ FORMATS = ("table", "json", "markdown")
 def render(result: Any, fmt: str) -> str:
     """Return ``result`` rendered in ``fmt`` (one of FORMATS), ending with a newline."""
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2) + "\n"
+        return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
     from netprobe.render import documents
 
     document = documents.document_for(result)

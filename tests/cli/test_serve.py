@@ -59,7 +59,7 @@ def test_port_in_use_is_a_usage_error(capsys, loopback_listener):
     (["bench", "echo", "--duration", "0"], "--duration must be a finite number of seconds above 0"),
     (["bench", "echo", "--backend", "nosuch"], "--backend must be one of"),
     (["bench", "echo", "--client", "fibers"], "Invalid value for '--client'"),
-    (["bench", "transfer", "--clients", "0"], "--clients must be greater than 0"),
+    (["bench", "transfer", "--clients", "0"], "--clients must be 1-"),
     (["bench", "transfer", "--file", "/nonexistent"], "is not a file"),
 ])
 def test_bad_input(capsys, argv, message):

@@ -34,8 +34,8 @@ def test_epoll_is_flat_select_grows_and_stops_at_its_cap():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("", "comma-separated"), ("10,,20", "comma-separated"), ("10,abc", "'abc' is not a number"),
-    ("0,10", "greater than 0"), ("-5", "greater than 0"),
+    ("", "comma-separated"), ("10,,20", "comma-separated"), ("10,abc", "'abc' is not a count"),
+    ("0,10", "greater than 0"), ("-5", "'-5' is not a count"), ("9" * 5000, "more sockets than a benchmark needs"),
 ])
 def test_bad_fds(text, message):
     with pytest.raises(UsageError, match=message):
@@ -65,8 +65,11 @@ def test_models_reproduce_the_tutorial_finding():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["bench", "models", "--tasks", "0"], "--tasks must be greater than 0"),
-    (["bench", "models", "--delay", "-1"], "--delay must be 0 or more"),
+    (["bench", "models", "--tasks", "0"], "--tasks must be 1-"),
+    (["bench", "models", "--delay", "-1"], "--delay must be 0-"),
+    (["bench", "models", "--delay", "inf"], "--delay must be 0-"),
+    (["bench", "models", "--delay", "nan"], "--delay must be 0-"),
+    (["bench", "models", "--tasks", "1000000000000"], "--tasks must be 1-"),
     (["bench", "models", "--models", "sequential,fibers"], "choose from"),
     (["bench", "selectors", "--selector", "nosuch"], "'nosuch' is not available here"),
     (["bench", "selectors", "--fds", "10", "--plot", "/nonexistent/dir/x.png"], "does not exist"),

@@ -1,0 +1,66 @@
+"""Ctrl-C and SIGTERM end a run the same way: once, with cleanup, and with the report still written.
+
+The first SIGINT or SIGTERM raises KeyboardInterrupt where the run is; any later one is
+ignored until the process ends, so a second Ctrl-C (or a supervisor's SIGTERM right after the
+first) cannot cut the cleanup short, leave a server child or a temporary file behind, or lose
+the partial report.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_fired: list[int] = []
+
+
+def _handler(signum, frame) -> None:
+    if _fired:
+        return  # already ending: let the cleanup and the report finish
+    _fired.append(signum)
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def interrupt_once() -> Iterator[None]:
+    """Within this block, the first SIGINT or SIGTERM raises KeyboardInterrupt and later ones are ignored.
+
+    SIGINT is set explicitly: a shell starts background jobs with SIGINT ignored, and Python
+    then installs no handler of its own. Outside the main thread signals cannot be handled:
+    the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _record(signum, frame) -> None:
+    if not _fired:
+        _fired.append(signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within this block (cleanup), SIGINT and SIGTERM are noted, not raised; later ones are then ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _record) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def interrupted() -> bool:
+    """Whether a SIGINT or SIGTERM already arrived in this process."""
+    return bool(_fired)

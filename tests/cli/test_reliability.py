@@ -1,0 +1,287 @@
+"""Careless and hostile input at the command line (issue 13): each test is named after its defect.
+
+Outputs are checked before the work and written through what the user named; reports refuse
+what would let them lie; numbers must be finite; signals end a run once, with its report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+import pytest
+
+from netprobe import platform
+from netprobe.cli import run
+from netprobe.output import OutputError, write_file
+from tests.conftest import ROOT, run_netprobe, skip_unless_root
+
+posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="POSIX devices, FIFOs and signals")
+
+
+def _ramp_doc(ok: bool, reached: int, target: int = 1000, system: str = "Linux") -> dict:
+    return {"schema": "netprobe.ramp/1", "ok": ok, "target": target, "reached": reached,
+            "stop": None if ok else {"reason": "fd_limit", "side": "server"},
+            "predicted": {"max_connections": 251}, "config": {},
+            "platform": {"system": system, "machine": "x86_64", "python": "3.12.4", "release": "6",
+                         "implementation": "cpython"}}
+
+
+def _put(path, doc) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+# --- 4: the CI gate
+
+
+def test_issue13_4_same_named_files_keep_every_column_and_a_short_ramp_fails(tmp_path, capsys):
+    a = _put(tmp_path / "a" / "ramp.json", _ramp_doc(True, 1000))
+    b = _put(tmp_path / "b" / "ramp.json", _ramp_doc(False, 251))
+    c = _put(tmp_path / "c" / "ramp.json", _ramp_doc(True, 1000))
+    assert run(["report", a, b, c, "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["columns"]) == 3 and not data["ok"] and len(data["ramps_short"]) == 1
+
+
+def test_issue13_4_the_same_file_twice_is_refused(tmp_path, capsys):
+    a = _put(tmp_path / "a.json", _ramp_doc(True, 1000))
+    b = _put(tmp_path / "b.json", _ramp_doc(True, 1000, system="Darwin"))
+    assert run(["report", a, b, a]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_issue13_4_a_ramp_that_says_ok_but_fell_short_fails(tmp_path):
+    lying = _put(tmp_path / "r.json", _ramp_doc(True, 10))
+    assert run(["report", lying]) == 1
+
+
+# --- 5: outputs are written through, never replaced
+
+
+@posix_only
+def test_issue13_5_output_through_a_symlink_keeps_the_link(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    os.symlink(target, link)
+    assert run(["limits", "--format", "json", "--output", str(link)]) == 0
+    assert link.is_symlink() and json.loads(target.read_text())["schema"] == "netprobe.limits/1"
+
+
+@posix_only
+def test_issue13_5_output_to_a_fifo_writes_through(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    def read() -> None:
+        with open(fifo) as f:
+            received.append(f.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert run(["limits", "--format", "json", "--output", str(fifo)]) == 0
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and json.loads(received[0])["schema"] == "netprobe.limits/1"
+
+
+@posix_only
+@skip_unless_root
+def test_issue13_5_output_to_dev_null_leaves_the_device(tmp_path):
+    done = run_netprobe("limits", "--output", "/dev/null")
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+@posix_only
+def test_issue13_14_output_files_follow_the_umask(tmp_path):
+    out = tmp_path / "limits.json"
+    old = os.umask(0o022)
+    try:
+        assert run(["limits", "--format", "json", "--output", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o644
+
+
+# --- 8: output paths checked before the work
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["limits", "--output", ""], "--output is empty"),
+    (["limits", "--output", "x" * 300 + ".json"], "longer than this filesystem allows"),
+    (["limits", "--output", "somewhere/x.json/"], "names a directory"),
+    pytest.param(["limits", "--output", "/proc/x.json"], "cannot create files",
+                 marks=pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")),
+    pytest.param(["ramp", "--to", "10", "--plot", "/proc/x.png"], "--plot",
+                 marks=pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")),
+    (["ramp", "--to", "10", "--plot", ".png"], "give a .png file name"),
+])
+def test_issue13_8_unwritable_outputs_are_refused_before_the_work(capsys, argv, message):
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_issue13_8_a_failure_at_the_end_keeps_the_result_and_says_where(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    path = gone / "r.json"
+    gone.rmdir()  # the directory disappears while the run works
+    with pytest.raises(OutputError) as caught:
+        write_file(str(path), '{"kept": true}')
+    kept = str(caught.value).rsplit(" ", 1)[-1]
+    try:
+        with open(kept) as f:
+            assert kept.startswith(tempfile.gettempdir()) and json.load(f) == {"kept": True}
+    finally:
+        os.unlink(kept)
+
+
+@posix_only
+def test_issue13_11_stdout_that_cannot_be_written_is_one_line(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "netprobe", "limits"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "standard output" in done.stderr
+
+
+# --- 9, 11, 14: report input
+
+
+@posix_only
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/null"])
+def test_issue13_9_report_refuses_devices(capsys, path):
+    assert run(["report", path]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (lambda: {**_ramp_doc(False, 5), "stop": 5}, "stop must be"),
+    (lambda: {**_ramp_doc(True, 1000), "ok": "false"}, "ok must be bool"),
+    (lambda: {**_ramp_doc(True, 1000), "reached": "1000"}, "reached must be int"),
+    (lambda: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_issue13_11_report_refuses_documents_of_the_wrong_shape(tmp_path, capsys, content, message):
+    doc = content()
+    path = tmp_path / "r.json"
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    assert run(["report", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_issue13_14_a_newline_in_a_field_cannot_break_the_markdown_table(tmp_path, capsys):
+    doc = _ramp_doc(False, 5)
+    doc["stop"]["reason"] = "fd_limit\n\n# injected heading\n| x |"
+    path = _put(tmp_path / "r.json", doc)
+    assert run(["report", path, "--format", "markdown"]) == 1
+    out = capsys.readouterr().out
+    assert "\n# injected" not in out
+    assert all(line.startswith(("|", "#", "*")) or not line.strip() for line in out.splitlines())
+
+
+# --- 10, 11: numbers
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ramp", "--to", "10", "--hold", "nan"], "--hold must be a finite number"),
+    (["ramp", "--to", "10", "--hold", "inf"], "--hold must be a finite number"),
+    (["ramp", "--to", "10", "--timeout", "nan"], "--timeout must be a finite number"),
+    (["ramp", "--to", "10", "--timeout", "inf"], "--timeout must be a finite number"),
+    (["bench", "echo", "--duration", "inf"], "--duration must be a finite number"),
+    (["bench", "echo", "--duration", "nan"], "--duration must be a finite number"),
+    (["bench", "transfer", "--file-size", "1000000000000"], "--file-size must be 1-"),
+    (["ramp", "--to", "10", "--placement", "thread", "--fd-limit", "3"], "no fds to work with"),
+    (["serve", "--root", "/tmp"], "--root applies to --protocol file"),
+    (["serve", "--backend", "threads", "--selector", "poll"], "--selector applies to --backend"),
+])
+def test_issue13_10_numbers_and_options_are_checked_before_the_work(capsys, argv, message):
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+# --- 12: signals
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        kids = psutil.Process(pid).children(recursive=True)
+        if kids:
+            return kids
+        time.sleep(0.05)
+    return []
+
+
+@posix_only
+def test_issue13_12_two_quick_sigterms_still_write_the_report_and_leave_nothing(tmp_path):
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--to", "8000", "--step", "400",
+                             "--hold", "0.5", "--format", "json", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        kids = _children(proc.pid)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.005)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert json.loads(out.read_text())["stop"]["reason"] == "interrupted"
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".netprobe-")]
+    assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
+
+
+@posix_only
+def test_issue13_12_sigterm_to_bench_transfer_leaves_no_temporary_root():
+    before = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("netprobe-transfer-")}
+    proc = subprocess.Popen([sys.executable, "-m", "netprobe", "bench", "transfer", "--clients", "200",
+                             "--file-size", "2000000"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT)
+    try:
+        _children(proc.pid)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    after = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("netprobe-transfer-")}
+    assert after <= before
+
+
+@posix_only
+def test_issue13_14_serve_into_a_closed_pipe_then_sigterm_exits_0():
+    proc = subprocess.Popen([sys.executable, "-m", "netprobe", "serve"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout.readline().startswith("127.0.0.1:")
+        proc.stdout.close()  # `| head -1`: the reader is gone
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
