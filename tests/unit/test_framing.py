@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +46,7 @@ def test_any_bytes_parse_or_raise_frame_error(data, cuts):
     assert decoder.buffered <= len(data)
 
 
-@settings(max_examples=200)
+@settings(max_examples=int(os.environ.get("NETPROBE_FUZZ_EXAMPLES", "200")), deadline=None)
 @given(st.binary(max_size=3000))
 def test_the_file_session_answers_garbage_with_an_error_never_a_crash(tmp_path_factory, data):
     root = tmp_path_factory.mktemp("root")
