@@ -35,6 +35,8 @@ _FACT_PATHS = {
     "tcp_fin_timeout": "network.tcp_fin_timeout",
     "tcp_max_syn_backlog": "network.tcp_max_syn_backlog",
     "nf_conntrack_max": "network.nf_conntrack_max",
+    "excluded_ports": "network.ephemeral_ports.excluded",
+    "launchd_maxfiles": "fds.launchd_soft",
 }
 
 
@@ -121,10 +123,12 @@ def build_limits_report(
             caps=caps,
             why_default=f"{default} is the first of {' > '.join(SELECTOR_ORDER)} this Python can create",
         ),
-        fds=FdLimits(soft, hard, facts.system_max, facts.system_in_use, facts.per_process_max),
+        fds=FdLimits(soft, hard, facts.system_max, facts.system_in_use, facts.per_process_max,
+                     *facts.launchd_maxfiles),
         network=NetworkLimits(
             somaxconn=facts.somaxconn,
-            ephemeral_ports=PortRange(facts.port_low, facts.port_high, facts.port_count),
+            ephemeral_ports=PortRange(facts.port_low, facts.port_high, facts.port_count, facts.excluded_ports,
+                                      facts.excluded_in_range),
             tcp_tw_reuse=facts.tcp_tw_reuse,
             tcp_fin_timeout=facts.tcp_fin_timeout,
             tcp_max_syn_backlog=facts.tcp_max_syn_backlog,

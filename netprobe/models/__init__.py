@@ -66,12 +66,16 @@ class FdLimits(Record):
     system_max: Optional[int]
     system_in_use: Optional[int]
     per_process_max: Optional[int]
+    launchd_soft: Optional[int] = None  # macOS: `launchctl limit maxfiles` for what launchd starts
+    launchd_hard: Optional[int] = None
 
 @dataclass(frozen=True)
 class PortRange(Record):
     low: Optional[int]
     high: Optional[int]
-    count: Optional[int]
+    count: Optional[int]  # usable: the range less the excluded ports inside it
+    excluded: Optional[list[tuple[int, int]]] = None  # Windows: netsh excludedportrange
+    excluded_in_range: Optional[int] = None
 
 @dataclass(frozen=True)
 class NetworkLimits(Record):

@@ -32,7 +32,8 @@ else:
 CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
-    "errno_name", "classify_errno", "remedy", "kernel_tcp_stats", "can_bind_loopback_aliases",
+    "errno_name", "classify_errno", "classify_message", "remedy", "kernel_tcp_stats",
+    "can_bind_loopback_aliases", "fd_ceiling",
 )
 __all__ = ["NAME", "HAS_RLIMIT", "AboveHardLimit", "PlatformError", "SystemFacts", "Unsupported", *CONTRACT]
 
@@ -50,6 +51,8 @@ probe_select_cap = _impl.probe_select_cap
 process_fds = _impl.process_fds
 errno_name = _impl.errno_name
 classify_errno = _impl.classify_errno
+classify_message = _impl.classify_message
+fd_ceiling = _impl.fd_ceiling
 remedy = _impl.remedy
 kernel_tcp_stats = _impl.kernel_tcp_stats
 can_bind_loopback_aliases = _impl.can_bind_loopback_aliases

@@ -7,6 +7,7 @@ from typing import Optional
 
 from netprobe.errors import NetprobeError
 from netprobe.models import Note
+from netprobe.platform._parsers import excluded_in_range
 from netprobe.vocabulary import Operation, StopReason
 
 
@@ -24,13 +25,25 @@ class SystemFacts:
     tcp_fin_timeout: Optional[int] = None
     tcp_max_syn_backlog: Optional[int] = None
     nf_conntrack_max: Optional[int] = None
+    #: Windows: port ranges reserved by Hyper-V, WSL2, Docker or WinNAT (netsh excludedportrange).
+    excluded_ports: Optional[list[tuple[int, int]]] = None
+    #: macOS: (soft, hard) maxfiles of what launchd starts; None in either place means unlimited.
+    launchd_maxfiles: tuple[Optional[int], Optional[int]] = (None, None)
     notes: list[Note] = field(default_factory=list)
 
     @property
+    def excluded_in_range(self) -> Optional[int]:
+        """Ports of the ephemeral range that excluded ranges take (Windows), or None where none are known."""
+        if self.excluded_ports is None or self.port_low is None or self.port_high is None:
+            return None
+        return excluded_in_range(self.port_low, self.port_high, self.excluded_ports)
+
+    @property
     def port_count(self) -> Optional[int]:
+        """Ephemeral ports connect() can use: the range, less what excluded ranges take inside it."""
         if self.port_low is None or self.port_high is None:
             return None
-        return self.port_high - self.port_low + 1
+        return self.port_high - self.port_low + 1 - (self.excluded_in_range or 0)
 
 
 class PlatformError(NetprobeError):

@@ -9,10 +9,12 @@ import subprocess
 from typing import Optional
 
 from netprobe.platform import _common, _posix
+from netprobe.platform._parsers import parse_launchctl_limit, parse_sysctl
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     allow_rebind,
     check_soft_fd_limit,
+    classify_message,
     fd_limits,
     linger_zero,
     move_fd_above,
@@ -43,21 +45,6 @@ SYSCTLS = {
 LAUNCHD_DEFAULT_SOFT_LIMIT = 256
 
 
-def parse_sysctl(text: str) -> dict[str, int]:
-    """Parse ``sysctl NAME...`` output: ``name: value`` lines (older releases print ``name = value``)."""
-    values: dict[str, int] = {}
-    for line in text.splitlines():
-        for sep in (": ", " = "):
-            if sep in line:
-                name, _, value = line.partition(sep)
-                try:
-                    values[name.strip()] = int(value.strip())
-                except ValueError:
-                    pass
-                break
-    return values
-
-
 def facts_from_sysctl(values: dict[str, int]) -> _common.SystemFacts:
     """Build SystemFacts from parsed sysctl values, noting every one that is missing."""
     facts = _common.SystemFacts()
@@ -69,24 +56,45 @@ def facts_from_sysctl(values: dict[str, int]) -> _common.SystemFacts:
     return facts
 
 
-def read_system_facts() -> _common.SystemFacts:
-    """Run ``sysctl`` once for every name and parse what it prints."""
+def _run(command: list[str]) -> Optional[str]:
     try:
-        out = subprocess.run(
-            ["sysctl", *SYSCTLS], capture_output=True, text=True, timeout=5, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
+        return subprocess.run(command, capture_output=True, text=True, timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def read_system_facts() -> _common.SystemFacts:
+    """Run ``sysctl`` once for every name and ``launchctl limit maxfiles``, and parse what they print."""
+    out = _run(["sysctl", *SYSCTLS])
+    if out is None:
         facts = _common.SystemFacts()
-        facts.notes.append(_common.Note("system_max", f"cannot run sysctl: {exc}"))
-        return facts
-    return facts_from_sysctl(parse_sysctl(out))
+        facts.notes.append(_common.Note("system_max", "cannot run sysctl"))
+    else:
+        facts = facts_from_sysctl(parse_sysctl(out))
+    launchd = _run(["launchctl", "limit", "maxfiles"])
+    facts.launchd_maxfiles = parse_launchctl_limit(launchd) if launchd else (None, None)
+    if launchd is None:
+        facts.notes.append(_common.Note("launchd_maxfiles", "cannot run launchctl"))
+    return facts
+
+
+def fd_ceiling() -> tuple[Optional[int], str]:
+    """The highest soft fd limit this process may set, and what binds it.
+
+    macOS reports the hard RLIMIT_NOFILE as unlimited yet refuses a soft limit above
+    kern.maxfilesperproc: the lower of the two binds.
+    """
+    _, hard, _ = _posix.fd_limits()
+    per_process = read_system_facts().per_process_max
+    if per_process is not None and (hard is None or per_process < hard):
+        return per_process, "kern.maxfilesperproc"
+    return hard, "the hard RLIMIT_NOFILE"
 
 
 def raise_soft_fd_limit(wanted: int) -> Optional[int]:
-    """Raise the soft fd limit, capped by kern.maxfilesperproc: macOS reports an unlimited hard
-    limit yet refuses a soft limit above that sysctl."""
-    per_process = read_system_facts().per_process_max
-    return _posix.raise_soft_fd_limit_below(wanted, per_process)
+    """Raise the soft fd limit toward ``wanted``, up to ``fd_ceiling()``."""
+    ceiling, _ = fd_ceiling()
+    return _posix.raise_soft_fd_limit_below(wanted, ceiling)
 
 
 def errno_name(code: Optional[int]) -> Optional[str]:

@@ -6,12 +6,15 @@ import os
 from typing import Optional
 
 from netprobe.platform import _common
+from netprobe.platform._parsers import parse_sockstat
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     allow_rebind,
     check_soft_fd_limit,
     classify_errno,
+    classify_message,
     errno_name,
+    fd_ceiling,
     fd_limits,
     linger_zero,
     move_fd_above,
@@ -73,18 +76,6 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
     except OSError:
         return None, None
     return parse_sockstat(text)
-
-
-def parse_sockstat(text: str) -> tuple[Optional[int], Optional[int]]:
-    """Parse the ``TCP: inuse N ... mem M`` line of /proc/net/sockstat."""
-    for line in text.splitlines():
-        if line.startswith("TCP:"):
-            words = line.split()[1:]
-            pairs = dict(zip(words[::2], words[1::2]))
-            inuse = int(pairs["inuse"]) if "inuse" in pairs else None
-            mem = int(pairs["mem"]) if "mem" in pairs else None
-            return inuse, mem
-    return None, None
 
 
 def process_fds(proc) -> Optional[int]:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import errno as _errno
-import fcntl
 import os
-import resource
 import select
 import socket
 import struct
 from typing import Optional
 
 from netprobe.models import SelectorCap
+
+try:
+    import fcntl
+    import resource
+except ImportError:  # Windows: this module still imports (for the contract test); its functions are not called
+    pass
 from netprobe.platform import _common
+from netprobe.platform._parsers import errno_from_message
 from netprobe.vocabulary import StopReason
 
 HAS_RLIMIT = True
@@ -211,6 +216,17 @@ def read_system_facts() -> _common.SystemFacts:
     for name in ("system_max", "per_process_max", "somaxconn", "port_low"):
         facts.notes.append(_common.Note(name, "this POSIX system is not one netprobe reads limits from"))
     return facts
+
+
+def fd_ceiling() -> tuple[Optional[int], str]:
+    """The highest soft fd limit this process may set (None: unlimited), and what binds it."""
+    _, hard, _ = fd_limits()
+    return hard, "the hard RLIMIT_NOFILE"
+
+
+def classify_message(text: str, operation: str) -> Optional[StopReason]:
+    """Classify an error of which only the text survives (``[Errno 24] Too many open files``)."""
+    return classify_errno(errno_from_message(text), operation)
 
 
 def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:

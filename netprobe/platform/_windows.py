@@ -7,7 +7,6 @@ Importable on any OS so its parsers and tables are tested everywhere.
 
 from __future__ import annotations
 
-import re
 import select
 import socket
 import struct
@@ -16,6 +15,7 @@ from typing import Optional
 
 from netprobe.models import SelectorCap
 from netprobe.platform import _common
+from netprobe.platform._parsers import errno_from_message, parse_dynamicport, parse_excludedportrange
 from netprobe.vocabulary import Operation, StopReason
 
 HAS_RLIMIT = False
@@ -34,7 +34,8 @@ WSA_ERRNO = {
     12: "ENOMEM",
 }
 
-_NETSH = ["netsh", "int", "ipv4", "show", "dynamicport", "tcp"]
+_NETSH_DYNAMIC = ("int", "ipv4", "show", "dynamicport", "tcp")
+_NETSH_EXCLUDED = ("int", "ipv4", "show", "excludedportrange", "protocol=tcp")
 _COUNT_PROBE_CEILING = 1 << 16
 
 
@@ -94,25 +95,21 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     return _common.classify_by_name(name.removeprefix("WSA"), operation)
 
 
-def parse_dynamicport(text: str) -> tuple[Optional[int], Optional[int]]:
-    """Parse ``netsh int ipv4 show dynamicport tcp`` into (start port, number of ports).
+def facts_from_netsh(text: str, excluded_text: Optional[str] = None) -> _common.SystemFacts:
+    """Build SystemFacts from netsh's dynamic port range and excluded ranges (Hyper-V, WSL2, Docker, WinNAT).
 
-    Reads the first two ``label : number`` lines so localized labels parse too.
+    Windows has no counterpart for the other facts.
     """
-    numbers = [int(m) for m in re.findall(r":\s*(\d+)\s*$", text, flags=re.MULTILINE)]
-    if len(numbers) < 2:
-        return None, None
-    return numbers[0], numbers[1]
-
-
-def facts_from_netsh(text: str) -> _common.SystemFacts:
-    """Build SystemFacts from netsh output; Windows has no counterpart for the other facts."""
     facts = _common.SystemFacts()
     start, count = parse_dynamicport(text)
     if start is None or count is None:
         facts.notes.append(_common.Note("port_low", "netsh printed no dynamic port range"))
     else:
         facts.port_low, facts.port_high = start, start + count - 1
+    if excluded_text is None:
+        facts.notes.append(_common.Note("excluded_ports", "netsh printed no excluded port ranges"))
+    else:
+        facts.excluded_ports = parse_excludedportrange(excluded_text)
     for name in ("system_max", "system_in_use", "per_process_max"):
         facts.notes.append(_common.Note(name, "Windows has no system-wide file table limit; "
                                               "socket handles are bounded by non-paged memory"))
@@ -121,14 +118,31 @@ def facts_from_netsh(text: str) -> _common.SystemFacts:
     return facts
 
 
-def read_system_facts() -> _common.SystemFacts:
+def _netsh(*args: str) -> Optional[str]:
     try:
-        out = subprocess.run(_NETSH, capture_output=True, text=True, timeout=10, check=False).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        facts = facts_from_netsh("")
-        facts.notes.append(_common.Note("port_low", f"cannot run netsh: {exc}"))
-        return facts
-    return facts_from_netsh(out)
+        return subprocess.run(["netsh", *args], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def read_system_facts() -> _common.SystemFacts:
+    """The dynamic port range less what Hyper-V, WSL2, Docker or WinNAT reserved inside it."""
+    dynamic = _netsh(*_NETSH_DYNAMIC)
+    excluded = _netsh(*_NETSH_EXCLUDED)
+    facts = facts_from_netsh(dynamic or "", excluded)
+    if dynamic is None:
+        facts.notes.append(_common.Note("port_low", "cannot run netsh"))
+    return facts
+
+
+def fd_ceiling() -> tuple[Optional[int], str]:
+    """Windows has no soft fd limit: socket handles are bounded by memory."""
+    return None, "no RLIMIT_NOFILE on Windows"
+
+
+def classify_message(text: str, operation: str) -> Optional[StopReason]:
+    """Classify an error of which only the text survives (``[WinError 10055] ...``)."""
+    return classify_errno(errno_from_message(text), operation)
 
 
 def probe_select_cap() -> SelectorCap:

@@ -113,7 +113,9 @@ def _classify(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[
               timeout: float) -> tuple[StopReason, Side, Optional[str], str]:
     """Name the stop: (reason, side, errno name, message). The server's own account comes first."""
     if gone is not None:
-        return StopReason.SERVER_EXITED, Side.SERVER, None, gone
+        # A child's error arrives as text only: classify the code in it ("[WinError 10055] ...").
+        reason = platform.classify_message(gone, Operation.ACCEPT) or StopReason.SERVER_EXITED
+        return reason, Side.SERVER, None, gone
     limit = status.limit if status is not None else None
     if limit is not None:
         message = limit.message
@@ -215,8 +217,10 @@ class _Run:
             self.notes.append(Note("client.fd_limit", f"raised the client's soft fd limit from {self.soft} "
                                                       f"to {new or 'unlimited'} for this run (restored afterwards)"))
         if new is not None and new < need:
-            self.notes.append(Note("client.fd_limit", f"the client's hard fd limit ({self.hard}) is below "
-                                                      f"the {need} fds this ramp needs: the client may bind first"))
+            ceiling, binding = platform.fd_ceiling()
+            self.notes.append(Note("client.fd_limit", f"the client's soft fd limit can rise to {ceiling}, bound by "
+                                                      f"{binding}, below the {need} fds this ramp needs: the client "
+                                                      "may meet its limit first"))
 
     def start_server(self) -> RampServer:
         cfg = self.cfg

@@ -54,7 +54,19 @@ def limits_document(r: LimitsReport) -> Document:
     pred_rows = [[p.selector, p.placement, units.count(p.max_connections), units.text(p.binding_limit), p.detail]
                  for p in r.predicted]
     ports = r.network.ephemeral_ports
-    port_text = (f"{ports.low}-{ports.high} ({ports.count:,})" if ports.count is not None else units.MISSING)
+    port_text = (f"{ports.low}-{ports.high} ({ports.count:,} usable)" if ports.count is not None else units.MISSING)
+    if ports.excluded_in_range:
+        port_text += f"; {ports.excluded_in_range:,} of the range reserved (netsh excludedportrange)"
+    fd_rows = [
+        ["soft RLIMIT_NOFILE", units.count(r.fds.soft)],
+        ["hard RLIMIT_NOFILE", units.count(r.fds.hard)],
+        ["system max", units.count(r.fds.system_max)],
+        ["system in use", units.count(r.fds.system_in_use)],
+        ["per-process max", units.count(r.fds.per_process_max)],
+    ]
+    if r.fds.launchd_soft is not None or r.fds.launchd_hard is not None:
+        fd_rows.append(["launchd maxfiles (soft / hard)",
+                        f"{units.count(r.fds.launchd_soft)} / {units.text(r.fds.launchd_hard or 'unlimited')}"])
     sections = [
         Section("Selectors", ["class", "default", "cap kind", "cap", "what bounds it"], cap_rows,
                 lead=[r.selectors.why_default]),
@@ -62,13 +74,7 @@ def limits_document(r: LimitsReport) -> Document:
                 ["selector", "placement", "max", "binding limit", "why"], pred_rows,
                 lead=["process: server alone in its process (1 fd per connection); "
                       "thread: server and clients in one process (2 fds per connection)"]),
-        Section("File descriptors", ["limit", "value"], [
-            ["soft RLIMIT_NOFILE", units.count(r.fds.soft)],
-            ["hard RLIMIT_NOFILE", units.count(r.fds.hard)],
-            ["system max", units.count(r.fds.system_max)],
-            ["system in use", units.count(r.fds.system_in_use)],
-            ["per-process max", units.count(r.fds.per_process_max)],
-        ]),
+        Section("File descriptors", ["limit", "value"], fd_rows),
         Section("Network", ["setting", "value"], [
             ["somaxconn (listen backlog cap)", units.count(r.network.somaxconn)],
             ["ephemeral ports", port_text],

@@ -26,8 +26,9 @@ def test_limits_json_has_the_contract_keys():
     for key in ("platform", "selectors", "fds", "network", "process", "memory", "predicted", "notes"):
         assert key in data
     assert set(data["platform"]) >= {"system", "release", "machine", "python", "implementation"}
-    assert set(data["fds"]) == {"soft", "hard", "system_max", "system_in_use", "per_process_max"}
-    assert set(data["network"]["ephemeral_ports"]) == {"low", "high", "count"}
+    assert set(data["fds"]) == {"soft", "hard", "system_max", "system_in_use", "per_process_max",
+                                "launchd_soft", "launchd_hard"}
+    assert set(data["network"]["ephemeral_ports"]) == {"low", "high", "count", "excluded", "excluded_in_range"}
     assert set(data["process"]) >= {"pid", "fds", "rss", "threads"}
     assert set(data["memory"]) == {"total", "available"}
     for p in data["predicted"]:

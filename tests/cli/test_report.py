@@ -9,7 +9,7 @@ import pytest
 from netprobe.cli import run
 from netprobe.limits import build_limits_report
 from netprobe.models import MemoryStats, Peak, PlatformInfo, Prediction, ProcessStats, RampResult, SelectorCap, StopInfo
-from netprobe.platform import _darwin, _windows
+from netprobe.platform import _darwin, _parsers, _windows
 from netprobe.vocabulary import StopReason
 from tests.conftest import DATA
 
@@ -38,7 +38,7 @@ def windows_files(tmp_path):
 @pytest.fixture
 def macos_limits(tmp_path):
     info = PlatformInfo("Darwin", "23.6.0", "arm64", "3.12.4", "cpython")
-    facts = _darwin.facts_from_sysctl(_darwin.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text()))
+    facts = _darwin.facts_from_sysctl(_parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text()))
     limits = build_limits_report(info, 256, None, None, facts, SelectorCap("fd_number", 1024, "measured"),
                                  ["KqueueSelector", "PollSelector", "SelectSelector"], "KqueueSelector",
                                  ProcessStats(99, 12, 20 << 20, 1, 0.1), MemoryStats(8 << 30, 4 << 30))

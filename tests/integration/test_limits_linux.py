@@ -1,7 +1,6 @@
 """`netprobe limits` against the truth of this Linux machine, read independently."""
 
 import json
-import resource
 import selectors
 
 import pytest
@@ -10,6 +9,7 @@ from netprobe.limits import collect_limits
 from tests.conftest import in_child, run_netprobe, skip_unless_linux
 
 pytestmark = skip_unless_linux
+resource = pytest.importorskip("resource", reason="RLIMIT_NOFILE is POSIX")
 
 
 def _read(path, index=0):

@@ -2,7 +2,7 @@
 
 from netprobe.limits import build_limits_report
 from netprobe.models import MemoryStats, PlatformInfo, ProcessStats, SelectorCap
-from netprobe.platform import _darwin, _linux, _windows
+from netprobe.platform import _darwin, _linux, _parsers, _windows
 from tests.conftest import DATA
 
 
@@ -32,7 +32,7 @@ def test_same_keys_on_linux_macos_and_windows(tmp_path):
     linux = _report("Linux", _linux.facts_from_proc_sys(str(tmp_path)), 1024, 4096, None,
                     SelectorCap("fd_number", 1024, ""), ["EpollSelector", "PollSelector", "SelectSelector"],
                     "EpollSelector")
-    lion = _darwin.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text())
+    lion = _parsers.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text())
     mac = _report("Darwin", _darwin.facts_from_sysctl(lion),
                   256, None, None, SelectorCap("fd_number", 1024, ""),
                   ["KqueueSelector", "PollSelector", "SelectSelector"], "KqueueSelector")
@@ -52,7 +52,7 @@ def test_windows_prediction_is_select_count_bound():
 
 
 def test_macos_default_limit_predicts_kqueue_at_251():
-    facts = _darwin.facts_from_sysctl(_darwin.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text()))
+    facts = _darwin.facts_from_sysctl(_parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text()))
     mac = _report("Darwin", facts, 256, None, None, SelectorCap("fd_number", 1024, ""),
                   ["KqueueSelector", "PollSelector", "SelectSelector"], "KqueueSelector")
     kq = next(p for p in mac["predicted"] if p["selector"] == "KqueueSelector" and p["placement"] == "process")
