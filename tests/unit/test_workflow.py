@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -58,3 +59,30 @@ def test_code_needs_nothing_newer_than_the_declared_floor():
          "--violations", str(ROOT / "netprobe"), str(ROOT / "ci")],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_job_checks_the_select_headline_of_its_os(tmp_path):
+    """A job fails when select() does not stop where netprobe says it does on that OS."""
+    sys.path.insert(0, str(ROOT / "ci"))
+    try:
+        import matrix_job
+    finally:
+        sys.path.pop(0)
+    assert "--selector" in (ROOT / "ci" / "matrix_job.py").read_text()
+
+    def ramp(reached, reason="select_limit"):
+        path = tmp_path / f"{reached}-{reason}.json"
+        path.write_text(json.dumps({"reached": reached, "stop": {"reason": reason, "side": "server"}}))
+        return str(path)
+
+    assert matrix_job.headline(ramp(511), "windows") == 0
+    assert matrix_job.headline(ramp(1020), "linux") == 0 and matrix_job.headline(ramp(1020), "macos") == 0
+    assert matrix_job.headline(ramp(1020), "windows") == 1  # Windows must be capped by count
+    assert matrix_job.headline(ramp(2000, "fd_limit"), "linux") == 1
+
+
+def test_windows_gates_with_a_backend_select_does_not_cap():
+    text = WORKFLOW.read_text()
+    windows = text[text.index("- os: windows-latest"):]
+    assert "backend: asyncio" in windows.split("- os:")[1]
+    assert "allow-prereleases: true" in text and "continue-on-error: ${{ matrix.experimental }}" in text
