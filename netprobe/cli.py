@@ -6,7 +6,6 @@ Nothing here opens sockets or imports gevent; commands import their core lazily 
 
 from __future__ import annotations
 
-import enum
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import typer
 from netprobe import __version__
 from netprobe.clients.registry import client_names
 from netprobe.errors import ExitStatus, NetprobeError
+from netprobe.selector_catalog import SELECTOR_NAMES
 from netprobe.servers.registry import backend_names
 from netprobe.signals import interrupt_once, interrupted
 from netprobe.vocabulary import Format, Placement, ProtocolName, StopReason, Verify, Word
@@ -34,7 +34,9 @@ if TYPE_CHECKING:  # type checkers cannot follow enums made at run time; they ar
     Backend: TypeAlias = Word
     RampBackend: TypeAlias = Word
     ClientModel: TypeAlias = Word
+    Selector: TypeAlias = Word
 else:
+    Selector = Word("Selector", [(name, name) for name in ("default", *SELECTOR_NAMES)])
     Backend = Word("Backend", [(name, name) for name in backend_names()])
     RampBackend = Word("RampBackend", [(name, name) for name in (*backend_names(), "all")])
     ClientModel = Word("ClientModel", [(name, name) for name in client_names()])
@@ -90,15 +92,6 @@ def limits(fmt: Format = FORMAT_OPTION, output: Optional[str] = OUTPUT_OPTION) -
     check_writable(output)
     emit(render(collect_limits(), fmt.value), output)
     return ExitStatus.SUCCESS
-
-
-class Selector(str, enum.Enum):
-    default = "default"
-    select = "select"
-    poll = "poll"
-    epoll = "epoll"
-    kqueue = "kqueue"
-    devpoll = "devpoll"
 
 
 @app.command()

@@ -2,8 +2,8 @@
 
 Every stop reason, side, placement, output format and verification mode is a member of
 one of these enums; producers write the member, consumers compare against it, and the JSON
-carries its value. Members are ``str`` subclasses, so ``StopReason.FD_LIMIT == "fd_limit"``
-holds and ``json.dumps`` writes the bare word (``enum.StrEnum`` only arrives in 3.11).
+carries its value. Members are ``StrEnum`` members, so ``StopReason.FD_LIMIT == "fd_limit"``
+holds and ``json.dumps`` writes the bare word.
 
 Backends and client models are registries of their own, next to their classes:
 ``netprobe.servers.registry`` and ``netprobe.clients.registry``.
@@ -14,11 +14,8 @@ from __future__ import annotations
 import enum
 
 
-class Word(str, enum.Enum):
+class Word(enum.StrEnum):
     """A vocabulary word: compares, hashes and prints as its value."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
     @classmethod
     def values(cls) -> tuple[str, ...]:

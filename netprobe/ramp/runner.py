@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 from netprobe import platform
-from netprobe.clients import BatchOutcome, client_spec, make_client
+from netprobe.clients.base import BatchOutcome
+from netprobe.clients.registry import client_spec, make_client
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Peak, Prediction, RampResult, RampStep, SelectorCap, StopInfo
