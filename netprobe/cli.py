@@ -117,6 +117,13 @@ def ramp(
                                             help="echo (default) or connect (default with --target)."),
     target: Optional[str] = typer.Option(None, "--target", help="HOST:PORT of an external server to ramp against."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --target off loopback."),
+    workers: Optional[int] = typer.Option(None, "--workers",
+                                          help="Ramp --target from N worker processes or machines (needs the dist "
+                                               "extra: pip install 'netprobe\\[dist]')."),
+    spawn_local: bool = typer.Option(False, "--spawn-local", help="With --workers: start the workers on this machine."),
+    master_bind: Optional[str] = typer.Option(None, "--master-bind",
+                                              help="With --workers: HOST:PORT the master listens on (127.0.0.1:5557)."),
+    worker_wait: float = typer.Option(60.0, "--worker-wait", help="With --workers: seconds to wait for them."),
     ports: int = typer.Option(1, "--ports", help="Listen on this many ports and spread clients over them."),
     source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -145,7 +152,8 @@ def ramp(
         backend=backend.value, selector=selector.value if selector else None, loop=loop,
         placement=placement.value, client=client.value,
         verify=verify.value if verify else None, target=target, allow_remote=allow_remote,
-        ports=ports, source_ips=source_ips,
+        ports=ports, source_ips=source_ips, workers=workers, spawn_local=spawn_local, master_bind=master_bind,
+        worker_wait=worker_wait,
     )
     if backend.value == "all":
         from netprobe.ramp.ceilings import run_ceilings, validate_all
@@ -242,6 +250,59 @@ def serve(
          f"{final.bytes_in:,} bytes in, {final.bytes_out:,} out, {final.errors:,} errors"
          + (f"; limit met: {final.limit.reason} ({final.limit.message})" if final.limit else "") + "\n", None)
     return ExitStatus.SUCCESS
+
+
+@app.command()
+def worker(
+    master: str = typer.Option(..., "--master", help="HOST:PORT of the master (`netprobe ramp --workers N`)."),
+    source_ip: Optional[list[str]] = typer.Option(None, "--source-ip",
+                                                  help="Bind connections to this source address (repeatable)."),
+    fd_limit: Optional[int] = typer.Option(None, "--fd-limit", help="Soft fd limit of this worker."),
+    wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the master before giving up."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a master off loopback."),
+) -> int:
+    """Hold a share of a distributed ramp's connections for a master (needs the dist extra).
+
+    Exit status: 0 when the master ended the ramp, 1 no master answered within --wait, 2 bad input
+    or a master of another netprobe version. Example: netprobe worker --master 10.0.0.5:5557 --allow-remote
+    """
+    import math
+    import subprocess
+
+    from netprobe import platform
+    from netprobe.dist import LOCUST_ENV, check_available
+    from netprobe.errors import UsageError
+    from netprobe.sockets import check_destination, parse_host_port
+
+    check_available()
+    host, port = parse_host_port(master, "--master")
+    check_destination(host, allow_remote, "--master")
+    for ip in source_ip or []:
+        check_destination(ip, allow_remote, "--source-ip")
+    if not math.isfinite(wait) or wait <= 0:
+        raise UsageError(f"--wait must be a finite number of seconds above 0, got {wait}")
+    if fd_limit is not None:
+        if fd_limit < 32:
+            raise UsageError(f"--fd-limit {fd_limit} leaves the worker no fds to work with: give at least 32")
+        try:
+            platform.check_soft_fd_limit(fd_limit)
+        except platform.PlatformError as exc:
+            raise UsageError(f"--fd-limit: {exc}") from None
+    args = ["--master", master, "--wait", str(wait)] + [a for ip in source_ip or [] for a in ("--source-ip", ip)]
+    if fd_limit is not None:
+        args += ["--fd-limit", str(fd_limit)]
+    if allow_remote:
+        args.append("--allow-remote")
+    import os
+
+    # A process of its own: locust is imported there, never in netprobe's CLI process.
+    proc = subprocess.Popen([sys.executable, "-m", "netprobe.dist.worker", *args], env={**os.environ, **LOCUST_ENV})
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()  # it ignores Ctrl-C (a master's local workers must); this is the user's own
+        proc.wait()
+        return ExitStatus.INTERRUPTED
 
 
 bench_app = typer.Typer(help="Benchmarks on this machine: selectors' scan cost, concurrency models.",

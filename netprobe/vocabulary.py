@@ -44,6 +44,7 @@ class StopReason(Word):
     MEMORY = "memory"
     THREAD_LIMIT = "thread_limit"
     SERVER_EXITED = "server_exited"
+    WORKER_LOST = "worker_lost"
     INTERRUPTED = "interrupted"
     OTHER = "other"
 
@@ -69,6 +70,16 @@ class Placement(Word):
 
     PROCESS = "process"
     THREAD = "thread"
+
+
+class Message(Word):
+    """What master and workers of a distributed ramp say to each other, over locust's custom messages."""
+
+    HELLO = "np_hello"  # worker -> master: who it is, what it can hold
+    REFUSE = "np_refuse"  # master -> worker: not this one (another netprobe version)
+    HOLD = "np_hold"  # master -> worker: hold this many connections
+    HELD = "np_held"  # worker -> master: what it holds, and its first failure
+    CLOSE = "np_close"  # master -> worker: close everything
 
 
 class Verify(Word):

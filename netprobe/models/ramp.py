@@ -40,6 +40,7 @@ class StopInfo(Record):
     server_fds: Optional[int]
     remedy: str
     server_held: Optional[int] = None  # what the server itself counted when it hit the limit
+    worker: Optional[str] = None  # the distributed ramp's worker that met the limit, if one did
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,22 @@ class RampResult(Record):
     seconds: float = 0.0
     client_cpu_seconds: Optional[float] = None  # over the steps; the client is netprobe's own process
     server_cpu_seconds: Optional[float] = None  # over the steps; None without a server process
+    workers: Optional[list[dict[str, Any]]] = None  # a distributed ramp's workers: who, and what each held
     schema: str = RAMP_SCHEMA
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RampResult:
+        """Rebuild a result from its JSON (a distributed ramp's master sends it across a pipe)."""
+        stop = data.get("stop")
+        return cls(
+            config=data["config"], ok=data["ok"], target=data["target"], reached=data["reached"],
+            peak=Peak(**data["peak"]), stop=StopInfo(**stop) if stop else None,
+            predicted=Prediction(**data["predicted"]), verdict=data["verdict"],
+            steps=[RampStep(**s) for s in data["steps"]], platform=PlatformInfo(**data["platform"]),
+            notes=[Note(**n) for n in data.get("notes", [])], seconds=data.get("seconds", 0.0),
+            client_cpu_seconds=data.get("client_cpu_seconds"), server_cpu_seconds=data.get("server_cpu_seconds"),
+            workers=data.get("workers"),
+        )
 
     @property
     def steps_seconds(self) -> float:

@@ -106,6 +106,8 @@ def generic_remedies(hard: Optional[int]) -> dict[StopReason, str]:
         StopReason.THREAD_LIMIT: "the process cannot start another thread (memory for its stack, or a "
                                  "limit on threads): use an event-loop backend, or raise the thread limits",
         StopReason.SERVER_EXITED: "the server process died: read its exit status and stderr above",
+        StopReason.WORKER_LOST: "a worker stopped answering (killed, or its network went away): look at that "
+                                "machine, then run again; netprobe does not move its share onto the others",
         StopReason.INTERRUPTED: "run again without interrupting",
         StopReason.OTHER: "see the message; this stop is not one netprobe recognises",
     }

@@ -36,9 +36,14 @@ class RampConfig:
     ports: int = 1
     source_ips: int = 1
     sample: int = 16
+    workers: Optional[int] = None  # a distributed ramp over this many workers (the dist extra)
+    master_bind: Optional[str] = None  # HOST:PORT the master listens on for workers
+    spawn_local: bool = False  # start the workers on this machine
+    worker_wait: float = 60.0  # seconds the master waits for its workers
     # Filled in by validate():
     selector_class: Optional[str] = None
     target_address: Optional[tuple[str, int]] = None
+    master_address: Optional[tuple[str, int]] = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,11 +101,41 @@ def validate(cfg: RampConfig) -> RampConfig:
                                    "platform does not route without configured aliases")
         if cfg.source_ips > 254:
             raise UsageError(f"--source-ips {cfg.source_ips} is above 254 (127.0.0.1-127.0.0.254)")
+    if cfg.workers is not None or cfg.spawn_local or cfg.master_bind is not None:
+        _validate_workers(cfg)
     if cfg.target is not None:
         _validate_target(cfg)
     else:
         _validate_own_server(cfg)
     return cfg
+
+
+# Default port of the master, as locust's (5557); 0 picks a free one (what --spawn-local does).
+MASTER_PORT = 5557
+MAX_WORKERS = 1000
+
+
+def _validate_workers(cfg: RampConfig) -> None:
+    """A distributed ramp: workers against an external --target, the master where workers can reach it."""
+    if cfg.workers is None:
+        raise UsageError("--spawn-local and --master-bind go with --workers N")
+    if not 0 < cfg.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be 1-{MAX_WORKERS}, got {cfg.workers}")
+    if cfg.target is None:
+        raise UsageError("--workers ramps an external server: name it with --target HOST:PORT "
+                         "(start one here with `netprobe serve`)")
+    if cfg.source_ips != 1:
+        raise UsageError("--source-ips is per worker with --workers: give each `netprobe worker` its --source-ip")
+    if not math.isfinite(cfg.worker_wait) or cfg.worker_wait <= 0:
+        raise UsageError(f"--worker-wait must be a finite number of seconds above 0, got {cfg.worker_wait}")
+    from netprobe.dist import check_available
+
+    check_available()
+    if cfg.master_bind is None:
+        cfg.master_address = ("127.0.0.1", 0 if cfg.spawn_local else MASTER_PORT)
+    else:
+        host, port = parse_host_port(cfg.master_bind, "--master-bind")
+        cfg.master_address = (check_destination(host, cfg.allow_remote, "--master-bind"), port)
 
 
 def _validate_target(cfg: RampConfig) -> None:

@@ -110,7 +110,7 @@ def _server_status(server: RampServer) -> tuple[Optional[ServerStatus], Optional
         return None, str(exc)
 
 
-def _classify(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str],
+def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str],
               timeout: float) -> tuple[StopReason, Side, Optional[str], str]:
     """Name the stop: (reason, side, errno name, message). The server's own account comes first."""
     if gone is not None:
@@ -139,7 +139,7 @@ def _classify(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[
     return StopReason.OTHER, Side.SERVER, None, f"{out.peer_closed} connections were closed by the peer"
 
 
-def _verdict(target: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction,
+def verdict(target: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction,
              placement: str) -> str:
     predicted = "an unknown ceiling" if pred.max_connections is None else (
         f"{pred.max_connections:,} by {pred.binding_limit}")
@@ -357,7 +357,7 @@ class _Run:
             peak=self._peak(),
             stop=stop,
             predicted=prediction,
-            verdict=_verdict(cfg.to, reached, stop, prediction, cfg.placement),
+            verdict=verdict(cfg.to, reached, stop, prediction, cfg.placement),
             steps=self.steps,
             platform=platform_info(),
             notes=self.notes,
@@ -414,7 +414,7 @@ class _Run:
                 progress(step, len(self.plan))
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
             if failed is not None or gone is not None or limit is not None:
-                reason, side, errno_name, message = _classify(failed or out, status, gone, cfg.timeout)
+                reason, side, errno_name, message = classify_stop(failed or out, status, gone, cfg.timeout)
                 stop = self._stop(reason, side, errno_name, message, last)
                 if limit is not None:
                     stop.server_held = limit.held
@@ -457,4 +457,8 @@ def run_ramp(cfg: RampConfig, progress: Optional[ProgressCallback] = None) -> Ra
     """Ramp connections as ``cfg`` says and return the result; never leaves sockets or children behind."""
     if cfg.target_address is None and cfg.target is not None:
         raise UsageError("the ramp configuration was not validated")
+    if cfg.workers is not None:
+        from netprobe.dist.controller import run_distributed
+
+        return run_distributed(cfg)
     return _Run(cfg).run(progress)

@@ -1,0 +1,208 @@
+"""Distributed ramps on loopback: a master, local workers on locust's engine, and a real server.
+
+Bounded: a few thousand connections, every process reaped, the server's own count checked.
+Skipped with a reason where the dist extra (locust) is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from netprobe import platform
+from netprobe.servers.process import ChildServer
+from tests.conftest import ROOT, run_netprobe
+
+pytest.importorskip("locust", reason="the dist extra is not installed: pip install '.[dist]'")
+posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="fd limits and signals to a pid are POSIX")
+
+
+@pytest.fixture
+def server():
+    """A netprobe server in its own process, so the test can ask it what it holds."""
+    srv = ChildServer("selectors", want_fds=12_000)
+    yield srv
+    srv.close()
+
+
+def _target(srv) -> str:
+    host, port = srv.addresses[0]
+    return f"{host}:{port}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _drained(srv, timeout: float = 15) -> int:
+    deadline = time.monotonic() + timeout
+    while srv.status().held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return srv.status().held
+
+
+def _worker(master: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "netprobe", "worker", "--master", master, *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def _end(*procs: subprocess.Popen) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_three_local_workers_account_for_every_connection(server, tmp_path):
+    out = tmp_path / "r.json"
+    done = run_netprobe("ramp", "--target", _target(server), "--workers", "3", "--spawn-local", "--to", "3000",
+                        "--quiet", "--format", "json", "--output", str(out), timeout=180)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    held = [w["held"] for w in data["workers"]]
+    assert data["reached"] == 3000 and sum(held) == 3000 and len(held) == 3
+    if platform.can_bind_loopback_aliases():
+        assert sorted(w["source_ips"][0] for w in data["workers"]) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    assert all(w["netprobe"] and w["pid"] and w["soft_fds"] is not None for w in data["workers"])
+    assert _drained(server) == 0  # every worker closed what it held
+
+
+@posix_only
+def test_a_worker_at_its_fd_limit_is_named_as_a_client_side_stop(server, tmp_path):
+    out, port = tmp_path / "r.json", _free_port()
+    master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
+                               "2", "--master-bind", f"127.0.0.1:{port}", "--to", "2000", "--quiet",
+                               "--format", "json", "--output", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    workers = [_worker(f"127.0.0.1:{port}"), _worker(f"127.0.0.1:{port}", "--fd-limit", "256")]
+    try:
+        _, err = master.communicate(timeout=120)
+        for w in workers:
+            w.wait(timeout=20)  # no worker outlives its master
+    finally:
+        _end(master, *workers)
+    assert master.returncode == 1, err
+    data = json.loads(out.read_text())
+    stop = data["stop"]
+    assert (stop["reason"], stop["side"]) == ("fd_limit", "client") and stop["worker"]
+    limited = next(w for w in data["workers"] if w["id"] == stop["worker"])
+    assert limited["soft_fds"] == 256
+    assert 256 - limited["fds_at_start"] - 16 <= limited["held"] <= 256 - limited["fds_at_start"]
+    assert _drained(server) == 0
+
+
+@posix_only
+def test_a_worker_killed_mid_ramp_is_worker_lost(server, tmp_path):
+    out, port = tmp_path / "r.json", _free_port()
+    master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
+                               "2", "--master-bind", f"127.0.0.1:{port}", "--to", "4000", "--hold", "1",
+                               "--quiet", "--format", "json", "--output", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    survivor, victim = _worker(f"127.0.0.1:{port}"), _worker(f"127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while server.status().held < 800 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for child in psutil.Process(victim.pid).children():
+            child.kill()  # the worker process itself, under its `netprobe worker` launcher
+        _, err = master.communicate(timeout=60)
+        survivor.wait(timeout=20)
+    finally:
+        _end(master, survivor, victim)
+    assert master.returncode == 1, err
+    data = json.loads(out.read_text())
+    assert data["stop"]["reason"] == "worker_lost" and data["stop"]["side"] == "client"
+    assert _drained(server) == 0  # the survivor closed its share, the kernel the victim's
+
+
+@posix_only
+def test_sigint_to_the_master_ends_it_with_130_and_leaves_nothing(server, tmp_path):
+    out = tmp_path / "r.json"
+    master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
+                               "2", "--spawn-local", "--to", "6000", "--step", "500", "--hold", "1",
+                               "--quiet", "--format", "json", "--output", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while server.status().held < 1000 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        kids = psutil.Process(master.pid).children(recursive=True)
+        master.send_signal(signal.SIGINT)
+        _, err = master.communicate(timeout=60)
+    finally:
+        _end(master)
+    assert master.returncode == 130, err
+    assert json.loads(out.read_text())["stop"]["reason"] == "interrupted"
+    psutil.wait_procs(kids, timeout=15)
+    assert not [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+    assert _drained(server) == 0
+
+
+def test_a_worker_of_another_version_is_refused_with_both_named(server, tmp_path):
+    port = _free_port()
+    master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
+                               "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10", "--quiet"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    # A worker that says it is another netprobe: the version is set in that child process only.
+    old = subprocess.Popen([sys.executable, "-c", "import sys, netprobe; netprobe.__version__ = '0.0.1'; "
+                            "from netprobe.dist import worker; worker.__version__ = '0.0.1'; "
+                            f"sys.exit(worker.main(['--master', '127.0.0.1:{port}']))"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        _, err = master.communicate(timeout=60)
+        _, worker_err = old.communicate(timeout=30)
+    finally:
+        _end(master, old)
+    assert master.returncode == 2 and "0.0.1" in err and "netprobe" in err, err
+    assert old.returncode == 2 and "0.0.1" in worker_err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0", "--target", "127.0.0.1:9"], "--workers must be 1-"),
+    (["--workers", "2"], "--workers ramps an external server"),
+    (["--workers", "2", "--target", "198.51.100.7:80"], "--allow-remote"),
+    (["--spawn-local", "--target", "127.0.0.1:9"], "go with --workers"),
+    (["--workers", "2", "--target", "127.0.0.1:9", "--master-bind", "192.0.2.1:5557"], "--allow-remote"),
+    (["--workers", "2", "--target", "127.0.0.1:9", "--worker-wait", "nan"], "--worker-wait must be"),
+])
+def test_bad_distributed_input_is_one_line_and_exit_2(argv, message):
+    done = run_netprobe("ramp", "--to", "10", *argv)
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_master_port_that_is_taken_is_a_usage_error(server):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_netprobe("ramp", "--to", "10", "--target", _target(server), "--workers", "1",
+                            "--master-bind", f"127.0.0.1:{port}", timeout=60)
+    assert done.returncode == 2 and "cannot listen for workers" in done.stderr, done.stderr
+
+
+def test_a_worker_with_no_master_says_so_after_a_bounded_wait():
+    done = run_netprobe("worker", "--master", f"127.0.0.1:{_free_port()}", "--wait", "1", timeout=30)
+    assert done.returncode == 1 and "no master at" in done.stderr
+
+
+@pytest.mark.parametrize("argv", [["ramp", "--help"], ["limits"], ["--help"], ["ramp", "--to", "50", "--quiet"]])
+def test_the_cli_process_never_imports_locust(argv):
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "netprobe", *argv], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-500:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert not {m for m in imported if m.split(".")[0] in ("locust", "zmq")}
