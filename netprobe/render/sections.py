@@ -138,11 +138,26 @@ def ramp_document(r: RampResult) -> Document:
         ["peak RSS", f"client {units.size(r.peak.client_rss)}, server {units.size(r.peak.server_rss)}"],
         ["duration", units.seconds(r.seconds)],
     ]))
+    if r.workers:
+        sections.append(Section("Workers", ["worker", "host", "pid", "held", "soft fds", "ephemeral ports",
+                                            "source", "first failure"], [
+            [w["id"][-12:], units.text(w.get("host")), units.text(w.get("pid")), units.count(w.get("held")),
+             units.count(w.get("soft_fds")), units.count(w.get("ports")),
+             ", ".join(w.get("source_ips") or []) or "any",
+             units.MISSING if not w.get("failure") else f"{w['failure']['reason']}: {w['failure']['message']}"]
+            for w in r.workers]))
     if r.notes:
         sections.append(Section("Notes", ["field", "note"], [[n.field, n.reason] for n in r.notes]))
     waits = r.predicted.selector
-    title = (f"netprobe ramp: {cfg.get('backend')} server ({waits}, {cfg.get('placement')}), "
-             f"{cfg.get('client')} client, {target}: {_platform_line(r.platform)}")
+    if r.workers:
+        title = (f"netprobe ramp: {cfg.get('target')} from {len(r.workers)} workers, {target}: "
+                 f"master on {_platform_line(r.platform)}")
+    elif cfg.get("target"):
+        title = (f"netprobe ramp: {cfg.get('target')}, {cfg.get('client')} client, {target}: "
+                 f"{_platform_line(r.platform)}")
+    else:
+        title = (f"netprobe ramp: {cfg.get('backend')} server ({waits}, {cfg.get('placement')}), "
+                 f"{cfg.get('client')} client, {target}: {_platform_line(r.platform)}")
     return Document(title, lead, sections)
 
 

@@ -136,11 +136,40 @@ class SelectorServer(ServerBase):
             self._accepted()
             sock.setblocking(False)
             fd = sock.fileno()
+            self.sel.register(sock, selectors.EVENT_READ, None)
             if self.transform is None:
                 self.sessions[fd] = self.protocol.session()
-            self.sel.register(sock, selectors.EVENT_READ, None)
-            # Clients usually send right after connecting: answering now saves a trip through select().
-            self._service(sock, fd, selectors.EVENT_READ)
+                self._service(sock, fd, selectors.EVENT_READ)
+            else:
+                self._answer_at_once(sock, fd)
+
+    def _answer_at_once(self, sock: socket.socket, fd: int) -> None:
+        """Clients usually send right after connecting: answer a stateless request now, without select()."""
+        try:
+            data = sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return  # nothing yet: select() will say when
+        except OSError:
+            self.errors += 1
+            self._drop(sock, fd)
+            return
+        if not data:
+            self._drop(sock, fd, graceful=True)
+            return
+        self.bytes_in += len(data)
+        reply = self.protocol.reply(data)
+        try:
+            sent = sock.send(reply)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.errors += 1
+            self._drop(sock, fd)
+            return
+        self.bytes_out += sent
+        if sent < len(reply):
+            self.pending[fd] = reply[sent:]
+            self.sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, None)
 
     def _service(self, sock: socket.socket, fd: int, mask: int) -> None:
         pending = self.pending.pop(fd, b"")

@@ -6,6 +6,7 @@ Skipped with a reason where the dist extra (locust) is not installed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import subprocess
@@ -19,7 +20,9 @@ from netprobe import platform
 from netprobe.servers.process import ChildServer
 from tests.conftest import ROOT, run_netprobe
 
-pytest.importorskip("locust", reason="the dist extra is not installed: pip install '.[dist]'")
+# Looked up, never imported: importing locust in this process would monkey-patch it (gevent).
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
+                                reason="the dist extra is not installed: pip install '.[dist]'")
 posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="fd limits and signals to a pid are POSIX")
 
 
@@ -206,3 +209,10 @@ def test_the_cli_process_never_imports_locust(argv):
     assert done.returncode == 0, done.stderr[-500:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert not {m for m in imported if m.split(".")[0] in ("locust", "zmq")}
+
+
+def test_collecting_the_suite_imported_no_locust_here():
+    """The test runner itself must stay unpatched: gevent's select has no epoll."""
+    import sys as _sys
+
+    assert "locust" not in _sys.modules

@@ -19,7 +19,9 @@ DOCS = PACKAGE.parent / "docs"
 
 
 def test_stop_reason_words_are_spelled_in_the_vocabulary_only():
-    spelled = re.compile(r"[\"']({})[\"']".format("|".join(r.value for r in StopReason)))
+    # Reasons that are ordinary words ("timeout", "memory", "other") also name dict keys and options.
+    distinctive = [r.value for r in StopReason if "_" in r.value or r.value in ("backlog", "refused")]
+    spelled = re.compile(r"[\"']({})[\"']".format("|".join(distinctive)))
     writers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if spelled.search(p.read_text()))
     assert writers == ["vocabulary.py"]
 
