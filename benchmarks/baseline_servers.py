@@ -2,6 +2,7 @@
 
 ``bare``: the smallest selectors echo loop there is, no bookkeeping at all.
 ``asyncio``: a stock asyncio Protocol echo server on the default event loop.
+``streams``: a stock asyncio streams echo server, written the obvious way (start_server, read, write, drain).
 Prints {"ready": ..., "addresses": [...]} and quits on "quit" or the end of stdin.
 """
 
@@ -81,5 +82,31 @@ def asyncio_server() -> None:
     asyncio.run(main())
 
 
+def streams_server() -> None:
+    import asyncio
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        print(json.dumps({"ready": True, "addresses": [server.sockets[0].getsockname()]}), flush=True)
+        threading.Thread(target=control, args=(lambda: loop.call_soon_threadsafe(done.set_result, None),),
+                         daemon=True).start()
+        await done
+        server.close()
+
+    asyncio.run(main())
+
+
 if __name__ == "__main__":
-    {"bare": bare, "asyncio": asyncio_server}[sys.argv[1]]()
+    {"bare": bare, "asyncio": asyncio_server, "streams": streams_server}[sys.argv[1]]()
