@@ -59,6 +59,23 @@ def bare() -> None:
                 sock.close()
 
 
+def _run_asyncio(start) -> None:
+    """Start a server with ``start()`` (a coroutine giving an asyncio.Server), announce it, serve until quit."""
+    import asyncio
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        server = await start()
+        print(json.dumps({"ready": True, "addresses": [server.sockets[0].getsockname()]}), flush=True)
+        threading.Thread(target=control, args=(lambda: loop.call_soon_threadsafe(done.set_result, None),),
+                         daemon=True).start()
+        await done
+        server.close()
+
+    asyncio.run(main())
+
+
 def asyncio_server() -> None:
     import asyncio
 
@@ -69,17 +86,7 @@ def asyncio_server() -> None:
         def data_received(self, data):
             self.transport.write(data)
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        server = await loop.create_server(Echo, "127.0.0.1", 0)
-        print(json.dumps({"ready": True, "addresses": [server.sockets[0].getsockname()]}), flush=True)
-        threading.Thread(target=control, args=(lambda: loop.call_soon_threadsafe(done.set_result, None),),
-                         daemon=True).start()
-        await done
-        server.close()
-
-    asyncio.run(main())
+    _run_asyncio(lambda: asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0))
 
 
 def streams_server() -> None:
@@ -95,17 +102,7 @@ def streams_server() -> None:
         finally:
             writer.close()
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        server = await asyncio.start_server(echo, "127.0.0.1", 0)
-        print(json.dumps({"ready": True, "addresses": [server.sockets[0].getsockname()]}), flush=True)
-        threading.Thread(target=control, args=(lambda: loop.call_soon_threadsafe(done.set_result, None),),
-                         daemon=True).start()
-        await done
-        server.close()
-
-    asyncio.run(main())
+    _run_asyncio(lambda: asyncio.start_server(echo, "127.0.0.1", 0))
 
 
 if __name__ == "__main__":

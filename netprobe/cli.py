@@ -242,8 +242,9 @@ def serve(
     from netprobe.output import emit
 
     host_, port_ = server.addresses[0]
-    emit((f"{host_}:{port_}" if ":" not in host_ else f"[{host_}]:{port_}") + "\n", None)
-    final, seconds = serve_until_signalled(server, live_line if sys.stderr.isatty() else None)
+    address = (f"{host_}:{port_}" if ":" not in host_ else f"[{host_}]:{port_}") + "\n"
+    final, seconds = serve_until_signalled(server, live_line if sys.stderr.isatty() else None,
+                                           on_ready=lambda: emit(address, None))
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     emit(f"served {final.accepted:,} connections in {seconds:.1f} s: "

@@ -40,13 +40,19 @@ def start_server(backend: str, protocol: str, host: str, port: int, selector: Op
     return make_backend(backend, proto, address, port, 1, options)
 
 
-def serve_until_signalled(server, on_stats: Optional[Callable[[ServerStatus], None]] = None
-                          ) -> tuple[ServerStatus, float]:
-    """Serve in this thread until SIGINT or SIGTERM; return the final counters and the seconds served."""
+def serve_until_signalled(server, on_stats: Optional[Callable[[ServerStatus], None]] = None,
+                          on_ready: Optional[Callable[[], None]] = None) -> tuple[ServerStatus, float]:
+    """Serve in this thread until SIGINT or SIGTERM; return the final counters and the seconds served.
+
+    ``on_ready`` runs once the signals stop the server cleanly: a script that reads the address
+    and signals at once must not catch the process before then.
+    """
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: server.stop())
+    if on_ready is not None:
+        on_ready()
     reporter = None
     done = threading.Event()
     if on_stats is not None:

@@ -24,22 +24,26 @@ def _handler(signum, frame) -> None:
 
 
 @contextmanager
-def interrupt_once() -> Iterator[None]:
-    """Within this block, the first SIGINT or SIGTERM raises KeyboardInterrupt and later ones are ignored.
-
-    SIGINT is set explicitly: a shell starts background jobs with SIGINT ignored, and Python
-    then installs no handler of its own. Outside the main thread signals cannot be handled:
-    the block runs as it is.
-    """
+def _handling(handler) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` within the block (main thread only: elsewhere it runs as it is)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def interrupt_once():
+    """Within this block, the first SIGINT or SIGTERM raises KeyboardInterrupt and later ones are ignored.
+
+    SIGINT is set explicitly: a shell starts background jobs with SIGINT ignored, and Python
+    then installs no handler of its own.
+    """
+    return _handling(_handler)
 
 
 def _record(signum, frame) -> None:
@@ -47,18 +51,9 @@ def _record(signum, frame) -> None:
         _fired.append(signum)
 
 
-@contextmanager
-def deferred() -> Iterator[None]:
+def deferred():
     """Within this block (cleanup), SIGINT and SIGTERM are noted, not raised; later ones are then ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _record) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return _handling(_record)
 
 
 def interrupted() -> bool:

@@ -71,12 +71,57 @@ def time_wait_count() -> int:
     return count
 
 
+@pytest.fixture
+def no_time_wait_flood():
+    """Fail a ramp test that leaves TIME_WAIT entries behind (netprobe closes with RST)."""
+    before = time_wait_count()
+    yield
+    assert time_wait_count() - before <= 20, "the ramp left TIME_WAIT entries behind"
+
+
 def run_netprobe(*args: str, timeout: float = 120, env=None, preexec_fn=None) -> subprocess.CompletedProcess:
     """Run the netprobe CLI as a real subprocess of this Python."""
     return subprocess.run(
         [sys.executable, "-m", "netprobe", *args], capture_output=True, text=True, timeout=timeout,
         env=env, preexec_fn=preexec_fn,
     )
+
+
+def signal_netprobe(args: list, signals: tuple, settle: float = 1.5, gap: float = 0.005,
+                    timeout: float = 60) -> tuple[int, str, list]:
+    """Start netprobe, wait for its first child and ``settle`` seconds, send ``signals``; return its end.
+
+    Returns (exit status, stderr, the child processes it had), the process reaped whatever happens.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "netprobe", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        kids = wait_for_children(proc.pid)
+        time.sleep(settle)
+        for i, sig in enumerate(signals):
+            if i:
+                time.sleep(gap)
+            proc.send_signal(sig)
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err, kids
+
+
+def wait_for_children(pid: int, timeout: float = 20.0) -> list:
+    """The child processes of ``pid`` once it has any (within ``timeout``), else []."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            kids = psutil.Process(pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        if kids:
+            return kids
+        time.sleep(0.05)
+    return []
 
 
 def in_child(soft: int):

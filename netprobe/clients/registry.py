@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
 from netprobe.errors import UnavailableError, UsageError
+from netprobe.registration import Registration
 
 
 @dataclass(frozen=True)
-class ClientSpec:
+class ClientSpec(Registration):
     """How to find and describe one client model."""
 
-    name: str
-    module: str
-    class_name: str
-    summary: str
-    requires: tuple[str, ...] = ()
     #: Whether its event loop can drive a server in the same thread (``Client.pump``).
     drives_inline_server: bool = False
-
-    def available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in self.requires)
-
-    def load(self) -> type:
-        return getattr(importlib.import_module(self.module), self.class_name)
 
 
 _CLIENTS: dict[str, ClientSpec] = {}

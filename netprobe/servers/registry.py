@@ -6,34 +6,21 @@ name; nothing is imported until a backend is created, so building ``--help`` cos
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from netprobe.errors import UnavailableError, UsageError
+from netprobe.registration import Registration
 
 
 @dataclass(frozen=True)
-class BackendSpec:
+class BackendSpec(Registration):
     """How to find, describe and check one server backend."""
 
-    name: str
-    module: str
-    class_name: str
-    summary: str
-    #: Modules it needs beyond the standard library; absent ones make it unavailable here.
-    requires: tuple[str, ...] = ()
     #: Whether ``--selector`` applies to it.
     takes_selector: bool = False
     #: Whether ``--loop`` applies to it.
     takes_loop: bool = False
-
-    def available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in self.requires)
-
-    def load(self) -> type:
-        return getattr(importlib.import_module(self.module), self.class_name)
 
 
 @dataclass(frozen=True)

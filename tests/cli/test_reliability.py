@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import psutil
 import pytest
@@ -22,7 +21,7 @@ import pytest
 from netprobe import platform
 from netprobe.cli import run
 from netprobe.output import OutputError, write_file
-from tests.conftest import ROOT, run_netprobe, skip_unless_root
+from tests.conftest import ROOT, run_netprobe, signal_netprobe, skip_unless_root
 
 posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="POSIX devices, FIFOs and signals")
 
@@ -216,34 +215,13 @@ def test_issue13_10_numbers_and_options_are_checked_before_the_work(capsys, argv
 # --- 12: signals
 
 
-def _children(pid: int) -> list[psutil.Process]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        kids = psutil.Process(pid).children(recursive=True)
-        if kids:
-            return kids
-        time.sleep(0.05)
-    return []
-
-
 @posix_only
 def test_issue13_12_two_quick_sigterms_still_write_the_report_and_leave_nothing(tmp_path):
     out = tmp_path / "r.json"
-    proc = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--to", "8000", "--step", "400",
-                             "--hold", "0.5", "--format", "json", "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        kids = _children(proc.pid)
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGTERM)
-        time.sleep(0.005)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    status, err, kids = signal_netprobe(["ramp", "--to", "8000", "--step", "400", "--hold", "0.5",
+                                         "--format", "json", "--output", str(out)],
+                                        (signal.SIGTERM, signal.SIGTERM), timeout=30)
+    assert status == 130, err
     assert json.loads(out.read_text())["stop"]["reason"] == "interrupted"
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".netprobe-")]
     assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
@@ -252,19 +230,9 @@ def test_issue13_12_two_quick_sigterms_still_write_the_report_and_leave_nothing(
 @posix_only
 def test_issue13_12_sigterm_to_bench_transfer_leaves_no_temporary_root():
     before = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("netprobe-transfer-")}
-    proc = subprocess.Popen([sys.executable, "-m", "netprobe", "bench", "transfer", "--clients", "200",
-                             "--file-size", "2000000"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-    try:
-        _children(proc.pid)
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    status, err, _ = signal_netprobe(["bench", "transfer", "--clients", "200", "--file-size", "2000000"],
+                                     (signal.SIGTERM,), settle=0.5)
+    assert status == 130, err
     assert "interrupted" in err
     after = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("netprobe-transfer-")}
     assert after <= before

@@ -11,7 +11,7 @@ from netprobe.ramp import RampConfig, run_ramp, validate
 from netprobe.ramp.ceilings import run_ceilings, validate_all
 from netprobe.servers.registry import available_backends, backend_names
 from netprobe.vocabulary import Placement
-from tests.conftest import needs_rlimit, run_netprobe, time_wait_count
+from tests.conftest import needs_rlimit, run_netprobe
 
 SELECT_CAP = platform.probe_select_cap()
 fd_number_select = pytest.mark.skipif(SELECT_CAP.kind != "fd_number", reason="select() caps fd numbers on POSIX only")
@@ -24,11 +24,7 @@ def _available(name: str):
                                                        reason=f"backend {name} is not available here"))
 
 
-@pytest.fixture(autouse=True)
-def no_time_wait_flood():
-    before = time_wait_count()
-    yield
-    assert time_wait_count() - before <= 20, "the ramp left TIME_WAIT entries behind"
+pytestmark = pytest.mark.usefixtures("no_time_wait_flood")
 
 
 def ramp(**options):

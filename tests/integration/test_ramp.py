@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from netprobe import platform
 from netprobe.ramp import RampConfig, run_ramp, validate
 from netprobe.selector_catalog import available_selectors
-from tests.conftest import ROOT, needs_rlimit, run_netprobe, skip_unless_linux, skip_unless_root, time_wait_count
+from tests.conftest import ROOT, needs_rlimit, run_netprobe, signal_netprobe, skip_unless_linux, skip_unless_root
 
 SELECT_CAP = platform.probe_select_cap()
 # Where select() caps a count of sockets (Windows: 512), DefaultSelector is select itself.
@@ -24,11 +23,7 @@ TARGET = 1000 if SELECT_CAP.kind == "fd_number" else 400
 fd_number_select = pytest.mark.skipif(SELECT_CAP.kind != "fd_number", reason="select() caps fd numbers on POSIX only")
 
 
-@pytest.fixture(autouse=True)
-def no_time_wait_flood():
-    before = time_wait_count()
-    yield
-    assert time_wait_count() - before <= 20, "the ramp left TIME_WAIT entries behind"
+pytestmark = pytest.mark.usefixtures("no_time_wait_flood")
 
 
 def ramp(**options):
@@ -135,37 +130,12 @@ def test_thread_placement_fd_limit_runs_in_a_child_and_restores(tmp_path):
     assert 100 <= data["reached"] <= 128
 
 
-def _wait_for_children(pid, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            kids = psutil.Process(pid).children()
-        except psutil.NoSuchProcess:
-            return []
-        if kids:
-            return kids
-        time.sleep(0.05)
-    return []
-
-
 @pytest.mark.skipif(platform.NAME == "windows", reason="Windows delivers Ctrl-C to consoles, not to a pid")
 def test_sigint_mid_ramp_exits_130_with_a_partial_report(tmp_path):
     out = tmp_path / "r.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netprobe", "ramp", "--to", "8000", "--step", "400", "--hold", "0.5",
-         "--format", "json", "--output", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    try:
-        kids = _wait_for_children(proc.pid)
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    status, err, kids = signal_netprobe(["ramp", "--to", "8000", "--step", "400", "--hold", "0.5",
+                                         "--format", "json", "--output", str(out)], (signal.SIGINT,), timeout=30)
+    assert status == 130, err
     data = json.loads(out.read_text())
     assert data["stop"]["reason"] == "interrupted" and 0 < data["reached"] < 8000
     assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
