@@ -6,6 +6,7 @@ Pure arithmetic on facts read elsewhere (``limits`` and the ramp read them once 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -29,16 +30,27 @@ class Budget:
     system_free: Optional[int]  # free entries in the system file table
     ports_per_destination: Optional[int]  # ephemeral ports one source address has per destination
     memory_available: Optional[int]
+    threads: Optional[tuple[int, str]] = None  # most threads one process can start, and what says so
 
     @classmethod
     def from_facts(cls, soft: Optional[int], facts: SystemFacts, memory_available: Optional[int]) -> Budget:
         system_free = None
         if facts.system_max is not None and facts.system_in_use is not None:
             system_free = facts.system_max - facts.system_in_use
-        return cls(soft, system_free, facts.port_count, memory_available)
+        return cls(soft, system_free, facts.port_count, memory_available, thread_budget(facts))
 
     def with_soft(self, soft: Optional[int]) -> Budget:
-        return Budget(soft, self.system_free, self.ports_per_destination, self.memory_available)
+        return dataclasses.replace(self, soft=soft)
+
+
+def thread_budget(facts: SystemFacts) -> Optional[tuple[int, str]]:
+    """The most threads one process can start, by the tightest known limit (Linux), with its name."""
+    known = []
+    if facts.max_map_count is not None:
+        known.append((facts.max_map_count // 2, f"vm.max_map_count {facts.max_map_count} (2 maps a thread stack)"))
+    if facts.threads_max is not None:
+        known.append((facts.threads_max, f"kernel.threads-max {facts.threads_max}"))
+    return min(known) if known else None
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class CeilingInputs:
     backend: Optional[str] = None
     #: The in-process client keeps its fds above select()'s cap, out of the server's fd numbers.
     client_fds_above_cap: bool = False
+    #: A thread-per-connection server starts one thread for every connection.
+    thread_per_connection: bool = False
 
     @property
     def fds_per_connection(self) -> int:
@@ -108,6 +122,9 @@ def predict(inputs: CeilingInputs) -> Prediction:
         candidates.append((usable * inputs.destinations, StopReason.PORT_EXHAUSTION,
                            f"{budget.ports_per_destination} ephemeral ports less {inputs.listeners_in_range} "
                            f"taken by listeners, per source address to {where}"))
+    if inputs.thread_per_connection and budget.threads is not None:
+        most, why = budget.threads
+        candidates.append((most, StopReason.THREAD_LIMIT, f"one thread per connection; {why}"))
     if budget.memory_available is not None:
         candidates.append((budget.memory_available // MEMORY_PER_CONNECTION, StopReason.MEMORY,
                            f"available memory at ~{MEMORY_PER_CONNECTION // 1024} KiB per connection"))

@@ -25,6 +25,10 @@ class SystemFacts:
     tcp_fin_timeout: Optional[int] = None
     tcp_max_syn_backlog: Optional[int] = None
     nf_conntrack_max: Optional[int] = None
+    #: Linux: the most threads the system runs (kernel.threads-max), and memory maps one process may
+    #: have (vm.max_map_count; every thread's stack takes two: the stack and its guard page).
+    threads_max: Optional[int] = None
+    max_map_count: Optional[int] = None
     #: Windows: port ranges reserved by Hyper-V, WSL2, Docker or WinNAT (netsh excludedportrange).
     excluded_ports: Optional[list[tuple[int, int]]] = None
     #: macOS: (soft, hard) maxfiles of what launchd starts; None in either place means unlimited.

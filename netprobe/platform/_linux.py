@@ -39,6 +39,8 @@ _SYSCTLS = {
     "tcp_fin_timeout": ("net/ipv4/tcp_fin_timeout", 0),
     "tcp_max_syn_backlog": ("net/ipv4/tcp_max_syn_backlog", 0),
     "nf_conntrack_max": ("net/netfilter/nf_conntrack_max", 0),
+    "threads_max": ("kernel/threads-max", 0),
+    "max_map_count": ("vm/max_map_count", 0),
 }
 # Facts that only exist with a kernel module loaded: their absence is normal, not worth a note.
 _OPTIONAL = {"nf_conntrack_max"}

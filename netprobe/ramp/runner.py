@@ -22,6 +22,7 @@ from netprobe.ramp.config import RampConfig
 from netprobe.ramp.placement import ChildServer, ExternalTarget, InProcessServer, RampServer, ServerGone
 from netprobe.ramp.plan import RampPlan
 from netprobe.selector_catalog import NO_CAP
+from netprobe.servers.registry import backend_spec
 from netprobe.servers.status import ServerStatus
 from netprobe.signals import deferred, interrupt_once
 from netprobe.stats import percentiles
@@ -282,11 +283,13 @@ class _Run:
                                          listeners_in_range=0))
         label = server.selector_label or cfg.backend
         cap = self.select_cap
+        threaded = backend_spec(cfg.backend).thread_per_connection
         if cfg.in_process:
             # Measured after the server started: its listeners and loop are among this process's fds.
             relocated = self.client is not None and self.client.fd_floor is not None
             return predict(CeilingInputs(label, Placement.THREAD, cap, budget, client_fds, destinations,
-                                         cfg.ports, cfg.backend, client_fds_above_cap=relocated))
+                                         cfg.ports, cfg.backend, client_fds_above_cap=relocated,
+                                         thread_per_connection=threaded))
         server_fds = None
         if sampler.server is not None:
             try:
@@ -296,7 +299,7 @@ class _Run:
         reserved = server_fds if server_fds is not None else server_reserved_fds(
             label, Placement.PROCESS, None, cfg.ports)
         pred = predict(CeilingInputs(label, Placement.PROCESS, cap, budget.with_soft(server.soft_limit), reserved,
-                                     destinations, cfg.ports, cfg.backend))
+                                     destinations, cfg.ports, cfg.backend, thread_per_connection=threaded))
         if client_soft is not None:
             client_max = client_soft - client_fds
             if pred.max_connections is None or client_max < pred.max_connections:

@@ -21,6 +21,8 @@ class BackendSpec(Registration):
     takes_selector: bool = False
     #: Whether ``--loop`` applies to it.
     takes_loop: bool = False
+    #: Whether it starts a thread for every connection (its ceiling counts threads too).
+    thread_per_connection: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ register(BackendSpec("selectors", "netprobe.servers.selector_server", "SelectorS
 register(BackendSpec("select", "netprobe.servers.select_server", "SelectLoopServer",
                      "the tutorial's raw select.select() loop with input/output lists"))
 register(BackendSpec("threads", "netprobe.servers.thread_server", "ThreadPerConnectionServer",
-                     "one OS thread per connection, blocking calls"))
+                     "one OS thread per connection, blocking calls", thread_per_connection=True))
 register(BackendSpec("asyncio", "netprobe.servers.asyncio_server", "AsyncioServer",
                      "an asyncio.Protocol per connection on the event loop of --loop",
                      takes_selector=True, takes_loop=True))

@@ -204,6 +204,8 @@ def test_issue13_14_a_newline_in_a_field_cannot_break_the_markdown_table(tmp_pat
     (["bench", "transfer", "--file-size", "1000000000000"], "--file-size must be 1-"),
     (["ramp", "--to", "10", "--placement", "thread", "--fd-limit", "3"], "no fds to work with"),
     (["serve", "--root", "/tmp"], "--root applies to --protocol file"),
+    (["ramp", "--to", "10", "--server", "thread", "--target", "127.0.0.1:9"], "cannot apply to --target"),
+    (["ramp", "--to", "10", "--selector", "poll", "--target", "127.0.0.1:9"], "cannot apply to --target"),
     (["serve", "--backend", "threads", "--selector", "poll"], "--selector applies to --backend"),
 ])
 def test_issue13_10_numbers_and_options_are_checked_before_the_work(capsys, argv, message):

@@ -66,3 +66,20 @@ def test_reserved_fds_of_a_child_server():
     assert server_reserved_fds("EpollSelector", "process", None) == 5  # stdio, epoll, listener
     assert server_reserved_fds("PollSelector", "process", None) == 4
     assert server_reserved_fds("SelectSelector", "thread", 10) == 12  # + listener + client selector
+
+
+def test_a_thread_per_connection_server_meets_the_thread_limit_first():
+    budget = Budget(1_000_000, BIG, 28232, BIG, threads=(32765, "vm.max_map_count 65530 (2 maps a thread stack)"))
+    threaded = predict(CeilingInputs("threads", "process", RLIMIT, budget, 5, thread_per_connection=True))
+    assert (threaded.max_connections, threaded.binding_limit) == (32765, "thread_limit")
+    evented = predict(CeilingInputs("EpollSelector", "process", RLIMIT, budget, 5))
+    assert evented.binding_limit == "port_exhaustion"  # an event loop starts no thread per connection
+
+
+def test_thread_budget_takes_the_tightest_known_limit():
+    from netprobe.platform import SystemFacts
+    from netprobe.prediction import thread_budget
+
+    assert thread_budget(SystemFacts(threads_max=192730, max_map_count=65530))[0] == 32765
+    assert thread_budget(SystemFacts(threads_max=1000, max_map_count=65530))[0] == 1000
+    assert thread_budget(SystemFacts()) is None
