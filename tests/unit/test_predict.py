@@ -69,7 +69,7 @@ def test_reserved_fds_of_a_child_server():
 
 
 def test_a_thread_per_connection_server_meets_the_thread_limit_first():
-    budget = Budget(1_000_000, BIG, 28232, BIG, threads=(32765, "vm.max_map_count 65530 (2 maps a thread stack)"))
+    budget = Budget(1_000_000, BIG, 60000, BIG, threads=(32765, "vm.max_map_count 65530 (2 maps a thread stack)"))
     threaded = predict(CeilingInputs("threads", "process", RLIMIT, budget, 5, thread_per_connection=True))
     assert (threaded.max_connections, threaded.binding_limit) == (32765, "thread_limit")
     evented = predict(CeilingInputs("EpollSelector", "process", RLIMIT, budget, 5))
