@@ -17,8 +17,6 @@ from netprobe.vocabulary import Operation, Verify
 IDLE_TICK = 0.05
 # How long an inline server (same thread) may wait for its own events while this client waits.
 INLINE_TICK = 0.001
-# Connects between two turns of an inline server while a batch is being opened.
-INLINE_ACCEPT_EVERY = 16
 # Windows select() takes 512 sockets per list: keep each batch below that when select is all there is.
 SELECT_BATCH = 500
 
@@ -116,12 +114,7 @@ class NonblockingClient(Client):
         """Start ``n`` connects; send each probe at once where the handshake already finished."""
         fresh = []
         early = self.verify == Verify.ECHO
-        step = self._server_step
-        for i in range(n):
-            if step is not None and i % INLINE_ACCEPT_EVERY == INLINE_ACCEPT_EVERY - 1:
-                # An inline server accepts as the batch goes, as a server thread would: its fds
-                # and the client's interleave instead of the client taking a whole batch first.
-                step(0)
+        for _ in range(n):
             dest, src = self._next_addresses()
             try:
                 sock = socket.socket(self.family, socket.SOCK_STREAM | SOCK_NONBLOCK)
