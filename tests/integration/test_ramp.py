@@ -143,8 +143,10 @@ def test_sigint_mid_ramp_exits_130_with_a_partial_report(tmp_path):
 
 @skip_unless_linux
 @skip_unless_root
-@pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("ip") is None, reason="needs unshare and ip")
 def test_port_exhaustion_in_a_network_namespace_with_a_narrow_range():
+    # Looked up here, not at import: under the simulated Windows lane shutil.which takes Windows's path.
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs unshare and ip")
     script = ("ip link set lo up && echo '40000 40199' > /proc/sys/net/ipv4/ip_local_port_range && "
               f"exec {sys.executable} -m netprobe ramp --to 500 --format json")
     proc = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True,
