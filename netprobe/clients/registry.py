@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netprobe.errors import UnavailableError, UsageError
-from netprobe.registration import Registration
+from netprobe.registration import Registration, Registry
 
 
 @dataclass(frozen=True)
@@ -17,32 +16,11 @@ class ClientSpec(Registration):
     drives_inline_server: bool = False
 
 
-_CLIENTS: dict[str, ClientSpec] = {}
-
-
-def register(spec: ClientSpec) -> None:
-    if spec.name in _CLIENTS:
-        raise ValueError(f"client model name {spec.name!r} is taken")
-    _CLIENTS[spec.name] = spec
-
-
-def client_names() -> tuple[str, ...]:
-    """Every registered client model, in registration order."""
-    return tuple(_CLIENTS)
-
-
-def available_clients() -> list[str]:
-    return [name for name, spec in _CLIENTS.items() if spec.available()]
-
-
-def client_spec(name: str) -> ClientSpec:
-    """The registration of ``name``; UsageError if there is none, UnavailableError if it cannot run here."""
-    spec = _CLIENTS.get(name)
-    if spec is None:
-        raise UsageError(f"--client must be one of {', '.join(_CLIENTS)}, got {name!r}")
-    if not spec.available():
-        raise UnavailableError(f"client model {name!r} is not available here: it needs {', '.join(spec.requires)}")
-    return spec
+CLIENTS: Registry[ClientSpec] = Registry("client model", "--client")
+register = CLIENTS.register
+client_names = CLIENTS.names
+client_spec = CLIENTS.get
+available_clients = CLIENTS.available
 
 
 def make_client(name: str, *args: Any) -> Any:

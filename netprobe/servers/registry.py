@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from netprobe.errors import UnavailableError, UsageError
-from netprobe.registration import Registration
+from netprobe.errors import UsageError
+from netprobe.registration import Registration, Registry
 
 
 @dataclass(frozen=True)
@@ -42,39 +42,12 @@ class ServerOptions:
         return args
 
 
-_BACKENDS: dict[str, BackendSpec] = {}
-
-
-def register(spec: BackendSpec) -> None:
-    if spec.name in _BACKENDS or spec.name == "all":
-        raise ValueError(f"backend name {spec.name!r} is taken")
-    _BACKENDS[spec.name] = spec
-
-
-def backend_names() -> tuple[str, ...]:
-    """Every registered backend, available here or not, in registration order."""
-    return tuple(_BACKENDS)
-
-
-def backend_specs() -> tuple[BackendSpec, ...]:
-    """Every registration, available here or not."""
-    return tuple(_BACKENDS.values())
-
-
-def backend_spec(name: str) -> BackendSpec:
-    """The registration of ``name``; UsageError if there is none, UnavailableError if it cannot run here."""
-    spec = _BACKENDS.get(name)
-    if spec is None:
-        raise UsageError(f"--backend must be one of {', '.join(_BACKENDS)}, got {name!r}")
-    if not spec.available():
-        raise UnavailableError(f"backend {name!r} is not available here: it needs "
-                               f"{', '.join(spec.requires)} (available: {', '.join(available_backends())})")
-    return spec
-
-
-def available_backends() -> list[str]:
-    """Backends this Python can run."""
-    return [name for name, spec in _BACKENDS.items() if spec.available()]
+BACKENDS: Registry[BackendSpec] = Registry("backend", "--backend", reserved=("all",))
+register = BACKENDS.register
+backend_names = BACKENDS.names
+backend_specs = BACKENDS.specs
+backend_spec = BACKENDS.get
+available_backends = BACKENDS.available
 
 
 def parse_backend_list(text: str) -> list[str]:
@@ -83,7 +56,7 @@ def parse_backend_list(text: str) -> list[str]:
         return available_backends()
     names = [b.strip() for b in text.split(",") if b.strip()]
     if not names:
-        raise UsageError("--backend: name one or more of " + ", ".join(_BACKENDS) + ", or all")
+        raise UsageError("--backend: name one or more of " + ", ".join(backend_names()) + ", or all")
     return [backend_spec(b).name for b in dict.fromkeys(names)]
 
 
@@ -92,7 +65,7 @@ def resolve_options(spec: BackendSpec, selector: Optional[str], loop: Optional[s
     for option, given, applies, kind in (("--selector", selector, spec.takes_selector, "takes_selector"),
                                          ("--loop", loop, spec.takes_loop, "takes_loop")):
         if given is not None and not applies:
-            takers = [s.name for s in _BACKENDS.values() if getattr(s, kind)]
+            takers = [s.name for s in backend_specs() if getattr(s, kind)]
             raise UsageError(f"{option} applies to --backend {' or '.join(takers)}, not {spec.name}")
     resolved_loop = None
     if spec.takes_loop:
