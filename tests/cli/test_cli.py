@@ -136,3 +136,32 @@ def test_bad_input_through_the_real_process_has_no_traceback():
     result = run_netprobe("ramp", "--to", "-5", timeout=60)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command, words", [
+    (["ramp"], ["netprobe[plot]", "netprobe[dist]"]),
+    (["bench", "echo"], ["netprobe[plot]"]),
+    (["bench", "selectors"], ["netprobe[plot]"]),
+])
+def test_help_keeps_bracketed_words_that_rich_would_read_as_markup(command, words):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    for word in words:
+        assert word in result.output, f"{' '.join(command)} --help lost {word!r}"
+
+
+def test_no_help_string_has_an_unescaped_bracket():
+    """rich swallows [word] as markup: every bracket in a help string must be escaped."""
+    import re
+
+    import typer
+
+    def commands(group):
+        for cmd in group.commands.values():
+            yield cmd
+            if hasattr(cmd, "commands"):
+                yield from commands(cmd)
+
+    for cmd in commands(typer.main.get_command(app)):
+        for text in [cmd.help or ""] + [p.help or "" for p in cmd.params if hasattr(p, "help")]:
+            assert not re.search(r"(?<!\\)\[[a-z]+\]", text), f"{cmd.name}: {text!r}"
