@@ -1,9 +1,16 @@
-"""netprobe's selectors echo backend against a bare selectors loop and stock asyncio, one client, one run.
+"""netprobe's echo backends against stock servers, one client, one run.
 
 Every server runs in its own process and faces the same load client (100 connections, 1 KiB
-ping-pong by default). Round trips/s are limited by whichever side saturates its core first,
-so the server's CPU time per round trip is printed too: it is the fair cost comparison when
-the client is the bottleneck (as it is on a 2-core machine against the fast servers).
+ping-pong by default). Two comparisons, each with the ratio its goal is stated in:
+
+- the selectors backend against a bare selectors loop (>= 0.8x) and a stock asyncio Protocol
+  server (>= 3x);
+- the asyncio backend against a stock asyncio streams server written the obvious way (>= 0.9x),
+  with the RSS each idle connection costs the server.
+
+Round trips/s are limited by whichever side saturates its core first, so the server's CPU time
+per round trip is printed too: it is the fair cost comparison when the client is the bottleneck
+(as it is on a 2-core machine against the fast servers).
 """
 
 from __future__ import annotations
@@ -23,15 +30,23 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
-    baseline = [sys.executable, os.path.join(HERE, "baseline_servers.py")]
+
+    def baseline(name: str):
+        return run_one(name, args.clients, args.size, args.duration, "nonblocking",
+                       server_command=[sys.executable, os.path.join(HERE, "baseline_servers.py"), name])
+
+    def ours(backend: str):
+        return run_one(backend, args.clients, args.size, args.duration, "nonblocking")
+
     rows = {
-        "bare selectors loop": run_one("bare", args.clients, args.size, args.duration, "nonblocking",
-                                       server_command=[*baseline, "bare"]),
-        "stock asyncio Protocol": run_one("asyncio", args.clients, args.size, args.duration, "nonblocking",
-                                          server_command=[*baseline, "asyncio"]),
-        "netprobe selectors backend": run_one("selectors", args.clients, args.size, args.duration, "nonblocking"),
+        "bare selectors loop": baseline("bare"),
+        "stock asyncio Protocol": baseline("asyncio"),
+        "netprobe selectors backend": ours("selectors"),
+        "stock asyncio streams": baseline("streams"),
+        "netprobe asyncio backend": ours("asyncio"),
     }
-    print(f"{'':28} {'round trips/s':>14} {'server CPU':>11} {'CPU µs/trip':>12} {'client CPU':>11}")
+    print(f"{'':28} {'round trips/s':>14} {'server CPU':>11} {'CPU µs/trip':>12} {'client CPU':>11} "
+          f"{'RSS/idle conn':>14}")
     cost = {}
     for name, r in rows.items():
         if r.error:
@@ -39,13 +54,18 @@ def main() -> int:
             return 1
         cost[name] = r.server_cpu / 100 / r.round_trips_per_s * 1e6
         print(f"{name:28} {r.round_trips_per_s:14,.0f} {r.server_cpu:10.0f}% {cost[name]:12.1f} "
-              f"{r.client_cpu:10.0f}%{' client-bound' if r.client_bound else ''}")
-    ours, bare, aio = (rows[k] for k in ("netprobe selectors backend", "bare selectors loop", "stock asyncio Protocol"))
-    print(f"round trips/s: netprobe / bare = {ours.round_trips_per_s / bare.round_trips_per_s:.2f} (goal >= 0.8)")
-    print(f"round trips/s: netprobe / asyncio = {ours.round_trips_per_s / aio.round_trips_per_s:.2f} (goal >= 3)")
-    ours_cost = cost["netprobe selectors backend"]
+              f"{r.client_cpu:10.0f}% {r.rss_per_connection:12,.0f} B{' client-bound' if r.client_bound else ''}")
+
+    def rate(name: str) -> float:
+        return rows[name].round_trips_per_s
+
+    ours_cost, ours_rate = cost["netprobe selectors backend"], rate("netprobe selectors backend")
+    print(f"round trips/s: netprobe / bare = {ours_rate / rate('bare selectors loop'):.2f} (goal >= 0.8)")
+    print(f"round trips/s: netprobe / asyncio = {ours_rate / rate('stock asyncio Protocol'):.2f} (goal >= 3)")
     print(f"server CPU per round trip: bare / netprobe = {cost['bare selectors loop'] / ours_cost:.2f}, "
-          f"asyncio / netprobe = {cost['stock asyncio Protocol'] / cost['netprobe selectors backend']:.2f}")
+          f"asyncio / netprobe = {cost['stock asyncio Protocol'] / ours_cost:.2f}")
+    print(f"round trips/s: netprobe asyncio backend / stock streams = "
+          f"{rate('netprobe asyncio backend') / rate('stock asyncio streams'):.2f} (goal >= 0.9)")
     if any(r.client_bound for r in rows.values()):
         print("the load client used a whole core in some runs: those rates are the client's ceiling")
     return 0

@@ -20,7 +20,6 @@ CLIENTS: Registry[ClientSpec] = Registry("client model", "--client")
 register = CLIENTS.register
 client_names = CLIENTS.names
 client_spec = CLIENTS.get
-available_clients = CLIENTS.available
 
 
 def make_client(name: str, *args: Any) -> Any:

@@ -208,7 +208,7 @@ class Master:
 
     def _prediction(self) -> Prediction:
         """The sum of what each worker can hold: its soft fd limit less its fds, and its ports."""
-        total, binding = 0, None
+        ceilings = []  # (connections, the limit that binds them) per worker
         for w in self.workers.values():
             caps = []
             if w.get("soft_fds") is not None:
@@ -217,9 +217,9 @@ class Master:
                 caps.append((w["ports"] * max(1, len(w.get("source_ips") or [])), StopReason.PORT_EXHAUSTION))
             if not caps:
                 return Prediction("target", "workers", None, None, "a worker could not read its limits")
-            n, why = min(caps)
-            total += n
-            binding = why if binding is None or binding == why else binding
+            ceilings.append(min(caps))
+        total = sum(n for n, _ in ceilings)
+        binding = min(ceilings)[1]  # the limit of the worker that holds the least: it binds first
         return Prediction("target", "workers", total, binding,
                           f"the sum over {len(self.workers)} workers of each one's own fd and port ceiling")
 

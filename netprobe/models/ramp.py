@@ -84,10 +84,6 @@ class RampResult(Record):
             workers=data.get("workers"),
         )
 
-    @property
-    def steps_seconds(self) -> float:
-        return sum(s.seconds for s in self.steps)
-
 
 @dataclass(frozen=True)
 class CeilingRow(Record):

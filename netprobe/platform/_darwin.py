@@ -85,7 +85,8 @@ def fd_ceiling() -> tuple[Optional[int], str]:
     kern.maxfilesperproc: the lower of the two binds.
     """
     _, hard, _ = _posix.fd_limits()
-    per_process = read_system_facts().per_process_max
+    out = _run(["sysctl", "kern.maxfilesperproc"])  # the one fact needed: no launchctl, no other sysctl
+    per_process = parse_sysctl(out).get("kern.maxfilesperproc") if out else None
     if per_process is not None and (hard is None or per_process < hard):
         return per_process, "kern.maxfilesperproc"
     return hard, "the hard RLIMIT_NOFILE"

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-FORMATS = ("table", "json", "markdown")
-
 
 def render(result: Any, fmt: str) -> str:
-    """Return ``result`` rendered in ``fmt`` (one of FORMATS), ending with a newline."""
+    """Return ``result`` rendered in ``fmt`` (a netprobe.vocabulary.Format), ending with a newline."""
     if fmt == "json":
         return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
     from netprobe.render import documents

@@ -53,6 +53,10 @@ class SelectLoopServer(ServerBase):
         self._resume_at = 0.0
         self._capped = False  # select() refused the set: accept again once a connection closes
 
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
     def serve(self, poll_interval: float = 0.05) -> None:
         while self._running:
             self.step(poll_interval)
