@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from netprobe.servers.process import ChildServer
+from netprobe.servers.spec import ServerSpec
 
 
 def ramp(target: str, n: int, *extra: str) -> dict:
@@ -40,7 +41,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=10_000)
     args = parser.parse_args()
-    server = ChildServer("selectors", want_fds=args.connections + 1000)
+    server = ChildServer(ServerSpec(want_fds=args.connections + 1000))
     try:
         host, port = server.addresses[0]
         target = f"{host}:{port}"

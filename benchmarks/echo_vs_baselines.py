@@ -20,6 +20,8 @@ import os
 import sys
 
 from netprobe.bench.echo_bench import run_one
+from netprobe.clients.registry import CLIENTS
+from netprobe.servers.registry import BACKENDS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,12 +33,15 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
 
+    client = CLIENTS.get("nonblocking")
+
     def baseline(name: str):
-        return run_one(name, args.clients, args.size, args.duration, "nonblocking",
+        # The spec still travels to the baseline server, which speaks the same stdio protocol and ignores it.
+        return run_one(BACKENDS.get("selectors"), args.clients, args.size, args.duration, client,
                        server_command=[sys.executable, os.path.join(HERE, "baseline_servers.py"), name])
 
     def ours(backend: str):
-        return run_one(backend, args.clients, args.size, args.duration, "nonblocking")
+        return run_one(BACKENDS.get(backend), args.clients, args.size, args.duration, client)
 
     rows = {
         "bare selectors loop": baseline("bare"),

@@ -20,7 +20,8 @@ import time
 
 import psutil
 
-from netprobe.ramp import RampConfig, run_ramp, validate
+from netprobe.ramp.runner import run_ramp
+from netprobe.ramp.spec import RampOptions, build_ramp_spec
 
 LINGER_ZERO = struct.pack("ii", 1, 0)
 
@@ -52,7 +53,7 @@ def bare_loop(n: int) -> tuple[float, float]:
 
 def ramp_figures(n: int, client: str = "nonblocking", placement: str = "process") -> tuple[float, float, float]:
     """(connections/s over the steps, RSS bytes per connection on both sides, seconds of steps)."""
-    result = run_ramp(validate(RampConfig(to=n, step=max(1, n // 9), client=client, placement=placement)))
+    result = run_ramp(build_ramp_spec(RampOptions(to=n, step=max(1, n // 9), client=client, placement=placement)))
     if not result.ok:
         raise SystemExit(f"ramp --to {n} --client {client} stopped: {result.stop}")
     steps = result.steps

@@ -1,4 +1,8 @@
-"""Typed errors raised by netprobe's core, and the exit statuses they map to."""
+"""Every error netprobe raises on purpose, in one tree, and the exit status each maps to.
+
+The CLI turns a ``NetprobeError`` into its ``exit_status`` in one place (``netprobe.cli.run``);
+anything else that escapes is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
@@ -26,3 +30,56 @@ class UsageError(NetprobeError):
 
 class UnavailableError(UsageError):
     """A selector, backend or feature does not exist on this platform."""
+
+
+class RecordError(UsageError):
+    """A typed record (a JSON document, a message from another process) failed its checks on arrival."""
+
+
+class PlatformError(NetprobeError):
+    """This platform cannot do what was asked; the message names no command-line option."""
+
+
+class Unsupported(PlatformError):
+    """The platform lacks the feature altogether (RLIMIT_NOFILE on Windows)."""
+
+
+class AboveHardLimit(PlatformError):
+    """A soft fd limit above the hard one was asked for."""
+
+    def __init__(self, wanted: int, hard: int) -> None:
+        super().__init__(f"{wanted} is above the hard fd limit {hard}")
+        self.wanted = wanted
+        self.hard = hard
+
+
+class OutputError(NetprobeError):
+    """The result exists but could not be written where the user asked."""
+
+    exit_status = ExitStatus.LIMIT_HIT
+
+
+class ServerGone(NetprobeError):
+    """The server process exited or stopped answering."""
+
+    exit_status = ExitStatus.LIMIT_HIT
+
+
+class DistributedError(NetprobeError):
+    """A distributed ramp's master could not run it (no workers, a version mismatch, a port it cannot bind)."""
+
+    def __init__(self, message: str, status: int = ExitStatus.LIMIT_HIT) -> None:
+        super().__init__(message)
+        self.exit_status = ExitStatus(status)
+
+
+class ProtocolError(NetprobeError):
+    """The peer broke the file protocol: the message goes back in an ``X`` frame, then the connection closes."""
+
+
+class Refused(ProtocolError):
+    """A well-formed request the server will not serve: an ``X`` frame, and the connection goes on."""
+
+
+class FrameError(ProtocolError):
+    """A frame's length prefix or body is outside the protocol's bounds."""

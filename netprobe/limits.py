@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from netprobe import platform
 from netprobe.hostinfo import platform_info
@@ -23,6 +23,9 @@ from netprobe.prediction import Budget, CeilingInputs, predict, server_reserved_
 from netprobe.selector_catalog import SELECTOR_ORDER, available_selectors, default_selector, selector_caps
 from netprobe.vocabulary import Placement
 
+if TYPE_CHECKING:
+    import psutil
+
 # SystemFacts attribute -> where the fact sits in the limits JSON.
 _FACT_PATHS = {
     "system_max": "fds.system_max",
@@ -40,7 +43,7 @@ _FACT_PATHS = {
 }
 
 
-def process_stats(proc=None) -> tuple[ProcessStats, list[Note]]:
+def process_stats(proc: Optional[psutil.Process] = None) -> tuple[ProcessStats, list[Note]]:
     """Sample a psutil.Process (this one by default): fds or handles, RSS, threads, CPU."""
     import psutil
 

@@ -19,16 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Optional, Union
 
-from netprobe.errors import ExitStatus, NetprobeError, UsageError
+from netprobe.errors import OutputError, UsageError
 
 # Refuse names longer than this where the filesystem does not say (POSIX NAME_MAX is 255).
 DEFAULT_NAME_MAX = 255
-
-
-class OutputError(NetprobeError):
-    """The result exists but could not be written where the user asked."""
-
-    exit_status = ExitStatus.LIMIT_HIT
 
 
 def _name_max(directory: str) -> int:

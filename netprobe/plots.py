@@ -6,28 +6,33 @@ get it before any work is done, and nothing else in netprobe imports it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from netprobe.errors import UsageError
+from netprobe.extras import require_matplotlib
 from netprobe.output import check_writable, write_file
+
+if TYPE_CHECKING:
+    from netprobe.models import BenchEchoResult, BenchSelectorsResult, PlatformInfo
+    from netprobe.models.ramp import CeilingsResult, RampResult
 
 WIDTH_IN, HEIGHT_IN, DPI = 10, 6, 100  # 1000 x 600 pixels
 
 
-def check_plot(path: Optional[str]) -> None:
-    """Fail before any work if ``--plot`` cannot be honoured."""
+def check_plot(path: Optional[str], output: Optional[str] = None) -> None:
+    """Fail before any work if ``--plot`` cannot be honoured: its name first, then matplotlib."""
     if path is None:
         return
-    if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError("--plot needs matplotlib: pip install 'netprobe[plot]'")
     if not path.lower().endswith(".png") or os.path.basename(path).lower() == ".png":
         raise UsageError(f"--plot {path!r}: give a .png file name")
+    if output is not None and os.path.abspath(output) == os.path.abspath(path):
+        raise UsageError(f"--plot {path!r} is also --output: the picture would replace the report")
+    require_matplotlib("--plot")
     check_writable(path, "--plot")
 
 
-def _save(plt, fig, path: str) -> None:
+def _save(plt: Any, fig: Any, path: str) -> None:
     """Render the PNG in memory, then write it as every output is written (through links and devices)."""
     import io
 
@@ -37,7 +42,7 @@ def _save(plt, fig, path: str) -> None:
     write_file(path, buffer.getvalue(), "--plot")
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
@@ -46,12 +51,12 @@ def _pyplot():
     return plt
 
 
-def _title(what: str, platform) -> str:
+def _title(what: str, platform: PlatformInfo) -> str:
     return (f"{what}\n{platform.system} {platform.release} {platform.machine}, "
             f"{platform.implementation} {platform.python}")
 
 
-def plot_ramp(result, path: str) -> None:
+def plot_ramp(result: RampResult, path: str) -> None:
     """Connections against fds, RSS and check latency, with the stop marked."""
     plt = _pyplot()
     fig, (ax_fds, ax_rss, ax_lat) = plt.subplots(1, 3, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
@@ -79,14 +84,15 @@ def plot_ramp(result, path: str) -> None:
         for ax in (ax_fds, ax_rss, ax_lat):
             ax.axvline(result.reached, color="red", linestyle="--", label=f"stop: {result.stop.reason}")
         ax_fds.legend()
-    selector = result.config.get("selector_class") or "target"
-    fig.suptitle(_title(f"netprobe ramp: {selector}, server {result.config.get('server')}, "
-                        f"client {result.config.get('client')}; reached {result.reached:,}", result.platform))
+    spec = result.config
+    waits = spec.selector_class or spec.loop or "target"
+    fig.suptitle(_title(f"netprobe ramp: {spec.backend.name} ({waits}, {spec.placement}), "
+                        f"client {spec.client.name}; reached {result.reached:,}", result.platform))
     fig.tight_layout()
     _save(plt, fig, path)
 
 
-def plot_bench_selectors(result, path: str) -> None:
+def plot_bench_selectors(result: BenchSelectorsResult, path: str) -> None:
     """Per-call µs against registered fds, one line per selector, log scales."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
@@ -116,7 +122,7 @@ def plot_bench_selectors(result, path: str) -> None:
     _save(plt, fig, path)
 
 
-def plot_ceilings(result, path: str) -> None:
+def plot_ceilings(result: CeilingsResult, path: str) -> None:
     """Connections each backend held, its prediction beside it, and what each connection cost."""
     plt = _pyplot()
     rows = result.rows
@@ -139,7 +145,7 @@ def plot_ceilings(result, path: str) -> None:
     _save(plt, fig, path)
 
 
-def plot_bench_echo(result, path: str) -> None:
+def plot_bench_echo(result: BenchEchoResult, path: str) -> None:
     """Round trips per second per backend, with p99 latency beside it."""
     plt = _pyplot()
     runs = [r for r in result.runs if r.error is None]

@@ -13,7 +13,8 @@ from typing import Optional
 from netprobe.models import Prediction, SelectorCap
 from netprobe.platform import SystemFacts
 from netprobe.selector_catalog import SELECTORS_WITH_FD
-from netprobe.vocabulary import Placement, StopReason
+from netprobe.stops import StopReason
+from netprobe.vocabulary import Placement
 
 # A server child started by netprobe holds stdin, stdout and stderr before its listener.
 SERVER_CHILD_STDIO_FDS = 3
@@ -34,12 +35,14 @@ class Budget:
 
     @classmethod
     def from_facts(cls, soft: Optional[int], facts: SystemFacts, memory_available: Optional[int]) -> Budget:
+        """The budget of a process with soft fd limit ``soft`` on a system with ``facts``."""
         system_free = None
         if facts.system_max is not None and facts.system_in_use is not None:
             system_free = facts.system_max - facts.system_in_use
         return cls(soft, system_free, facts.port_count, memory_available, thread_budget(facts))
 
     def with_soft(self, soft: Optional[int]) -> Budget:
+        """The same budget for a process with another soft fd limit."""
         return dataclasses.replace(self, soft=soft)
 
 

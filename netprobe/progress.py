@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from netprobe.models import RampStep
 from netprobe.render import units
@@ -28,10 +28,11 @@ class RampProgress:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._progress.__exit__(*exc)
 
     def update(self, step: RampStep, total_steps: int) -> None:
+        """Show the step just finished out of the plan's ``total``."""
         detail = (f"{units.count(step.connections)} conns, client fds {units.count(step.client_fds)}, "
                   f"server fds {units.count(step.server_fds)}, p99 {units.ms(step.p99_ms)} ms")
         if self._task is None:

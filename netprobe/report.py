@@ -12,65 +12,89 @@ import json
 import os
 import stat
 from collections.abc import Callable
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
-from netprobe.errors import UsageError
-from netprobe.models import LIMITS_SCHEMA, RAMP_SCHEMA, ReportColumn, ReportResult, ReportRow
+from netprobe.errors import RecordError, UsageError
+from netprobe.models import (
+    CEILINGS_SCHEMA,
+    LIMITS_SCHEMA,
+    RAMP_SCHEMA,
+    LimitsReport,
+    ReportColumn,
+    ReportResult,
+    ReportRow,
+)
+from netprobe.models.ramp import CeilingsResult, RampResult
 
-SCHEMAS = (LIMITS_SCHEMA, RAMP_SCHEMA)
+# What each schema is read as: the records that wrote it.
+SCHEMAS: dict[str, type[Union[LimitsReport, RampResult, CeilingsResult]]] = {
+    LIMITS_SCHEMA: LimitsReport, RAMP_SCHEMA: RampResult, CEILINGS_SCHEMA: CeilingsResult}
+KINDS = {LIMITS_SCHEMA: "limits", RAMP_SCHEMA: "ramp", CEILINGS_SCHEMA: "ceilings"}
 # netprobe's own reports are a few hundred KiB at most (a ramp of 100,000 steps is ~30 MiB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-_INT = (int,)
-_OPT_INT = (int, type(None))
-_OPT_STR = (str, type(None))
 
-# Row label -> how to read it from a column's limits or ramp document.
-_ROWS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
-    ("default selector", "limits", lambda d: d["selectors"]["default"]),
-    ("select cap", "limits", lambda d: _select_cap(d)),
-    ("soft fd limit", "limits", lambda d: d["fds"]["soft"]),
-    ("hard fd limit", "limits", lambda d: d["fds"]["hard"]),
-    ("ephemeral ports", "limits", lambda d: d["network"]["ephemeral_ports"]["count"]),
-    ("predicted max (default selector, own process)", "limits", lambda d: _default_prediction(d, "max_connections")),
-    ("binding limit", "limits", lambda d: _default_prediction(d, "binding_limit")),
-    ("ramp target", "ramp", lambda d: d["target"]),
-    ("ramp reached", "ramp", lambda d: d["reached"]),
-    ("ramp ok", "ramp", lambda d: d["ok"]),
-    ("stop reason", "ramp", lambda d: (d["stop"] or {}).get("reason")),
-    ("stop side", "ramp", lambda d: (d["stop"] or {}).get("side")),
-    ("ramp predicted", "ramp", lambda d: d["predicted"]["max_connections"]),
+def _select_cap(limits: LimitsReport) -> Optional[str]:
+    cap = limits.selectors.caps.get("SelectSelector")
+    if cap is None or cap.limit is None:
+        return None
+    return f"{cap.limit} ({'fd number' if cap.kind == 'fd_number' else 'sockets per list'})"
+
+
+def _default_prediction(limits: LimitsReport) -> Any:
+    for p in limits.predicted:
+        if p.selector == limits.selectors.default and p.placement == "process":
+            return p
+    return None
+
+
+def _stop(ramp: RampResult, field: str) -> Optional[str]:
+    return None if ramp.stop is None else str(getattr(ramp.stop, field))
+
+
+# Row label -> the kind of document it reads, and how.
+_LIMITS_ROWS: tuple[tuple[str, Callable[[LimitsReport], Any]], ...] = (
+    ("default selector", lambda d: d.selectors.default),
+    ("select cap", _select_cap),
+    ("soft fd limit", lambda d: d.fds.soft),
+    ("hard fd limit", lambda d: d.fds.hard),
+    ("ephemeral ports", lambda d: d.network.ephemeral_ports.count),
+    ("predicted max (default selector, own process)",
+     lambda d: (p := _default_prediction(d)) and p.max_connections),
+    ("binding limit", lambda d: (p := _default_prediction(d)) and p.binding_limit),
+)
+_RAMP_ROWS: tuple[tuple[str, Callable[[RampResult], Any]], ...] = (
+    ("ramp target", lambda d: d.to),
+    ("ramp reached", lambda d: d.reached),
+    ("ramp ok", lambda d: d.ok),
+    ("stop reason", lambda d: _stop(d, "reason")),
+    ("stop side", lambda d: _stop(d, "side")),
+    ("ramp predicted", lambda d: d.predicted.max_connections),
 )
 
-# (path of keys, allowed types) every document of a kind must satisfy before a row reads it.
-_SHAPES: dict[str, tuple[tuple[tuple[str, ...], tuple[type, ...]], ...]] = {
-    "ramp": (
-        (("ok",), (bool,)), (("target",), _OPT_INT), (("reached",), _INT), (("stop",), (dict, type(None))),
-        (("predicted",), (dict,)), (("predicted", "max_connections"), _OPT_INT),
-    ),
-    "limits": (
-        (("selectors",), (dict,)), (("selectors", "default"), (str,)), (("selectors", "caps"), (dict,)),
-        (("fds",), (dict,)), (("fds", "soft"), _OPT_INT), (("fds", "hard"), _OPT_INT),
-        (("network",), (dict,)), (("network", "ephemeral_ports"), (dict,)),
-        (("network", "ephemeral_ports", "count"), _OPT_INT), (("predicted",), (list,)),
-    ),
-}
-_STOP_SHAPE = ((("reason",), (str,)), (("side",), (str,)))
 
+@dataclass(frozen=True)
+class Loaded:
+    """One file, read through the records of its schema."""
 
-def _select_cap(limits: dict[str, Any]) -> Optional[str]:
-    cap = limits["selectors"]["caps"].get("SelectSelector")
-    if not cap or cap["limit"] is None:
-        return None
-    return f"{cap['limit']} ({'fd number' if cap['kind'] == 'fd_number' else 'sockets per list'})"
+    path: str
+    kind: str  # "limits", "ramp" or "ceilings"
+    document: Union[LimitsReport, RampResult, CeilingsResult]
 
+    @property
+    def column(self) -> str:
+        """The platform and Python that wrote it."""
+        p = self.document.platform
+        return f"{p.system} {p.machine} / Python {p.python}"
 
-def _default_prediction(limits: dict[str, Any], field: str) -> Any:
-    default = limits["selectors"]["default"]
-    for p in limits["predicted"]:
-        if p["selector"] == default and p["placement"] == "process":
-            return p[field]
-    return None
+    def ramps(self) -> list[RampResult]:
+        """Every ramp this file records."""
+        if isinstance(self.document, RampResult):
+            return [self.document]
+        if isinstance(self.document, CeilingsResult):
+            return list(self.document.ramps)
+        return []
 
 
 def _read_bounded(path: str) -> bytes:
@@ -93,20 +117,8 @@ def _read_bounded(path: str) -> bytes:
     return data
 
 
-def _check_shape(path: str, doc: dict[str, Any], shape, where: str = "") -> None:
-    for keys, types in shape:
-        value: Any = doc
-        for key in keys:
-            if not isinstance(value, dict) or key not in value:
-                raise UsageError(f"{path}: {where}{'.'.join(keys)} is missing")
-            value = value[key]
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise UsageError(f"{path}: {where}{'.'.join(keys)} must be {wanted}, got {json.dumps(value)[:40]}")
-
-
-def load(path: str) -> dict[str, Any]:
-    """Read one netprobe JSON file, refusing anything that is not a known schema of the right shape."""
+def load(path: str) -> Loaded:
+    """Read one netprobe JSON file through the records of its schema; anything else is refused in one line."""
     raw = _read_bounded(path)
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -117,26 +129,40 @@ def load(path: str) -> dict[str, Any]:
     except RecursionError:
         raise UsageError(f"{path}: JSON nested too deeply to be a netprobe report") from None
     schema = data.get("schema") if isinstance(data, dict) else None
-    if schema not in SCHEMAS:
+    if not isinstance(schema, str) or schema not in SCHEMAS:
         if isinstance(schema, str) and schema.startswith("netprobe."):
             raise UsageError(f"{path}: unknown schema {schema[:60]!r}; this netprobe reads {', '.join(SCHEMAS)}")
         raise UsageError(f"{path}: not a netprobe limits or ramp report (no known 'schema')")
-    p = data.get("platform")
-    if not isinstance(p, dict) or not all(isinstance(p.get(k), str) for k in ("system", "machine", "python")):
-        raise UsageError(f"{path}: {schema} without a 'platform' object of strings")
-    kind = "limits" if schema == LIMITS_SCHEMA else "ramp"
-    _check_shape(path, data, _SHAPES[kind])
-    if kind == "ramp" and data["stop"] is not None:
-        _check_shape(path, data["stop"], _STOP_SHAPE, "stop.")
-    data["_kind"] = kind
-    data["_column"] = f"{p['system']} {p['machine']} / Python {p['python']}"
-    return data
+    try:
+        document = SCHEMAS[schema].from_dict(data)
+    except RecordError as exc:
+        raise UsageError(f"{path}: {schema}: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: JSON nested too deeply to be a netprobe report") from None
+    return Loaded(path, KINDS[schema], document)
 
 
-def ramp_fell_short(ramp: dict[str, Any]) -> bool:
-    """Whether a ramp document records a ramp that did not reach its target, whatever else it says."""
-    target = ramp["target"]
-    return not ramp["ok"] or (target is not None and ramp["reached"] < target)
+def ramp_fell_short(ramp: RampResult) -> bool:
+    """Whether a ramp records a ramp that did not reach its target, whatever else it says."""
+    return not ramp.ok or (ramp.to is not None and ramp.reached < ramp.to)
+
+
+def _ceiling_rows(loaded: list[Loaded]) -> list[tuple[str, str, Callable[[Any], Any]]]:
+    """One row per backend any ceilings file ramped: how far it got, and what stopped it."""
+    backends: dict[str, None] = {}
+    for item in loaded:
+        if isinstance(item.document, CeilingsResult):
+            backends.update(dict.fromkeys(r.backend for r in item.document.rows))
+
+    def reader(backend: str) -> Callable[[CeilingsResult], Any]:
+        def read(d: CeilingsResult) -> Any:
+            row = next((r for r in d.rows if r.backend == backend), None)
+            if row is None:
+                return None
+            return f"{row.reached:,} ({row.stop_reason or 'reached'})"
+        return read
+
+    return [(f"{backend} ceiling", "ceilings", reader(backend)) for backend in backends]
 
 
 def build_report(paths: list[str]) -> ReportResult:
@@ -149,35 +175,32 @@ def build_report(paths: list[str]) -> ReportResult:
         if real in seen:
             raise UsageError(f"{path}: given twice (as {seen[real]!r} too); each file counts once")
         seen[real] = path
-    docs = [(path, load(path)) for path in paths]
+    loaded = [load(path) for path in paths]
 
     # Where one platform gave several files of one kind, each gets a column named by its path.
-    crowded = {d["_column"] for _, d in docs
-               if sum(1 for _, e in docs if e["_column"] == d["_column"] and e["_kind"] == d["_kind"]) > 1}
+    crowded = {d.column for d in loaded if sum(1 for e in loaded if e.column == d.column and e.kind == d.kind) > 1}
     columns: dict[str, dict[str, Any]] = {}
-    for path, data in docs:
-        label = data["_column"] + (f" ({path})" if data["_column"] in crowded else "")
+    for item in loaded:
+        label = item.column + (f" ({item.path})" if item.column in crowded else "")
         column = columns.setdefault(label, {"files": []})
-        if data["_kind"] in column:  # a limits file and a ramp file of a crowded platform
-            label = f"{data['_column']} ({path})"
+        if item.kind in column:  # a limits file and a ramp file of a crowded platform
+            label = f"{item.column} ({item.path})"
             column = columns.setdefault(label, {"files": []})
-        column[data["_kind"]] = data
-        column["files"].append(path)
+        column[item.kind] = item.document
+        column["files"].append(item.path)
+        column.setdefault("items", []).append(item)
 
     ordered = sorted(columns)
+    row_readers: list[tuple[str, str, Callable[[Any], Any]]] = (
+        [(name, "limits", read) for name, read in _LIMITS_ROWS] + [(name, "ramp", read) for name, read in _RAMP_ROWS]
+        + _ceiling_rows(loaded))
     rows = []
-    for name, kind, read in _ROWS:
-        values = []
-        for label in ordered:
-            doc = columns[label].get(kind)
-            try:
-                values.append(None if doc is None else read(doc))
-            except (KeyError, TypeError, IndexError, AttributeError):
-                raise UsageError(f"{', '.join(columns[label]['files'])}: {kind} report lacks what "
-                                 f"'{name}' needs") from None
+    for name, kind, read in row_readers:
+        values = [None if columns[label].get(kind) is None else read(columns[label][kind]) for label in ordered]
         rows.append(ReportRow(name, values))
-    short = [label for label in ordered if "ramp" in columns[label] and ramp_fell_short(columns[label]["ramp"])]
-    every_ramp_held = not any(ramp_fell_short(d) for _, d in docs if d["_kind"] == "ramp")
+    short = [label for label in ordered
+             if any(ramp_fell_short(r) for item in columns[label]["items"] for r in item.ramps())]
+    every_ramp_held = not any(ramp_fell_short(r) for item in loaded for r in item.ramps())
     return ReportResult(
         columns=[ReportColumn(label, columns[label]["files"]) for label in ordered],
         rows=rows,

@@ -61,6 +61,14 @@ def resolve_selector(name: str) -> str:
     return class_name
 
 
+def catalogue_name(class_name: str) -> str:
+    """The command-line word of a selector class (``EpollSelector`` -> ``epoll``); unknown names pass through."""
+    for word, name in SELECTOR_NAMES.items():
+        if name == class_name:
+            return word
+    return class_name
+
+
 def selector_caps(available: list[str], select_cap: SelectorCap) -> dict[str, SelectorCap]:
     """Return each available selector's capacity: select's measured cap, RLIMIT_NOFILE for the rest."""
     return {name: select_cap if name == "SelectSelector" else NO_CAP for name in available}

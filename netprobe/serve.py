@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Optional
 
 from netprobe.errors import UsageError
-from netprobe.protocols import make_protocol
-from netprobe.servers.registry import backend_spec, make_backend, resolve_options
+from netprobe.servers.base import ServerBase
+from netprobe.servers.registry import BACKENDS, resolve_options
+from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerStatus
 from netprobe.sockets import check_destination
 from netprobe.vocabulary import ProtocolName
@@ -19,15 +20,16 @@ from netprobe.vocabulary import ProtocolName
 STATS_INTERVAL = 1.0
 
 
-def start_server(backend: str, protocol: str, host: str, port: int, selector: Optional[str], loop: Optional[str],
-                 root: Optional[str], max_file_size: Optional[int], allow_remote: bool):
-    """Validate every option, then bind: raises UsageError naming the first problem."""
-    options = resolve_options(backend_spec(backend), selector, loop)
+def build_serve_spec(backend: str, protocol: ProtocolName, host: str, port: int, selector: Optional[str],
+                     loop: Optional[str], root: Optional[str], max_file_size: Optional[int],
+                     allow_remote: bool) -> ServerSpec:
+    """Check every ``serve`` option and resolve it into one ServerSpec; UsageError names the first problem."""
+    spec = BACKENDS.get(backend)
+    options = resolve_options(spec, selector, loop)
     if protocol != ProtocolName.FILE:
         for option, given in (("--root", root is not None), ("--max-file-size", max_file_size is not None)):
             if given:
                 raise UsageError(f"{option} applies to --protocol file, not {protocol}")
-
     if host == "0.0.0.0":
         if not allow_remote:
             raise UsageError("--host 0.0.0.0 listens on every interface; pass --allow-remote to allow it")
@@ -36,11 +38,18 @@ def start_server(backend: str, protocol: str, host: str, port: int, selector: Op
         address = check_destination(host, allow_remote, "--host")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is outside 0-65535")
-    proto = make_protocol(protocol, root, max_file_size)
-    return make_backend(backend, proto, address, port, 1, options)
+    return ServerSpec(backend=spec, options=options, protocol=protocol, host=address, port=port, root=root,
+                      max_file_size=max_file_size)
 
 
-def serve_until_signalled(server, on_stats: Optional[Callable[[ServerStatus], None]] = None,
+def summary_line(final: ServerStatus, seconds: float) -> str:
+    """What a stopped server served, in one line."""
+    limit = f"; limit met: {final.limit.reason} ({final.limit.message})" if final.limit else ""
+    return (f"served {final.accepted:,} connections in {seconds:.1f} s: {final.bytes_in:,} bytes in, "
+            f"{final.bytes_out:,} out, {final.errors:,} errors{limit}\n")
+
+
+def serve_until_signalled(server: ServerBase, on_stats: Optional[Callable[[ServerStatus], None]] = None,
                           on_ready: Optional[Callable[[], None]] = None) -> tuple[ServerStatus, float]:
     """Serve in this thread until SIGINT or SIGTERM; return the final counters and the seconds served.
 

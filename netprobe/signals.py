@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from types import FrameType
+from typing import Optional
 
 _fired: list[int] = []
 
 
-def _handler(signum, frame) -> None:
+def _handler(signum: int, frame: Optional[FrameType]) -> None:
     if _fired:
         return  # already ending: let the cleanup and the report finish
     _fired.append(signum)
@@ -24,7 +26,7 @@ def _handler(signum, frame) -> None:
 
 
 @contextmanager
-def _handling(handler) -> Iterator[None]:
+def _handling(handler: Callable[[int, Optional[FrameType]], None]) -> Iterator[None]:
     """SIGINT and SIGTERM go to ``handler`` within the block (main thread only: elsewhere it runs as it is)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -37,7 +39,7 @@ def _handling(handler) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def interrupt_once():
+def interrupt_once() -> AbstractContextManager[None]:
     """Within this block, the first SIGINT or SIGTERM raises KeyboardInterrupt and later ones are ignored.
 
     SIGINT is set explicitly: a shell starts background jobs with SIGINT ignored, and Python
@@ -46,12 +48,12 @@ def interrupt_once():
     return _handling(_handler)
 
 
-def _record(signum, frame) -> None:
+def _record(signum: int, frame: Optional[FrameType]) -> None:
     if not _fired:
         _fired.append(signum)
 
 
-def deferred():
+def deferred() -> AbstractContextManager[None]:
     """Within this block (cleanup), SIGINT and SIGTERM are noted, not raised; later ones are then ignored."""
     return _handling(_record)
 

@@ -52,6 +52,12 @@ def parse_host_port(text: str, option: str = "--target") -> tuple[str, int]:
     return host, port
 
 
+def format_address(address: tuple[str, int]) -> str:
+    """``HOST:PORT``, with an IPv6 host in brackets: the spelling ``parse_host_port`` reads back."""
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def check_destination(host: str, allow_remote: bool, option: str = "--target") -> str:
     """Return ``host`` as an IP literal, refusing anything off loopback unless ``allow_remote``.
 

@@ -22,3 +22,9 @@ def percentiles(values: Iterable[float], qs: Sequence[float], digits: int = 4) -
     """``percentile`` of ``values`` (in any order) at each fraction of ``qs``, sorting once."""
     ordered = sorted(values)
     return [percentile(ordered, q, digits) for q in qs]
+
+
+def p50_p99(latencies: Iterable[float]) -> tuple[Optional[float], Optional[float]]:
+    """A step's p50 and p99 check latency, by the one percentile definition of every report."""
+    p50, p99 = percentiles(latencies, (0.5, 0.99))
+    return p50, p99

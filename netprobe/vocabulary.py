@@ -1,11 +1,12 @@
 """The words netprobe's reports, options and processes share, each defined once.
 
-Every stop reason, side, placement, output format and verification mode is a member of
+Every side, placement, output format and verification mode is a member of
 one of these enums; producers write the member, consumers compare against it, and the JSON
-carries its value. Members are ``StrEnum`` members, so ``StopReason.FD_LIMIT == "fd_limit"``
+carries its value. Members are ``StrEnum`` members, so ``Side.CLIENT == "client"``
 holds and ``json.dumps`` writes the bare word.
 
-Backends and client models are registries of their own, next to their classes:
+Stop reasons, with what each means and its remedies, are records of their own in
+``netprobe.stops``; backends and client models are registries next to their classes:
 ``netprobe.servers.registry`` and ``netprobe.clients.registry``.
 """
 
@@ -29,28 +30,6 @@ class Word(enum.StrEnum):
             return cls(text)
         except ValueError:
             raise ValueError(f"{option} must be one of {', '.join(cls.values())}, got {text!r}") from None
-
-
-class StopReason(Word):
-    """Why a ramp stopped, or which limit a server met."""
-
-    SELECT_LIMIT = "select_limit"
-    FD_LIMIT = "fd_limit"
-    SYSTEM_FD_LIMIT = "system_fd_limit"
-    PORT_EXHAUSTION = "port_exhaustion"
-    BACKLOG = "backlog"
-    REFUSED = "refused"
-    TIMEOUT = "timeout"
-    MEMORY = "memory"
-    THREAD_LIMIT = "thread_limit"
-    SERVER_EXITED = "server_exited"
-    WORKER_LOST = "worker_lost"
-    INTERRUPTED = "interrupted"
-    OTHER = "other"
-
-
-# accept() errors that mean "out of a resource": a server pauses accepting and keeps serving.
-ACCEPT_LIMITS = frozenset({StopReason.FD_LIMIT, StopReason.SYSTEM_FD_LIMIT, StopReason.MEMORY})
 
 
 class Side(Word):

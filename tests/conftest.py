@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -59,24 +61,101 @@ def no_leaks():
     assert now_threads <= threads, f"test left {now_threads - threads} threads"
 
 
-def time_wait_count() -> int:
-    """TIME_WAIT entries on this machine (Linux /proc/net/tcp*, state 06)."""
-    count = 0
+def time_wait_entries() -> set[tuple[int, int, str]]:
+    """TIME_WAIT entries on this machine as (local port, remote port, line id) (Linux /proc/net/tcp*, state 06)."""
+    entries = set()
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(name) as f:
-                count += sum(1 for line in f if line.split()[3:4] == ["06"])
+                for line in f:
+                    fields = line.split()
+                    if fields[3:4] == ["06"]:
+                        local, remote = fields[1], fields[2]
+                        entries.add((int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16),
+                                     f"{local}-{remote}"))
         except OSError:
             pass
-    return count
+    return entries
+
+
+class ListeningPorts(threading.Thread):
+    """The ports this process and its children listen on, sampled until stopped: what a test made."""
+
+    INTERVAL = 0.05
+
+    def __init__(self) -> None:
+        super().__init__(name="test-listening-ports", daemon=True)
+        self.ports: set[int] = set()
+        self._done = threading.Event()
+
+    def sample(self) -> None:
+        me = psutil.Process()
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                conns = proc.net_connections(kind="tcp")
+            except (psutil.Error, OSError):
+                continue
+            self.ports.update(c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN)
+
+    def run(self) -> None:
+        while not self._done.wait(self.INTERVAL):
+            self.sample()
+
+    def stop(self) -> set[int]:
+        self._done.set()
+        self.join()
+        self.sample()
+        return self.ports
 
 
 @pytest.fixture
 def no_time_wait_flood():
-    """Fail a ramp test that leaves TIME_WAIT entries behind (netprobe closes with RST)."""
-    before = time_wait_count()
+    """Fail a ramp test that leaves TIME_WAIT entries behind on its own ports (netprobe closes with RST).
+
+    Only entries on a port this test's processes listened on count: other programs on the
+    machine may make and close connections meanwhile without failing the suite.
+    """
+    before = time_wait_entries()
+    watcher = ListeningPorts()
+    watcher.start()
     yield
-    assert time_wait_count() - before <= 20, "the ramp left TIME_WAIT entries behind"
+    ports = watcher.stop()
+    own = [e for e in time_wait_entries() - before if e[0] in ports or e[1] in ports]
+    assert len(own) <= 20, f"the ramp left {len(own)} TIME_WAIT entries behind on its ports"
+
+
+@contextmanager
+def netprobe_process(*args: str, **popen) -> Iterator[subprocess.Popen]:
+    """The netprobe CLI as a running process; whatever the test does, it is killed and reaped at the end."""
+    popen.setdefault("cwd", ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "netprobe", *args], **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def child_server():
+    """Start netprobe servers in child processes (``child_server(spec)``); every one is closed after the test."""
+    from netprobe.servers.process import ChildServer
+    from netprobe.servers.spec import ServerSpec
+
+    started = []
+
+    def start(spec=None):
+        server = ChildServer(spec or ServerSpec(want_fds=1024))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
 
 
 def run_netprobe(*args: str, timeout: float = 120, env=None, preexec_fn=None) -> subprocess.CompletedProcess:

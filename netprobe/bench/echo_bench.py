@@ -6,14 +6,18 @@ import json
 import math
 import subprocess
 import sys
-from typing import IO, Optional
+from typing import IO, TYPE_CHECKING, Any, Optional
 
-from netprobe.clients.registry import client_spec
-from netprobe.errors import UsageError
+from netprobe.clients.registry import CLIENTS, ClientSpec
+from netprobe.errors import ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchEchoResult, EchoRun
-from netprobe.servers.process import ChildServer, ServerGone
-from netprobe.servers.registry import ServerOptions
+from netprobe.servers.process import ChildServer
+from netprobe.servers.registry import BackendSpec, ServerOptions
+from netprobe.servers.spec import ServerSpec
+
+if TYPE_CHECKING:
+    import psutil
 
 # A single-threaded load client above this share of a core is the bottleneck, not the server.
 CLIENT_BOUND_CPU = 90.0
@@ -21,7 +25,8 @@ MAX_SIZE = 1024 * 1024
 MAX_DURATION = 24 * 3600
 
 
-def validate(clients: int, size: int, duration: float, client: str) -> None:
+def check_echo_options(clients: int, size: int, duration: float, client: str) -> ClientSpec:
+    """Check ``bench echo``'s numbers and resolve its client model; UsageError names the first problem."""
     if clients <= 0:
         raise UsageError(f"--clients must be greater than 0, got {clients}")
     if not 0 < size <= MAX_SIZE:
@@ -30,10 +35,10 @@ def validate(clients: int, size: int, duration: float, client: str) -> None:
         raise UsageError(f"--duration must be a finite number of seconds above 0, got {duration}")
     if duration > MAX_DURATION:
         raise UsageError(f"--duration {duration:g} is above {MAX_DURATION} seconds")
-    client_spec(client)
+    return CLIENTS.get(client)
 
 
-def _line(proc: subprocess.Popen, timeout: float) -> dict:
+def _line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     """Next JSON line of the client, with a deadline (the client may die instead)."""
     import queue
     import threading
@@ -62,12 +67,12 @@ def _close_quietly(stream: Optional[IO[str]]) -> None:
         pass  # the other end is already gone
 
 
-def _cpu(proc) -> float:
+def _cpu(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return t.user + t.system
 
 
-def run_one(backend: str, clients: int, size: int, duration: float, client: str,
+def run_one(backend: BackendSpec, clients: int, size: int, duration: float, client: ClientSpec,
             options: Optional[ServerOptions] = None, server_command: Optional[list[str]] = None) -> EchoRun:
     """Measure one backend; any failure becomes a row with its error, not an exception.
 
@@ -78,13 +83,14 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
     server = None
     load = None
     try:
-        server = ChildServer(backend, options, want_fds=clients + 64, command=server_command)
+        spec = ServerSpec(backend=backend, options=options or ServerOptions(), want_fds=clients + 64)
+        server = ChildServer(spec, command=server_command)
         sproc = psutil.Process(server.pid)
         rss_idle = sproc.memory_info().rss
         host, port = server.addresses[0]
         load = subprocess.Popen(
             [sys.executable, "-m", "netprobe.bench.echo_client", host, str(port), str(clients), str(size),
-             str(duration), client],
+             str(duration), client.name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         _line(load, 30)  # {"connected": N}
         rss_held = sproc.memory_info().rss
@@ -98,7 +104,7 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
         rss_end = sproc.memory_info().rss
         rate = result["round_trips"] / result["seconds"]
         return EchoRun(
-            backend=backend,
+            backend=backend.name,
             round_trips_per_s=round(rate, 1),
             mib_per_s=round(rate * size * 2 / (1024 * 1024), 2),  # each round trip carries size both ways
             p50_ms=result["p50"], p90_ms=result["p90"], p99_ms=result["p99"], p999_ms=result["p999"],
@@ -108,10 +114,10 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
             rss_per_connection=round((rss_held - rss_idle) / clients, 1),
             errors=result["errors"] + status.errors,
             client_cpu=result["client_cpu"],
-            client_bound=client != "threads" and result["client_cpu"] >= CLIENT_BOUND_CPU,
+            client_bound=client.name != "threads" and result["client_cpu"] >= CLIENT_BOUND_CPU,
         )
     except (ServerGone, RuntimeError, UsageError, OSError, ValueError, psutil.Error) as exc:
-        return EchoRun(backend, None, None, None, None, None, None, None, None, None, None, 0, None, False,
+        return EchoRun(backend.name, None, None, None, None, None, None, None, None, None, None, 0, None, False,
                        error=f"{type(exc).__name__}: {exc}")
     finally:
         if load is not None:
@@ -127,7 +133,8 @@ def run_one(backend: str, clients: int, size: int, duration: float, client: str,
             server.close()
 
 
-def run_bench_echo(backends: list[str], clients: int, size: int, duration: float, client: str) -> BenchEchoResult:
-    validate(clients, size, duration, client)
+def run_bench_echo(backends: list[BackendSpec], clients: int, size: int, duration: float,
+                   client: ClientSpec) -> BenchEchoResult:
+    """Every backend in turn under the same echo load, each in a fresh server process."""
     runs = [run_one(b, clients, size, duration, client) for b in backends]
-    return BenchEchoResult(clients, size, duration, client, runs, platform_info())
+    return BenchEchoResult(clients, size, duration, client.name, runs, platform_info())

@@ -13,8 +13,10 @@ import json
 import sys
 import time
 from array import array
+from collections.abc import Iterable
+from typing import Optional
 
-from netprobe.clients.registry import make_client
+from netprobe.clients.registry import CLIENTS
 from netprobe.stats import percentiles
 from netprobe.vocabulary import Verify
 
@@ -22,18 +24,19 @@ CONNECT_TIMEOUT = 10.0
 LATENCY_POINTS = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999), ("max", 1.0))
 
 
-def latency_summary(latencies) -> dict:
+def latency_summary(latencies: Iterable[float]) -> dict[str, Optional[float]]:
     """The percentiles every echo report shows, in milliseconds."""
     values = percentiles(latencies, [q for _, q in LATENCY_POINTS])
     return dict(zip((name for name, _ in LATENCY_POINTS), values))
 
 
 def main(argv: list[str]) -> int:
+    """Connect, wait for go, ping-pong for the duration, print the result, close on the end of stdin."""
     host, port, clients, size, duration, model = argv[0], int(argv[1]), int(argv[2]), int(argv[3]), \
         float(argv[4]), argv[5]
     import psutil
 
-    client = make_client(model, [(host, port)], None, b"", Verify.CONNECT, 128)
+    client = CLIENTS.get(model).create([(host, port)], None, b"", Verify.CONNECT, 128)
     try:
         opened = client.open(clients, CONNECT_TIMEOUT, lambda: False)
         if not opened.clean or client.held != clients:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Any, Optional
 
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
@@ -35,7 +35,7 @@ class _SlowHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(BODY)
 
-    def log_message(self, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet
 
 
@@ -52,16 +52,19 @@ class SlowServer:
 
     @property
     def url(self) -> str:
+        """The URL every model fetches."""
         host, port = self.httpd.server_address[:2]
         return f"http://{host!s}:{port}/slow"
 
     def close(self) -> None:
+        """Stop serving and release the socket."""
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
 
 
 def parse_models(text: str) -> list[str]:
+    """The comma-separated models of ``--models``, each checked; UsageError names the first unknown one."""
     names = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODELS]
     if not names or unknown:
@@ -74,14 +77,15 @@ MAX_TASKS = 10_000
 MAX_DELAY = 600.0
 
 
-def validate(tasks: int, delay: float) -> None:
+def check_models_options(tasks: int, delay: float) -> None:
+    """Check ``bench models``' numbers; UsageError names the first problem."""
     if not 0 < tasks <= MAX_TASKS:
         raise UsageError(f"--tasks must be 1-{MAX_TASKS:,}, got {tasks}")
     if not math.isfinite(delay) or not 0 <= delay <= MAX_DELAY:
         raise UsageError(f"--delay must be 0-{MAX_DELAY:g} seconds, got {delay}")
 
 
-def _run_model(model: str, url: str, tasks: int, timeout: float) -> dict:
+def _run_model(model: str, url: str, tasks: int, timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "netprobe.bench.models_child", model, url, str(tasks)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
@@ -92,9 +96,9 @@ def _run_model(model: str, url: str, tasks: int, timeout: float) -> dict:
 
 def run_bench_models(tasks: int, delay: float, models: list[str]) -> BenchModelsResult:
     """Run every model against one slow server and compare each with sequential."""
-    validate(tasks, delay)
+    check_models_options(tasks, delay)
     server = SlowServer(delay)
-    raw: dict[str, dict] = {}
+    raw: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     try:
         for model in models:

@@ -11,6 +11,7 @@ import sys
 
 
 def main(argv: list[str]) -> int:
+    """Fetch the URL with one model in this fresh process and print what it took."""
     model, url, tasks = argv[0], argv[1], int(argv[2])
     if model == "gevent":
         from gevent import monkey

@@ -11,12 +11,14 @@ import subprocess
 import sys
 import tempfile
 
-from netprobe.errors import UsageError
+from netprobe.errors import ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchTransferResult
-from netprobe.servers import backend_spec
-from netprobe.servers.process import ChildServer, ServerGone
+from netprobe.servers.process import ChildServer
+from netprobe.servers.registry import BackendSpec
+from netprobe.servers.spec import ServerSpec
 from netprobe.stats import percentile
+from netprobe.vocabulary import ProtocolName
 
 DEFAULT_FILE_SIZE = 256 * 1024
 MAX_FILE_SIZE = 1024 * 1024 * 1024
@@ -35,10 +37,9 @@ def make_file(directory: str, size: int, seed: int = 7) -> tuple[str, bytes]:
     return path, hashlib.sha256(data).digest()
 
 
-def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE_SIZE,
+def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFAULT_FILE_SIZE,
                        source: str | None = None) -> BenchTransferResult:
     """Serve one file from a fresh root; every client gets it, checks it, and puts it back."""
-    backend_spec(backend)
     if not 0 < clients <= MAX_CLIENTS:
         raise UsageError(f"--clients must be 1-{MAX_CLIENTS:,}, got {clients}")
     if source is not None:
@@ -63,8 +64,8 @@ def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE
             with open(source, "rb") as f:
                 sha = hashlib.sha256(f.read()).digest()
             file_size = os.path.getsize(source)
-        server = ChildServer(backend, protocol="file", root=root, max_file_size=max(file_size, 1),
-                             want_fds=2 * clients + 64)
+        server = ChildServer(ServerSpec(backend=backend, protocol=ProtocolName.FILE, root=root,
+                                        max_file_size=max(file_size, 1), want_fds=2 * clients + 64))
         host, port = server.addresses[0]
         proc = subprocess.run(
             [sys.executable, "-m", "netprobe.bench.transfer_client", host, str(port), str(clients),
@@ -85,14 +86,14 @@ def run_bench_transfer(backend: str, clients: int, file_size: int = DEFAULT_FILE
         leftovers = [n for n in os.listdir(root) if n.startswith(".netprobe-upload-")]
         errors = out["errors"] + ([f"{len(leftovers)} temporary upload files left"] if leftovers else [])
     except ServerGone as exc:
-        raise UsageError(f"the {backend} server failed: {exc}") from None
+        raise UsageError(f"the {backend.name} server failed: {exc}") from None
     finally:
         if server is not None:
             server.close()
         shutil.rmtree(root, ignore_errors=True)
     ordered = sorted(out["latencies"])
     return BenchTransferResult(
-        backend=backend, clients=clients, file_size=file_size,
+        backend=backend.name, clients=clients, file_size=file_size,
         completed=out["completed"] - corrupt_on_disk, failed=out["failed"] + len(leftovers),
         corrupt=out["corrupt"] + corrupt_on_disk, seconds=round(out["seconds"], 3),
         mib_per_s=round(out["bytes"] / (1024 * 1024) / out["seconds"], 2) if out["seconds"] > 0 else None,

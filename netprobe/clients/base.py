@@ -9,9 +9,9 @@ import socket
 import time
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional, Union
 
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation
@@ -38,7 +38,7 @@ class BatchOutcome:
 
     verified: int = 0
     # An array, not a list: a float object per connection would fragment the heap for good.
-    latencies_ms: array = field(default_factory=lambda: array("d"))
+    latencies_ms: array[float] = field(default_factory=lambda: array("d"))
     failure: Optional[ClientFailure] = None
     unconnected: int = 0  # handshake still pending at the deadline
     unanswered: int = 0  # connected, but the check did not pass by the deadline
@@ -46,6 +46,7 @@ class BatchOutcome:
 
     @property
     def clean(self) -> bool:
+        """Whether every connection of the batch passed its check."""
         return self.failure is None and not (self.unconnected or self.unanswered or self.peer_closed)
 
     def tally(self, failed: Optional[Operation], exc: Optional[BaseException], latency: Optional[float]) -> None:
@@ -59,7 +60,9 @@ class BatchOutcome:
         else:
             self.fail(failed, exc)
 
-    def fail(self, operation: Operation, exc_or_errno, message: Optional[str] = None) -> None:
+    def fail(self, operation: Operation, exc_or_errno: Union[BaseException, Optional[int]],
+             message: Optional[str] = None) -> None:
+        """Record the batch's first failure: the operation and its errno; later ones are ignored."""
         if self.failure is not None:
             return
         if isinstance(exc_or_errno, BaseException):
@@ -84,7 +87,7 @@ class Client(ABC):
         self.verify = verify
         self.batch = max(1, batch)
         self.family = socket.AF_INET6 if ":" in destinations[0][0] else socket.AF_INET
-        self.verified: list = []  # connections that passed their check, oldest first
+        self.verified: list[Any] = []  # connections that passed their check, oldest first
         self._index = 0
         #: Keep this client's fds at or above this number (a select()-capped server shares the process).
         self.fd_floor: Optional[int] = None
@@ -103,13 +106,14 @@ class Client(ABC):
             sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
         sock.bind((src, 0))
 
-    def sample(self, count: int, exclude_newest: int) -> list:
+    def sample(self, count: int, exclude_newest: int) -> list[Any]:
         """Pick up to ``count`` older verified connections to check again."""
         older = self.verified[: max(0, len(self.verified) - exclude_newest)]
         return random.sample(older, min(count, len(older)))
 
     @property
     def held(self) -> int:
+        """Connections that passed their check and are still held."""
         return len(self.verified)
 
     @abstractmethod
@@ -117,11 +121,11 @@ class Client(ABC):
         """Open and check ``count`` new connections; stop at the first error."""
 
     @abstractmethod
-    def reverify(self, conns: list, timeout: float) -> BatchOutcome:
+    def reverify(self, conns: list[Any], timeout: float) -> BatchOutcome:
         """Check again connections opened earlier."""
 
     @abstractmethod
-    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+    def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         """Echo ``payload`` back and forth on every held connection until ``deadline`` (perf_counter).
 
         Appends each round trip's milliseconds to ``latencies``; returns (round trips, connections
@@ -139,7 +143,7 @@ class Client(ABC):
         """
 
 
-def set_nodelay(socks) -> None:
+def set_nodelay(socks: Iterable[socket.socket]) -> None:
     """Send small echoes at once (no Nagle delay) on every socket, as a ping-pong load needs."""
     for sock in socks:
         try:
@@ -148,7 +152,8 @@ def set_nodelay(socks) -> None:
             pass  # already reset by the peer: the ping-pong will count it
 
 
-def blocking_pingpong(sock, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+def blocking_pingpong(sock: socket.socket, payload: bytes, deadline: float,
+                      latencies: array[float]) -> tuple[int, int]:
     """Round trips on one blocking (or gevent) socket until ``deadline``: (trips, 1 if it failed else 0)."""
     trips = 0
     try:
@@ -160,7 +165,7 @@ def blocking_pingpong(sock, payload: bytes, deadline: float, latencies: array) -
     return trips, 0
 
 
-def echo_roundtrip(sock, payload: bytes) -> float:
+def echo_roundtrip(sock: socket.socket, payload: bytes) -> float:
     """Send ``payload`` on a blocking (or gevent) socket and wait for it back; return milliseconds.
 
     Raises ConnectionResetError if the peer closes, ValueError if different bytes come back.
@@ -178,6 +183,7 @@ def echo_roundtrip(sock, payload: bytes) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-def abort_all(socks) -> None:
+def abort_all(socks: Iterable[socket.socket]) -> None:
+    """Close every socket abortively (RST), whatever state it is in."""
     for sock in socks:
         abort(sock)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional
 
 from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
 from netprobe.vocabulary import Operation, Verify
 
 
 class GeventClient(Client):
+    """One greenlet per connection on gevent's sockets, without monkey-patching."""
+
     name = "gevent"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         import gevent
         import gevent.pool
@@ -26,17 +28,17 @@ class GeventClient(Client):
         self._gevent = gevent
         self._gsocket = gevent.socket
         self._pool_cls = gevent.pool.Pool
-        self._all: list = []
+        self._all: list[Any] = []
 
     @property
     def sockets_open(self) -> int:
         """Sockets this client opened and has not closed yet, counted without asking the OS."""
         return len(self._all)
 
-    def _echo(self, sock) -> float:
+    def _echo(self, sock: Any) -> float:
         return echo_roundtrip(sock, self.payload)
 
-    def _connection(self, dest, src: Optional[str], timeout: float):
+    def _connection(self, dest: tuple[str, int], src: Optional[str], timeout: float) -> Any:
         gsocket = self._gsocket
         try:
             sock = gsocket.socket(self.family, gsocket.SOCK_STREAM)
@@ -72,7 +74,7 @@ class GeventClient(Client):
             out.tally(*job.value)
         return out
 
-    def reverify(self, conns: list, timeout: float) -> BatchOutcome:
+    def reverify(self, conns: list[Any], timeout: float) -> BatchOutcome:
         out = BatchOutcome()
         if self.verify != Verify.ECHO:
             out.verified = len(conns)
@@ -90,7 +92,7 @@ class GeventClient(Client):
                 out.fail(Operation.VERIFY, job.exception)
         return out
 
-    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+    def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         set_nodelay(self.verified)
         for sock in self.verified:
             sock.settimeout(None)

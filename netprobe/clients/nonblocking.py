@@ -53,9 +53,11 @@ class _Pending:
 
 
 class NonblockingClient(Client):
+    """One thread, non-blocking sockets on a selector, connecting in batches the accept queue can take."""
+
     name = "nonblocking"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sel = selectors.DefaultSelector()
         if isinstance(self._sel, selectors.SelectSelector):
@@ -67,7 +69,7 @@ class NonblockingClient(Client):
     def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:
         self._server_step = server_step
 
-    def _wait(self, sel: selectors.BaseSelector, timeout: float) -> list:
+    def _wait(self, sel: selectors.BaseSelector, timeout: float) -> list[tuple[selectors.SelectorKey, int]]:
         """Wait for this client's events; with an inline server, let it work in the meantime."""
         step = self._server_step
         if step is None:
@@ -92,7 +94,7 @@ class NonblockingClient(Client):
             self._run(fresh, timeout, should_abort, out)
         return out
 
-    def reverify(self, conns: list, timeout: float) -> BatchOutcome:
+    def reverify(self, conns: list[Any], timeout: float) -> BatchOutcome:
         out = BatchOutcome()
         if self.verify == Verify.CONNECT:
             for sock in conns:
@@ -264,10 +266,10 @@ class NonblockingClient(Client):
         if not reverify:
             self.verified.append(p.sock)
 
-    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+    def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         size = len(payload)
         sel = self._sel
-        state: dict[int, list] = {}  # fd -> [sock, received, sent_at, unsent]
+        state: dict[int, list[Any]] = {}  # fd -> [sock, received, sent_at, unsent]
         errors = 0
         set_nodelay(self.verified)
         for s in self.verified:

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Optional
 
 from netprobe.registration import Registration, Registry
+from netprobe.vocabulary import Verify
+
+if TYPE_CHECKING:
+    from netprobe.clients.base import Client
 
 
 @dataclass(frozen=True)
-class ClientSpec(Registration):
+class ClientSpec(Registration["Client"]):
     """How to find and describe one client model."""
 
     #: Whether its event loop can drive a server in the same thread (``Client.pump``).
     drives_inline_server: bool = False
 
+    def create(self, destinations: list[tuple[str, int]], source_ips: Optional[list[str]], payload: bytes,
+               verify: Verify, batch: int) -> Client:
+        """Create this client model; only its own module (and gevent for gevent) is imported."""
+        return self.load()(destinations, source_ips, payload, verify, batch)
 
-CLIENTS: Registry[ClientSpec] = Registry("client model", "--client")
+
+CLIENTS: Registry[ClientSpec] = Registry(ClientSpec, "client model", "--client")
 register = CLIENTS.register
 client_names = CLIENTS.names
-client_spec = CLIENTS.get
-
-
-def make_client(name: str, *args: Any) -> Any:
-    """Create client model ``name``; only its own module (and gevent for gevent) is imported."""
-    return client_spec(name).load()(*args)
 
 
 register(ClientSpec("nonblocking", "netprobe.clients.nonblocking", "NonblockingClient",

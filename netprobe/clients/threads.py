@@ -8,7 +8,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional
 
 from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
 from netprobe.sockets import abort
@@ -19,14 +19,17 @@ JOIN_TIMEOUT = 10.0
 
 
 class ThreadsClient(Client):
+    """One OS thread per connection with blocking calls, as the tutorial's clients do."""
+
     name = "threads"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._release = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def _connection(self, dest, src: Optional[str], timeout: float, results: queue.Queue) -> None:
+    def _connection(self, dest: tuple[str, int], src: Optional[str], timeout: float,
+                    results: queue.Queue[Any]) -> None:
         """Connect, check, report, then keep the connection open until released."""
         try:
             sock = socket.socket(self.family, socket.SOCK_STREAM)
@@ -52,7 +55,7 @@ class ThreadsClient(Client):
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         out = BatchOutcome()
-        results: queue.Queue = queue.Queue()
+        results: queue.Queue[Any] = queue.Queue()
         started = 0
         for _ in range(count):
             dest, src = self._next_addresses()
@@ -76,7 +79,7 @@ class ThreadsClient(Client):
                 self.verified.append(sock)
         return out
 
-    def reverify(self, conns: list, timeout: float) -> BatchOutcome:
+    def reverify(self, conns: list[Any], timeout: float) -> BatchOutcome:
         """Check older connections from this thread; their own threads are idle, waiting for release."""
         out = BatchOutcome()
         for sock in conns:
@@ -93,12 +96,12 @@ class ThreadsClient(Client):
                 out.fail(Operation.VERIFY, exc)
         return out
 
-    def pingpong(self, payload: bytes, deadline: float, latencies: array) -> tuple[int, int]:
+    def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         """A second thread per connection runs the round trips; the connection's own thread idles."""
         set_nodelay(self.verified)
-        results: list[tuple[int, int, array]] = []
+        results: list[tuple[int, int, array[float]]] = []
 
-        def worker(sock) -> None:
+        def worker(sock: socket.socket) -> None:
             own = array("d")
             trips, errors = blocking_pingpong(sock, payload, deadline, own)
             results.append((trips, errors, own))

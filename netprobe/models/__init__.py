@@ -6,9 +6,10 @@ Every field exists on every platform: a fact a platform cannot provide is
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+from netprobe.records import Record
 
 LIMITS_SCHEMA = "netprobe.limits/1"
 RAMP_SCHEMA = "netprobe.ramp/1"
@@ -18,13 +19,6 @@ BENCH_SELECTORS_SCHEMA = "netprobe.bench.selectors/1"
 BENCH_MODELS_SCHEMA = "netprobe.bench.models/1"
 BENCH_ECHO_SCHEMA = "netprobe.bench.echo/1"
 BENCH_TRANSFER_SCHEMA = "netprobe.bench.transfer/1"
-
-
-class Record:
-    """Mixin giving dataclasses a JSON-ready ``to_dict()``."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -37,6 +31,8 @@ class Note(Record):
 
 @dataclass(frozen=True)
 class PlatformInfo(Record):
+    """The OS, machine and Python a result was measured on."""
+
     system: str
     release: str
     machine: str
@@ -54,6 +50,8 @@ class SelectorCap(Record):
 
 @dataclass(frozen=True)
 class SelectorsInfo(Record):
+    """The selectors this Python offers, the one DefaultSelector picks, and what caps each."""
+
     default: str
     available: list[str]
     caps: dict[str, SelectorCap]
@@ -61,6 +59,8 @@ class SelectorsInfo(Record):
 
 @dataclass(frozen=True)
 class FdLimits(Record):
+    """File descriptor limits of this process and of the system; None where the OS has no such limit."""
+
     soft: Optional[int]
     hard: Optional[int]
     system_max: Optional[int]
@@ -71,6 +71,8 @@ class FdLimits(Record):
 
 @dataclass(frozen=True)
 class PortRange(Record):
+    """The ephemeral port range connect() draws from, less the ports excluded inside it."""
+
     low: Optional[int]
     high: Optional[int]
     count: Optional[int]  # usable: the range less the excluded ports inside it
@@ -79,6 +81,8 @@ class PortRange(Record):
 
 @dataclass(frozen=True)
 class NetworkLimits(Record):
+    """The kernel's network limits that bound how many connections can be opened and queued."""
+
     somaxconn: Optional[int]
     ephemeral_ports: PortRange
     tcp_tw_reuse: Optional[int]
@@ -88,6 +92,8 @@ class NetworkLimits(Record):
 
 @dataclass(frozen=True)
 class ProcessStats(Record):
+    """This process at one moment: fds (handles on Windows), RSS, threads and CPU time."""
+
     pid: int
     fds: Optional[int]  # file descriptors on POSIX, handles on Windows
     rss: Optional[int]
@@ -96,6 +102,8 @@ class ProcessStats(Record):
 
 @dataclass(frozen=True)
 class MemoryStats(Record):
+    """The machine's memory, total and available."""
+
     total: Optional[int]
     available: Optional[int]
 
@@ -112,6 +120,8 @@ class Prediction(Record):
 
 @dataclass(frozen=True)
 class LimitsReport(Record):
+    """What ``netprobe limits`` reports: every limit it could read and the ceiling each selector predicts."""
+
     summary: str  # the binding limit of the default selector, in one sentence
     platform: PlatformInfo
     selectors: SelectorsInfo
@@ -124,6 +134,71 @@ class LimitsReport(Record):
     schema: str = LIMITS_SCHEMA
 
 
+if TYPE_CHECKING:  # what __getattr__ below hands out, for type checkers
+    from netprobe.models.bench import (
+        BenchEchoResult,
+        BenchModelsResult,
+        BenchSelectorsResult,
+        BenchTransferResult,
+        EchoRun,
+        ModelRun,
+        SelectorSlope,
+        SelectorTiming,
+    )
+    from netprobe.models.ramp import (
+        CeilingRow,
+        CeilingsResult,
+        Peak,
+        RampResult,
+        RampStep,
+        StopInfo,
+        WorkerFailure,
+        WorkerSummary,
+    )
+    from netprobe.models.report import ReportColumn, ReportResult, ReportRow
+
+__all__ = [
+    "BENCH_ECHO_SCHEMA",
+    "BENCH_MODELS_SCHEMA",
+    "BENCH_SELECTORS_SCHEMA",
+    "BENCH_TRANSFER_SCHEMA",
+    "BenchEchoResult",
+    "BenchModelsResult",
+    "BenchSelectorsResult",
+    "BenchTransferResult",
+    "CEILINGS_SCHEMA",
+    "CeilingRow",
+    "CeilingsResult",
+    "EchoRun",
+    "FdLimits",
+    "LIMITS_SCHEMA",
+    "LimitsReport",
+    "MemoryStats",
+    "ModelRun",
+    "NetworkLimits",
+    "Note",
+    "Peak",
+    "PlatformInfo",
+    "PortRange",
+    "Prediction",
+    "ProcessStats",
+    "RAMP_SCHEMA",
+    "REPORT_SCHEMA",
+    "RampResult",
+    "RampStep",
+    "Record",
+    "ReportColumn",
+    "ReportResult",
+    "ReportRow",
+    "SelectorCap",
+    "SelectorSlope",
+    "SelectorTiming",
+    "SelectorsInfo",
+    "StopInfo",
+    "WorkerFailure",
+    "WorkerSummary",
+]
+
 # Records of the other commands live in submodules, imported on first use: creating a
 # dataclass costs ~1 ms, and `netprobe limits` must start fast.
 _LAZY = {
@@ -133,6 +208,8 @@ _LAZY = {
     "RampResult": "ramp",
     "CeilingRow": "ramp",
     "CeilingsResult": "ramp",
+    "WorkerFailure": "ramp",
+    "WorkerSummary": "ramp",
     "ReportColumn": "report",
     "ReportRow": "report",
     "ReportResult": "report",
@@ -147,7 +224,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

@@ -33,12 +33,16 @@ class SelectorTiming(Record):
 
 @dataclass(frozen=True)
 class SelectorSlope(Record):
+    """How one selector's call cost grows with the sockets it watches."""
+
     selector: str
     us_per_1000_fds: Optional[float]  # least-squares slope of the timeout-0 median
 
 
 @dataclass(frozen=True)
 class BenchSelectorsResult(Record):
+    """``bench selectors``: one select() call's cost per selector against the sockets registered."""
+
     fds: list[int]
     calls: int
     timings: list[SelectorTiming]
@@ -63,12 +67,19 @@ class ModelRun(Record):
 
 @dataclass(frozen=True)
 class BenchModelsResult(Record):
+    """``bench models``: the tutorial's sequential, threads, gevent and asyncio fetches side by side."""
+
     tasks: int
     delay: float
     ideal_seconds: float  # one delay: every task waiting at once
     runs: list[ModelRun]
     platform: PlatformInfo
     schema: str = BENCH_MODELS_SCHEMA
+
+    @property
+    def ok(self) -> bool:
+        """Whether every run produced its figures (exit status 0)."""
+        return all(r.error is None for r in self.runs)
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,8 @@ class EchoRun(Record):
 
 @dataclass(frozen=True)
 class BenchEchoResult(Record):
+    """``bench echo``: every backend under the same echo load, one run each."""
+
     clients: int
     size: int
     duration: float
@@ -102,9 +115,16 @@ class BenchEchoResult(Record):
     platform: PlatformInfo
     schema: str = BENCH_ECHO_SCHEMA
 
+    @property
+    def ok(self) -> bool:
+        """Whether every run produced its figures (exit status 0)."""
+        return all(r.error is None for r in self.runs)
+
 
 @dataclass(frozen=True)
 class BenchTransferResult(Record):
+    """``bench transfer``: many clients get a file and put it back, checksummed both ways."""
+
     backend: str
     clients: int
     file_size: int
@@ -120,3 +140,8 @@ class BenchTransferResult(Record):
     errors: list[str]  # distinct failure messages, a few
     platform: PlatformInfo
     schema: str = BENCH_TRANSFER_SCHEMA
+
+    @property
+    def ok(self) -> bool:
+        """Whether every transfer completed and arrived intact (exit status 0)."""
+        return self.failed == 0 and self.corrupt == 0

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
-from netprobe.models import CEILINGS_SCHEMA, RAMP_SCHEMA, Note, PlatformInfo, Prediction, Record
+from netprobe.models import CEILINGS_SCHEMA, RAMP_SCHEMA, Note, PlatformInfo, Prediction
+from netprobe.ramp.spec import RampSpec
+from netprobe.records import Record
+from netprobe.stops import StopReason
+from netprobe.vocabulary import Side
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class RampStep(Record):
 class StopInfo(Record):
     """Why a ramp stopped before its target, with a remedy for this platform."""
 
-    reason: str
-    side: str  # "client", "server" or "system"
+    reason: StopReason
+    side: Side
     errno: Optional[str]
     message: str
     at_connections: int
@@ -45,6 +49,8 @@ class StopInfo(Record):
 
 @dataclass(frozen=True)
 class Peak(Record):
+    """The most fds and RSS each side used over a ramp's steps."""
+
     client_fds: Optional[int]
     server_fds: Optional[int]
     client_rss: Optional[int]
@@ -52,10 +58,51 @@ class Peak(Record):
 
 
 @dataclass(frozen=True)
+class WorkerFailure(Record):
+    """The first failure one worker of a distributed ramp met, as it classified it on its own machine."""
+
+    reason: StopReason
+    side: Side
+    errno: Optional[str]
+    message: str
+    held: int  # connections it held then
+    in_flight: int  # connections it was still opening
+    remedy: str
+
+
+@dataclass
+class WorkerSummary(Record):
+    """One worker of a distributed ramp: who it is, what it can hold, and what it held at each step."""
+
+    id: str
+    host: str
+    pid: int
+    netprobe: str
+    locust: str
+    python: str
+    system: str
+    soft_fds: Optional[int]
+    hard_fds: Optional[int]
+    fds_at_start: int
+    port_low: Optional[int]
+    port_high: Optional[int]
+    ports: Optional[int]
+    source_ips: list[str]
+    selector: str
+    held: int = 0
+    by_step: list[int] = field(default_factory=list)
+    fds: Optional[int] = None
+    rss: Optional[int] = None
+    failure: Optional[WorkerFailure] = None
+
+
+@dataclass(frozen=True)
 class RampResult(Record):
-    config: dict[str, Any]
+    """One ramp: what it was asked, how far it got, what stopped it, and every step on the way."""
+
+    config: RampSpec
     ok: bool
-    target: Optional[int]
+    to: Optional[int] = field(metadata={"json": "target"})  # the connection count asked for (--to)
     reached: int
     peak: Peak
     stop: Optional[StopInfo]
@@ -67,22 +114,13 @@ class RampResult(Record):
     seconds: float = 0.0
     client_cpu_seconds: Optional[float] = None  # over the steps; the client is netprobe's own process
     server_cpu_seconds: Optional[float] = None  # over the steps; None without a server process
-    workers: Optional[list[dict[str, Any]]] = None  # a distributed ramp's workers: who, and what each held
+    workers: Optional[list[WorkerSummary]] = None  # a distributed ramp's workers: who, and what each held
     schema: str = RAMP_SCHEMA
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RampResult:
-        """Rebuild a result from its JSON (a distributed ramp's master sends it across a pipe)."""
-        stop = data.get("stop")
-        return cls(
-            config=data["config"], ok=data["ok"], target=data["target"], reached=data["reached"],
-            peak=Peak(**data["peak"]), stop=StopInfo(**stop) if stop else None,
-            predicted=Prediction(**data["predicted"]), verdict=data["verdict"],
-            steps=[RampStep(**s) for s in data["steps"]], platform=PlatformInfo(**data["platform"]),
-            notes=[Note(**n) for n in data.get("notes", [])], seconds=data.get("seconds", 0.0),
-            client_cpu_seconds=data.get("client_cpu_seconds"), server_cpu_seconds=data.get("server_cpu_seconds"),
-            workers=data.get("workers"),
-        )
+    @property
+    def interrupted(self) -> bool:
+        """Whether a signal ended it (exit status 130)."""
+        return self.stop is not None and self.stop.reason == StopReason.INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -110,9 +148,9 @@ class CeilingRow(Record):
 class CeilingsResult(Record):
     """``ramp --backend all``: every backend ramped in turn on this machine, one row each."""
 
-    target: Optional[int]
+    to: Optional[int] = field(metadata={"json": "target"})  # the connection count asked for (--to)
     rows: list[CeilingRow]
-    ramps: list[dict[str, Any]]  # each backend's full netprobe.ramp/1 document
+    ramps: list[RampResult]  # each backend's full netprobe.ramp/1 document
     ok: bool
     interrupted: bool
     platform: PlatformInfo

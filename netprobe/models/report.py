@@ -10,12 +10,16 @@ from netprobe.models import REPORT_SCHEMA, Record
 
 @dataclass(frozen=True)
 class ReportColumn(Record):
+    """One column of a report: a platform and Python, and the files that describe it."""
+
     label: str  # platform and Python
     files: list[str]
 
 
 @dataclass(frozen=True)
 class ReportRow(Record):
+    """One fact across every column of a report."""
+
     name: str
     values: list[Any]  # one per column; None where that column has no such fact
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 
-from netprobe.platform._common import AboveHardLimit, PlatformError, SystemFacts, Unsupported
+from netprobe import stops
+from netprobe.errors import AboveHardLimit, PlatformError, Unsupported
+from netprobe.platform._common import SystemFacts
+from netprobe.stops import StopReason
 
 if sys.platform.startswith("linux"):
     from netprobe.platform import _linux as _impl
@@ -32,10 +35,12 @@ else:
 CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
-    "errno_name", "classify_errno", "classify_message", "remedy", "kernel_tcp_stats",
+    "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling",
 )
-__all__ = ["NAME", "HAS_RLIMIT", "AboveHardLimit", "PlatformError", "SystemFacts", "Unsupported", *CONTRACT]
+# Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
+SHARED = ("remedy",)
+__all__ = ["NAME", "HAS_RLIMIT", *SHARED, "AboveHardLimit", "PlatformError", "SystemFacts", "Unsupported", *CONTRACT]
 
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
 fd_limits = _impl.fd_limits
@@ -53,6 +58,10 @@ errno_name = _impl.errno_name
 classify_errno = _impl.classify_errno
 classify_message = _impl.classify_message
 fd_ceiling = _impl.fd_ceiling
-remedy = _impl.remedy
 kernel_tcp_stats = _impl.kernel_tcp_stats
 can_bind_loopback_aliases = _impl.can_bind_loopback_aliases
+
+
+def remedy(reason: StopReason, side: str, hard: int | None) -> str:
+    """How to get past ``reason`` on this OS (the stop records in ``netprobe.stops`` hold the words)."""
+    return stops.remedy(reason, NAME, side, hard)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from netprobe.errors import NetprobeError
 from netprobe.models import Note
 from netprobe.platform._parsers import excluded_in_range
-from netprobe.vocabulary import Operation, StopReason
 
 
 @dataclass
@@ -50,68 +48,6 @@ class SystemFacts:
         return self.port_high - self.port_low + 1 - (self.excluded_in_range or 0)
 
 
-class PlatformError(NetprobeError):
-    """This platform cannot do what was asked; the message names no command-line option."""
-
-
-class Unsupported(PlatformError):
-    """The platform lacks the feature altogether (RLIMIT_NOFILE on Windows)."""
-
-
-class AboveHardLimit(PlatformError):
-    """A soft fd limit above the hard one was asked for."""
-
-    def __init__(self, wanted: int, hard: int) -> None:
-        super().__init__(f"{wanted} is above the hard fd limit {hard}")
-        self.wanted = wanted
-        self.hard = hard
-
-
-def classify_by_name(name: Optional[str], operation: str) -> Optional[StopReason]:
-    """Map a POSIX errno name (``"EMFILE"``) met during ``operation`` to a stop reason."""
-    if name is None:
-        return None
-    if name == "EMFILE":
-        return StopReason.FD_LIMIT
-    if name == "ENFILE":
-        return StopReason.SYSTEM_FD_LIMIT
-    if name == "EADDRNOTAVAIL" or (name == "EADDRINUSE" and operation in (Operation.CONNECT, Operation.BIND)):
-        return StopReason.PORT_EXHAUSTION
-    if name == "ECONNREFUSED":
-        return StopReason.REFUSED
-    if name == "ETIMEDOUT":
-        return StopReason.TIMEOUT
-    if name in ("ENOMEM", "ENOBUFS"):
-        return StopReason.MEMORY
-    return None
-
-
 def read_int(text: str, index: int = 0) -> int:
     """Return the ``index``-th whitespace-separated integer of ``text``."""
     return int(text.split()[index])
-
-
-def generic_remedies(hard: Optional[int]) -> dict[StopReason, str]:
-    """Return the remedy for every stop reason, in words true on any OS."""
-    hard_text = "unlimited" if hard is None else str(hard)
-    return {
-        StopReason.SELECT_LIMIT: "select() cannot watch fd 1024 or above: use --selector poll (or the "
-                              "platform's epoll/kqueue, which selectors.DefaultSelector picks)",
-        StopReason.FD_LIMIT: f"raise the soft fd limit: `ulimit -n {hard_text}` in the shell that starts it, "
-                          "or resource.setrlimit(RLIMIT_NOFILE, (hard, hard)) at start-up",
-        StopReason.SYSTEM_FD_LIMIT: "the system-wide file table is full: raise it or close other programs",
-        StopReason.PORT_EXHAUSTION: "one source address can reach one destination through the ephemeral range "
-                                 "only: widen it, or spread over more server ports (--ports)",
-        StopReason.BACKLOG: "the accept queue overflowed: raise the listen() backlog and somaxconn, accept faster",
-        StopReason.REFUSED: "nothing accepts at that address (or its accept queue overflowed and it resets)",
-        StopReason.TIMEOUT: "the peer did not answer within --timeout: it is stalled or overloaded; "
-                         "raise --timeout or look at the server",
-        StopReason.MEMORY: "the kernel ran out of socket buffer memory: free memory or lower buffer sizes",
-        StopReason.THREAD_LIMIT: "the process cannot start another thread (memory for its stack, or a "
-                                 "limit on threads): use an event-loop backend, or raise the thread limits",
-        StopReason.SERVER_EXITED: "the server process died: read its exit status and stderr above",
-        StopReason.WORKER_LOST: "a worker stopped answering (killed, or its network went away): look at that "
-                                "machine, then run again; netprobe does not move its share onto the others",
-        StopReason.INTERRUPTED: "run again without interrupting",
-        StopReason.OTHER: "see the message; this stop is not one netprobe recognises",
-    }

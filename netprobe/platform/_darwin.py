@@ -23,7 +23,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     process_fds,
     set_soft_fd_limit,
 )
-from netprobe.vocabulary import StopReason
+from netprobe.stops import StopReason, classify_errno_name
 
 # The errno numbers of xnu (bsd/sys/errno.h), so that macOS results classify the same on any OS.
 DARWIN_ERRNO = {
@@ -99,6 +99,7 @@ def raise_soft_fd_limit(wanted: int) -> Optional[int]:
 
 
 def errno_name(code: Optional[int]) -> Optional[str]:
+    """Return the symbolic name of ``code`` (``"EMFILE"``), or None."""
     if code is None:
         return None
     return DARWIN_ERRNO.get(code, str(code))
@@ -106,33 +107,14 @@ def errno_name(code: Optional[int]) -> Optional[str]:
 
 def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     """Map an xnu errno met during ``operation`` to a stop reason."""
-    return _common.classify_by_name(errno_name(code), operation)
+    return classify_errno_name(errno_name(code), operation)
 
 
 def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
+    """macOS publishes no socket counters netprobe reads: (None, None)."""
     return None, None
 
 
 def can_bind_loopback_aliases() -> bool:
     """macOS answers only 127.0.0.1 on lo0 until aliases are added with ifconfig."""
     return False
-
-
-def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
-    """Return how to raise the limit behind ``reason`` on macOS."""
-    hard_text = "unlimited" if hard is None else str(hard)
-    darwin = {
-        StopReason.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector kqueue "
-                              "(selectors.DefaultSelector picks kqueue on macOS) or poll",
-        StopReason.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n N` in its shell (up to "
-                          f"kern.maxfilesperproc; hard limit here {hard_text}), or "
-                          "`sudo launchctl limit maxfiles N unlimited` for programs launchd starts "
-                          f"(its default soft limit is {LAUNCHD_DEFAULT_SOFT_LIMIT})",
-        StopReason.SYSTEM_FD_LIMIT: "the system file table is full: `sudo sysctl -w kern.maxfiles=N`",
-        StopReason.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: "
-                                 "`sudo sysctl -w net.inet.ip.portrange.first=10000`, or spread over "
-                                 "more server ports (--ports)",
-        StopReason.BACKLOG: "the accept queue overflowed: `sudo sysctl -w kern.ipc.somaxconn=N` and a larger "
-                         "listen() backlog",
-    }
-    return darwin.get(reason) or _common.generic_remedies(hard)[reason]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from netprobe.platform import _common
 from netprobe.platform._parsers import parse_sockstat
@@ -23,7 +23,9 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     raise_soft_fd_limit,
     set_soft_fd_limit,
 )
-from netprobe.vocabulary import StopReason
+
+if TYPE_CHECKING:
+    import psutil
 
 PROC_SYS = "/proc/sys"
 
@@ -80,7 +82,7 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
     return parse_sockstat(text)
 
 
-def process_fds(proc) -> Optional[int]:
+def process_fds(proc: psutil.Process) -> Optional[int]:
     """Return the open fds of a psutil.Process without listing them.
 
     Since Linux 6.2, stat() of /proc/PID/fd reports the count as its size: O(1), and no
@@ -97,26 +99,3 @@ def process_fds(proc) -> Optional[int]:
 def can_bind_loopback_aliases() -> bool:
     """Linux routes all of 127.0.0.0/8 to lo, so any of it can be a source address."""
     return True
-
-
-def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
-    """Return how to raise the limit behind ``reason`` on Linux."""
-    hard_text = "unlimited" if hard is None else str(hard)
-    linux = {
-        StopReason.SELECT_LIMIT: "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector epoll "
-                              "or poll (selectors.DefaultSelector picks epoll on Linux)",
-        StopReason.FD_LIMIT: f"raise the {side}'s soft fd limit: `ulimit -n {hard_text}` in its shell, "
-                          "LimitNOFILE= in its systemd unit, or resource.setrlimit(RLIMIT_NOFILE) at "
-                          f"start-up (hard limit here {hard_text}; above it edit /etc/security/limits.conf)",
-        StopReason.SYSTEM_FD_LIMIT: "the system file table is full: `sysctl -w fs.file-max=N` (see fs.file-nr)",
-        StopReason.PORT_EXHAUSTION: "ephemeral ports to one destination ran out: widen "
-                                 "`sysctl -w net.ipv4.ip_local_port_range='1024 65535'`, spread over more "
-                                 "server ports (--ports) or source addresses (--source-ips)",
-        StopReason.BACKLOG: "the accept queue overflowed: raise `sysctl -w net.core.somaxconn=N` and the "
-                         "listen() backlog, or accept faster",
-        StopReason.MEMORY: "the kernel refused socket memory: free memory or raise net.ipv4.tcp_mem",
-        StopReason.THREAD_LIMIT: "no more threads: raise `ulimit -u` (RLIMIT_NPROC), "
-                                 "`sysctl -w kernel.threads-max=N` and vm.max_map_count, lower the stack "
-                                 "size (threading.stack_size), or use an event-loop backend",
-    }
-    return linux.get(reason) or _common.generic_remedies(hard)[reason]

@@ -7,8 +7,9 @@ import os
 import select
 import socket
 import struct
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
+from netprobe.errors import AboveHardLimit
 from netprobe.models import SelectorCap
 
 try:
@@ -18,7 +19,10 @@ except ImportError:  # Windows: this module still imports (for the contract test
     pass
 from netprobe.platform import _common
 from netprobe.platform._parsers import errno_from_message
-from netprobe.vocabulary import StopReason
+from netprobe.stops import StopReason, classify_errno_name
+
+if TYPE_CHECKING:
+    import psutil
 
 HAS_RLIMIT = True
 
@@ -39,7 +43,7 @@ def check_soft_fd_limit(soft: int) -> None:
     """Raise AboveHardLimit unless ``soft`` could be set as this process's soft RLIMIT_NOFILE."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft > hard:
-        raise _common.AboveHardLimit(soft, hard)
+        raise AboveHardLimit(soft, hard)
 
 
 def set_soft_fd_limit(soft: int) -> None:
@@ -114,7 +118,7 @@ def errno_name(code: Optional[int]) -> Optional[str]:
 
 def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     """Map an errno met during ``operation`` to a stop reason, or None if unknown."""
-    return _common.classify_by_name(errno_name(code), operation)
+    return classify_errno_name(errno_name(code), operation)
 
 
 def _fd_is_open(fd: int) -> bool:
@@ -186,7 +190,7 @@ def probe_select_cap() -> SelectorCap:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def allow_rebind(sock) -> None:
+def allow_rebind(sock: socket.socket) -> None:
     """Let a server bind a port whose previous connections linger in TIME_WAIT."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 
@@ -196,7 +200,7 @@ def linger_zero() -> bytes:
     return struct.pack("ii", 1, 0)
 
 
-def process_fds(proc) -> Optional[int]:
+def process_fds(proc: psutil.Process) -> Optional[int]:
     """Return the open fds of a psutil.Process."""
     return proc.num_fds()
 
@@ -212,6 +216,7 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
 
 
 def read_system_facts() -> _common.SystemFacts:
+    """Read what this POSIX system says of its limits; a generic POSIX system says little."""
     facts = _common.SystemFacts()
     for name in ("system_max", "per_process_max", "somaxconn", "port_low"):
         facts.notes.append(_common.Note(name, "this POSIX system is not one netprobe reads limits from"))
@@ -227,8 +232,3 @@ def fd_ceiling() -> tuple[Optional[int], str]:
 def classify_message(text: str, operation: str) -> Optional[StopReason]:
     """Classify an error of which only the text survives (``[Errno 24] Too many open files``)."""
     return classify_errno(errno_from_message(text), operation)
-
-
-def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
-    """Return how to raise the limit behind ``reason`` on a generic POSIX system."""
-    return _common.generic_remedies(hard)[reason]

@@ -11,12 +11,17 @@ import select
 import socket
 import struct
 import subprocess
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
+from netprobe.errors import Unsupported
 from netprobe.models import SelectorCap
 from netprobe.platform import _common
 from netprobe.platform._parsers import errno_from_message, parse_dynamicport, parse_excludedportrange
-from netprobe.vocabulary import Operation, StopReason
+from netprobe.stops import StopReason, classify_errno_name
+from netprobe.vocabulary import Operation
+
+if TYPE_CHECKING:
+    import psutil
 
 HAS_RLIMIT = False
 
@@ -40,12 +45,13 @@ _COUNT_PROBE_CEILING = 1 << 16
 
 
 def fd_limits() -> tuple[Optional[int], Optional[int], Optional[str]]:
+    """Windows has no RLIMIT_NOFILE: (None, None, a note saying so)."""
     return None, None, "Windows has no RLIMIT_NOFILE: sockets are kernel handles bounded by memory"
 
 
 def check_soft_fd_limit(soft: int) -> None:
     """Windows has no soft fd limit to set."""
-    raise _common.Unsupported("Windows has no RLIMIT_NOFILE to set")
+    raise Unsupported("Windows has no RLIMIT_NOFILE to set")
 
 
 def set_soft_fd_limit(soft: int) -> None:
@@ -58,7 +64,7 @@ def raise_soft_fd_limit(wanted: int) -> Optional[int]:
     return None
 
 
-def allow_rebind(sock) -> None:
+def allow_rebind(sock: socket.socket) -> None:
     """Nothing to do: on Windows SO_REUSEADDR would let a second server take the same port."""
 
 
@@ -77,6 +83,7 @@ def presize_fd_table(count: int) -> None:
 
 
 def errno_name(code: Optional[int]) -> Optional[str]:
+    """Return the Winsock or CRT name of ``code`` (``"WSAEMFILE"``), or None."""
     if code is None:
         return None
     return WSA_ERRNO.get(code, str(code))
@@ -92,7 +99,7 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
         return None
     if operation == Operation.CONNECT and name in ("WSAENOBUFS", "WSAEADDRINUSE"):
         return StopReason.PORT_EXHAUSTION
-    return _common.classify_by_name(name.removeprefix("WSA"), operation)
+    return classify_errno_name(name.removeprefix("WSA"), operation)
 
 
 def facts_from_netsh(text: str, excluded_text: Optional[str] = None) -> _common.SystemFacts:
@@ -171,33 +178,16 @@ def probe_select_cap() -> SelectorCap:
                                          "(FD_SETSIZE of this build), whatever their handle values")
 
 
-def process_fds(proc) -> Optional[int]:
+def process_fds(proc: psutil.Process) -> Optional[int]:
     """Windows counts handles (sockets, files, events ...) where POSIX counts fds."""
     return proc.num_handles()
 
 
 def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
+    """Windows publishes no socket counters netprobe reads: (None, None)."""
     return None, None
 
 
 def can_bind_loopback_aliases() -> bool:
+    """Windows answers only 127.0.0.1 on loopback unless more addresses are configured."""
     return False
-
-
-def remedy(reason: StopReason, side: str, hard: Optional[int]) -> str:
-    """Return how to get past ``reason`` on Windows."""
-    windows = {
-        StopReason.SELECT_LIMIT: "Windows select() takes at most 512 sockets per call: use asyncio's "
-                              "ProactorEventLoop (IOCP, the default since 3.8), gevent (its libuv loop "
-                              "is not capped by select), or spread sockets over several select() calls",
-        StopReason.FD_LIMIT: "WSAEMFILE: the process ran out of socket handles; close idle sockets or "
-                          "split the load over processes",
-        StopReason.SYSTEM_FD_LIMIT: "Windows ran out of handles system-wide: close other programs' sockets",
-        StopReason.PORT_EXHAUSTION: "the dynamic port range ran out: `netsh int ipv4 set dynamicport tcp "
-                                 "start=10000 num=55536` (as administrator), or spread over more server "
-                                 "ports (--ports)",
-        StopReason.MEMORY: "WSAENOBUFS: Winsock ran out of buffer space (non-paged pool); use fewer sockets "
-                        "or less buffering",
-        StopReason.BACKLOG: "the accept queue overflowed: accept faster or pass a larger listen() backlog",
-    }
-    return windows.get(reason) or _common.generic_remedies(hard)[reason]

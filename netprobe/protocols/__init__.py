@@ -24,6 +24,8 @@ PROTOCOLS = ("echo", "upper", "file")
 
 @dataclass(frozen=True)
 class Protocol:
+    """What a server says back: a stateless reply function, or a session per connection for the file protocol."""
+
     name: str
     transform: Optional[Callable[[bytes], bytes]] = None  # stateless protocols
     root: Optional[str] = None
@@ -31,6 +33,7 @@ class Protocol:
 
     @property
     def stateless(self) -> bool:
+        """Whether every reply depends only on the bytes just received."""
         return self.transform is not None
 
     def reply(self, data: bytes) -> bytes:

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import struct
 import tempfile
 from typing import Any, BinaryIO, Optional
 
+from netprobe.errors import FrameError, ProtocolError, Refused
 from netprobe.protocols import framing
 
 CHUNK = 64 * 1024
@@ -37,14 +39,6 @@ DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 MAX_QUEUED_OUTPUT = 64 * 1024
 # Bytes of a file hashed per pull() before a get: small enough not to stall an event loop.
 HASH_SLICE = 1024 * 1024
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol: the message goes back in an ``X`` frame, then the connection closes."""
-
-
-class Refused(ProtocolError):
-    """A well-formed request the server will not serve: an ``X`` frame, and the connection goes on."""
 
 
 def confine(root: str, relative: str) -> str:
@@ -70,6 +64,7 @@ def confine(root: str, relative: str) -> str:
 
 
 def error_frame(message: str) -> bytes:
+    """The ``X`` frame that refuses a request, with its message."""
     return framing.encode(b"X" + message.encode("utf-8", "replace")[: framing.MAX_FRAME - 1])
 
 
@@ -100,6 +95,7 @@ class FileSession:
     # --- input
 
     def received(self, data: bytes) -> None:
+        """Take bytes from the client; raise ProtocolError when they break the protocol."""
         self.decoder.push(data)
         self._process()
 
@@ -114,7 +110,7 @@ class FileSession:
         while not self._busy:
             try:
                 body = self.decoder.pop()
-            except framing.FrameError as exc:
+            except FrameError as exc:
                 raise ProtocolError(str(exc)) from None
             if body is None:
                 return
@@ -267,6 +263,7 @@ class FileSession:
 
     @property
     def has_output(self) -> bool:
+        """Whether the session has bytes for the client."""
         return (bool(self._out) or self._sending is not None or self._hashing is not None
                 or (not self._busy and self.decoder.has_frame))
 
@@ -297,13 +294,14 @@ class FileSession:
         self._drop_upload()
 
     def close(self) -> None:
+        """Drop any half-written upload and close the file being sent."""
         self.abort_transfers()
 
 
 # --- client side, blocking: used by bench transfer and the tests
 
 
-def _read_exact(sock, n: int) -> bytes:
+def _read_exact(sock: socket.socket, n: int) -> bytes:
     data = bytearray()
     while len(data) < n:
         chunk = sock.recv(n - len(data))
@@ -313,14 +311,15 @@ def _read_exact(sock, n: int) -> bytes:
     return bytes(data)
 
 
-def read_frame(sock) -> bytes:
+def read_frame(sock: socket.socket) -> bytes:
+    """Read one whole frame from a blocking socket; ConnectionError if the peer closes first."""
     (length,) = framing.HEADER.unpack(_read_exact(sock, framing.HEADER.size))
     if not 0 < length <= framing.MAX_FRAME:
         raise ProtocolError(f"the server sent a frame of {length} bytes")
     return _read_exact(sock, length)
 
 
-def _expect_ok(sock) -> tuple[int, bytes]:
+def _expect_ok(sock: socket.socket) -> tuple[int, bytes]:
     body = read_frame(sock)
     if body[:1] == b"X":
         raise ProtocolError(body[1:].decode("utf-8", "replace"))
@@ -329,7 +328,7 @@ def _expect_ok(sock) -> tuple[int, bytes]:
     return SIZE_AND_SHA.unpack(body[1:])
 
 
-def get(sock, path: str) -> bytes:
+def get(sock: socket.socket, path: str) -> bytes:
     """Fetch ``path``; raise ProtocolError if the server refuses or the checksum is wrong."""
     sock.sendall(framing.encode(b"G" + path.encode()))
     size, sha = _expect_ok(sock)
@@ -344,7 +343,7 @@ def get(sock, path: str) -> bytes:
     return bytes(data)
 
 
-def put(sock, path: str, data: bytes) -> None:
+def put(sock: socket.socket, path: str, data: bytes) -> None:
     """Upload ``data`` as ``path``; return once the server confirmed the checksum."""
     sha = hashlib.sha256(data).digest()
     sock.sendall(framing.encode(b"P" + SIZE_AND_SHA.pack(len(data), sha) + path.encode()))

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import struct
 
+from netprobe.errors import FrameError
+
 HEADER = struct.Struct("!I")
 # The largest frame body accepted: a data chunk plus its type byte, with room to spare.
 MAX_FRAME = 64 * 1024 + 64
 
 
-class FrameError(ValueError):
-    """The stream cannot be a sequence of valid frames."""
-
-
 def encode(body: bytes) -> bytes:
+    """One frame: the 4-byte length, then ``body``."""
     if not 0 < len(body) <= MAX_FRAME:
         raise FrameError(f"frame body of {len(body)} bytes is outside 1-{MAX_FRAME}")
     return HEADER.pack(len(body)) + body
@@ -33,6 +32,7 @@ class FrameDecoder:
 
     @property
     def buffered(self) -> int:
+        """Bytes received but not yet returned as frames."""
         return len(self._buffer)
 
     @property
@@ -44,6 +44,7 @@ class FrameDecoder:
         return not 0 < length <= self.max_frame or len(self._buffer) >= HEADER.size + length
 
     def push(self, data: bytes) -> None:
+        """Take bytes as they arrive, whatever way TCP split them."""
         self._buffer += data
 
     def pop(self) -> bytes | None:

@@ -1,5 +1,6 @@
-"""``netprobe ramp``: open real connections step by step and explain where they break."""
+"""``netprobe ramp``: open real connections step by step and explain where they break.
 
-from netprobe.ramp.config import RampConfig, validate  # noqa: F401
-from netprobe.ramp.plan import RampPlan  # noqa: F401
-from netprobe.ramp.runner import run_ramp  # noqa: F401
+``spec`` turns what the user typed into one frozen ``RampSpec``; ``runner`` runs it on this
+machine, in rooms of its own (``sampler``, ``budget``, ``forecast``, ``classify``, ``verdict``);
+``ceilings`` runs one per backend. Nothing here imports the distributed package.
+"""

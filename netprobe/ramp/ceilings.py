@@ -8,103 +8,87 @@ memory figures inherit another's heap.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Optional
 
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
-from netprobe.models import CeilingRow, CeilingsResult
-from netprobe.ramp.config import RampConfig, validate
-from netprobe.servers.registry import available_backends
+from netprobe.models.ramp import CeilingRow, CeilingsResult, RampResult, RampStep
+from netprobe.ramp.spec import RampSpec
 
 
-def _per_connection(steps: list[dict[str, Any]], side: str) -> Optional[float]:
+def _per_connection(steps: list[RampStep], side: str) -> Optional[float]:
     """Bytes of RSS per connection held: the slope from the first step to the last."""
-    key = f"{side}_rss"
-    steps = [s for s in steps if s.get(key) is not None]
-    if len(steps) < 2 or steps[-1]["connections"] <= steps[0]["connections"]:
+    measured = [(s.connections, getattr(s, f"{side}_rss")) for s in steps if getattr(s, f"{side}_rss") is not None]
+    if len(measured) < 2 or measured[-1][0] <= measured[0][0]:
         return None
-    first, last = steps[0], steps[-1]
-    return round((last[key] - first[key]) / (last["connections"] - first["connections"]), 1)
+    (c0, r0), (c1, r1) = measured[0], measured[-1]
+    return round((r1 - r0) / (c1 - c0), 1)
 
 
-def ceiling_row(ramp: dict[str, Any]) -> CeilingRow:
-    """Sum one ramp (its JSON document) up as a row of the ceiling table."""
-    steps = ramp["steps"]
-    seconds = sum(s["seconds"] for s in steps)
-    p99s = [s["p99_ms"] for s in steps if s.get("p99_ms") is not None]
-    cpu, reached, stop = ramp.get("server_cpu_seconds"), ramp["reached"], ramp.get("stop") or {}
+def ceiling_row(ramp: RampResult) -> CeilingRow:
+    """Sum one ramp up as a row of the ceiling table."""
+    seconds = sum(s.seconds for s in ramp.steps)
+    p99s = [s.p99_ms for s in ramp.steps if s.p99_ms is not None]
+    cpu, reached, stop = ramp.server_cpu_seconds, ramp.reached, ramp.stop
     return CeilingRow(
-        backend=str(ramp["config"]["backend"]),
-        waits_with=ramp["predicted"]["selector"],
-        placement=str(ramp["config"]["placement"]),
+        backend=ramp.config.backend.name,
+        waits_with=ramp.predicted.selector,
+        placement=ramp.config.placement,
         reached=reached,
-        ok=bool(ramp["ok"]),
-        stop_reason=stop.get("reason"),
-        stop_side=stop.get("side"),
-        predicted=ramp["predicted"]["max_connections"],
-        binding_limit=ramp["predicted"]["binding_limit"],
+        ok=ramp.ok,
+        stop_reason=stop.reason if stop else None,
+        stop_side=stop.side if stop else None,
+        predicted=ramp.predicted.max_connections,
+        binding_limit=ramp.predicted.binding_limit,
         connect_rate=round(reached / seconds, 1) if seconds > 0 and reached else None,
-        client_rss_per_connection=_per_connection(steps, "client"),
-        server_rss_per_connection=_per_connection(steps, "server"),
+        client_rss_per_connection=_per_connection(ramp.steps, "client"),
+        server_rss_per_connection=_per_connection(ramp.steps, "server"),
         server_cpu_us_per_connection=round(cpu * 1e6 / reached, 1) if cpu is not None and reached else None,
         p99_ms=max(p99s) if p99s else None,
-        seconds=ramp["seconds"],
+        seconds=ramp.seconds,
     )
 
 
-def validate_all(template: RampConfig) -> list[RampConfig]:
-    """One validated configuration per available backend; the options of one backend cannot apply to all."""
-    if template.target is not None:
-        raise UsageError("--backend all ramps netprobe's own servers; it cannot apply to --target")
-    for option, given in (("--selector", template.selector), ("--loop", template.loop)):
-        if given is not None:
-            raise UsageError(f"{option} chooses for one backend; --backend all runs each with its default")
-    return [validate(dataclasses.replace(template, backend=name, extra={})) for name in available_backends()]
-
-
-def _ramp_in_child(cfg: RampConfig) -> tuple[Optional[dict[str, Any]], bool]:
-    """Run one ramp in a fresh interpreter, so each backend's client memory is its own; (JSON, interrupted)."""
+def _ramp_in_child(spec: RampSpec) -> tuple[RampResult, bool]:
+    """Run one ramp in a fresh interpreter, so each backend's client memory is its own; (result, interrupted)."""
     child = subprocess.Popen([sys.executable, "-m", "netprobe.ramp.one"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     interrupted = False
-    request = json.dumps(dataclasses.asdict(cfg))
+    request: Optional[str] = spec.to_json() + "\n"
     while True:
         try:
             out, err = child.communicate(request)
             break
         except KeyboardInterrupt:
             # The child got the same signal and writes its partial result; wait for it.
-            interrupted, request = True, None  # type: ignore[assignment]
+            interrupted, request = True, None
     if child.returncode not in (0, 1, 130) or not out.strip():
         tail = (err.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
-        raise UsageError(f"the {cfg.backend} ramp failed: {tail}")
-    return json.loads(out), interrupted or child.returncode == 130
+        raise UsageError(f"the {spec.backend.name} ramp failed: {tail}")
+    return RampResult.from_json(out, f"the {spec.backend.name} ramp"), interrupted or child.returncode == 130
 
 
-def run_ceilings(configs: list[RampConfig], progress: Optional[Callable[[str], None]] = None) -> CeilingsResult:
-    """Ramp each configuration in turn, each in a fresh process with a fresh server; stop only when interrupted."""
+def run_ceilings(specs: list[RampSpec], progress: Optional[Callable[[str], None]] = None) -> CeilingsResult:
+    """Ramp each spec in turn, each in a fresh process with a fresh server; stop only when interrupted."""
     started = time.monotonic()
-    ramps: list[dict[str, Any]] = []
+    ramps: list[RampResult] = []
     interrupted = False
-    for cfg in configs:
+    for spec in specs:
         if progress is not None:
-            progress(cfg.backend)
-        ramp, interrupted = _ramp_in_child(cfg)
-        if ramp is not None:
-            ramps.append(ramp)
+            progress(spec.backend.name)
+        ramp, interrupted = _ramp_in_child(spec)
+        ramps.append(ramp)
         if interrupted:
             break
     return CeilingsResult(
-        target=configs[0].to if configs else None,
+        to=specs[0].to if specs else None,
         rows=[ceiling_row(r) for r in ramps],
         ramps=ramps,
-        ok=not interrupted and len(ramps) == len(configs) and all(r["ok"] for r in ramps),
+        ok=not interrupted and len(ramps) == len(specs) and all(r.ok for r in ramps),
         interrupted=interrupted,
         platform=platform_info(),
         seconds=round(time.monotonic() - started, 3),

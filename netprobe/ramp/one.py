@@ -1,24 +1,21 @@
-"""Run one ramp from a JSON RampConfig on stdin; print its JSON result (``ramp --backend all`` uses it)."""
+"""Run one ramp from its RampSpec (one JSON line on stdin); print its JSON result (``ramp --backend all``)."""
 
 from __future__ import annotations
 
-import json
 import sys
 
-from netprobe.ramp.config import RampConfig
+from netprobe.errors import ExitStatus
 from netprobe.ramp.runner import run_ramp
-from netprobe.vocabulary import StopReason
+from netprobe.ramp.spec import RampSpec
 
 
 def main() -> int:
-    fields = json.loads(sys.stdin.read())
-    if fields.get("target_address") is not None:
-        fields["target_address"] = tuple(fields["target_address"])
-    result = run_ramp(RampConfig(**fields))  # validated by the parent
-    sys.stdout.write(json.dumps(result.to_dict()))
-    if result.stop is not None and result.stop.reason == StopReason.INTERRUPTED:
-        return 130
-    return 0 if result.ok else 1
+    """Read the spec, ramp, write the result; the exit status says how it went."""
+    result = run_ramp(RampSpec.from_json(sys.stdin.readline(), "the ramp spec"))
+    sys.stdout.write(result.to_json())
+    if result.interrupted:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
 
 
 if __name__ == "__main__":

@@ -1,37 +1,17 @@
-"""Where the ramp's server runs: a child process, inside this process, or an external target."""
+"""Where the ramp's server runs: a child process (``ChildServer``), inside this process, or not netprobe's."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Optional, Protocol
+from typing import Optional
 
-from netprobe.servers.process import ChildServer, ServerGone
-from netprobe.servers.registry import ServerOptions, make_backend
+from netprobe.errors import ServerGone
+from netprobe.servers.handle import ServerHandle
+from netprobe.servers.registry import BackendSpec, ServerOptions
 from netprobe.servers.status import ServerStatus
 
-__all__ = ["ChildServer", "ExternalTarget", "InProcessServer", "RampServer", "ServerGone"]
 
-
-class RampServer(Protocol):
-    """A server the ramp connects to: a ChildServer, an InProcessServer or an ExternalTarget."""
-
-    pid: Optional[int]
-    soft_limit: Optional[int]
-    raised_from: Optional[int]
-    selector_label: Optional[str]
-    addresses: list[tuple[str, int]]
-    #: ``step(timeout)`` when the client must drive the server from its own thread, else None.
-    step: Optional[Callable[[float], bool]]
-
-    def status(self) -> Optional[ServerStatus]:
-        """Its counters, or None where netprobe cannot see them; raises ServerGone if it died."""
-
-    def close(self) -> None:
-        """Stop it and release everything it holds."""
-
-
-class InProcessServer:
+class InProcessServer(ServerHandle):
     """A backend inside this process: every connection costs this process 2 fds.
 
     A backend with a steppable event loop is driven by the client between its own events
@@ -41,19 +21,16 @@ class InProcessServer:
     of a single-threaded one). Other backends run ``serve()`` on a thread of their own.
     """
 
-    def __init__(self, backend: str, options: ServerOptions, ports: int, inline: bool) -> None:
+    def __init__(self, backend: BackendSpec, options: ServerOptions, ports: int, inline: bool) -> None:
         from netprobe.protocols import make_protocol
+        from netprobe.vocabulary import ProtocolName
 
-        self.server = make_backend(backend, make_protocol("echo"), "127.0.0.1", 0, ports, options)
+        self.server = backend.create(make_protocol(ProtocolName.ECHO), "127.0.0.1", 0, ports, options)
         self.addresses = self.server.addresses
-        self.selector_label: Optional[str] = self.server.selector_label
-        self.pid: Optional[int] = None  # this process: sampled as the client
-        self.soft_limit: Optional[int] = None
-        self.raised_from: Optional[int] = None
-        self.step: Optional[Callable[[float], bool]] = None
+        self.waits_with = self.server.waits_with
         self._thread: Optional[threading.Thread] = None
         self._crash: Optional[BaseException] = None
-        if inline and hasattr(self.server, "step"):
+        if inline and self.server.steppable:
             self.step = self.server.step
             return
         self._thread = threading.Thread(target=self._serve, name="netprobe-server", daemon=True)
@@ -66,31 +43,28 @@ class InProcessServer:
             self._crash = exc
 
     def status(self) -> ServerStatus:
+        """The server's counters; ServerGone if its thread died."""
         if self._crash is not None:
             raise ServerGone(f"the server thread died: {type(self._crash).__name__}: {self._crash}")
         return self.server.status()
 
     def close(self) -> None:
+        """Stop the server, wait for its thread, release its sockets."""
         self.server.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.server.close()
 
 
-class ExternalTarget:
+class ExternalTarget(ServerHandle):
     """A server netprobe did not start: only the client side can be observed."""
-
-    pid: Optional[int] = None
-    soft_limit: Optional[int] = None
-    raised_from: Optional[int] = None
-    selector_label: Optional[str] = None
-    step: Optional[Callable[[float], bool]] = None
 
     def __init__(self, address: tuple[str, int]) -> None:
         self.addresses = [address]
 
     def status(self) -> Optional[ServerStatus]:
+        """Nothing: netprobe cannot see another program's counters."""
         return None
 
     def close(self) -> None:
-        pass
+        """Nothing to stop."""

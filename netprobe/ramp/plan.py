@@ -22,12 +22,14 @@ class RampPlan:
 
     @classmethod
     def build(cls, target: Optional[int], step: Optional[int], maximum: int) -> RampPlan:
+        """The plan of ``--to``, ``--step`` and ``--max``: about ten steps to the goal unless told."""
         if step is None:
             step = OPEN_ENDED_STEP if target is None else max(1, math.ceil(target / DEFAULT_STEPS))
         return cls(target, step, maximum)
 
     @property
     def goal(self) -> int:
+        """The most connections the plan asks for."""
         return self.maximum if self.target is None else min(self.target, self.maximum)
 
     def __iter__(self) -> Iterator[int]:

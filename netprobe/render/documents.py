@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from netprobe.render import sections
 
 # Record class name -> its layout; by name, so rendering one kind imports no other record.
-_LAYOUTS = {
+_LAYOUTS: dict[str, Callable[[Any], sections.Document]] = {
     "LimitsReport": sections.limits_document,
     "RampResult": sections.ramp_document,
     "CeilingsResult": sections.ceilings_document,
@@ -20,6 +21,7 @@ _LAYOUTS = {
 
 
 def document_for(result: Any) -> sections.Document:
+    """The document that lays ``result`` out, chosen by its record's name."""
     layout = _LAYOUTS.get(type(result).__name__)
     if layout is None:
         raise TypeError(f"no table layout for {type(result).__name__}")

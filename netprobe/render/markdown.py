@@ -16,6 +16,7 @@ def _escape(cell: str) -> str:
 
 
 def render_document(doc: Document) -> str:
+    """The document as GitHub-flavoured markdown."""
     out = [f"## {_escape(doc.title)}", ""]
     out += [f"**{_escape(line)}**" if i == 0 else _escape(line) for i, line in enumerate(doc.lead)]
     for section in doc.sections:

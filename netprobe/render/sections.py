@@ -5,10 +5,12 @@ Only selection and formatting happen here: every number comes from the record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from netprobe.render import units
+from netprobe.sockets import format_address
 
 if TYPE_CHECKING:  # annotations only: importing every record would slow `netprobe limits`
     from netprobe.models import (
@@ -18,8 +20,10 @@ if TYPE_CHECKING:  # annotations only: importing every record would slow `netpro
         BenchTransferResult,
         CeilingsResult,
         LimitsReport,
+        PlatformInfo,
         RampResult,
         ReportResult,
+        SelectorTiming,
     )
 
 # Tables longer than this show the first and last steps; JSON keeps every step.
@@ -28,6 +32,8 @@ MAX_STEP_ROWS = 25
 
 @dataclass
 class Section:
+    """A titled table of a document, with lines of text before it."""
+
     title: str
     headers: list[str]
     rows: list[list[str]]
@@ -36,16 +42,19 @@ class Section:
 
 @dataclass
 class Document:
+    """A result laid out for people: a title, lines of text, and sections."""
+
     title: str
     lead: list[str]
     sections: list[Section]
 
 
-def _platform_line(p) -> str:
+def _platform_line(p: PlatformInfo) -> str:
     return f"{p.system} {p.release} {p.machine}, {p.implementation} {p.python}"
 
 
 def limits_document(r: LimitsReport) -> Document:
+    """Lay out ``netprobe limits``."""
     cap_rows = []
     for name in r.selectors.available:
         cap = r.selectors.caps[name]
@@ -112,8 +121,9 @@ def _step_rows(r: RampResult) -> tuple[list[list[str]], list[str]]:
 
 
 def ramp_document(r: RampResult) -> Document:
+    """Lay out one ramp: its steps, why it stopped, and the prediction against the measurement."""
     cfg = r.config
-    target = "no target (until the first limit)" if r.target is None else f"target {r.target:,}"
+    target = "no target (until the first limit)" if r.to is None else f"target {r.to:,}"
     lead = [r.verdict]
     rows, step_lead = _step_rows(r)
     sections = [
@@ -141,32 +151,32 @@ def ramp_document(r: RampResult) -> Document:
     if r.workers:
         sections.append(Section("Workers", ["worker", "host", "pid", "held", "soft fds", "ephemeral ports",
                                             "source", "first failure"], [
-            [w["id"][-12:], units.text(w.get("host")), units.text(w.get("pid")), units.count(w.get("held")),
-             units.count(w.get("soft_fds")), units.count(w.get("ports")),
-             ", ".join(w.get("source_ips") or []) or "any",
-             units.MISSING if not w.get("failure") else f"{w['failure']['reason']}: {w['failure']['message']}"]
+            [w.id[-12:], units.text(w.host), units.text(w.pid), units.count(w.held), units.count(w.soft_fds),
+             units.count(w.ports), ", ".join(w.source_ips) or "any",
+             units.MISSING if w.failure is None else f"{w.failure.reason}: {w.failure.message}"]
             for w in r.workers]))
     if r.notes:
         sections.append(Section("Notes", ["field", "note"], [[n.field, n.reason] for n in r.notes]))
     waits = r.predicted.selector
+    address = format_address(cfg.target_address) if cfg.target_address else None
     if r.workers:
-        title = (f"netprobe ramp: {cfg.get('target')} from {len(r.workers)} workers, {target}: "
+        title = (f"netprobe ramp: {address} from {len(r.workers)} workers, {target}: "
                  f"master on {_platform_line(r.platform)}")
-    elif cfg.get("target"):
-        title = (f"netprobe ramp: {cfg.get('target')}, {cfg.get('client')} client, {target}: "
-                 f"{_platform_line(r.platform)}")
+    elif address:
+        title = f"netprobe ramp: {address}, {cfg.client.name} client, {target}: {_platform_line(r.platform)}"
     else:
-        title = (f"netprobe ramp: {cfg.get('backend')} server ({waits}, {cfg.get('placement')}), "
-                 f"{cfg.get('client')} client, {target}: {_platform_line(r.platform)}")
+        title = (f"netprobe ramp: {cfg.backend.name} server ({waits}, {cfg.placement}), "
+                 f"{cfg.client.name} client, {target}: {_platform_line(r.platform)}")
     return Document(title, lead, sections)
 
 
-def _per_conn_bytes(value) -> str:
+def _per_conn_bytes(value: Optional[float]) -> str:
     return units.MISSING if value is None else f"{value:,.0f} B"
 
 
 def ceilings_document(r: CeilingsResult) -> Document:
-    target = "until the first limit" if r.target is None else f"to {r.target:,}"
+    """Lay out ``ramp --backend all``: one row per backend."""
+    target = "until the first limit" if r.to is None else f"to {r.to:,}"
     rows = []
     for c in r.rows:
         stop = units.MISSING if c.stop_reason is None else f"{c.stop_reason} ({c.stop_side})"
@@ -182,13 +192,13 @@ def ceilings_document(r: CeilingsResult) -> Document:
     sections = [Section("Ceilings", ["backend", "waits with", "reached", "stopped by", "predicted",
                                      "conn/s", "client RSS/conn", "server RSS/conn", "server CPU us/conn",
                                      "p99 ms"], rows)]
-    remedies = [[c.backend, ramp["stop"]["remedy"]] for c, ramp in zip(r.rows, r.ramps) if ramp.get("stop")]
+    remedies = [[ramp.config.backend.name, ramp.stop.remedy] for ramp in r.ramps if ramp.stop is not None]
     if remedies:
         sections.append(Section("How to get past each stop", ["backend", "remedy"], remedies))
     return Document(f"netprobe ramp --backend all: {_platform_line(r.platform)}", lead, sections)
 
 
-def _cell(value) -> str:
+def _cell(value: Optional[float]) -> str:
     if value is None:
         return units.MISSING
     if isinstance(value, bool):
@@ -199,6 +209,7 @@ def _cell(value) -> str:
 
 
 def report_document(r: ReportResult) -> Document:
+    """Lay out ``netprobe report``: one column per platform and Python."""
     rows = [[row.name] + [_cell(v) for v in row.values] for row in r.rows]
     lead = (["Every ramp reached its target."] if r.ok else
             [f"Ramp short of its target on: {', '.join(r.ramps_short)}."])
@@ -207,19 +218,20 @@ def report_document(r: ReportResult) -> Document:
     return Document("netprobe report", lead, sections)
 
 
-def _us(value) -> str:
+def _us(value: Optional[float]) -> str:
     return units.MISSING if value is None else (f"{value:,.1f}" if value < 100 else f"{value:,.0f}")
 
 
 def bench_selectors_document(r: BenchSelectorsResult) -> Document:
+    """Lay out ``bench selectors``: call cost per selector and socket count."""
     names = list(dict.fromkeys(t.selector for t in r.timings))
     by = {(t.selector, t.fds): t for t in r.timings}
     slopes = {s.selector: s.us_per_1000_fds for s in r.slopes}
 
-    def grid(cell) -> list[list[str]]:
+    def grid(cell: Callable[[SelectorTiming], str]) -> list[list[str]]:
         return [[name] + [cell(by[(name, n)]) for n in r.fds] for name in names]
 
-    def call(t) -> str:
+    def call(t: SelectorTiming) -> str:
         return t.error or f"{_us(t.call_us_median)} ({_us(t.call_us_p90)})"
 
     call_rows = [row + [_us(slopes[row[0]])] for row in grid(call)]
@@ -243,6 +255,7 @@ def bench_selectors_document(r: BenchSelectorsResult) -> Document:
 
 
 def bench_models_document(r: BenchModelsResult) -> Document:
+    """Lay out ``bench models``."""
     rows = [[m.model, units.seconds(m.seconds), units.MISSING if m.speedup is None else f"{m.speedup:.2f}x",
              units.size(m.peak_rss), units.count(m.threads), f"{m.fetched}/{r.tasks}", m.error or ""]
             for m in r.runs]
@@ -254,6 +267,7 @@ def bench_models_document(r: BenchModelsResult) -> Document:
 
 
 def bench_echo_document(r: BenchEchoResult) -> Document:
+    """Lay out ``bench echo``: one row per backend."""
     rows = []
     for e in r.runs:
         if e.error:
@@ -277,6 +291,7 @@ def bench_echo_document(r: BenchEchoResult) -> Document:
 
 
 def bench_transfer_document(r: BenchTransferResult) -> Document:
+    """Lay out ``bench transfer``."""
     lead = [f"{r.clients} clients at once, each getting a {units.size(r.file_size)} file and putting it back "
             f"(sha256 checked both ways) against the {r.backend} backend."]
     rows = [

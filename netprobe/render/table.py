@@ -8,6 +8,7 @@ from netprobe.render.sections import Document
 
 
 def render_document(doc: Document) -> str:
+    """The document as plain-text tables."""
     out = [doc.title, "=" * min(len(doc.title), 100)]
     out += doc.lead
     for section in doc.sections:

@@ -8,6 +8,7 @@ MISSING = "—"
 
 
 def count(value: Optional[int]) -> str:
+    """A count with thousands separators, or the missing mark for None."""
     return MISSING if value is None else f"{value:,}"
 
 
@@ -24,12 +25,15 @@ def size(value: Optional[int]) -> str:
 
 
 def ms(value: Optional[float]) -> str:
+    """Milliseconds, or the missing mark for None."""
     return MISSING if value is None else f"{value:.2f}"
 
 
 def seconds(value: Optional[float]) -> str:
+    """Seconds in a unit that reads well, or the missing mark for None."""
     return MISSING if value is None else f"{value:.2f} s"
 
 
-def text(value) -> str:
+def text(value: object) -> str:
+    """Any value as text, or the missing mark for None."""
     return MISSING if value is None else str(value)

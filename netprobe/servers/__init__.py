@@ -1,16 +1,5 @@
-"""Server backends, one small class each behind one interface (see base.py), found through the registry."""
+"""Server backends, one small class each behind one interface (``base.ServerBase``).
 
-from __future__ import annotations
-
-from netprobe.servers.registry import (
-    BackendSpec,
-    ServerOptions,
-    available_backends,
-    backend_names,
-    backend_spec,
-    make_backend,
-    register,
-)
-
-__all__ = ["BackendSpec", "ServerOptions", "available_backends", "backend_names", "backend_spec",
-           "make_backend", "register"]
+``netprobe.servers.registry`` names them and ``netprobe.servers.spec`` says how to start one;
+nothing is imported here, so a command pays only for the backend it runs.
+"""

@@ -22,12 +22,13 @@ import asyncio
 import socket
 from typing import Any, Optional
 
+from netprobe.errors import ProtocolError
 from netprobe.protocols import Protocol
-from netprobe.protocols.files import FileSession, ProtocolError
+from netprobe.protocols.files import FileSession
 from netprobe.servers.base import MAX_PENDING, ServerBase
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
-from netprobe.vocabulary import StopReason
+from netprobe.stops import StopReason
 
 TICK = 0.2
 
@@ -125,7 +126,7 @@ class AsyncioServer(ServerBase):
         from netprobe.servers.loops import make_loop
 
         options = options or ServerOptions()
-        self.loop, self.selector_label = make_loop(options.loop or "default", options.selector_class)
+        self.loop, self.waits_with = make_loop(options.loop or "default", options.selector_class)
         try:
             super().__init__(protocol, host, port, ports, backlog, options=options)
         except BaseException:
@@ -171,6 +172,7 @@ class AsyncioServer(ServerBase):
         await asyncio.gather(*acceptors, return_exceptions=True)
 
     def stop(self) -> None:
+        """Ask the loop to stop; safe from another thread."""
         super().stop()
         stopped = self._stopped
         if stopped is not None and not self.loop.is_closed():

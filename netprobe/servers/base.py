@@ -8,14 +8,19 @@ counters (safe from another thread), ``close()`` releases everything. Limits are
 from __future__ import annotations
 
 import socket
-from typing import Optional
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, Optional
+from typing import Protocol as TypingProtocol
 
 from netprobe import platform
-from netprobe.errors import UsageError
+from netprobe.errors import ProtocolError, UsageError
 from netprobe.protocols import Protocol, make_protocol
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.status import LimitMet, ServerStatus
-from netprobe.vocabulary import ACCEPT_LIMITS, Operation, StopReason
+from netprobe.stops import ACCEPT_LIMITS, StopReason
+from netprobe.vocabulary import Operation
 
 # Bytes one connection may have waiting to be sent before the server stops reading from it.
 MAX_PENDING = 64 * 1024
@@ -25,7 +30,15 @@ ACCEPT_BACKOFF = 0.05
 ACCEPT_BACKOFF_MAX = 1.0
 
 
-class ServerBase:
+class Counters(TypingProtocol):
+    """Where a connection's bytes and errors are counted: the server, or the connection's own record."""
+
+    bytes_in: int
+    bytes_out: int
+    errors: int
+
+
+class ServerBase(ABC):
     """Listening sockets on ``host`` (``ports`` of them, the first on ``port``) and the counters.
 
     Every backend takes the same arguments, so the registry can create any of them.
@@ -33,14 +46,16 @@ class ServerBase:
 
     name = "base"
     #: The selector class that waits for its sockets ("SelectSelector" means select()'s caps apply).
-    selector_label: Optional[str] = None
+    waits_with: Optional[str] = None
+    #: Whether ``step()`` runs one turn of its loop, so a client in the same thread can drive it.
+    steppable: bool = False
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
                  ports: int = 1, backlog: int = socket.SOMAXCONN, *,
                  options: Optional[ServerOptions] = None) -> None:
         self.options = options or ServerOptions()
         self.protocol = protocol or make_protocol("echo")
-        self.listeners: list = []
+        self.listeners: list[socket.socket] = []
         self.held = 0
         self.accepted = 0
         self.bytes_in = 0
@@ -50,6 +65,9 @@ class ServerBase:
         self.limit: Optional[LimitMet] = None
         self._running = True
         self._backoff = ACCEPT_BACKOFF
+        self._accepting = True
+        self._resume_at = 0.0  # when a paused accept() may run again
+        self._capped = False  # select() refused the set: accept again once a connection closes
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
             for i in range(ports):
@@ -64,17 +82,47 @@ class ServerBase:
             name = platform.errno_name(exc.errno)
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc} ({name})") from None
 
-    def _new_socket(self, family: int):
+    def _new_socket(self, family: int) -> socket.socket:
         return socket.socket(family, socket.SOCK_STREAM)
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
+        """The (host, port) of every listener."""
         return self._addresses
 
     @property
     def accepting(self) -> bool:
         """Whether the server takes new connections now (it pauses at a limit)."""
-        return True
+        return self._accepting
+
+    # --- the accept gate of event-loop backends: paused for a while at a resource limit, or
+    # until a connection closes at select()'s cap, so a full accept queue never makes the loop spin
+
+    def _set_accepting(self, on: bool) -> None:
+        """Open or close the gate; a backend whose loop watches its listeners (un)registers them here."""
+        self._accepting = on
+
+    def _pause_accepting(self, seconds: float) -> None:
+        """Stop accepting for ``seconds`` (out of fds or memory: the listener stays readable meanwhile)."""
+        self._set_accepting(False)
+        self._resume_at = time.monotonic() + seconds
+
+    def _stop_accepting_at_cap(self) -> None:
+        """Stop accepting until a connection closes: select() cannot watch one more."""
+        self._set_accepting(False)
+        self._resume_at = float("inf")
+        self._capped = True
+
+    def _resume_accepting_if_due(self) -> None:
+        """Open the gate again once a pause is over; called at the top of every loop turn."""
+        if not self._accepting and time.monotonic() >= self._resume_at:
+            self._set_accepting(True)
+
+    def _connection_gone(self) -> None:
+        """A connection closed: at select()'s cap, that frees room for one more."""
+        if self._capped and self._running:
+            self._capped = False
+            self._set_accepting(True)
 
     def status(self) -> ServerStatus:
         """Counters safe to read from another thread."""
@@ -82,6 +130,7 @@ class ServerBase:
                             self.accept_errors, self.limit, self.accepting)
 
     def stop(self) -> None:
+        """Ask ``serve()`` to return; safe from another thread or a signal handler."""
         self._running = False
 
     def _record_limit(self, reason: StopReason, code: Optional[int], message: str,
@@ -112,14 +161,59 @@ class ServerBase:
             abort(lsock)
         self.listeners = []
 
-    def start_control(self, loop) -> None:
+    def start_control(self, loop: Callable[[], None]) -> None:
         """Run ``loop`` (the child's stdin reader) beside ``serve()``: a thread here."""
         import threading
 
         threading.Thread(target=loop, name="netprobe-control", daemon=True).start()
 
-    def serve(self) -> None:
-        raise NotImplementedError
+    def _serve_blocking(self, sock: Any, counters: Counters, let_others_run: Callable[[], None]) -> bool:
+        """Serve one connection with blocking calls until it ends; return whether the client ended it cleanly.
 
+        The session loop of the thread-per-connection and greenlet backends: each blocking call
+        holds up this connection only, which is their back-pressure. ``counters`` takes the
+        bytes and errors; OSError is the caller's to count (a reset, or close() waking it).
+        """
+        session = None if self.protocol.stateless else self.protocol.session()
+        try:
+            while self._running:
+                data = sock.recv(RECV_SIZE)
+                if not data:
+                    return True  # the client is done: every reply is already sent
+                counters.bytes_in += len(data)
+                if session is None:
+                    out = self.protocol.reply(data)
+                    sock.sendall(out)
+                    counters.bytes_out += len(out)
+                    continue
+                try:
+                    session.received(data)
+                except ProtocolError as exc:
+                    counters.errors += 1
+                    session.fail(str(exc))
+                while session.has_output and self._running:
+                    out = session.pull(MAX_PENDING)
+                    if not out:
+                        let_others_run()  # a large file is being hashed a slice at a time
+                        continue
+                    sock.sendall(out)
+                    counters.bytes_out += len(out)
+                if session.closing:
+                    return True
+            return False
+        finally:
+            if session is not None:
+                counters.errors += session.errors
+                session.close()
+
+    @abstractmethod
+    def serve(self) -> None:
+        """Serve until ``stop()``; limits are recorded, never raised."""
+
+    def step(self, timeout: float) -> bool:
+        """One turn of the loop, waiting up to ``timeout``; only where ``steppable``."""
+        raise TypeError(f"the {self.name} backend has no loop a client can step")
+
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release every socket and resource."""

@@ -11,8 +11,7 @@ import socket
 from typing import Any, Optional
 
 from netprobe.protocols import Protocol
-from netprobe.protocols.files import ProtocolError
-from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.base import ServerBase
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
 
@@ -20,6 +19,8 @@ TICK = 0.2
 
 
 class GeventServer(ServerBase):
+    """One greenlet per connection on gevent's sockets, on gevent's own hub: nothing is monkey-patched."""
+
     name = "gevent"
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
@@ -32,7 +33,7 @@ class GeventServer(ServerBase):
         self._gevent = gevent
         self._gsocket = gevent.socket
         # libev on POSIX, libuv on Windows (gevent.config.loop): neither is capped like select().
-        self.selector_label = f"gevent {gevent.config.loop.__module__.split('.')[1]}"
+        self.waits_with = f"gevent {gevent.config.loop.__module__.split('.')[1]}"
         super().__init__(protocol, host, port, ports, backlog, options=options)
         self._group = gevent.pool.Group()
         self._stop_watcher: Any = None  # a gevent async watcher, made by serve()
@@ -58,11 +59,12 @@ class GeventServer(ServerBase):
             hub.destroy(destroy_loop=True)  # its loop's fds, which the thread would keep otherwise
 
     def stop(self) -> None:
+        """Ask the hub to stop serving; safe from another thread."""
         super().stop()
         if self._stop_watcher is not None:
             self._stop_watcher.send()
 
-    def _accept_loop(self, lsock) -> None:
+    def _accept_loop(self, lsock: Any) -> None:
         while self._running:
             try:
                 sock, _ = lsock.accept()
@@ -75,44 +77,15 @@ class GeventServer(ServerBase):
             self._accepted()
             self._group.spawn(self._handle, sock)
 
-    def _handle(self, sock) -> None:
-        session = None if self.protocol.stateless else self.protocol.session()
+    def _handle(self, sock: Any) -> None:
         graceful = False
         try:
-            while self._running:
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    graceful = True  # the client is done: every answer is already sent
-                    break
-                self.bytes_in += len(data)
-                if session is None:
-                    out = self.protocol.reply(data)
-                    sock.sendall(out)  # blocks this greenlet only: back-pressure per connection
-                    self.bytes_out += len(out)
-                    continue
-                try:
-                    session.received(data)
-                except ProtocolError as exc:
-                    self.errors += 1
-                    session.fail(str(exc))
-                while session.has_output:
-                    out = session.pull(MAX_PENDING)
-                    if not out:
-                        self._gevent.sleep(0)  # a large file is being hashed: let the others run
-                        continue
-                    sock.sendall(out)
-                    self.bytes_out += len(out)
-                if session.closing:
-                    graceful = True
-                    break
+            graceful = self._serve_blocking(sock, self, lambda: self._gevent.sleep(0))
         except OSError:
             self.errors += 1
         except self._gevent.GreenletExit:
             pass
         finally:
-            if session is not None:
-                self.errors += session.errors
-                session.close()
             self.held -= 1
             if graceful:
                 sock.close()  # FIN after what is still in the send buffer

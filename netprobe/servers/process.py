@@ -12,48 +12,24 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
 from typing import Any, Optional
 
-from netprobe.errors import UsageError
-from netprobe.servers.registry import ServerOptions
-from netprobe.servers.status import ServerStatus
+from netprobe.errors import ServerGone, UsageError
+from netprobe.servers.handle import ServerHandle
+from netprobe.servers.spec import ServerSpec
+from netprobe.servers.status import ServerReady, ServerStatus
 
 STATUS_TIMEOUT = 5.0
 READY_TIMEOUT = 30.0
 
 
-class ServerGone(Exception):
-    """The server process exited or stopped answering."""
-
-
-class ChildServer:
+class ChildServer(ServerHandle):
     """Any server backend in its own process: its own fd budget, status over its stdio pipes."""
 
-    name = "process"
-    soft_limit: Optional[int] = None
-    raised_from: Optional[int] = None
-    selector_label: Optional[str] = None
-    step: Optional[Callable[[float], bool]] = None  # never driven inline: it has a process of its own
-    pid: Optional[int] = None
-
-    def __init__(self, backend: str = "selectors", options: Optional[ServerOptions] = None, *,
-                 protocol: str = "echo", root: Optional[str] = None, max_file_size: Optional[int] = None,
-                 ports: int = 1, fd_limit: Optional[int] = None, want_fds: Optional[int] = None,
-                 command: Optional[list[str]] = None) -> None:
+    def __init__(self, spec: ServerSpec, command: Optional[list[str]] = None) -> None:
         # ``command`` replaces netprobe's own child (benchmarks run baseline servers that speak
-        # the same stdio protocol).
-        cmd = (command or [sys.executable, "-m", "netprobe.servers.child"]) + [
-            "--backend", backend, "--protocol", protocol, "--ports", str(ports),
-            *(options or ServerOptions()).to_args()]
-        if root is not None:
-            cmd += ["--root", root]
-        if max_file_size is not None:
-            cmd += ["--max-file-size", str(max_file_size)]
-        if fd_limit is not None:
-            cmd += ["--fd-limit", str(fd_limit)]
-        if want_fds is not None:
-            cmd += ["--want-fds", str(want_fds)]
+        # the same stdio protocol); the spec is its first line of input either way.
+        cmd = command or [sys.executable, "-m", "netprobe.servers.child"]
         self._stderr = tempfile.TemporaryFile()
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._lock = threading.Lock()
@@ -64,18 +40,23 @@ class ChildServer:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         try:
-            ready = self._next_line(READY_TIMEOUT)
+            self._send(spec.to_json())
+            ready = ServerReady.from_dict(self._next_line(READY_TIMEOUT), "the server's first line")
         except BaseException:
             self.close()
             raise
-        if "error" in ready:
+        if ready.error is not None:
             self.close()
-            raise UsageError(f"the server could not start: {ready['error']}")
-        self.addresses = [tuple(a) for a in ready["addresses"]]
-        self.started = ready
-        self.soft_limit = ready.get("soft")
-        self.raised_from = ready.get("raised_from")
-        self.selector_label = ready.get("selector")
+            raise UsageError(f"the server could not start: {ready.error}")
+        self.addresses = [tuple(a) for a in ready.addresses]  # type: ignore[misc]
+        self.soft_limit = ready.soft
+        self.raised_from = ready.raised_from
+        self.waits_with = ready.waits_with
+
+    def _send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -93,6 +74,7 @@ class ChildServer:
         return json.loads(line)
 
     def exit_description(self) -> str:
+        """How the child ended: its exit status and the last line of its stderr."""
         code = self.proc.poll()
         self._stderr.seek(0)
         tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-1:]
@@ -104,9 +86,7 @@ class ChildServer:
             if self.proc.poll() is not None:
                 raise ServerGone(self.exit_description())
             try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write("status\n")
-                self.proc.stdin.flush()
+                self._send("status")
             except (BrokenPipeError, OSError):
                 raise ServerGone(self.exit_description()) from None
             return ServerStatus.from_dict(self._next_line(STATUS_TIMEOUT))

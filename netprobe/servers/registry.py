@@ -7,14 +7,27 @@ name; nothing is imported until a backend is created, so building ``--help`` cos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from netprobe.errors import UsageError
+from netprobe.records import Record
 from netprobe.registration import Registration, Registry
+
+if TYPE_CHECKING:
+    from netprobe.protocols import Protocol
+    from netprobe.servers.base import ServerBase
 
 
 @dataclass(frozen=True)
-class BackendSpec(Registration):
+class ServerOptions(Record):
+    """Backend-specific choices, resolved; each backend reads the ones that apply to it."""
+
+    selector_class: Optional[str] = None  # selectors backend: a class name from the selectors module
+    loop: Optional[str] = None  # asyncio backend: an event loop name
+
+
+@dataclass(frozen=True)
+class BackendSpec(Registration["ServerBase"]):
     """How to find, describe and check one server backend."""
 
     #: Whether ``--selector`` applies to it.
@@ -24,40 +37,25 @@ class BackendSpec(Registration):
     #: Whether it starts a thread for every connection (its ceiling counts threads too).
     thread_per_connection: bool = False
 
-
-@dataclass(frozen=True)
-class ServerOptions:
-    """Backend-specific choices; each backend reads the ones that apply to it."""
-
-    selector_class: Optional[str] = None  # selectors backend: a class name from the selectors module
-    loop: Optional[str] = None  # asyncio backend: an event loop name
-
-    def to_args(self) -> list[str]:
-        """The child process's command-line spelling of these options."""
-        args = []
-        if self.selector_class:
-            args += ["--selector", self.selector_class]
-        if self.loop:
-            args += ["--loop", self.loop]
-        return args
+    def create(self, protocol: Protocol, host: str = "127.0.0.1", port: int = 0, ports: int = 1,
+               options: Optional[ServerOptions] = None) -> ServerBase:
+        """Create and bind this backend; only its own module (and gevent for gevent) is imported."""
+        return self.load()(protocol, host, port, ports, options=options or ServerOptions())
 
 
-BACKENDS: Registry[BackendSpec] = Registry("backend", "--backend", reserved=("all",))
+BACKENDS: Registry[BackendSpec] = Registry(BackendSpec, "backend", "--backend", reserved=("all",))
 register = BACKENDS.register
 backend_names = BACKENDS.names
-backend_specs = BACKENDS.specs
-backend_spec = BACKENDS.get
-available_backends = BACKENDS.available
 
 
-def parse_backend_list(text: str) -> list[str]:
+def parse_backend_list(text: str) -> list[BackendSpec]:
     """``all`` (every backend available here) or comma-separated names, each checked, duplicates dropped."""
     if text.strip() == "all":
-        return available_backends()
+        return BACKENDS.available()
     names = [b.strip() for b in text.split(",") if b.strip()]
     if not names:
         raise UsageError("--backend: name one or more of " + ", ".join(backend_names()) + ", or all")
-    return [backend_spec(b).name for b in dict.fromkeys(names)]
+    return [BACKENDS.get(b) for b in dict.fromkeys(names)]
 
 
 def resolve_options(spec: BackendSpec, selector: Optional[str], loop: Optional[str]) -> ServerOptions:
@@ -65,7 +63,7 @@ def resolve_options(spec: BackendSpec, selector: Optional[str], loop: Optional[s
     for option, given, applies, kind in (("--selector", selector, spec.takes_selector, "takes_selector"),
                                          ("--loop", loop, spec.takes_loop, "takes_loop")):
         if given is not None and not applies:
-            takers = [s.name for s in backend_specs() if getattr(s, kind)]
+            takers = [s.name for s in BACKENDS.specs() if getattr(s, kind)]
             raise UsageError(f"{option} applies to --backend {' or '.join(takers)}, not {spec.name}")
     resolved_loop = None
     if spec.takes_loop:
@@ -80,13 +78,6 @@ def resolve_options(spec: BackendSpec, selector: Optional[str], loop: Optional[s
 
         selector_class = resolve_selector(selector or "default")
     return ServerOptions(selector_class=selector_class, loop=resolved_loop)
-
-
-def make_backend(name: str, protocol: Any, host: str = "127.0.0.1", port: int = 0, ports: int = 1,
-                 options: Optional[ServerOptions] = None):
-    """Create and bind backend ``name``; only its own module (and gevent for gevent) is imported."""
-    cls = backend_spec(name).load()
-    return cls(protocol, host, port, ports, options=options or ServerOptions())
 
 
 register(BackendSpec("selectors", "netprobe.servers.selector_server", "SelectorServer",

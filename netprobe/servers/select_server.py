@@ -11,16 +11,16 @@ from __future__ import annotations
 import errno
 import select
 import socket
-import time
 from collections import deque
 from typing import Optional
 
+from netprobe.errors import ProtocolError
 from netprobe.protocols import Protocol
-from netprobe.protocols.files import FileSession, ProtocolError
+from netprobe.protocols.files import FileSession
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
-from netprobe.vocabulary import StopReason
+from netprobe.stops import StopReason
 
 
 class _Conn:
@@ -39,8 +39,11 @@ class _Conn:
 
 
 class SelectLoopServer(ServerBase):
+    """The tutorial's select.select() loop with input and output lists, hardened."""
+
     name = "select"
-    selector_label = "SelectSelector"
+    steppable = True
+    waits_with = "SelectSelector"
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
                  ports: int = 1, backlog: int = socket.SOMAXCONN, *,
@@ -49,13 +52,6 @@ class SelectLoopServer(ServerBase):
         for lsock in self.listeners:
             lsock.setblocking(False)
         self.conns: dict[socket.socket, _Conn] = {}
-        self._accepting = True
-        self._resume_at = 0.0
-        self._capped = False  # select() refused the set: accept again once a connection closes
-
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
 
     def serve(self, poll_interval: float = 0.05) -> None:
         while self._running:
@@ -63,8 +59,7 @@ class SelectLoopServer(ServerBase):
 
     def step(self, timeout: float) -> bool:
         """One select() call and what it found; return whether it found anything."""
-        if not self._accepting and time.monotonic() >= self._resume_at:
-            self._accepting = True
+        self._resume_accepting_if_due()
         inputs = (self.listeners if self._accepting else []) + [
             c.sock for c in self.conns.values()
             if not c.eof and c.queued < MAX_PENDING and (c.session is None or c.session.wants_input)]
@@ -98,9 +93,7 @@ class SelectLoopServer(ServerBase):
                 break
             except ValueError:
                 continue
-        self._accepting = False
-        self._resume_at = float("inf")
-        self._capped = True
+        self._stop_accepting_at_cap()
         self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
 
     def _accept(self, lsock: socket.socket) -> None:
@@ -111,8 +104,7 @@ class SelectLoopServer(ServerBase):
         except OSError as exc:
             pause = self._accept_failed(exc)
             if pause is not None:
-                self._accepting = False
-                self._resume_at = time.monotonic() + pause
+                self._pause_accepting(pause)
                 return
             if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                 return
@@ -189,9 +181,7 @@ class SelectLoopServer(ServerBase):
             conn.sock.close()
         else:
             abort(conn.sock)
-        if self._capped and self._running:
-            self._capped = False
-            self._accepting = True
+        self._connection_gone()
 
     def close(self) -> None:
         self._capped = False

@@ -11,15 +11,15 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
-import time
 from typing import Optional, cast
 
+from netprobe.errors import ProtocolError
 from netprobe.protocols import Protocol
-from netprobe.protocols.files import FileSession, ProtocolError
+from netprobe.protocols.files import FileSession
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
-from netprobe.vocabulary import StopReason
+from netprobe.stops import StopReason
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
 _LISTENER = "listener"
@@ -29,6 +29,7 @@ class SelectorServer(ServerBase):
     """Serves ``protocol`` with a ``selector_class`` selector (default: this platform's best)."""
 
     name = "selectors"
+    steppable = True
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
                  ports: int = 1, backlog: int = socket.SOMAXCONN, *,
@@ -36,14 +37,12 @@ class SelectorServer(ServerBase):
         selector_class = options.selector_class if options else None
         self.sel: selectors.BaseSelector = (getattr(selectors, selector_class) if selector_class
                                             else selectors.DefaultSelector)()
-        self.selector_class = self.selector_label = type(self.sel).__name__
+        self.selector_class = self.waits_with = type(self.sel).__name__
         # Output not yet sent, only for connections that have some: most never do.
         self.pending: dict[int, bytes] = {}
         self.sessions: dict[int, FileSession] = {}  # file protocol only
         self._eof: set[int] = set()  # connections whose client is done sending: answer, then close
-        self._capped = False  # select() refused the set: accept again once a connection closes
-        self._accepting = True
-        self._resume_at = 0.0
+        self._accepting = True  # listeners are registered below, once the base class has made them
         try:
             super().__init__(protocol, host, port, ports, backlog, options=options)
         except BaseException:
@@ -58,10 +57,6 @@ class SelectorServer(ServerBase):
         """The connected sockets this server holds."""
         return [cast(socket.socket, key.fileobj) for key in list(self.sel.get_map().values()) if key.data is None]
 
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
-
     # --- event loop
 
     def serve(self, poll_interval: float = 0.05) -> None:
@@ -71,8 +66,7 @@ class SelectorServer(ServerBase):
 
     def step(self, timeout: float) -> bool:
         """Wait up to ``timeout`` for events and handle them; return whether there were any."""
-        if not self._accepting and time.monotonic() >= self._resume_at:
-            self._set_accepting(True)
+        self._resume_accepting_if_due()
         try:
             events = self.sel.select(timeout)
         except ValueError as exc:
@@ -88,6 +82,7 @@ class SelectorServer(ServerBase):
         return bool(events)
 
     def _set_accepting(self, on: bool) -> None:
+        """Register the listeners with the selector, or take them off it."""
         if on == self._accepting:
             return
         for lsock in self.listeners:
@@ -110,9 +105,7 @@ class SelectorServer(ServerBase):
                 continue
         # A new accept would reuse the shed fd number and fail the same way: wait until a
         # connection closes and frees a number (a place, on Windows) select() can watch.
-        self._set_accepting(False)
-        self._resume_at = float("inf")
-        self._capped = True
+        self._stop_accepting_at_cap()
         self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
 
     def _accept(self, lsock: socket.socket) -> None:
@@ -127,8 +120,7 @@ class SelectorServer(ServerBase):
                 pause = self._accept_failed(exc)
                 if pause is not None:
                     # The listener stays readable while the queue is full: pause it or the loop spins.
-                    self._set_accepting(False)
-                    self._resume_at = time.monotonic() + pause
+                    self._pause_accepting(pause)
                     return
                 if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue  # the peer gave up before we accepted
@@ -246,9 +238,7 @@ class SelectorServer(ServerBase):
             sock.close()
         else:
             abort(sock)
-        if self._capped and self._running:
-            self._capped = False
-            self._set_accepting(True)
+        self._connection_gone()
 
     def close(self) -> None:
         """Close every connection (abortively), the listeners and the selector."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Optional
 
-from netprobe.vocabulary import StopReason
+from netprobe.records import Record
+from netprobe.stops import StopReason
 
 
 @dataclass(frozen=True)
-class LimitMet:
+class LimitMet(Record):
     """The first resource limit a server met, with the exact number of connections it held then."""
 
     reason: StopReason
@@ -18,17 +19,9 @@ class LimitMet:
     held: int
     at_fd: Optional[int] = None  # the fd number select() refused, where that is what struck
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LimitMet:
-        return cls(StopReason(data["reason"]), data.get("errno"), str(data["message"]), int(data["held"]),
-                   data.get("at_fd"))
-
 
 @dataclass(frozen=True)
-class ServerStatus:
+class ServerStatus(Record):
     """A server's counters at one moment."""
 
     held: int
@@ -40,16 +33,14 @@ class ServerStatus:
     limit: Optional[LimitMet] = None
     accepting: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ServerStatus:
-        limit = data.get("limit")
-        return cls(
-            held=int(data["held"]), accepted=int(data["accepted"]), bytes_in=int(data["bytes_in"]),
-            bytes_out=int(data["bytes_out"]), errors=int(data["errors"]),
-            accept_errors=int(data["accept_errors"]),
-            limit=LimitMet.from_dict(limit) if limit else None,
-            accepting=bool(data.get("accepting", True)),
-        )
+@dataclass(frozen=True)
+class ServerReady(Record):
+    """A server child's first line: where it listens and its fd budget, or why it could not start."""
+
+    addresses: list[tuple[str, int]] = field(default_factory=list)
+    waits_with: Optional[str] = None
+    soft: Optional[int] = None  # its soft fd limit now
+    raised_from: Optional[int] = None  # what the soft limit was before it raised it
+    error: Optional[str] = None
+    errno: Optional[str] = None

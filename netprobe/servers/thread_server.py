@@ -19,12 +19,11 @@ from collections import deque
 from typing import Optional
 
 from netprobe.protocols import Protocol
-from netprobe.protocols.files import ProtocolError
-from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.base import ServerBase
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.status import ServerStatus
 from netprobe.sockets import abort
-from netprobe.vocabulary import StopReason
+from netprobe.stops import StopReason
 
 # How often the accept loop wakes to notice stop().
 TICK = 0.2
@@ -45,6 +44,8 @@ class _Conn:
 
 
 class ThreadPerConnectionServer(ServerBase):
+    """One OS thread per connection with blocking calls, as the tutorial's threaded server."""
+
     name = "threads"
 
     def __init__(self, protocol: Optional[Protocol] = None, host: str = "127.0.0.1", port: int = 0,
@@ -111,46 +112,17 @@ class ThreadPerConnectionServer(ServerBase):
 
     def _handle(self, conn: _Conn) -> None:
         """Serve one connection, blocking; close() wakes it by shutting the socket down."""
-        sock = conn.sock
-        session = None if self.protocol.stateless else self.protocol.session()
         # Blocking without a timeout: thousands of threads that woke every tick to look at
         # _running would spend the server's CPU on wake-ups (5,000 at 0.2 s: 25,000 a second).
-        sock.settimeout(None)
+        conn.sock.settimeout(None)
         graceful = False
         try:
-            while self._running:
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    graceful = True  # the client is done: every reply is already sent
-                    break
-                conn.bytes_in += len(data)
-                if session is None:
-                    self._send(conn, self.protocol.reply(data))
-                    continue
-                try:
-                    session.received(data)
-                except ProtocolError as exc:
-                    conn.errors += 1
-                    session.fail(str(exc))
-                while session.has_output and self._running:
-                    self._send(conn, session.pull(MAX_PENDING))
-                if session.closing:
-                    graceful = True
-                    break
+            graceful = self._serve_blocking(conn.sock, conn, lambda: time.sleep(0))
         except OSError:
             if self._running:
                 conn.errors += 1
         finally:
-            if session is not None:
-                conn.errors += session.errors
-                session.close()
             self._forget(conn, graceful)
-
-    @staticmethod
-    def _send(conn: _Conn, data: bytes) -> None:
-        # Blocks this connection's thread only while its peer does not read: back-pressure.
-        conn.sock.sendall(data)
-        conn.bytes_out += len(data)
 
     def _forget(self, conn: _Conn, graceful: bool) -> None:
         if self._conns.pop(id(conn), None) is not None:

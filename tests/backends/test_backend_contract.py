@@ -17,11 +17,14 @@ import psutil
 import pytest
 
 from netprobe import platform
+from netprobe.errors import ProtocolError
 from netprobe.protocols import framing
-from netprobe.protocols.files import SIZE_AND_SHA, ProtocolError, get, put, read_frame
+from netprobe.protocols.files import SIZE_AND_SHA, get, put, read_frame
 from netprobe.servers.process import ChildServer
-from netprobe.servers.registry import BackendSpec, backend_names, backend_specs
+from netprobe.servers.registry import BACKENDS, BackendSpec, backend_names
+from netprobe.servers.spec import ServerSpec
 from netprobe.sockets import abort
+from netprobe.vocabulary import ProtocolName
 
 ECHO_PAYLOAD = b"ping from netprobe\n"
 
@@ -54,8 +57,8 @@ class BackendContract:
     BACKEND = ""
 
     def start(self, protocol: str, root=None, fd_limit=None):
-        return ChildServer(self.BACKEND, protocol=protocol, root=None if root is None else str(root),
-                           fd_limit=fd_limit, want_fds=2048)
+        return ChildServer(ServerSpec(backend=BACKENDS.get(self.BACKEND), protocol=ProtocolName(protocol),
+                                      root=None if root is None else str(root), fd_limit=fd_limit, want_fds=2048))
 
     @pytest.fixture
     def root(self, tmp_path):
@@ -109,7 +112,7 @@ class BackendContract:
     def test_file_500_concurrent_get_put_none_corrupt(self):
         from netprobe.bench.transfer_bench import run_bench_transfer
 
-        result = run_bench_transfer(self.BACKEND, 500, 64 * 1024)
+        result = run_bench_transfer(BACKENDS.get(self.BACKEND), 500, 64 * 1024)
         assert (result.completed, result.failed, result.corrupt) == (500, 0, 0), result.errors
 
     @pytest.mark.parametrize("path, reason", [
@@ -373,7 +376,7 @@ def _contract_class(spec: BackendSpec) -> type:
 
 
 # One test class per registered backend: registering a backend is enough to put it under contract.
-for _spec in backend_specs():
+for _spec in BACKENDS.specs():
     globals()[f"Test_{_spec.name}"] = _contract_class(_spec)
 
 

@@ -10,7 +10,8 @@ import pytest
 from netprobe import platform
 from netprobe.protocols.files import FileSession
 from netprobe.servers.process import ChildServer
-from netprobe.servers.registry import ServerOptions
+from netprobe.servers.registry import BACKENDS, ServerOptions
+from netprobe.servers.spec import ServerSpec
 from netprobe.sockets import abort
 
 SELECT_CAP = platform.probe_select_cap()
@@ -24,7 +25,7 @@ SELECT_CAP = platform.probe_select_cap()
     ("asyncio", ServerOptions(selector_class="SelectSelector", loop="selector")),
 ])
 def test_issue13_6_accepting_resumes_after_the_cap(backend, options):
-    server = ChildServer(backend, options, want_fds=2048)
+    server = ChildServer(ServerSpec(backend=BACKENDS.get(backend), options=options, want_fds=2048))
     socks: list[socket.socket] = []
     try:
         for _ in range(1100):

@@ -16,6 +16,7 @@ import pytest
 from netprobe import platform
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.selector_server import MAX_PENDING, SelectorServer
+from netprobe.servers.spec import ServerSpec
 from netprobe.sockets import abort
 
 
@@ -155,12 +156,13 @@ class TestSelect(ServerContract):
 @pytest.mark.skipif(not platform.HAS_RLIMIT, reason="needs RLIMIT_NOFILE (POSIX)")
 def test_emfile_on_accept_is_reported_and_does_not_spin():
     """In a child with a soft limit of 64, accept() hits EMFILE; the server says so and idles."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "netprobe.servers.child", "--selector", "PollSelector", "--fd-limit", "64"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-    )
+    spec = ServerSpec(options=ServerOptions(selector_class="PollSelector"), fd_limit=64)
+    child = subprocess.Popen([sys.executable, "-m", "netprobe.servers.child"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
     socks = []
     try:
+        child.stdin.write(spec.to_json() + "\n")
+        child.stdin.flush()
         ready = json.loads(child.stdout.readline())
         address = tuple(ready["addresses"][0])
         for _ in range(80):

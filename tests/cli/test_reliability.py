@@ -20,18 +20,25 @@ import pytest
 
 from netprobe import platform
 from netprobe.cli import run
-from netprobe.output import OutputError, write_file
-from tests.conftest import ROOT, run_netprobe, signal_netprobe, skip_unless_root
+from netprobe.errors import OutputError
+from netprobe.output import write_file
+from netprobe.stops import StopReason
+from netprobe.vocabulary import Side
+from tests.conftest import netprobe_process, run_netprobe, signal_netprobe, skip_unless_root
 
 posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="POSIX devices, FIFOs and signals")
 
 
 def _ramp_doc(ok: bool, reached: int, target: int = 1000, system: str = "Linux") -> dict:
-    return {"schema": "netprobe.ramp/1", "ok": ok, "target": target, "reached": reached,
-            "stop": None if ok else {"reason": "fd_limit", "side": "server"},
-            "predicted": {"max_connections": 251}, "config": {},
-            "platform": {"system": system, "machine": "x86_64", "python": "3.12.4", "release": "6",
-                         "implementation": "cpython"}}
+    """A whole netprobe.ramp/1 document, written by the records themselves."""
+    from netprobe.models import Peak, PlatformInfo, Prediction, RampResult, StopInfo
+    from netprobe.ramp.spec import RampSpec
+
+    stop = None if ok else StopInfo(StopReason.FD_LIMIT, Side.SERVER, "EMFILE", "Too many open files", reached,
+                                    None, reached + 5, "raise the soft fd limit")
+    return RampResult(RampSpec(to=target), ok, target, reached, Peak(None, None, None, None), stop,
+                      Prediction("EpollSelector", "process", 251, "fd_limit", "soft limit"), "verdict", [],
+                      PlatformInfo(system, "6", "x86_64", "3.12.4", "cpython")).to_dict()
 
 
 def _put(path, doc) -> str:
@@ -167,9 +174,9 @@ def test_issue13_9_report_refuses_devices(capsys, path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (lambda: {**_ramp_doc(False, 5), "stop": 5}, "stop must be"),
-    (lambda: {**_ramp_doc(True, 1000), "ok": "false"}, "ok must be bool"),
-    (lambda: {**_ramp_doc(True, 1000), "reached": "1000"}, "reached must be int"),
+    (lambda: {**_ramp_doc(False, 5), "stop": 5}, "stop: expected an object, got int"),
+    (lambda: {**_ramp_doc(True, 1000), "ok": "false"}, "ok: expected bool, got str"),
+    (lambda: {**_ramp_doc(True, 1000), "reached": "1000"}, "reached: expected int, got str"),
     (lambda: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
 def test_issue13_11_report_refuses_documents_of_the_wrong_shape(tmp_path, capsys, content, message):
@@ -183,12 +190,17 @@ def test_issue13_11_report_refuses_documents_of_the_wrong_shape(tmp_path, capsys
 
 def test_issue13_14_a_newline_in_a_field_cannot_break_the_markdown_table(tmp_path, capsys):
     doc = _ramp_doc(False, 5)
-    doc["stop"]["reason"] = "fd_limit\n\n# injected heading\n| x |"
+    doc["platform"]["machine"] = "x86_64\n\n# injected heading\n| x |"
     path = _put(tmp_path / "r.json", doc)
     assert run(["report", path, "--format", "markdown"]) == 1
     out = capsys.readouterr().out
     assert "\n# injected" not in out
     assert all(line.startswith(("|", "#", "*")) or not line.strip() for line in out.splitlines())
+    # A word of a vocabulary is checked on arrival: an injected stop reason is refused outright.
+    doc = _ramp_doc(False, 5)
+    doc["stop"]["reason"] = "fd_limit\n\n# injected heading\n| x |"
+    assert run(["report", _put(tmp_path / "s.json", doc), "--format", "markdown"]) == 2
+    assert "stop.reason" in capsys.readouterr().err
 
 
 # --- 10, 11: numbers
@@ -242,16 +254,10 @@ def test_issue13_12_sigterm_to_bench_transfer_leaves_no_temporary_root():
 
 @posix_only
 def test_issue13_14_serve_into_a_closed_pipe_then_sigterm_exits_0():
-    proc = subprocess.Popen([sys.executable, "-m", "netprobe", "serve"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
+    with netprobe_process("serve", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stdout.readline().startswith("127.0.0.1:")
         proc.stdout.close()  # `| head -1`: the reader is gone
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err

@@ -6,11 +6,13 @@ import json
 
 import pytest
 
+from netprobe import stops
 from netprobe.cli import run
 from netprobe.limits import build_limits_report
 from netprobe.models import MemoryStats, Peak, PlatformInfo, Prediction, ProcessStats, RampResult, SelectorCap, StopInfo
 from netprobe.platform import _darwin, _parsers, _windows
-from netprobe.vocabulary import StopReason
+from netprobe.ramp.spec import RampSpec
+from netprobe.stops import StopReason
 from tests.conftest import DATA
 
 
@@ -28,8 +30,8 @@ def windows_files(tmp_path):
                                  ["SelectSelector"], "SelectSelector", ProcessStats(4321, 180, 30 << 20, 4, 0.2),
                                  MemoryStats(16 << 30, 9 << 30))
     stop = StopInfo("select_limit", "server", None, "too many file descriptors in select()", 511, 700, 520,
-                    _windows.remedy(StopReason.SELECT_LIMIT, "server", None), 511)
-    ramp = RampResult({"to": 1000}, False, 1000, 511, Peak(700, 520, 40 << 20, 30 << 20), stop,
+                    stops.remedy(StopReason.SELECT_LIMIT, "windows", "server", None), 511)
+    ramp = RampResult(RampSpec(to=1000), False, 1000, 511, Peak(700, 520, 40 << 20, 30 << 20), stop,
                       Prediction("SelectSelector", "process", 511, "select_limit", "count cap"), "Stopped at 511",
                       [], info)
     return _write(tmp_path / "limits-windows.json", limits), _write(tmp_path / "ramp-windows.json", ramp)
@@ -85,7 +87,7 @@ def test_json_output(capsys, windows_files):
     ('{"hello": 1}', "not a netprobe limits or ramp report"),
     ('{"schema": "netprobe.limits/9", "platform": {}}', "unknown schema"),
     ("not json at all", "not JSON"),
-    ('{"schema": "netprobe.ramp/1"}', "without a 'platform'"),
+    ('{"schema": "netprobe.ramp/1"}', "netprobe.ramp/1: config: missing"),
 ])
 def test_bad_files_exit_2_with_one_line(capsys, tmp_path, content, message):
     bad = tmp_path / "bad.json"

@@ -12,15 +12,14 @@ import pytest
 
 from netprobe import platform
 from netprobe.cli import run
-from tests.conftest import ROOT
+from tests.conftest import ROOT, netprobe_process
 
 
 @pytest.mark.skipif(platform.NAME == "windows", reason="SIGTERM to a console process")
 @pytest.mark.parametrize("backend", ["selectors", "select", "gevent", "threads"])
 def test_serve_prints_its_address_first_and_exits_0_on_sigterm(backend):
-    proc = subprocess.Popen([sys.executable, "-m", "netprobe", "serve", "--backend", backend, "--protocol", "upper"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
+    with netprobe_process("serve", "--backend", backend, "--protocol", "upper", stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
         first = proc.stdout.readline().strip()
         host, port = first.rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0
@@ -29,10 +28,6 @@ def test_serve_prints_its_address_first_and_exits_0_on_sigterm(backend):
             assert sock.recv(16) == b"SHOUT"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "served 1 connections" in out
     assert not psutil.pid_exists(proc.pid) or psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE
@@ -70,9 +65,11 @@ def test_bad_input(capsys, argv, message):
 
 def test_bench_echo_reports_every_backend(capsys):
     from netprobe.bench.echo_bench import run_bench_echo
+    from netprobe.clients.registry import CLIENTS
+    from netprobe.servers.registry import BACKENDS
 
-    result = run_bench_echo(["selectors", "select", "threads"], clients=20, size=512, duration=0.5,
-                            client="nonblocking")
+    result = run_bench_echo([BACKENDS.get(b) for b in ("selectors", "select", "threads")], clients=20, size=512,
+                            duration=0.5, client=CLIENTS.get("nonblocking"))
     for r in result.runs:
         assert r.error is None, r.error
         assert r.round_trips_per_s > 100 and r.errors == 0
@@ -82,9 +79,11 @@ def test_bench_echo_reports_every_backend(capsys):
 
 def test_a_backend_that_fails_is_a_row_with_its_error():
     from netprobe.bench.echo_bench import run_one
-    from netprobe.servers import ServerOptions
+    from netprobe.clients.registry import CLIENTS
+    from netprobe.servers.registry import BACKENDS, ServerOptions
 
-    row = run_one("selectors", 10, 64, 0.3, "nonblocking", ServerOptions(selector_class="NoSuchSelector"))
+    row = run_one(BACKENDS.get("selectors"), 10, 64, 0.3, CLIENTS.get("nonblocking"),
+                  ServerOptions(selector_class="NoSuchSelector"))
     assert row.error is not None and row.round_trips_per_s is None
 
 

@@ -7,13 +7,19 @@ import json
 import pytest
 
 from netprobe import platform
-from netprobe.ramp import RampConfig, run_ramp, validate
-from netprobe.ramp.ceilings import run_ceilings, validate_all
-from netprobe.servers.registry import available_backends, backend_names
+from netprobe.cli.ramp import run_spec
+from netprobe.ramp.ceilings import run_ceilings
+from netprobe.ramp.spec import RampOptions, build_ceiling_specs, build_ramp_spec
+from netprobe.servers.registry import BACKENDS, backend_names
 from netprobe.vocabulary import Placement
 from tests.conftest import needs_rlimit, run_netprobe
 
 SELECT_CAP = platform.probe_select_cap()
+
+
+def available_backends() -> list[str]:
+    return [spec.name for spec in BACKENDS.available()]
+
 fd_number_select = pytest.mark.skipif(SELECT_CAP.kind != "fd_number", reason="select() caps fd numbers on POSIX only")
 # The select backend on Windows holds 511 sockets by design; elsewhere every backend reaches 1,000.
 TARGET = 1000
@@ -28,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("no_time_wait_flood")
 
 
 def ramp(**options):
-    return run_ramp(validate(RampConfig(**options)))
+    return run_spec(build_ramp_spec(RampOptions(**options)))
 
 
 @pytest.mark.parametrize("placement", Placement.values())
@@ -39,7 +45,7 @@ def test_every_backend_reaches_1000_in_both_placements(backend, placement):
     result = ramp(to=TARGET, backend=backend, placement=placement)
     assert result.ok and result.stop is None, result.stop
     assert result.reached == TARGET
-    assert result.config["backend"] == backend and result.predicted.backend == backend
+    assert result.config.backend.name == backend and result.predicted.backend == backend
 
 
 @needs_rlimit
@@ -62,7 +68,7 @@ def test_select_based_servers_stop_at_fd_setsize(backend, selector, loop):
 
 
 def test_backend_all_gives_one_row_per_available_backend():
-    result = run_ceilings(validate_all(RampConfig(to=300)))
+    result = run_ceilings(build_ceiling_specs(RampOptions(to=300)))
     assert [row.backend for row in result.rows] == available_backends()
     assert result.ok and all(row.reached == 300 for row in result.rows)
     for row in result.rows:

@@ -17,7 +17,8 @@ import psutil
 import pytest
 
 from netprobe import platform
-from netprobe.servers.process import ChildServer
+from netprobe.distributed.messages import WorkerSpec
+from netprobe.servers.spec import ServerSpec
 from tests.conftest import ROOT, run_netprobe
 
 # Looked up, never imported: importing locust in this process would monkey-patch it (gevent).
@@ -27,11 +28,9 @@ posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="fd limits and s
 
 
 @pytest.fixture
-def server():
+def server(child_server):
     """A netprobe server in its own process, so the test can ask it what it holds."""
-    srv = ChildServer("selectors", want_fds=12_000)
-    yield srv
-    srv.close()
+    return child_server(ServerSpec(want_fds=12_000))
 
 
 def _target(srv) -> str:
@@ -160,10 +159,13 @@ def test_a_worker_of_another_version_is_refused_with_both_named(server, tmp_path
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     # A worker that says it is another netprobe: the version is set in that child process only.
     old = subprocess.Popen([sys.executable, "-c", "import sys, netprobe; netprobe.__version__ = '0.0.1'; "
-                            "from netprobe.dist import worker; worker.__version__ = '0.0.1'; "
-                            f"sys.exit(worker.main(['--master', '127.0.0.1:{port}']))"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            "from netprobe.distributed import worker; worker.__version__ = '0.0.1'; "
+                            "sys.exit(worker.main())"],
+                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           cwd=ROOT)
     try:
+        old.stdin.write(WorkerSpec(master=("127.0.0.1", port)).to_json() + "\n")
+        old.stdin.flush()
         _, err = master.communicate(timeout=60)
         _, worker_err = old.communicate(timeout=30)
     finally:

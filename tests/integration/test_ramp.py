@@ -13,7 +13,8 @@ import psutil
 import pytest
 
 from netprobe import platform
-from netprobe.ramp import RampConfig, run_ramp, validate
+from netprobe.cli.ramp import run_spec
+from netprobe.ramp.spec import RampOptions, build_ramp_spec
 from netprobe.selector_catalog import available_selectors
 from tests.conftest import ROOT, needs_rlimit, run_netprobe, signal_netprobe, skip_unless_linux, skip_unless_root
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("no_time_wait_flood")
 
 
 def ramp(**options):
-    return run_ramp(validate(RampConfig(**options)))
+    return run_spec(build_ramp_spec(RampOptions(**options)))
 
 
 @pytest.mark.parametrize("server", ["process", "thread"])
@@ -99,7 +100,7 @@ def test_poll_and_epoll_go_past_fd_setsize(selector):
 def test_target_with_connect_verification(loopback_listener):
     port = loopback_listener.getsockname()[1]
     result = ramp(to=200, target=f"127.0.0.1:{port}")
-    assert result.config["verify"] == "connect"
+    assert result.config.verify == "connect"
     assert result.ok and result.reached == 200
 
 
@@ -183,7 +184,7 @@ def test_report_keeps_the_json_contract():
 @needs_rlimit
 def test_without_a_target_the_ramp_runs_to_the_first_limit_and_succeeds():
     result = ramp(fd_limit=256, step=100)
-    assert result.ok and result.target is None
+    assert result.ok and result.to is None
     assert result.stop.reason == "fd_limit" and 200 <= result.reached <= 256
 
 
@@ -194,7 +195,7 @@ def test_without_a_target_and_no_limit_the_safety_ceiling_stops_it():
 
 def test_guards_stop_before_the_system_runs_short():
     from netprobe.platform import SystemFacts
-    from netprobe.ramp.runner import _guard
+    from netprobe.ramp.budget import guard as _guard
 
     nearly_full = SystemFacts(system_max=100_000, system_in_use=99_000)
     assert _guard(lambda: nearly_full, 1000)[0] == "system_fd_limit"

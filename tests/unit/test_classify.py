@@ -4,8 +4,9 @@ import errno
 
 import pytest
 
+from netprobe import platform, stops
 from netprobe.platform import _darwin, _linux, _windows
-from netprobe.vocabulary import StopReason
+from netprobe.stops import StopReason
 
 
 @pytest.mark.parametrize("code, operation, reason", [
@@ -43,19 +44,21 @@ def test_unknown_code_is_unclassified():
     assert _windows.classify_errno(10013, "connect") is None  # WSAEACCES
 
 
-@pytest.mark.parametrize("module", [_linux, _darwin, _windows])
-def test_every_reason_has_a_remedy_on_every_platform(module):
+@pytest.mark.parametrize("os_name", ["linux", "darwin", "windows", "posix"])
+def test_every_reason_has_a_remedy_on_every_platform(os_name):
     for reason in StopReason:
-        text = module.remedy(reason, "server", 4096)
+        text = stops.remedy(reason, os_name, "server", 4096)
         assert text and len(text) > 20
 
 
 def test_remedies_fit_their_platform():
-    assert "launchctl limit maxfiles" in _darwin.remedy(StopReason.FD_LIMIT, "server", None)
-    assert "ProactorEventLoop" in _windows.remedy(StopReason.SELECT_LIMIT, "server", None)
-    assert "netsh" in _windows.remedy(StopReason.PORT_EXHAUSTION, "client", None)
-    assert "ip_local_port_range" in _linux.remedy(StopReason.PORT_EXHAUSTION, "client", 20000)
-    assert "ulimit -n 20000" in _linux.remedy(StopReason.FD_LIMIT, "server", 20000)
+    assert "launchctl limit maxfiles" in stops.remedy(StopReason.FD_LIMIT, "darwin", "server", None)
+    assert "ProactorEventLoop" in stops.remedy(StopReason.SELECT_LIMIT, "windows", "server", None)
+    assert "netsh" in stops.remedy(StopReason.PORT_EXHAUSTION, "windows", "client", None)
+    assert "ip_local_port_range" in stops.remedy(StopReason.PORT_EXHAUSTION, "linux", "client", 20000)
+    assert "ulimit -n 20000" in stops.remedy(StopReason.FD_LIMIT, "linux", "server", 20000)
+    assert platform.remedy(StopReason.FD_LIMIT, "server", 20000) == stops.remedy(
+        StopReason.FD_LIMIT, platform.NAME, "server", 20000)
 
 
 def test_linger_struct_fits_each_platform():

@@ -7,8 +7,9 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netprobe.errors import ProtocolError
 from netprobe.protocols import framing
-from netprobe.protocols.files import FileSession, ProtocolError
+from netprobe.protocols.files import FileSession
 
 bodies = st.lists(st.binary(min_size=1, max_size=300), max_size=20)
 

@@ -13,9 +13,9 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netprobe.errors import UsageError
+from netprobe.errors import ProtocolError, UsageError
 from netprobe.protocols import framing
-from netprobe.protocols.files import MAX_QUEUED_OUTPUT, FileSession, ProtocolError
+from netprobe.protocols.files import MAX_QUEUED_OUTPUT, FileSession
 from netprobe.report import load
 
 FUZZ_EXAMPLES = int(os.environ.get("NETPROBE_FUZZ_EXAMPLES", "150"))

@@ -3,7 +3,7 @@
 import pytest
 
 from netprobe.errors import UsageError
-from netprobe.ramp.config import RampConfig, validate
+from netprobe.ramp.spec import RampOptions, build_ramp_spec
 from netprobe.sockets import check_destination, is_loopback, parse_host_port
 
 
@@ -62,10 +62,10 @@ def test_bad_host_port(text, problem):
 ])
 def test_ramp_config_rejects(options, problem):
     with pytest.raises(UsageError, match=problem):
-        validate(RampConfig(**options))
+        build_ramp_spec(RampOptions(**options))
 
 
 def test_target_defaults_to_connect_verification():
-    cfg = validate(RampConfig(to=10, target="localhost:6379"))
+    cfg = build_ramp_spec(RampOptions(to=10, target="localhost:6379"))
     assert cfg.verify == "connect" and cfg.target_address == ("127.0.0.1", 6379)
-    assert validate(RampConfig(to=10)).verify == "echo"
+    assert build_ramp_spec(RampOptions(to=10)).verify == "echo"

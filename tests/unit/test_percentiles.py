@@ -6,7 +6,7 @@ import random
 from array import array
 
 from netprobe.bench.echo_client import latency_summary
-from netprobe.ramp.runner import step_latency
+from netprobe.stats import p50_p99 as step_latency
 from netprobe.stats import percentile
 
 

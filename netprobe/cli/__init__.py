@@ -1,0 +1,92 @@
+"""The command line: parse, call the core, render, and map errors to exit statuses.
+
+One module per command group (``limits``, ``ramp``, ``report``, ``serve``, ``worker``,
+``bench``); ``common`` holds the app, the shared options, the terminal and ``deliver``. Nothing
+here opens sockets or imports gevent; commands import their core lazily so ``netprobe --help``
+and ``netprobe limits`` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import typer
+
+from netprobe import __version__
+from netprobe.cli import bench, limits, ramp, report, serve, worker  # noqa: F401 (each registers its commands)
+from netprobe.cli.common import app, terminal
+from netprobe.errors import ExitStatus, NetprobeError
+from netprobe.signals import interrupt_once, interrupted
+
+__all__ = ["app", "main", "run"]
+
+# Typer vendors click privately in recent releases and depends on it in older ones;
+# its public BadParameter derives from click's UsageError and ClickException either way.
+_CLICK = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+ClickUsageError: Any = _CLICK["UsageError"]
+ClickException: Any = _CLICK["ClickException"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"netprobe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+) -> None:
+    """Socket diagnostics: what this machine can hold, where connections really break, and why.
+
+    Examples:
+
+      netprobe limits                      what this machine and process can hold
+
+      netprobe ramp --to 1000              open 1000 real connections, step by step
+
+      netprobe ramp --selector select      find where select() breaks
+    """
+
+
+def _fail(message: str, status: ExitStatus) -> int:
+    terminal().say(f"netprobe: error: {message}")
+    return int(status)
+
+
+def run(argv: Optional[list[str]] = None) -> int:
+    """Run the CLI and return its exit status; the one place errors become exit codes."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    command = typer.main.get_command(app)
+    try:
+        with interrupt_once():  # SIGTERM cleans up as Ctrl-C does; a second one cannot cut it short
+            result = command.main(args=argv, prog_name="netprobe", standalone_mode=False)
+    except ClickUsageError as exc:
+        if debug:
+            raise
+        return _fail(exc.format_message().splitlines()[0] if exc.format_message() else str(exc),
+                     ExitStatus.USAGE)
+    except ClickException as exc:
+        if debug:
+            raise
+        return _fail(exc.format_message(), ExitStatus.USAGE)
+    except NetprobeError as exc:
+        if debug:
+            raise
+        return _fail(str(exc), exc.exit_status)
+    except (KeyboardInterrupt, typer.Abort):
+        terminal().say("netprobe: interrupted")
+        return int(ExitStatus.INTERRUPTED)
+    if interrupted():
+        # Typer turns a KeyboardInterrupt into its own exit status 130 without a word; say it.
+        terminal().say("netprobe: interrupted")
+        return int(ExitStatus.INTERRUPTED)
+    return int(result or 0)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,109 @@
+"""``netprobe bench``: selectors' scan cost, the concurrency models, and the backends under load."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from netprobe.cli.common import (
+    FORMAT_OPTION,
+    OUTPUT_OPTION,
+    PLOT_OPTION,
+    Backend,
+    ClientModel,
+    bench_app,
+    check_destinations,
+    deliver,
+)
+from netprobe.vocabulary import Format
+
+
+@bench_app.command("selectors")
+def bench_selectors(
+    fds: str = typer.Option("10,100,1000,5000", "--fds", help="Registered socket counts, comma-separated."),
+    selector: Optional[list[str]] = typer.Option(None, "--selector", help="Only these selectors (repeatable)."),
+    calls: int = typer.Option(200, "--calls", help="select() calls timed per cell."),
+    plot: Optional[str] = PLOT_OPTION,
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """Time one select() call of each selector against N registered sockets: O(n) against O(1).
+
+    Example: netprobe bench selectors --fds 10,100,1000,5000 --plot selectors.png
+    """
+    from netprobe.bench.selectors_bench import parse_fds, resolve_selectors, run_bench_selectors
+    from netprobe.errors import UsageError
+    from netprobe.plots import plot_bench_selectors
+
+    counts = parse_fds(fds)
+    if calls <= 0:
+        raise UsageError(f"--calls must be greater than 0, got {calls}")
+    names = resolve_selectors(selector)
+    check_destinations(output, plot)
+    return deliver(run_bench_selectors(counts, names, calls), fmt, output, plot, plot_bench_selectors)
+
+
+@bench_app.command("models")
+def bench_models(
+    tasks: int = typer.Option(3, "--tasks", help="URLs to fetch."),
+    delay: float = typer.Option(1.0, "--delay", help="Seconds the loopback server waits before answering."),
+    models: str = typer.Option("sequential,threads,gevent,asyncio", "--models", help="Models to compare."),
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """The tutorial's sync-versus-async experiment, on loopback: fetch slow URLs with each model.
+
+    Example: netprobe bench models --tasks 3 --delay 1.0
+    """
+    from netprobe.bench.models_bench import check_models_options, parse_models, run_bench_models
+
+    names = parse_models(models)
+    check_models_options(tasks, delay)
+    check_destinations(output)
+    return deliver(run_bench_models(tasks, delay, names), fmt, output)
+
+
+@bench_app.command("echo")
+def bench_echo(
+    backend: str = typer.Option("selectors", "--backend", help="One or several (comma-separated) or all."),
+    clients: int = typer.Option(100, "--clients", help="Concurrent connections."),
+    size: int = typer.Option(1024, "--size", help="Bytes per message."),
+    duration: float = typer.Option(5.0, "--duration", help="Seconds of load per backend."),
+    client: ClientModel = typer.Option("nonblocking", "--client", help="Load client model."),
+    plot: Optional[str] = PLOT_OPTION,
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """Every backend under the same echo load: round trips/s, latency, CPU and memory per connection.
+
+    Example: netprobe bench echo --backend all --clients 100 --duration 5
+    """
+    from netprobe.bench.echo_bench import check_echo_options, run_bench_echo
+    from netprobe.plots import plot_bench_echo
+    from netprobe.servers.registry import parse_backend_list
+
+    backends = parse_backend_list(backend)
+    model = check_echo_options(clients, size, duration, client.value)
+    check_destinations(output, plot)
+    return deliver(run_bench_echo(backends, clients, size, duration, model), fmt, output, plot, plot_bench_echo)
+
+
+@bench_app.command("transfer")
+def bench_transfer(
+    backend: Backend = typer.Option("selectors", "--backend", help="The server's concurrency model."),
+    clients: int = typer.Option(500, "--clients", help="Concurrent clients, each a get then a put."),
+    file_size: int = typer.Option(256 * 1024, "--file-size", help="Bytes of the generated file."),
+    file: Optional[str] = typer.Option(None, "--file", help="Serve this file instead of a generated one."),
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """The tutorial's file scenario: many clients get a file and put it back, sha256 checked both ways.
+
+    Exit status 1 if any transfer failed or arrived corrupt. Example: netprobe bench transfer --clients 500
+    """
+    from netprobe.bench.transfer_bench import run_bench_transfer
+    from netprobe.servers.registry import BACKENDS
+
+    check_destinations(output)
+    return deliver(run_bench_transfer(BACKENDS.get(backend.value), clients, file_size, file), fmt, output)

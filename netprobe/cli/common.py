@@ -1,0 +1,107 @@
+"""What every command shares: the app, its common options, the terminal it talks to, and delivery.
+
+``deliver`` renders a result, writes it where the user asked, draws its plot, and returns the
+exit status from the result's own ``ok`` and ``interrupted``: the one exit-status rule.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, TextIO, TypeAlias
+
+import typer
+
+from netprobe.clients.registry import client_names
+from netprobe.errors import ExitStatus
+from netprobe.selector_catalog import SELECTOR_NAMES
+from netprobe.servers.registry import backend_names
+from netprobe.vocabulary import Format, Word
+
+app = typer.Typer(
+    name="netprobe",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+bench_app = typer.Typer(help="Benchmarks on this machine: selectors' scan cost, concurrency models.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+# Choices of the options, built from the registries that own them: a new backend or client
+# model shows up here without an edit to this file.
+if TYPE_CHECKING:  # type checkers cannot follow enums made at run time; they are Words
+    Backend: TypeAlias = Word
+    RampBackend: TypeAlias = Word
+    ClientModel: TypeAlias = Word
+    Selector: TypeAlias = Word
+else:
+    Selector = Word("Selector", [(name, name) for name in ("default", *SELECTOR_NAMES)])
+    Backend = Word("Backend", [(name, name) for name in backend_names()])
+    RampBackend = Word("RampBackend", [(name, name) for name in (*backend_names(), "all")])
+    ClientModel = Word("ClientModel", [(name, name) for name in client_names()])
+
+# rich reads [words] in help text as markup; help strings escape their brackets with this.
+PLOT_HELP = "Also draw a PNG (needs: pip install 'netprobe\\[plot]')."
+FORMAT_OPTION = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown (GitHub-flavoured).")
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.")
+PLOT_OPTION = typer.Option(None, "--plot", help=PLOT_HELP)
+
+
+@dataclass
+class Terminal:
+    """The streams a command talks to, and what they are; tests replace it with ``use_terminal``."""
+
+    stdout: TextIO
+    stderr: TextIO
+
+    @property
+    def interactive(self) -> bool:
+        """Whether stderr is a terminal a person watches (progress bars, live lines)."""
+        return self.stderr.isatty()
+
+    def say(self, text: str) -> None:
+        """One line to stderr: for the person, never part of the report."""
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+
+_terminal: Optional[Terminal] = None
+
+
+def terminal() -> Terminal:
+    """The terminal of this run: the process's own streams unless a test replaced them."""
+    return _terminal or Terminal(sys.stdout, sys.stderr)
+
+
+def use_terminal(replacement: Optional[Terminal]) -> None:
+    """Make ``replacement`` the terminal of later commands (None: the process's own streams)."""
+    global _terminal
+    _terminal = replacement
+
+
+def check_destinations(output: Optional[str], plot: Optional[str] = None) -> None:
+    """Check ``--output`` and ``--plot`` before any work, so a bad name costs nothing."""
+    from netprobe.output import check_writable
+
+    check_writable(output)
+    if plot is not None:
+        from netprobe.plots import check_plot
+
+        check_plot(plot, output)
+
+
+def deliver(result: Any, fmt: Format, output: Optional[str], plot: Optional[str] = None,
+            draw: Optional[Callable[[Any, str], None]] = None) -> int:
+    """Render ``result``, write it where asked, draw its plot; return its exit status."""
+    from netprobe.output import emit
+    from netprobe.render import render
+
+    emit(render(result, fmt.value), output)
+    if plot and draw is not None:
+        draw(result, plot)
+    if getattr(result, "interrupted", False):
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if getattr(result, "ok", True) else ExitStatus.LIMIT_HIT

@@ -1,0 +1,131 @@
+"""``netprobe ramp``: real connections step by step until the target or the first limit, and why it stopped.
+
+The command builds one ``RampSpec`` and chooses where it runs: on this machine
+(``netprobe.ramp.runner``), over workers (``netprobe.distributed``), or once per backend
+(``--backend all``). The ramp package never imports the distributed one; the choice is made here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from netprobe.cli.common import (
+    FORMAT_OPTION,
+    OUTPUT_OPTION,
+    PLOT_OPTION,
+    ClientModel,
+    RampBackend,
+    Selector,
+    app,
+    check_destinations,
+    deliver,
+    terminal,
+)
+from netprobe.vocabulary import Format, Placement, Verify
+
+if TYPE_CHECKING:
+    from netprobe.models.ramp import RampResult, RampStep
+    from netprobe.ramp.spec import RampSpec
+
+
+@app.command()
+def ramp(
+    to: Optional[int] = typer.Option(None, "--to", help="Target number of concurrent connections."),
+    step: Optional[int] = typer.Option(None, "--step", help="Connections added per step (default: ~10 steps)."),
+    hold: float = typer.Option(0.0, "--hold", help="Seconds to hold each step before the next."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Seconds each verification may take."),
+    fd_limit: Optional[int] = typer.Option(None, "--fd-limit",
+                                           help="Soft fd limit for the server side, e.g. 256 as on macOS."),
+    maximum: int = typer.Option(100_000, "--max", help="Safety ceiling when ramping without --to."),
+    backend: RampBackend = typer.Option("selectors", "--backend",
+                                        help="The server's concurrency model, or all: one ramp each, one table."),
+    selector: Optional[Selector] = typer.Option(None, "--selector",
+                                                help="The selectors backend's selector (default: DefaultSelector)."),
+    loop: Optional[str] = typer.Option(None, "--loop", help="The asyncio backend's event loop."),
+    placement: Placement = typer.Option(Placement.PROCESS, "--placement", "--server",
+                                        help="Where netprobe's server runs: process (a child with its own fds) "
+                                             "or thread (inside netprobe's process: 2 fds per connection)."),
+    client: ClientModel = typer.Option("nonblocking", "--client",
+                                       help="Client model: how connections are opened and held."),
+    verify: Optional[Verify] = typer.Option(None, "--verify",
+                                            help="echo (default) or connect (default with --target)."),
+    target: Optional[str] = typer.Option(None, "--target", help="HOST:PORT of an external server to ramp against."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --target off loopback."),
+    workers: Optional[int] = typer.Option(None, "--workers",
+                                          help="Ramp --target from N worker processes or machines (needs the dist "
+                                               "extra: pip install 'netprobe\\[dist]')."),
+    spawn_local: bool = typer.Option(False, "--spawn-local", help="With --workers: start the workers on this machine."),
+    master_bind: Optional[str] = typer.Option(None, "--master-bind",
+                                              help="With --workers: HOST:PORT the master listens on (127.0.0.1:5557)."),
+    worker_wait: float = typer.Option(60.0, "--worker-wait", help="With --workers: seconds to wait for them."),
+    ports: int = typer.Option(1, "--ports", help="Listen on this many ports and spread clients over them."),
+    source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    plot: Optional[str] = PLOT_OPTION,
+    fmt: Format = FORMAT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+) -> int:
+    """Open real TCP connections step by step until the target or the first limit, and say why it stopped.
+
+    Exit status: 0 target reached (or, without --to, a limit found), 1 stopped short, 2 bad input,
+    130 interrupted (the partial report is still written).
+
+    Examples: netprobe ramp --to 1000; netprobe ramp --selector select --to 2000;
+    netprobe ramp --fd-limit 256 --to 1000; netprobe ramp --target 127.0.0.1:6379 --to 5000;
+    netprobe ramp --backend all --to 5000 (one ceiling table: every backend, what stops each)
+    """
+    from netprobe.ramp.spec import RampOptions
+
+    check_destinations(output, plot)
+    options = RampOptions(
+        to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum, backend=backend.value,
+        selector=selector.value if selector else None, loop=loop, placement=placement, client=client.value,
+        verify=verify, target=target, allow_remote=allow_remote, ports=ports, source_ips=source_ips,
+        workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait,
+    )
+    if backend.value == "all":
+        from netprobe.plots import plot_ceilings
+        from netprobe.ramp.ceilings import run_ceilings
+        from netprobe.ramp.spec import build_ceiling_specs
+
+        specs = build_ceiling_specs(options)
+        announce = None if quiet or not terminal().interactive else _announce
+        return deliver(run_ceilings(specs, progress=announce), fmt, output, plot, plot_ceilings)
+    from netprobe.plots import plot_ramp
+    from netprobe.ramp.spec import build_ramp_spec
+
+    spec = build_ramp_spec(options)
+    with _progress(quiet, fmt, output) as update:
+        result = run_spec(spec, update)
+    return deliver(result, fmt, output, plot if result.steps else None, plot_ramp)
+
+
+def run_spec(spec: RampSpec, progress: Optional[Callable[[RampStep, int], None]] = None) -> RampResult:
+    """Run ``spec`` where it says: over its workers, or on this machine."""
+    if spec.distributed:
+        from netprobe.distributed.controller import run_distributed
+
+        return run_distributed(spec)
+    from netprobe.ramp.runner import run_ramp
+
+    return run_ramp(spec, progress)
+
+
+def _announce(backend: str) -> None:
+    terminal().say(f"netprobe: ramping the {backend} backend")
+
+
+@contextmanager
+def _progress(quiet: bool, fmt: Format, output: Optional[str]) -> Iterator[Optional[Callable[[RampStep, int], None]]]:
+    """A progress bar's update function on a terminal (unless --quiet), else None."""
+    if quiet or not terminal().interactive or (fmt is Format.JSON and output is None):
+        yield None
+        return
+    from netprobe.progress import RampProgress
+
+    with RampProgress() as bar:
+        yield bar.update

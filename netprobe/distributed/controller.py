@@ -1,0 +1,112 @@
+"""``ramp --workers N``, seen from netprobe's CLI process: start the master (and local workers), relay.
+
+locust stays in the processes started here; this module imports neither it nor gevent. The
+master reads the same ``RampSpec`` the CLI built; each local worker reads its ``WorkerSpec``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import IO, Any, Optional
+
+from netprobe import platform
+from netprobe.distributed.messages import MasterEvent, WorkerSpec
+from netprobe.errors import DistributedError, NetprobeError, UsageError
+from netprobe.extras import LOCUST_ENV
+from netprobe.models.ramp import RampResult
+from netprobe.ramp.spec import RampSpec
+from netprobe.sockets import parse_host_port
+
+WORKER_EXIT_WAIT = 10.0
+
+
+def start_python(module: str, first_line: str, stdout: Any = None, stderr: Any = None) -> subprocess.Popen[str]:
+    """Start ``python -m module`` with locust's environment, its one input line (a record's JSON) on stdin."""
+    env = {**os.environ, **LOCUST_ENV}
+    proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
+                            text=True, env=env)
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(first_line + "\n")
+        proc.stdin.flush()
+    except OSError:
+        pass  # it died at once: its exit status and stderr say why
+    return proc
+
+
+def _read_event(stream: IO[str]) -> Optional[MasterEvent]:
+    line = stream.readline()
+    return MasterEvent.from_json(line, "the master's answer") if line.strip() else None
+
+
+def local_source_ips(count: int) -> list[list[str]]:
+    """127.0.0.1, .2, ... for local workers where the OS routes all of 127/8, else no source address."""
+    if count > 1 and platform.can_bind_loopback_aliases():
+        return [[f"127.0.0.{i + 1}"] for i in range(count)]
+    return [[] for _ in range(count)]
+
+
+def run_distributed(spec: RampSpec) -> RampResult:
+    """Run a distributed ramp; never leaves the master or a local worker behind."""
+    assert spec.workers is not None
+    errors = tempfile.TemporaryFile(mode="w+")
+    master = start_python("netprobe.distributed.master", spec.to_json(), stdout=subprocess.PIPE, stderr=errors)
+    workers: list[subprocess.Popen[str]] = []
+    try:
+        assert master.stdout is not None
+        first = _read_event(master.stdout)
+        if first is None or first.listening is None:
+            raise _failure(first, master, errors)
+        bind = first.listening
+        if spec.spawn_local:
+            address = parse_host_port(bind, "the master's address")
+            for sources in local_source_ips(spec.workers):
+                worker = WorkerSpec(master=address, source_ips=sources, wait=spec.worker_wait)
+                workers.append(start_python("netprobe.distributed.worker", worker.to_json(),
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        else:
+            sys.stderr.write(f"netprobe: waiting for {spec.workers} workers: netprobe worker --master {bind}\n")
+        done = _wait_for_result(master)
+        if done is None or done.result is None:
+            raise _failure(done, master, errors)
+        return done.result
+    finally:
+        _reap(master, workers)
+        errors.close()
+
+
+def _wait_for_result(master: subprocess.Popen[str]) -> Optional[MasterEvent]:
+    """The master's last line; a Ctrl-C or SIGTERM here is passed on, and its partial result awaited."""
+    assert master.stdout is not None
+    while True:
+        try:
+            return _read_event(master.stdout)
+        except KeyboardInterrupt:
+            if master.poll() is None:
+                master.send_signal(signal.SIGTERM)  # it tells the workers to close, then reports
+
+
+def _failure(said: Optional[MasterEvent], master: subprocess.Popen[str], errors: IO[str]) -> NetprobeError:
+    if said is not None and said.error is not None:
+        status = said.exit if said.exit is not None else 1
+        return UsageError(said.error) if status == 2 else DistributedError(said.error, status)
+    master.wait(timeout=30)
+    errors.seek(0)
+    tail = (errors.read().strip().splitlines() or [f"exit status {master.returncode}"])[-1]
+    return DistributedError(f"the master failed: {tail}", 1)
+
+
+def _reap(master: subprocess.Popen[str], workers: list[subprocess.Popen[str]]) -> None:
+    for proc in [master, *workers]:
+        try:
+            proc.wait(timeout=WORKER_EXIT_WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()

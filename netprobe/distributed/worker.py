@@ -1,0 +1,165 @@
+"""A worker of a distributed ramp: holds its share of connections with netprobe's gevent client.
+
+Started by ``netprobe worker --master HOST:PORT`` (or a local ramp's controller) as ``python -m
+netprobe.distributed.worker`` with its ``WorkerSpec`` as one JSON line on stdin. It reports
+who it is and what it can hold, then on each ``np_hold`` opens and verifies connections until it
+holds the count asked, and answers with what it holds and its first failure: the errno, the
+stop it means on this machine, and what it held and had in flight then. Counting its fds at a
+failure needs no new fd (at EMFILE it could not open /proc/self/fd): it counts what it opened.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Optional
+
+from netprobe import __version__, platform
+from netprobe.clients.base import BatchOutcome
+from netprobe.distributed import import_locust
+from netprobe.distributed.messages import HeldReport, HoldOrder, Refusal, WorkerFailure, WorkerSpec, WorkerSummary
+from netprobe.errors import RecordError
+from netprobe.hostinfo import platform_info
+from netprobe.ramp.classify import classify_stop
+from netprobe.sockets import check_destination, format_address
+from netprobe.vocabulary import Message
+
+if TYPE_CHECKING:
+    import psutil
+
+    from netprobe.clients.gevent_client import GeventClient
+
+PAYLOAD = b"netprobe ping\n"
+BATCH = 128
+
+
+def wait_for_master(host: str, port: int, seconds: float) -> bool:
+    """Whether anything accepts at the master's address within ``seconds`` (a bounded wait, not locust's 5 min)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+
+class Worker:
+    """One worker's connections and its answers to the master."""
+
+    def __init__(self, runner: Any, spec: WorkerSpec) -> None:
+        self.runner = runner
+        self.spec = spec
+        self.source_ips = spec.source_ips
+        self.client: Optional[GeventClient] = None
+        self.fds_at_start = platform.process_fds(_me()) or 0
+        self.refused: Optional[str] = None
+        runner.register_message(Message.HOLD, self.on_hold, concurrent=True)
+        runner.register_message(Message.CLOSE, self.on_close)
+        runner.register_message(Message.REFUSE, self.on_refuse)
+
+    def identity(self) -> WorkerSummary:
+        """Who this worker is and what it can hold: its first message to the master."""
+        import locust
+
+        from netprobe.selector_catalog import default_selector
+
+        soft, hard, _ = platform.fd_limits()
+        facts = platform.read_system_facts()
+        info = platform_info()
+        return WorkerSummary(
+            id=self.runner.client_id, host=socket.gethostname(), pid=os.getpid(), netprobe=__version__,
+            locust=locust.__version__, python=info.python, system=info.system, soft_fds=soft, hard_fds=hard,
+            fds_at_start=self.fds_at_start, port_low=facts.port_low, port_high=facts.port_high,
+            ports=facts.port_count, source_ips=self.source_ips, selector=default_selector())
+
+    def on_hold(self, environment: Any, msg: Any) -> None:
+        """Open connections until this worker holds its share of the step, and say how it went."""
+        try:
+            order = HoldOrder.from_dict(msg.data, "hold")
+        except RecordError:
+            return
+        if self.client is None:
+            from netprobe.clients.gevent_client import GeventClient
+
+            self.client = GeventClient([order.target], self.source_ips or None, PAYLOAD, order.verify, BATCH)
+        client = self.client
+        want = order.goal - client.held
+        in_flight = max(0, want)
+        out = client.open(want, order.timeout, lambda: False) if want > 0 else BatchOutcome()
+        failure = None
+        if not out.clean:
+            named = classify_stop(out, None, None, order.timeout)
+            failure = WorkerFailure(named.reason, named.side, named.errno, named.message, client.held,
+                                    in_flight - out.verified,
+                                    platform.remedy(named.reason, named.side, platform.fd_limits()[1]))
+        report = HeldReport(order.step, client.held, list(out.latencies_ms), failure,
+                            self.fds_at_start + client.sockets_open, _rss())
+        self.runner.send_message(Message.HELD, report.to_dict())
+
+    def on_close(self, environment: Any, msg: Any) -> None:
+        """Close every connection this worker holds."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def on_refuse(self, environment: Any, msg: Any) -> None:
+        """The master will not have this worker: stop, and say why."""
+        try:
+            self.refused = Refusal.from_dict(msg.data, "refuse").why
+        except RecordError:
+            self.refused = "the master refused this worker"
+        self.runner.greenlet.kill(block=False)
+
+
+def _me() -> psutil.Process:
+    import psutil
+
+    return psutil.Process()
+
+
+def _rss() -> Optional[int]:
+    """This process's RSS; None where reading it needs an fd the process does not have (EMFILE)."""
+    try:
+        return _me().memory_info().rss
+    except OSError:
+        return None
+
+
+def main() -> int:
+    """Read the spec, wait for the master, hold connections until it says close."""
+    # Ctrl-C in a terminal reaches the whole process group: the master alone handles it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    spec = WorkerSpec.from_json(sys.stdin.readline(), "the worker spec")
+    host, port = check_destination(spec.master[0], spec.allow_remote, "--master"), spec.master[1]
+    if spec.fd_limit is not None:
+        platform.set_soft_fd_limit(spec.fd_limit)
+    if not wait_for_master(host, port, spec.wait):
+        sys.stderr.write(f"netprobe worker: no master at {format_address((host, port))} after {spec.wait:g} s\n")
+        return 1
+    locust = import_locust()
+    environment = locust.env.Environment(user_classes=[])
+    runner = environment.create_worker_runner(host, port)
+    worker = Worker(runner, spec)
+    runner.send_message(Message.HELLO, worker.identity().to_dict())
+    from gevent.exceptions import LoopExit
+
+    try:
+        runner.greenlet.join()
+    except LoopExit:
+        pass  # the master's "quit" killed every greenlet of the runner: nothing is left to wait for
+    if worker.client is not None:
+        worker.client.close()
+    if worker.refused:
+        sys.stderr.write(f"netprobe worker: the master refused this worker: {worker.refused}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

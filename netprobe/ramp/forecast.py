@@ -1,0 +1,55 @@
+"""A ramp's own prediction: ``limits``'s arithmetic on the fds measured once its server has started."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from netprobe import platform
+from netprobe.models import Prediction, SelectorCap
+from netprobe.prediction import Budget, CeilingInputs, predict, server_reserved_fds
+from netprobe.ramp.spec import RampSpec
+from netprobe.selector_catalog import NO_CAP
+from netprobe.stops import StopReason
+from netprobe.vocabulary import Placement
+
+if TYPE_CHECKING:
+    import psutil
+
+
+def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server_soft: Optional[int],
+             client_proc: psutil.Process, server_proc: Optional[psutil.Process], facts: platform.SystemFacts,
+             client_fds_above_cap: bool) -> Prediction:
+    """Predict this set-up's ceiling and the limit that binds it."""
+    import psutil
+
+    client_soft, _, _ = platform.fd_limits()
+    client_fds = platform.process_fds(client_proc) or 0
+    budget = Budget.from_facts(client_soft, facts, psutil.virtual_memory().available)
+    destinations = spec.ports * spec.source_ips
+    if spec.target_address is not None:
+        return predict(CeilingInputs("target", "target", NO_CAP, budget, client_fds, destinations,
+                                     listeners_in_range=0))
+    label = waits_with or spec.backend.name
+    threaded = spec.backend.thread_per_connection
+    if spec.in_process:
+        # Measured after the server started: its listeners and loop are among this process's fds.
+        return predict(CeilingInputs(label, Placement.THREAD, cap, budget, client_fds, destinations,
+                                     spec.ports, spec.backend.name, client_fds_above_cap=client_fds_above_cap,
+                                     thread_per_connection=threaded))
+    server_fds = None
+    if server_proc is not None:
+        try:
+            server_fds = platform.process_fds(server_proc)
+        except psutil.Error:
+            server_fds = None
+    reserved = server_fds if server_fds is not None else server_reserved_fds(label, Placement.PROCESS, None,
+                                                                              spec.ports)
+    pred = predict(CeilingInputs(label, Placement.PROCESS, cap, budget.with_soft(server_soft), reserved,
+                                 destinations, spec.ports, spec.backend.name, thread_per_connection=threaded))
+    if client_soft is not None:
+        client_max = client_soft - client_fds
+        if pred.max_connections is None or client_max < pred.max_connections:
+            pred = Prediction(label, Placement.PROCESS, client_max, StopReason.FD_LIMIT,
+                              f"client: soft RLIMIT_NOFILE {client_soft} less {client_fds} fds in use",
+                              spec.backend.name)
+    return pred

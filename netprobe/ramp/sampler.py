@@ -1,0 +1,80 @@
+"""psutil samples of a ramp's two sides: fds, RSS and CPU of the client (this process) and the server."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+from netprobe import platform
+
+if TYPE_CHECKING:
+    import psutil
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Both sides at one moment; None where a side cannot be read (no such process, or EMFILE)."""
+
+    client_fds: Optional[int] = None
+    client_rss: Optional[int] = None
+    client_cpu: Optional[float] = None  # percent of one core since the previous sample
+    server_fds: Optional[int] = None
+    server_rss: Optional[int] = None
+    server_cpu: Optional[float] = None
+
+
+class Sampler:
+    """Samples the client (this process) and the server process, if there is one."""
+
+    def __init__(self, server_pid: Optional[int]) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.me = psutil.Process()
+        self.server = psutil.Process(server_pid) if server_pid else None
+        self._last: dict[str, float] = {}
+        self._first: dict[str, float] = {}  # CPU seconds at start(), per side
+        self._at = time.perf_counter()
+
+    def _one(self, proc: Optional[psutil.Process], key: str,
+             wall: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
+        if proc is None:
+            return None, None, None
+        try:
+            with proc.oneshot():
+                fds = platform.process_fds(proc)
+                rss = proc.memory_info().rss
+                cpu_times = proc.cpu_times()
+        except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+            return None, None, None
+        except OSError:
+            # EMFILE: at the fd limit psutil cannot open /proc/PID/fd either; the stop says why.
+            return None, None, None
+        cpu = cpu_times.user + cpu_times.system
+        self._first.setdefault(key, cpu)
+        before = self._last.get(key)
+        self._last[key] = cpu
+        # CPU share since the previous sample, over the wall time between the two samples.
+        percent = None if before is None or wall <= 0 else round(100.0 * (cpu - before) / wall, 1)
+        return fds, rss, percent
+
+    def start(self) -> None:
+        """Take the first sample: CPU time is counted from here."""
+        self._at = time.perf_counter()
+        self._one(self.me, "client", 0)
+        self._one(self.server, "server", 0)
+
+    def cpu_seconds(self, side: str) -> Optional[float]:
+        """CPU seconds ``side`` ("client" or "server") used between start() and the last sample."""
+        if side not in self._first or side not in self._last:
+            return None
+        return round(self._last[side] - self._first[side], 4)
+
+    def sample(self) -> Sample:
+        """Both sides now."""
+        now = time.perf_counter()
+        wall, self._at = now - self._at, now
+        cfds, crss, ccpu = self._one(self.me, "client", wall)
+        sfds, srss, scpu = self._one(self.server, "server", wall)
+        return Sample(cfds, crss, ccpu, sfds, srss, scpu)

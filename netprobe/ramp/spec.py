@@ -1,0 +1,260 @@
+"""A ramp's one typed spec: built once from what the user typed, read unchanged by every process.
+
+``build_ramp_spec`` checks every option against this platform, before any socket, and resolves
+names to registrations, words to enum members and HOST:PORT text to addresses. The frozen
+``RampSpec`` it returns is the only message a ramp sends across a process boundary: to the
+fresh process of ``--backend all`` (``netprobe.ramp.one``), to the distributed master, and, as
+its ``ServerSpec``, to the server child. Its JSON is the ``config`` object of every
+``netprobe.ramp/1`` document, whose keys predate it: ``target``, ``selector`` and
+``master_bind`` are written from the resolved addresses and selector for readers, and ignored
+on the way back in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from netprobe import platform
+from netprobe.clients.registry import CLIENTS, ClientSpec
+from netprobe.errors import UnavailableError, UsageError
+from netprobe.extras import require_locust
+from netprobe.records import Record
+from netprobe.selector_catalog import catalogue_name
+from netprobe.servers.registry import BACKENDS, BackendSpec, ServerOptions, resolve_options
+from netprobe.servers.spec import ServerSpec
+from netprobe.sockets import check_destination, format_address, parse_host_port
+from netprobe.vocabulary import Placement, Verify
+
+DEFAULT_MAX = 100_000
+DEFAULT_BACKEND = "selectors"
+DEFAULT_CLIENT = "nonblocking"
+# Default port of the master, as locust's (5557); 0 picks a free one (what --spawn-local does).
+MASTER_PORT = 5557
+MAX_WORKERS = 1000
+MAX_SOURCE_IPS = 254  # 127.0.0.1-127.0.0.254
+# fds a server child needs before its first connection (stdio, listeners, its loop), with room.
+CHILD_MIN_FDS = 16
+# fds netprobe's own process needs beyond those already open (psutil, pipes, the report file).
+PROCESS_SPARE_FDS = 16
+
+Address = tuple[str, int]
+# Keys of a netprobe.ramp/1 document's ``config`` that are written from the resolved fields, and the
+# field each stands before: readers have always seen them in this order.
+DERIVED_BEFORE = {"loop": "selector", "allow_remote": "target", "spawn_local": "master_bind"}
+
+
+@dataclass(frozen=True)
+class RampOptions:
+    """What the user typed for ``ramp``, before any check: the CLI's values, as the CLI parsed them."""
+
+    to: Optional[int] = None
+    step: Optional[int] = None
+    hold: float = 0.0
+    timeout: float = 5.0
+    fd_limit: Optional[int] = None
+    max: int = DEFAULT_MAX
+    backend: str = DEFAULT_BACKEND
+    selector: Optional[str] = None
+    loop: Optional[str] = None
+    placement: Placement = Placement.PROCESS
+    client: str = DEFAULT_CLIENT
+    verify: Optional[Verify] = None
+    target: Optional[str] = None  # HOST:PORT of an external server
+    allow_remote: bool = False
+    ports: int = 1
+    source_ips: int = 1
+    sample: int = 16
+    workers: Optional[int] = None
+    master_bind: Optional[str] = None
+    spawn_local: bool = False
+    worker_wait: float = 60.0
+
+
+def _default_backend() -> BackendSpec:
+    return BACKENDS.get(DEFAULT_BACKEND)
+
+
+def _default_client() -> ClientSpec:
+    return CLIENTS.get(DEFAULT_CLIENT)
+
+
+@dataclass(frozen=True)
+class RampSpec(Record):
+    """Everything a ramp needs, resolved and checked; nothing in it is looked up again."""
+
+    to: Optional[int] = None  # connections to reach; None: ramp until a limit or ``max``
+    step: Optional[int] = None
+    hold: float = 0.0
+    timeout: float = 5.0
+    fd_limit: Optional[int] = None  # the server side's soft fd limit, set exactly
+    max: int = DEFAULT_MAX
+    backend: BackendSpec = field(default_factory=_default_backend)
+    loop: Optional[str] = None  # the asyncio backend's event loop, resolved
+    placement: Placement = Placement.PROCESS
+    client: ClientSpec = field(default_factory=_default_client)
+    verify: Verify = Verify.ECHO
+    allow_remote: bool = False
+    ports: int = 1
+    source_ips: int = 1
+    sample: int = 16  # older connections re-checked after each step
+    workers: Optional[int] = None  # a distributed ramp over this many workers
+    spawn_local: bool = False
+    worker_wait: float = 60.0
+    selector_class: Optional[str] = None  # what netprobe's own server waits with, resolved
+    target_address: Optional[Address] = None  # an external server instead of netprobe's own
+    master_address: Optional[Address] = None  # where a distributed ramp's master listens
+
+    @property
+    def server_options(self) -> ServerOptions:
+        """The backend's resolved selector and loop."""
+        return ServerOptions(selector_class=self.selector_class, loop=self.loop)
+
+    @property
+    def in_process(self) -> bool:
+        """Whether netprobe's own server shares this process (and its fd budget) with the client."""
+        return self.placement == Placement.THREAD and self.target_address is None
+
+    @property
+    def distributed(self) -> bool:
+        """Whether worker processes (on this machine or others) hold the connections."""
+        return self.workers is not None
+
+    def server_spec(self, want_fds: Optional[int]) -> ServerSpec:
+        """How to start this ramp's own server in a child process."""
+        return ServerSpec(backend=self.backend, options=self.server_options, ports=self.ports,
+                          fd_limit=self.fd_limit, want_fds=want_fds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON data, with the derived keys readers of ``config`` have always had, in their order."""
+        derived = {
+            "target": format_address(self.target_address) if self.target_address else None,
+            "master_bind": format_address(self.master_address) if self.master_address else None,
+            "selector": catalogue_name(self.selector_class) if self.selector_class else None,
+        }
+        data: dict[str, Any] = {}
+        for key, value in super().to_dict().items():
+            if key in DERIVED_BEFORE:
+                data[DERIVED_BEFORE[key]] = derived[DERIVED_BEFORE[key]]
+            data[key] = value
+        return data
+
+
+def _positive(name: str, value: Optional[float]) -> None:
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, got {value}")
+    if value <= 0:
+        raise UsageError(f"{name} must be greater than 0, got {value}")
+
+
+def _seconds(name: str, value: float, zero_ok: bool) -> None:
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        floor = "0 or more" if zero_ok else "above 0"
+        raise UsageError(f"{name} must be a finite number of seconds, {floor}, got {value}")
+
+
+def build_ramp_spec(opts: RampOptions) -> RampSpec:
+    """Check every option against this platform and resolve it; UsageError names the first problem."""
+    for name, value in (("--to", opts.to), ("--step", opts.step), ("--timeout", opts.timeout),
+                        ("--max", opts.max), ("--ports", opts.ports), ("--source-ips", opts.source_ips)):
+        _positive(name, value)
+    _seconds("--hold", opts.hold, zero_ok=True)
+    if opts.to is not None and opts.to > opts.max:
+        raise UsageError(f"--to {opts.to} is above --max {opts.max}")
+    client = CLIENTS.get(opts.client)
+    if opts.source_ips > 1:
+        if not platform.can_bind_loopback_aliases():
+            raise UnavailableError("--source-ips needs other loopback source addresses, which this "
+                                   "platform does not route without configured aliases")
+        if opts.source_ips > MAX_SOURCE_IPS:
+            raise UsageError(f"--source-ips {opts.source_ips} is above {MAX_SOURCE_IPS} "
+                             f"(127.0.0.1-127.0.0.{MAX_SOURCE_IPS})")
+    common: dict[str, Any] = dict(
+        to=opts.to, step=opts.step, hold=opts.hold, timeout=opts.timeout, max=opts.max, client=client,
+        verify=Verify(opts.verify or (Verify.CONNECT if opts.target else Verify.ECHO)), allow_remote=opts.allow_remote,
+        source_ips=opts.source_ips, sample=opts.sample)
+    distributed = _workers(opts) if (opts.workers is not None or opts.spawn_local
+                                     or opts.master_bind is not None) else {}
+    if opts.target is not None:
+        return RampSpec(**common, **distributed, target_address=_external_target(opts))
+    backend = BACKENDS.get(opts.backend)
+    options = resolve_options(backend, opts.selector, opts.loop)
+    spec = RampSpec(**common, backend=backend, selector_class=options.selector_class, loop=options.loop,
+                    placement=Placement(opts.placement), ports=opts.ports, fd_limit=opts.fd_limit)
+    if opts.fd_limit is not None:
+        _check_fd_limit(spec, opts.fd_limit)
+    return spec
+
+
+def build_ceiling_specs(opts: RampOptions) -> list[RampSpec]:
+    """``--backend all``: one spec per backend available here, each with its own defaults."""
+    if opts.target is not None:
+        raise UsageError("--backend all ramps netprobe's own servers; it cannot apply to --target")
+    if opts.workers is not None:
+        raise UsageError("--backend all ramps netprobe's own servers; --workers ramps a --target")
+    for option, given in (("--selector", opts.selector), ("--loop", opts.loop)):
+        if given is not None:
+            raise UsageError(f"{option} chooses for one backend; --backend all runs each with its default")
+    return [build_ramp_spec(dataclasses.replace(opts, backend=spec.name)) for spec in BACKENDS.available()]
+
+
+def _workers(opts: RampOptions) -> dict[str, Any]:
+    """A distributed ramp: workers against an external --target, the master where workers can reach it."""
+    if opts.workers is None:
+        raise UsageError("--spawn-local and --master-bind go with --workers N")
+    if not 0 < opts.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be 1-{MAX_WORKERS}, got {opts.workers}")
+    if opts.target is None:
+        raise UsageError("--workers ramps an external server: name it with --target HOST:PORT "
+                         "(start one here with `netprobe serve`)")
+    if opts.source_ips != 1:
+        raise UsageError("--source-ips is per worker with --workers: give each `netprobe worker` its --source-ip")
+    _seconds("--worker-wait", opts.worker_wait, zero_ok=False)
+    require_locust("--workers")
+    if opts.master_bind is None:
+        master: Address = ("127.0.0.1", 0 if opts.spawn_local else MASTER_PORT)
+    else:
+        host, port = parse_host_port(opts.master_bind, "--master-bind")
+        master = (check_destination(host, opts.allow_remote, "--master-bind"), port)
+    return dict(workers=opts.workers, spawn_local=opts.spawn_local, worker_wait=opts.worker_wait,
+                master_address=master)
+
+
+def _external_target(opts: RampOptions) -> Address:
+    """An external server: the options that shape netprobe's own server cannot apply."""
+    host, port = parse_host_port(opts.target or "")
+    address = (check_destination(host, opts.allow_remote), port)
+    for option, given in (("--fd-limit", opts.fd_limit is not None), ("--ports", opts.ports != 1),
+                          ("--backend", opts.backend != DEFAULT_BACKEND), ("--selector", opts.selector is not None),
+                          ("--loop", opts.loop is not None),
+                          ("--placement (--server)", opts.placement != Placement.PROCESS)):
+        if given:
+            raise UsageError(f"{option} shapes netprobe's own server; it cannot apply to --target")
+    return address
+
+
+def _fewest_fds(spec: RampSpec) -> int:
+    """The lowest --fd-limit with which the ramp can still run and meet the limit, not crash on it."""
+    if spec.placement == Placement.THREAD:
+        import psutil
+
+        return (platform.process_fds(psutil.Process()) or 0) + PROCESS_SPARE_FDS + spec.ports
+    return CHILD_MIN_FDS + spec.ports
+
+
+def _check_fd_limit(spec: RampSpec, fd_limit: int) -> None:
+    _positive("--fd-limit", fd_limit)
+    try:
+        platform.check_soft_fd_limit(fd_limit)
+    except platform.Unsupported:
+        raise UnavailableError("--fd-limit needs RLIMIT_NOFILE, which this platform does not have") from None
+    except platform.AboveHardLimit as exc:
+        raise UsageError(f"--fd-limit {fd_limit} is above the hard limit {exc.hard}") from None
+    floor = _fewest_fds(spec)
+    if fd_limit < floor:
+        where = "this process, which also runs the client," if spec.placement == Placement.THREAD else "the server"
+        raise UsageError(f"--fd-limit {fd_limit} leaves {where} no fds to work with: give at least {floor}")

@@ -1,0 +1,32 @@
+"""What a controller holds of a running server: its addresses, its counters, and how to stop it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Optional
+
+from netprobe.servers.status import ServerStatus
+
+
+class ServerHandle(ABC):
+    """A server a ramp or benchmark connects to: in a child process, in this process, or not netprobe's."""
+
+    #: The server's process, where it has one of its own (sampled as the server side).
+    pid: Optional[int] = None
+    #: Its process's soft fd limit, and what it was before the server raised it.
+    soft_limit: Optional[int] = None
+    raised_from: Optional[int] = None
+    #: What its loop waits with ("SelectSelector" means select()'s caps apply), where known.
+    waits_with: Optional[str] = None
+    #: ``step(timeout)`` when the client must drive the server from its own thread, else None.
+    step: Optional[Callable[[float], bool]] = None
+    addresses: list[tuple[str, int]]
+
+    @abstractmethod
+    def status(self) -> Optional[ServerStatus]:
+        """Its counters, or None where netprobe cannot see them; raises ServerGone if it died."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop it and release everything it holds."""

@@ -1,0 +1,200 @@
+"""Why a ramp stops: every stop reason as one record, with how it is recognised and its remedy per OS.
+
+Adding a stop reason is a member of ``StopReason`` plus its ``StopKind`` in ``KINDS`` below; the
+verdict, the JSON, the docs table (``python -m netprobe.stops`` prints it) and the tests read them
+from here. Remedies are templates: ``{hard}`` is the hard fd limit, ``{side}`` the side that
+met the limit. A per-OS remedy replaces the generic one on that OS (``linux``, ``darwin``,
+``windows``; other POSIX systems get the generic text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from netprobe.vocabulary import Operation, Word
+
+
+class StopReason(Word):
+    """Why a ramp stopped, or which limit a server met."""
+
+    SELECT_LIMIT = "select_limit"
+    FD_LIMIT = "fd_limit"
+    SYSTEM_FD_LIMIT = "system_fd_limit"
+    PORT_EXHAUSTION = "port_exhaustion"
+    BACKLOG = "backlog"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    THREAD_LIMIT = "thread_limit"
+    SERVER_EXITED = "server_exited"
+    WORKER_LOST = "worker_lost"
+    INTERRUPTED = "interrupted"
+    OTHER = "other"
+
+
+# accept() errors that mean "out of a resource": a server pauses accepting and keeps serving.
+ACCEPT_LIMITS = frozenset({StopReason.FD_LIMIT, StopReason.SYSTEM_FD_LIMIT, StopReason.MEMORY})
+
+
+@dataclass(frozen=True)
+class StopKind:
+    """One stop reason: what it means, where it strikes, how an errno names it, and how to get past it."""
+
+    reason: StopReason
+    meaning: str  # one line for the docs table
+    typical_side: str  # for the docs table: "server", "client or server", ...
+    remedy: str  # true on any OS
+    #: POSIX errno names (Winsock's without their WSA prefix) that mean this stop ...
+    errnos: tuple[str, ...] = ()
+    #: ... and those that mean it only while connecting or binding.
+    connect_errnos: tuple[str, ...] = ()
+    #: A more precise remedy on one OS, by ``netprobe.platform.NAME``.
+    remedy_on: dict[str, str] = field(default_factory=dict)
+
+
+KINDS: tuple[StopKind, ...] = (
+    StopKind(
+        StopReason.SELECT_LIMIT,
+        "select() refused the set: fd >= FD_SETSIZE (POSIX), more than 512 sockets (Windows)", "server",
+        "select() cannot watch fd 1024 or above: use --selector poll (or the platform's epoll/kqueue, "
+        "which selectors.DefaultSelector picks)",
+        remedy_on={
+            "linux": "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector epoll or poll "
+                     "(selectors.DefaultSelector picks epoll on Linux)",
+            "darwin": "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector kqueue "
+                      "(selectors.DefaultSelector picks kqueue on macOS) or poll",
+            "windows": "Windows select() takes at most 512 sockets per call: use asyncio's ProactorEventLoop "
+                       "(IOCP, the default since 3.8), gevent (its libuv loop is not capped by select), "
+                       "or spread sockets over several select() calls",
+        }),
+    StopKind(
+        StopReason.FD_LIMIT, "EMFILE / WSAEMFILE: the process's fd limit", "server or client",
+        "raise the soft fd limit: `ulimit -n {hard}` in the shell that starts it, "
+        "or resource.setrlimit(RLIMIT_NOFILE, (hard, hard)) at start-up",
+        errnos=("EMFILE",),
+        remedy_on={
+            "linux": "raise the {side}'s soft fd limit: `ulimit -n {hard}` in its shell, LimitNOFILE= in its "
+                     "systemd unit, or resource.setrlimit(RLIMIT_NOFILE) at start-up (hard limit here {hard}; "
+                     "above it edit /etc/security/limits.conf)",
+            "darwin": "raise the {side}'s soft fd limit: `ulimit -n N` in its shell (up to kern.maxfilesperproc; "
+                      "hard limit here {hard}), or `sudo launchctl limit maxfiles N unlimited` for programs "
+                      "launchd starts (its default soft limit is 256)",
+            "windows": "WSAEMFILE: the process ran out of socket handles; close idle sockets or split the load "
+                       "over processes",
+        }),
+    StopKind(
+        StopReason.SYSTEM_FD_LIMIT, "ENFILE: the system file table; or the guard stopped before it ran low",
+        "system", "the system-wide file table is full: raise it or close other programs",
+        errnos=("ENFILE",),
+        remedy_on={
+            "linux": "the system file table is full: `sysctl -w fs.file-max=N` (see fs.file-nr)",
+            "darwin": "the system file table is full: `sudo sysctl -w kern.maxfiles=N`",
+            "windows": "Windows ran out of handles system-wide: close other programs' sockets",
+        }),
+    StopKind(
+        StopReason.PORT_EXHAUSTION,
+        "EADDRNOTAVAIL at connect (Windows: WSAEADDRINUSE, WSAENOBUFS, WSAEADDRNOTAVAIL)", "client",
+        "one source address can reach one destination through the ephemeral range only: widen it, or spread "
+        "over more server ports (--ports)",
+        errnos=("EADDRNOTAVAIL",), connect_errnos=("EADDRINUSE",),
+        remedy_on={
+            "linux": "ephemeral ports to one destination ran out: widen `sysctl -w "
+                     "net.ipv4.ip_local_port_range='1024 65535'`, spread over more server ports (--ports) or "
+                     "source addresses (--source-ips)",
+            "darwin": "ephemeral ports to one destination ran out: `sudo sysctl -w net.inet.ip.portrange.first=10000`,"
+                      " or spread over more server ports (--ports)",
+            "windows": "the dynamic port range ran out: `netsh int ipv4 set dynamicport tcp start=10000 num=55536` "
+                       "(as administrator), or spread over more server ports (--ports)",
+        }),
+    StopKind(
+        StopReason.BACKLOG, "handshakes did not complete within the timeout: the accept queue is full", "server",
+        "the accept queue overflowed: raise the listen() backlog and somaxconn, accept faster",
+        remedy_on={
+            "linux": "the accept queue overflowed: raise `sysctl -w net.core.somaxconn=N` and the listen() "
+                     "backlog, or accept faster",
+            "darwin": "the accept queue overflowed: `sudo sysctl -w kern.ipc.somaxconn=N` and a larger listen() "
+                      "backlog",
+            "windows": "the accept queue overflowed: accept faster or pass a larger listen() backlog",
+        }),
+    StopKind(
+        StopReason.REFUSED, "ECONNREFUSED: nothing listens", "server",
+        "nothing accepts at that address (or its accept queue overflowed and it resets)",
+        errnos=("ECONNREFUSED",)),
+    StopKind(
+        StopReason.TIMEOUT, "connected, but no answer within `--timeout`", "server",
+        "the peer did not answer within --timeout: it is stalled or overloaded; raise --timeout or look at "
+        "the server",
+        errnos=("ETIMEDOUT",)),
+    StopKind(
+        StopReason.MEMORY, "ENOMEM / ENOBUFS, or the memory guard", "client, server or system",
+        "the kernel ran out of socket buffer memory: free memory or lower buffer sizes",
+        errnos=("ENOMEM", "ENOBUFS"),
+        remedy_on={
+            "linux": "the kernel refused socket memory: free memory or raise net.ipv4.tcp_mem",
+            "windows": "WSAENOBUFS: Winsock ran out of buffer space (non-paged pool); use fewer sockets or less "
+                       "buffering",
+        }),
+    StopKind(
+        StopReason.THREAD_LIMIT,
+        "a thread could not start (its stack's memory, RLIMIT_NPROC, kernel.threads-max): the threads client "
+        "or backend", "client or server",
+        "the process cannot start another thread (memory for its stack, or a limit on threads): use an "
+        "event-loop backend, or raise the thread limits",
+        remedy_on={
+            "linux": "no more threads: raise `ulimit -u` (RLIMIT_NPROC), `sysctl -w kernel.threads-max=N` and "
+                     "vm.max_map_count, lower the stack size (threading.stack_size), or use an event-loop backend",
+        }),
+    StopKind(
+        StopReason.SERVER_EXITED, "the server process died", "server",
+        "the server process died: read its exit status and stderr above"),
+    StopKind(
+        StopReason.WORKER_LOST,
+        "a worker of a distributed ramp stopped answering (killed, network lost); its share is not moved to "
+        "the others", "client",
+        "a worker stopped answering (killed, or its network went away): look at that machine, then run again; "
+        "netprobe does not move its share onto the others"),
+    StopKind(
+        StopReason.INTERRUPTED,
+        "Ctrl-C or SIGTERM: exit 130, the partial report is still printed and written", "",
+        "run again without interrupting"),
+    StopKind(
+        StopReason.OTHER, "anything else, with its errno and message", "",
+        "see the message; this stop is not one netprobe recognises"),
+)
+
+_BY_REASON = {kind.reason: kind for kind in KINDS}
+
+
+def kind_of(reason: StopReason) -> StopKind:
+    """The record of ``reason``."""
+    return _BY_REASON[reason]
+
+
+def classify_errno_name(name: Optional[str], operation: str) -> Optional[StopReason]:
+    """The stop an errno name (``"EMFILE"``; Winsock's without ``WSA``) met during ``operation`` means, if any."""
+    if name is None:
+        return None
+    connecting = operation in (Operation.CONNECT, Operation.BIND)
+    for kind in KINDS:
+        if name in kind.errnos or (connecting and name in kind.connect_errnos):
+            return kind.reason
+    return None
+
+
+def remedy(reason: StopReason, os_name: str, side: str, hard: Optional[int]) -> str:
+    """How to get past ``reason`` on ``os_name`` for ``side``, with the hard fd limit filled in."""
+    kind = _BY_REASON[reason]
+    template = kind.remedy_on.get(os_name, kind.remedy)
+    return template.format(hard="unlimited" if hard is None else hard, side=side)
+
+
+def docs_table() -> str:
+    """The stop-reason table of docs/ramp.md, in markdown."""
+    rows = ["| reason | what happened | typical side |", "|---|---|---|"]
+    rows += [f"| `{k.reason}` | {k.meaning} | {k.typical_side} |" for k in KINDS]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(docs_table(), end="")

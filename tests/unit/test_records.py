@@ -1,0 +1,92 @@
+"""Typed records: one encoding, checked on arrival; the RampSpec crosses every process boundary unchanged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pytest
+
+from netprobe.errors import RecordError
+from netprobe.models.ramp import WorkerFailure
+from netprobe.ramp.spec import RampOptions, RampSpec, build_ramp_spec
+from netprobe.records import Record
+from netprobe.servers.registry import BACKENDS
+from netprobe.servers.spec import ServerSpec
+from netprobe.stops import StopReason
+from netprobe.vocabulary import Placement, Verify
+
+
+@dataclass(frozen=True)
+class Sample(Record):
+    count: int
+    ratio: float
+    name: Optional[str] = None
+    pairs: list[tuple[str, int]] = field(default_factory=list)
+    to: Optional[int] = field(default=None, metadata={"json": "target"})
+
+
+def test_a_record_survives_json_unchanged():
+    sample = Sample(3, 0.5, "x", [("127.0.0.1", 80)], to=7)
+    text = sample.to_json()
+    assert json.loads(text)["target"] == 7 and "to" not in json.loads(text)
+    assert Sample.from_json(text) == sample
+
+
+@pytest.mark.parametrize("data, problem", [
+    ({"ratio": 1.0}, "count: missing"),
+    ({"count": "3", "ratio": 1.0}, "count: expected int, got str"),
+    ({"count": True, "ratio": 1.0}, "count: expected int, got bool"),
+    ({"count": 1, "ratio": None}, "ratio: expected float, got null"),
+    ({"count": 1, "ratio": 1.0, "pairs": [["a", 1, 2]]}, "pairs[0]: expected 2 items"),
+    ({"count": 1, "ratio": 1.0, "pairs": "no"}, "pairs: expected a list"),
+    ([1], "expected an object"),
+])
+def test_a_record_names_the_first_field_that_does_not_fit(data, problem):
+    with pytest.raises(RecordError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        Sample.from_dict(data)
+
+
+def test_non_finite_numbers_are_refused_on_arrival():
+    with pytest.raises(RecordError, match="not JSON|finite"):
+        Sample.from_json('{"count": 1, "ratio": NaN}')
+    with pytest.raises(RecordError, match="not a finite number"):
+        Sample.from_dict({"count": 1, "ratio": float("inf")})
+
+
+def test_words_are_checked_against_their_vocabulary():
+    good = {"reason": "fd_limit", "side": "client", "errno": "EMFILE", "message": "m", "held": 1,
+            "in_flight": 0, "remedy": "r"}
+    assert WorkerFailure.from_dict(good).reason is StopReason.FD_LIMIT
+    with pytest.raises(RecordError, match="reason: 'nonsense' is not one of"):
+        WorkerFailure.from_dict({**good, "reason": "nonsense"})
+
+
+def test_the_ramp_spec_is_built_once_and_round_trips_through_json():
+    spec = build_ramp_spec(RampOptions(to=100, backend="asyncio", loop="selector", selector="poll",
+                                       placement=Placement.THREAD, verify=Verify.CONNECT))
+    assert spec.backend is BACKENDS.get("asyncio")  # the registration itself, not its name
+    assert spec.selector_class == "PollSelector" and spec.loop == "selector"
+    again = RampSpec.from_json(spec.to_json())
+    assert again == spec and again.backend is spec.backend and again.placement is Placement.THREAD
+    assert json.loads(spec.to_json())["selector"] == "poll"
+
+
+def test_the_ramp_spec_is_frozen():
+    spec = build_ramp_spec(RampOptions(to=10))
+    with pytest.raises(AttributeError):
+        spec.to = 20  # type: ignore[misc]
+
+
+def test_a_spec_naming_an_unknown_backend_is_refused_on_arrival():
+    data = json.loads(build_ramp_spec(RampOptions(to=10)).to_json())
+    with pytest.raises(RecordError, match="backend: .nosuch. is not a backend"):
+        RampSpec.from_dict({**data, "backend": "nosuch"})
+
+
+def test_the_server_child_reads_the_spec_the_ramp_built():
+    spec = build_ramp_spec(RampOptions(to=10, backend="selectors", selector="poll", ports=2))
+    child = spec.server_spec(want_fds=100)
+    assert ServerSpec.from_json(child.to_json()) == child
+    assert child.options.selector_class == "PollSelector" and child.ports == 2
