@@ -18,7 +18,7 @@ from typing import Any
 def main(argv: list[str]) -> int:
     """Run every client's get and put, then print the counts and latencies as one JSON line."""
     from netprobe.errors import ProtocolError
-    from netprobe.protocols.files import get, put
+    from netprobe.protocols.files_client import get, put
     from netprobe.sockets import abort
 
     host, port, clients, path, expected = argv[0], int(argv[1]), int(argv[2]), argv[3], bytes.fromhex(argv[4])

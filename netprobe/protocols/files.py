@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import struct
 import tempfile
 from typing import Any, BinaryIO, Optional
@@ -296,59 +295,3 @@ class FileSession:
     def close(self) -> None:
         """Drop any half-written upload and close the file being sent."""
         self.abort_transfers()
-
-
-# --- client side, blocking: used by bench transfer and the tests
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        data += chunk
-    return bytes(data)
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    """Read one whole frame from a blocking socket; ConnectionError if the peer closes first."""
-    (length,) = framing.HEADER.unpack(_read_exact(sock, framing.HEADER.size))
-    if not 0 < length <= framing.MAX_FRAME:
-        raise ProtocolError(f"the server sent a frame of {length} bytes")
-    return _read_exact(sock, length)
-
-
-def _expect_ok(sock: socket.socket) -> tuple[int, bytes]:
-    body = read_frame(sock)
-    if body[:1] == b"X":
-        raise ProtocolError(body[1:].decode("utf-8", "replace"))
-    if body[:1] != b"O":
-        raise ProtocolError(f"unexpected reply type {body[:1]!r}")
-    return SIZE_AND_SHA.unpack(body[1:])
-
-
-def get(sock: socket.socket, path: str) -> bytes:
-    """Fetch ``path``; raise ProtocolError if the server refuses or the checksum is wrong."""
-    sock.sendall(framing.encode(b"G" + path.encode()))
-    size, sha = _expect_ok(sock)
-    data = bytearray()
-    while len(data) < size:
-        body = read_frame(sock)
-        if body[:1] != b"D":
-            raise ProtocolError(f"unexpected frame type {body[:1]!r} in file data")
-        data += body[1:]
-    if len(data) != size or hashlib.sha256(data).digest() != sha:
-        raise ProtocolError("the file arrived corrupt: sha256 does not match")
-    return bytes(data)
-
-
-def put(sock: socket.socket, path: str, data: bytes) -> None:
-    """Upload ``data`` as ``path``; return once the server confirmed the checksum."""
-    sha = hashlib.sha256(data).digest()
-    sock.sendall(framing.encode(b"P" + SIZE_AND_SHA.pack(len(data), sha) + path.encode()))
-    for start in range(0, len(data), CHUNK):
-        sock.sendall(framing.encode(b"D" + data[start:start + CHUNK]))
-    size, confirmed = _expect_ok(sock)
-    if (size, confirmed) != (len(data), sha):
-        raise ProtocolError("the server confirmed a different file")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netprobe.render import sections
+from netprobe.render import bench_sections, sections
 
 # Record class name -> its layout; by name, so rendering one kind imports no other record.
 _LAYOUTS: dict[str, Callable[[Any], sections.Document]] = {
@@ -13,10 +13,10 @@ _LAYOUTS: dict[str, Callable[[Any], sections.Document]] = {
     "RampResult": sections.ramp_document,
     "CeilingsResult": sections.ceilings_document,
     "ReportResult": sections.report_document,
-    "BenchSelectorsResult": sections.bench_selectors_document,
-    "BenchModelsResult": sections.bench_models_document,
-    "BenchEchoResult": sections.bench_echo_document,
-    "BenchTransferResult": sections.bench_transfer_document,
+    "BenchSelectorsResult": bench_sections.bench_selectors_document,
+    "BenchModelsResult": bench_sections.bench_models_document,
+    "BenchEchoResult": bench_sections.bench_echo_document,
+    "BenchTransferResult": bench_sections.bench_transfer_document,
 }
 
 

@@ -19,7 +19,8 @@ import pytest
 from netprobe import platform
 from netprobe.errors import ProtocolError
 from netprobe.protocols import framing
-from netprobe.protocols.files import SIZE_AND_SHA, get, put, read_frame
+from netprobe.protocols.files import SIZE_AND_SHA
+from netprobe.protocols.files_client import get, put, read_frame
 from netprobe.servers.process import ChildServer
 from netprobe.servers.registry import BACKENDS, BackendSpec, backend_names
 from netprobe.servers.spec import ServerSpec
