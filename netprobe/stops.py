@@ -29,7 +29,6 @@ class StopReason(Word):
     THREAD_LIMIT = "thread_limit"
     SERVER_EXITED = "server_exited"
     WORKER_LOST = "worker_lost"
-    CONN_RESET = "conn_reset"
     INTERRUPTED = "interrupted"
     OTHER = "other"
 
@@ -155,10 +154,6 @@ KINDS: tuple[StopKind, ...] = (
         "the others", "client",
         "a worker stopped answering (killed, or its network went away): look at that machine, then run again; "
         "netprobe does not move its share onto the others"),
-    StopKind(
-        StopReason.CONN_RESET, "ECONNRESET: the server reset connections it had accepted", "server",
-        "the server accepted, then reset the connection: read its log for the limit it enforces",
-        errnos=("ECONNRESET",)),
     StopKind(
         StopReason.INTERRUPTED,
         "Ctrl-C or SIGTERM: exit 130, the partial report is still printed and written", "",
