@@ -93,4 +93,3 @@ register(BackendSpec("asyncio", "netprobe.servers.asyncio_server", "AsyncioServe
 register(BackendSpec("gevent", "netprobe.servers.gevent_server", "GeventServer",
                      "one greenlet per connection on gevent's sockets (no monkey-patching)",
                      requires=("gevent",)))
-register(BackendSpec("fake", "netprobe.servers.fake_server", "FakeServer", "a throwaway backend"))
