@@ -1,0 +1,152 @@
+"""The GitHub Action's one step (action.yml): `netprobe limits`, one ramp, the expectation checked.
+
+Inputs arrive as NETPROBE_* environment variables (never spliced into a shell line); the JSON
+files go to the output directory, named after the OS and Python so `netprobe report` can put jobs
+side by side; the markdown report goes to $GITHUB_STEP_SUMMARY and the file paths to
+$GITHUB_OUTPUT. Exits 1 with one `::error::` line when the ramp did not meet the expectation,
+2 when an input is not one netprobe can use. Python, so it runs the same on every runner.
+
+An expectation is `reached` (the ramp reached --to: its exit status 0) or
+`REASON[@SIDE][:LOW-HIGH]`: the ramp stopped on REASON (a stop reason of netprobe.stops), on
+SIDE if given, with a count held between LOW and HIGH if given (`select_limit@server:500-511`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+EXPECTATION = re.compile(r"^(?P<reason>[a-z_]+)(?:@(?P<side>[a-z]+))?(?::(?P<low>\d+)-(?P<high>\d+))?$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the ramp must end with: reaching --to, or a named stop on a side within a range."""
+
+    reason: Optional[str] = None  # None: the target must be reached
+    side: Optional[str] = None
+    low: Optional[int] = None
+    high: Optional[int] = None
+
+    @classmethod
+    def parse(cls, text: str) -> Expectation:
+        """Read an ``expect`` input; ValueError says what is wrong with it."""
+        from netprobe.stops import StopReason
+        from netprobe.vocabulary import Side
+
+        text = text.strip()
+        if text in ("", "reached"):
+            return cls()
+        match = EXPECTATION.match(text)
+        if match is None:
+            raise ValueError(f"expect {text!r} is not 'reached' or REASON[@SIDE][:LOW-HIGH]")
+        reason, side = match["reason"], match["side"]
+        if reason not in StopReason.values():
+            raise ValueError(f"expect: {reason!r} is not a stop reason ({', '.join(StopReason.values())})")
+        if side is not None and side not in Side.values():
+            raise ValueError(f"expect: side {side!r} is not one of {', '.join(Side.values())}")
+        low = int(match["low"]) if match["low"] else None
+        high = int(match["high"]) if match["high"] else None
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"expect: the range {low}-{high} is empty")
+        return cls(reason, side, low, high)
+
+    def __str__(self) -> str:
+        if self.reason is None:
+            return "the target reached"
+        where = f" on the {self.side} side" if self.side else ""
+        held = f" holding {self.low}-{self.high}" if self.low is not None else ""
+        return f"a {self.reason} stop{where}{held}"
+
+    def check(self, ok: bool, reached: int, reason: Optional[str], side: Optional[str]) -> Optional[str]:
+        """None if the ramp met this expectation, else one line saying what it did instead."""
+        got = f"reached {reached:,}" + (f", stopped by {reason} on the {side} side" if reason else "")
+        if self.reason is None:
+            return None if ok else f"expected {self}; {got}"
+        met = (reason == self.reason and (self.side is None or side == self.side)
+               and (self.low is None or self.high is None or self.low <= reached <= self.high))
+        return None if met else f"expected {self}; {got}"
+
+
+def _netprobe(*args: str) -> int:
+    print("+ netprobe " + " ".join(args), flush=True)
+    return subprocess.run([sys.executable, "-m", "netprobe", *args]).returncode
+
+
+def _append(path: Optional[str], text: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+
+
+def main() -> int:
+    """Run limits and the ramp the inputs describe, publish the files, and check the expectation."""
+    env = os.environ
+    try:
+        expectation = Expectation.parse(env.get("NETPROBE_EXPECT", "reached"))
+    except ValueError as exc:
+        print(f"::error::netprobe action: {exc}", flush=True)
+        return 2
+    out = env.get("NETPROBE_OUTPUT_DIR") or "netprobe-results"
+    os.makedirs(out, exist_ok=True)
+    os_name = env.get("RUNNER_OS", platform.system()).lower()
+    name = env.get("NETPROBE_NAME", "").strip()
+    tag = f"{os_name}-py{platform.python_version()}" + (f"-{name}" if name else "")
+
+    files = []
+    if env.get("NETPROBE_LIMITS", "true").strip().lower() != "false":
+        limits = os.path.join(out, f"limits-{tag}.json")
+        if _netprobe("limits", "--format", "json", "--output", limits) != 0:
+            print("::error::netprobe limits failed", flush=True)
+            return 2
+        files.append(limits)
+
+    ramp = os.path.join(out, f"ramp-{tag}.json")
+    argv = ["ramp", "--quiet", "--format", "json", "--output", ramp]
+    for option, variable in (("--to", "NETPROBE_TO"), ("--backend", "NETPROBE_BACKEND"),
+                             ("--selector", "NETPROBE_SELECTOR"), ("--target", "NETPROBE_TARGET"),
+                             ("--fd-limit", "NETPROBE_FD_LIMIT")):
+        value = env.get(variable, "").strip()
+        if value:
+            argv += [option, value]
+    argv += shlex.split(env.get("NETPROBE_RAMP_ARGS", ""))
+    status = _netprobe(*argv)
+    if status not in (0, 1) or not os.path.exists(ramp):
+        print(f"::error::netprobe ramp failed with exit status {status} (see the lines above)", flush=True)
+        return 2
+    files.append(ramp)
+
+    from netprobe.models.ramp import RampResult
+
+    with open(ramp, encoding="utf-8") as f:
+        result = RampResult.from_json(f.read(), ramp)
+    reason = str(result.stop.reason) if result.stop else None
+    side = str(result.stop.side) if result.stop else None
+
+    _netprobe("report", *files)  # the table, for the job log
+    summary = os.path.join(out, f"summary-{tag}.md")
+    _netprobe("report", *files, "--format", "markdown", "--output", summary)
+    if os.path.exists(summary):
+        with open(summary, encoding="utf-8") as f:
+            _append(env.get("GITHUB_STEP_SUMMARY"), f"## netprobe on {os_name}, Python "
+                                                    f"{platform.python_version()}{' (' + name + ')' if name else ''}"
+                                                    f"\n\n{result.verdict}\n\n" + f.read() + "\n")
+    _append(env.get("GITHUB_OUTPUT"), f"files={' '.join(files)}\ndir={out}\nramp-json={ramp}\n"
+                                      f"limits-json={files[0] if len(files) > 1 else ''}\n"
+                                      f"reached={result.reached}\nstop-reason={reason or ''}\n")
+    problem = expectation.check(status == 0, result.reached, reason, side)
+    if problem is not None:
+        print(f"::error::netprobe: {problem}", flush=True)
+        return 1
+    print(f"netprobe: {expectation}, as expected: {result.verdict}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

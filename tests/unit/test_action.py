@@ -1,0 +1,121 @@
+"""The GitHub Action (action.yml), run here as a runner runs it: its steps' commands, its inputs and environment.
+
+The runner's part is played by this test: it substitutes ``${{ inputs.* }}`` and
+``${{ github.action_path }}``, sets GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_OS and
+RUNNER_TEMP, and runs each step with the shell it names. ``python`` is a fresh virtual
+environment that sees this one's packages, so the install step installs into it, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+yaml = pytest.importorskip("yaml", reason="pyyaml reads action.yml (the test extra brings it)")
+sys.path.insert(0, str(ROOT / "ci"))
+try:
+    from action import Expectation
+finally:
+    sys.path.pop(0)
+
+ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
+RUNNER_OS = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}.get(sys.platform, "Linux")
+
+
+@pytest.fixture(scope="module")
+def runner_python(tmp_path_factory) -> Path:
+    """A venv whose ``python`` sees this interpreter's packages, so a pip install lands there only."""
+    home = tmp_path_factory.mktemp("runner-venv")
+    venv.EnvBuilder(with_pip=False).create(home)
+    site = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    bindir = home / ("Scripts" if sys.platform == "win32" else "bin")
+    python = bindir / ("python.exe" if sys.platform == "win32" else "python")
+    target = subprocess.run([str(python), "-c", "import site; print(site.getsitepackages()[0])"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    Path(target, "outer.pth").write_text(site + "\n")
+    return bindir
+
+
+def _run_action(bindir: Path, tmp_path: Path, **overrides: str) -> tuple[list[subprocess.CompletedProcess], Path]:
+    inputs = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
+    inputs.update(overrides)
+
+    def substitute(text: str) -> str:
+        text = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: inputs[m.group(1)], text)
+        return re.sub(r"\$\{\{\s*github\.action_path\s*\}\}", str(ROOT), text)
+
+    summary = tmp_path / "summary.md"
+    summary.touch()
+    env = {**os.environ, "PATH": str(bindir) + os.pathsep + os.environ["PATH"], "GITHUB_STEP_SUMMARY": str(summary),
+           "GITHUB_OUTPUT": str(tmp_path / "output"), "RUNNER_OS": RUNNER_OS, "RUNNER_TEMP": str(tmp_path),
+           "GITHUB_ACTION_PATH": str(ROOT), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    done = []
+    for step in ACTION["runs"]["steps"]:
+        assert step["shell"] == "bash", "every step names bash, the shell every runner has"
+        step_env = {**env, **{k: substitute(str(v)) for k, v in (step.get("env") or {}).items()}}
+        proc = subprocess.run([shutil.which("bash") or "bash", "-e", "-c", substitute(step["run"])], cwd=tmp_path,
+                              env=step_env, capture_output=True, text=True, timeout=600)
+        done.append(proc)
+        if proc.returncode != 0:
+            break
+    return done, summary
+
+
+def test_the_action_is_a_composite_action_of_bash_steps_with_inputs():
+    assert ACTION["runs"]["using"] == "composite"
+    assert {"to", "backend", "target", "fd-limit", "expect"} <= set(ACTION["inputs"])
+    assert {"files", "ramp-json", "limits-json"} <= set(ACTION["outputs"])
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="runs the action's bash steps")
+def test_the_action_runs_here_and_fails_in_one_line_on_an_unmet_expectation(runner_python, tmp_path):
+    (tmp_path / "met").mkdir()
+    steps, summary = _run_action(runner_python, tmp_path / "met", to="300")
+    assert [p.returncode for p in steps] == [0, 0], steps[-1].stdout[-2000:] + steps[-1].stderr[-2000:]
+    text = summary.read_text()
+    assert "|" in text and "---" in text and "Reached 300" in text
+    outputs = dict(line.split("=", 1) for line in (tmp_path / "met" / "output").read_text().splitlines())
+    assert outputs["reached"] == "300" and outputs["stop-reason"] == ""
+    for path in outputs["files"].split():
+        assert Path(tmp_path / "met", path).is_file()
+
+    (tmp_path / "unmet").mkdir()
+    steps, _ = _run_action(runner_python, tmp_path / "unmet", to="300", limits="false",
+                           expect="select_limit@server:1000-1023")
+    assert steps[-1].returncode == 1
+    errors = [line for line in steps[-1].stdout.splitlines() if line.startswith("::error::")]
+    assert errors == ["::error::netprobe: expected a select_limit stop on the server side holding 1000-1023; "
+                      "reached 300"]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("nonsense!", "is not 'reached'"),
+    ("no_such_reason", "is not a stop reason"),
+    ("fd_limit@nowhere", "side 'nowhere'"),
+    ("fd_limit:9-1", "is empty"),
+])
+def test_a_bad_expectation_is_named(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        Expectation.parse(text)
+
+
+def test_every_job_checks_the_select_headline_of_its_os():
+    """The workflow's headline per OS fails a job whose select() does not stop where netprobe says."""
+    text = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    headlines = dict(re.findall(r"- os: (\S+)\n(?:\s+\w+: .*\n)*?\s+headline: (\S+)", text))
+    windows, linux = Expectation.parse(headlines["windows-latest"]), Expectation.parse(headlines["ubuntu-latest"])
+    assert headlines["macos-latest"] == headlines["ubuntu-latest"]
+    assert windows.check(False, 511, "select_limit", "server") is None
+    assert windows.check(False, 1020, "select_limit", "server") is not None  # Windows is capped by count
+    assert linux.check(False, 1020, "select_limit", "server") is None
+    assert linux.check(False, 2000, "fd_limit", "server") is not None
+    assert Expectation.parse("reached").check(True, 1000, None, None) is None
