@@ -23,6 +23,8 @@ class StopReason(Word):
     SYSTEM_FD_LIMIT = "system_fd_limit"
     PORT_EXHAUSTION = "port_exhaustion"
     BACKLOG = "backlog"
+    STOPPED_ACCEPTING = "stopped_accepting"
+    CLOSED_BY_SERVER = "closed_by_server"
     REFUSED = "refused"
     TIMEOUT = "timeout"
     MEMORY = "memory"
@@ -118,6 +120,18 @@ KINDS: tuple[StopKind, ...] = (
             "windows": "the accept queue overflowed: accept faster or pass a larger listen() backlog",
         }),
     StopKind(
+        StopReason.STOPPED_ACCEPTING,
+        "the kernel completed handshakes the server never accepted: they wait in its listen queue "
+        "(netprobe reads the queue on Linux and does not count them as held)", "server",
+        "the server stopped calling accept(): a connection cap of its own (haproxy maxconn, a pool size) or a "
+        "stalled loop; raise that cap, as a larger listen() backlog would only queue more"),
+    StopKind(
+        StopReason.CLOSED_BY_SERVER,
+        "the server accepted connections, then closed or reset them; its first words before closing are "
+        "kept, and a refusal netprobe knows names the server's setting", "server",
+        "the server closes connections past a limit of its own: raise that limit (the message names it where "
+        "the server said which)"),
+    StopKind(
         StopReason.REFUSED, "ECONNREFUSED: nothing listens", "server",
         "nothing accepts at that address (or its accept queue overflowed and it resets)",
         errnos=("ECONNREFUSED",)),
@@ -164,6 +178,43 @@ KINDS: tuple[StopKind, ...] = (
 )
 
 _BY_REASON = {kind.reason: kind for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What a well-known server says when it refuses a connection at its cap, and the setting behind it."""
+
+    said: str  # text the server sends before it closes (matched case-insensitively)
+    server: str
+    setting: str
+    remedy: str
+
+
+# The refusals netprobe recognises in what a server said before closing. Add a row to teach it
+# another server; the tests check each against the real server where one is installed.
+REFUSALS: tuple[Refusal, ...] = (
+    Refusal("max number of clients reached", "redis", "maxclients",
+            "raise redis's maxclients (`CONFIG SET maxclients N` or redis.conf) and its fd limit with it"),
+    Refusal("redis is running in protected mode", "redis", "protected-mode",
+            "redis takes clients from other addresses (here a worker's 127.0.0.x) only with a password set or "
+            "`protected-mode no`; or give every worker the source address 127.0.0.1"),
+    Refusal("too many open connections", "memcached", "-c",
+            "start memcached with a larger -c N (and an fd limit above N)"),
+    Refusal("sorry, too many clients already", "PostgreSQL", "max_connections",
+            "raise max_connections in postgresql.conf, or put a pooler (PgBouncer) in front"),
+    Refusal("too many connections", "MySQL/MariaDB", "max_connections",
+            "raise max_connections (`SET GLOBAL max_connections = N`)"),
+    Refusal("503 service unavailable", "an HTTP server or proxy", "its connection or queue limit",
+            "raise the limit the server or proxy applies (nginx worker_connections, haproxy maxconn)"),
+)
+
+
+def recognise_refusal(said: Optional[str]) -> Optional[Refusal]:
+    """The refusal ``said`` (what a server sent before closing) matches, if netprobe knows it."""
+    if not said:
+        return None
+    text = said.lower()
+    return next((r for r in REFUSALS if r.said in text), None)
 
 
 def kind_of(reason: StopReason) -> StopKind:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from netprobe.clients.watch import HeldWatch, Sweep, printable
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation
 
@@ -91,6 +92,7 @@ class Client(ABC):
         self._index = 0
         #: Keep this client's fds at or above this number (a select()-capped server shares the process).
         self.fd_floor: Optional[int] = None
+        self._watch = HeldWatch()
 
     def _next_addresses(self) -> tuple[tuple[str, int], Optional[str]]:
         i = self._index
@@ -110,6 +112,45 @@ class Client(ABC):
         """Pick up to ``count`` older verified connections to check again."""
         older = self.verified[: max(0, len(self.verified) - exclude_newest)]
         return random.sample(older, min(count, len(older)))
+
+    def _hold(self, sock: Any) -> None:
+        """Count ``sock`` as held: it passed its check; from now on a sweep notices the server closing it."""
+        self.verified.append(sock)
+        self._watch.add(sock)
+
+    def sweep(self) -> Sweep:
+        """Find every held connection the server closed or reset since it was checked, and let it go.
+
+        One readiness call over all of them: a connection counts as held only while the server
+        has accepted it and not closed it. What a server said before closing is kept.
+        """
+        found, gone = self._watch.sweep()
+        if gone:
+            closed = {id(sock) for sock in gone}
+            self.verified = [sock for sock in self.verified if id(sock) not in closed]
+            abort_all(gone)
+        return found
+
+    def sweep_until_quiet(self, grace: float, wait: Callable[[float], object], pause: float = 0.05) -> Sweep:
+        """Sweep; while sweeps keep finding closed connections, wait ``pause`` and sweep again, for up to ``grace``.
+
+        A server at its cap accepts, then refuses a moment later: the first sweep sees only the
+        refusals already sent, so a stop is counted only once the server has gone quiet.
+        """
+        found = self.sweep()
+        deadline = time.monotonic() + grace
+        while found.closed and time.monotonic() < deadline:
+            wait(pause)
+            more = self.sweep()
+            if not more.closed:
+                break
+            found.closed += more.closed
+            found.said = found.said or more.said
+        return found
+
+    def _release_watch(self) -> None:
+        """Stop watching the held connections (their client closes them)."""
+        self._watch.close()
 
     @property
     def held(self) -> int:
@@ -179,8 +220,13 @@ def echo_roundtrip(sock: socket.socket, payload: bytes) -> float:
             raise ConnectionResetError("the peer closed the connection")
         received += chunk
     if received != payload:
-        raise ValueError("the echo came back different")
+        raise ValueError(echo_mismatch(received))
     return (time.perf_counter() - started) * 1000.0
+
+
+def echo_mismatch(received: bytes) -> str:
+    """What to say when the server answered something other than the echo: what it answered."""
+    return f'the server answered "{printable(received)}" instead of the echo'
 
 
 def abort_all(socks: Iterable[socket.socket]) -> None:

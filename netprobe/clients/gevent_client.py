@@ -54,7 +54,7 @@ class GeventClient(Client):
             return Operation.TIMEOUT, exc, None
         except (OSError, ValueError) as exc:
             return (Operation.VERIFY if isinstance(exc, ValueError) else Operation.CONNECT), exc, None
-        self.verified.append(sock)
+        self._hold(sock)
         return None, None, latency
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
@@ -103,6 +103,7 @@ class GeventClient(Client):
     def close(self) -> None:
         from netprobe.sockets import abort
 
+        self._release_watch()
         for sock in self._all:
             abort(sock)
         self._all = []

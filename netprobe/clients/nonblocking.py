@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from netprobe import platform
-from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, set_nodelay
+from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, echo_mismatch, set_nodelay
 from netprobe.vocabulary import Operation, Verify
 
 # How long the loop waits for events before asking whether the server already gave up.
@@ -232,7 +232,7 @@ class NonblockingClient(Client):
         if len(p.received) < len(payload):
             return None
         if p.received != payload:
-            out.fail(Operation.VERIFY, None, "the echo came back different")
+            out.fail(Operation.VERIFY, None, echo_mismatch(p.received))
             return False
         self._done(p, out, (time.perf_counter() - p.sent_at) * 1000.0, reverify)
         return True
@@ -264,7 +264,7 @@ class NonblockingClient(Client):
         if latency is not None:
             out.latencies_ms.append(latency)
         if not reverify:
-            self.verified.append(p.sock)
+            self._hold(p.sock)
 
     def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         size = len(payload)
@@ -312,6 +312,7 @@ class NonblockingClient(Client):
         return trips, errors
 
     def close(self) -> None:
+        self._release_watch()
         abort_all(self.verified)
         abort_all(self._failed)
         self.verified = []

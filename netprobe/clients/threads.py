@@ -76,7 +76,7 @@ class ThreadsClient(Client):
                 continue
             out.tally(kind, exc, latency)
             if kind is None:
-                self.verified.append(sock)
+                self._hold(sock)
         return out
 
     def reverify(self, conns: list[Any], timeout: float) -> BatchOutcome:
@@ -116,6 +116,7 @@ class ThreadsClient(Client):
         return sum(r[0] for r in results), sum(r[1] for r in results)
 
     def close(self) -> None:
+        self._release_watch()
         self._release.set()
         deadline = time.monotonic() + JOIN_TIMEOUT
         for thread in self._threads:

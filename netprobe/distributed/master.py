@@ -23,11 +23,12 @@ from netprobe.distributed.messages import HeldReport, HoldOrder, MasterEvent, Re
 from netprobe.errors import RecordError
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction
-from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo, WorkerSummary
+from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo, WorkerFailure, WorkerSummary
 from netprobe.ramp.plan import RampPlan
+from netprobe.ramp.runner import QUEUE_GRACE, QUEUE_POLL
 from netprobe.ramp.spec import RampSpec
 from netprobe.ramp.verdict import verdict
-from netprobe.sockets import format_address
+from netprobe.sockets import format_address, is_loopback
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Message, Side
@@ -138,12 +139,16 @@ class Master:
             if self.interrupted:
                 stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", None)
                 break
-            stop = self._verdict_of_failures()
+            stop = self._verdict_of_failures() or self._stopped_accepting()
             if stop is not None:
+                if spec.hold:
+                    self.gevent.sleep(spec.hold)  # the server stays in the state that broke it, for a look
                 break
             if spec.hold:
                 self.gevent.sleep(spec.hold)
         reached = sum(w.held for w in self.workers.values())
+        if stop is not None and stop.unaccepted:
+            reached = max(0, reached - stop.unaccepted)  # open to the workers, never accepted by the server
         if stop is not None:
             stop.at_connections = reached
         prediction = self._prediction()
@@ -209,18 +214,40 @@ class Master:
             worker, f = sorted(client_side.items())[0]
             message = (f"worker {self._name(worker)} met its own limit holding {f.held:,} "
                        f"with {f.in_flight:,} in flight: {f.message}")
-            return self._stop(f.reason, Side.CLIENT, f.errno, message, f.remedy, worker)
+            return self._stop(f.reason, Side.CLIENT, f.errno, message, f.remedy, worker, f)
         worker, f = sorted(failed.items())[0]
         every = "every worker" if len(failed) == len(self.workers) else f"{len(failed)} of {len(self.workers)} workers"
         message = f"{every} failed near {sum(e.held for e in self.workers.values()):,} in all: {f.message}"
-        return self._stop(f.reason, Side.SERVER, f.errno, message, f.remedy, worker)
+        return self._stop(f.reason, Side.SERVER, f.errno, message, f.remedy, worker, f)
+
+    def _stopped_accepting(self) -> Optional[StopInfo]:
+        """Where the target is on this machine: connections still in its listen queue were never accepted."""
+        target = self.spec.target_address
+        assert target is not None
+        if not is_loopback(target[0]):
+            return None  # another machine's queue cannot be read from here
+        deadline = time.monotonic() + min(self.spec.timeout, QUEUE_GRACE)
+        while True:
+            queued = platform.listen_queue(target)
+            if not queued or time.monotonic() >= deadline:
+                break
+            self.gevent.sleep(QUEUE_POLL)
+        if not queued:
+            return None
+        held = sum(w.held for w in self.workers.values()) - queued
+        stop = self._stop(StopReason.STOPPED_ACCEPTING, Side.SERVER, None,
+                          f"held {held:,}; {queued:,} more completed by the kernel but never accepted: "
+                          "the server stopped accepting", None)
+        stop.unaccepted = queued
+        return stop
 
     def _stop(self, reason: StopReason, side: Side, errno: Optional[str], message: str, remedy: Optional[str],
-              worker: Optional[str] = None) -> StopInfo:
+              worker: Optional[str] = None, failure: Optional[WorkerFailure] = None) -> StopInfo:
         held = sum(w.held for w in self.workers.values())
         return StopInfo(reason=reason, side=side, errno=errno, message=message, at_connections=held,
                         client_fds=None, server_fds=None,
-                        remedy=remedy or platform.remedy(reason, side, platform.fd_limits()[1]), worker=worker)
+                        remedy=remedy or platform.remedy(reason, side, platform.fd_limits()[1]), worker=worker,
+                        said=failure.said if failure else None, setting=failure.setting if failure else None)
 
     def _prediction(self) -> Prediction:
         """The sum of what each worker can hold: its soft fd limit less its fds, and its ports."""

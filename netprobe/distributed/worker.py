@@ -23,7 +23,8 @@ from netprobe.distributed import import_locust
 from netprobe.distributed.messages import HeldReport, HoldOrder, Refusal, WorkerFailure, WorkerSpec, WorkerSummary
 from netprobe.errors import RecordError
 from netprobe.hostinfo import platform_info
-from netprobe.ramp.classify import classify_stop
+from netprobe.ramp.classify import classify_stop, refusal_of
+from netprobe.ramp.runner import QUEUE_GRACE
 from netprobe.sockets import check_destination, format_address
 from netprobe.vocabulary import Message
 
@@ -92,12 +93,18 @@ class Worker:
         want = order.goal - client.held
         in_flight = max(0, want)
         out = client.open(want, order.timeout, lambda: False) if want > 0 else BatchOutcome()
+        # Held means accepted and not closed since: sweep until the server has said all it will.
+        from gevent import sleep
+
+        swept = client.sweep_until_quiet(min(order.timeout, QUEUE_GRACE), sleep)
         failure = None
-        if not out.clean:
-            named = classify_stop(out, None, None, order.timeout)
+        if not out.clean or swept.closed:
+            named = classify_stop(out, None, None, order.timeout, swept)
+            refusal = refusal_of(swept, out)
+            remedy = refusal.remedy if refusal else platform.remedy(named.reason, named.side, platform.fd_limits()[1])
             failure = WorkerFailure(named.reason, named.side, named.errno, named.message, client.held,
-                                    in_flight - out.verified,
-                                    platform.remedy(named.reason, named.side, platform.fd_limits()[1]))
+                                    in_flight - out.verified, remedy, swept.said,
+                                    f"{refusal.server} {refusal.setting}" if refusal else None)
         report = HeldReport(order.step, client.held, list(out.latencies_ms), failure,
                             self.fds_at_start + client.sockets_open, _rss())
         self.runner.send_message(Message.HELD, report.to_dict())

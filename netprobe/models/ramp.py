@@ -29,6 +29,11 @@ class RampStep(Record):
     rate: float  # new connections per second during the step
     kernel_tcp_inuse: Optional[int] = None
     kernel_tcp_mem_pages: Optional[int] = None
+    #: Machine-wide kernel counters over the step (Linux): handshakes completed at a full accept
+    #: queue, SYNs dropped at listeners, SYNs sent again. None where the OS does not say.
+    listen_overflows: Optional[int] = None
+    listen_drops: Optional[int] = None
+    syn_retransmits: Optional[int] = None
 
 
 @dataclass
@@ -45,6 +50,12 @@ class StopInfo(Record):
     remedy: str
     server_held: Optional[int] = None  # what the server itself counted when it hit the limit
     worker: Optional[str] = None  # the distributed ramp's worker that met the limit, if one did
+    #: Connections the kernel completed that the server never accepted (its listen queue), not held.
+    unaccepted: Optional[int] = None
+    #: What the server said before closing connections, printable and bounded.
+    said: Optional[str] = None
+    #: The server's setting behind a refusal netprobe recognised ("redis maxclients").
+    setting: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class WorkerFailure(Record):
     held: int  # connections it held then
     in_flight: int  # connections it was still opening
     remedy: str
+    said: Optional[str] = None  # what the server said before closing one of its connections
+    setting: Optional[str] = None  # the server's setting behind a refusal netprobe recognised
 
 
 @dataclass

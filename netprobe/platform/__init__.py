@@ -10,7 +10,7 @@ import sys
 
 from netprobe import stops
 from netprobe.errors import AboveHardLimit, PlatformError, Unsupported
-from netprobe.platform._common import SystemFacts
+from netprobe.platform._common import SystemFacts, TcpCounters
 from netprobe.stops import StopReason
 
 if sys.platform.startswith("linux"):
@@ -36,11 +36,12 @@ CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
-    "can_bind_loopback_aliases", "fd_ceiling",
+    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
-__all__ = ["NAME", "HAS_RLIMIT", *SHARED, "AboveHardLimit", "PlatformError", "SystemFacts", "Unsupported", *CONTRACT]
+__all__ = ["NAME", "HAS_RLIMIT", "TcpCounters", *SHARED, "AboveHardLimit", "PlatformError", "SystemFacts",
+           "Unsupported", *CONTRACT]
 
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
 fd_limits = _impl.fd_limits
@@ -60,6 +61,8 @@ classify_message = _impl.classify_message
 fd_ceiling = _impl.fd_ceiling
 kernel_tcp_stats = _impl.kernel_tcp_stats
 can_bind_loopback_aliases = _impl.can_bind_loopback_aliases
+tcp_counters = _impl.tcp_counters
+listen_queue = _impl.listen_queue
 
 
 def remedy(reason: StopReason, side: str, hard: int | None) -> str:

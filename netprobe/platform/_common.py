@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from netprobe.models import Note
 from netprobe.platform._parsers import excluded_in_range
+
+
+class TcpCounters(NamedTuple):
+    """The kernel's machine-wide counters of connections it could not take in (Linux TcpExt)."""
+
+    listen_overflows: int  # a handshake completed while the accept queue was full
+    listen_drops: int  # SYNs dropped at a listener, overflows included
+    syn_retransmits: int  # SYNs and SYN-ACKs sent again because no answer came
 
 
 @dataclass

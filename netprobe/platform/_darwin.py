@@ -118,3 +118,13 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
 def can_bind_loopback_aliases() -> bool:
     """macOS answers only 127.0.0.1 on lo0 until aliases are added with ifconfig."""
     return False
+
+
+def tcp_counters() -> Optional[_common.TcpCounters]:
+    """macOS publishes no listen-overflow counters netprobe reads: None (unknown)."""
+    return None
+
+
+def listen_queue(address: tuple[str, int]) -> Optional[int]:
+    """macOS does not tell netprobe a listener's accept queue: None (unknown)."""
+    return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Optional
 
-from netprobe.platform import _common
-from netprobe.platform._parsers import parse_sockstat
+from netprobe.platform import _common, _sockdiag
+from netprobe.platform._parsers import parse_proc_netstat, parse_sockstat
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
     allow_rebind,
@@ -80,6 +80,24 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
     except OSError:
         return None, None
     return parse_sockstat(text)
+
+
+def tcp_counters() -> Optional[_common.TcpCounters]:
+    """ListenOverflows, ListenDrops and TCPSynRetrans from /proc/net/netstat; None where unreadable."""
+    try:
+        with open("/proc/net/netstat") as f:
+            counters = parse_proc_netstat(f.read())
+    except OSError:
+        return None
+    try:
+        return _common.TcpCounters(counters["ListenOverflows"], counters["ListenDrops"], counters["TCPSynRetrans"])
+    except KeyError:
+        return None
+
+
+def listen_queue(address: tuple[str, int]) -> Optional[int]:
+    """Connections the kernel completed at ``address`` that its program has not accepted (sock_diag)."""
+    return _sockdiag.queued_at(address)
 
 
 def process_fds(proc: psutil.Process) -> Optional[int]:

@@ -24,6 +24,14 @@ def parse_sockstat(text: str) -> tuple[Optional[int], Optional[int]]:
     return None, None
 
 
+def parse_proc_netstat(text: str) -> dict[str, int]:
+    """The ``TcpExt:`` counters of /proc/net/netstat (a line of names, then a line of values)."""
+    lines = [line.split() for line in text.splitlines() if line.startswith("TcpExt:")]
+    if len(lines) < 2:
+        return {}
+    return {name: int(value) for name, value in zip(lines[0][1:], lines[1][1:]) if value.lstrip("-").isdigit()}
+
+
 # --- macOS
 
 

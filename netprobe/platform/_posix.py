@@ -232,3 +232,13 @@ def fd_ceiling() -> tuple[Optional[int], str]:
 def classify_message(text: str, operation: str) -> Optional[StopReason]:
     """Classify an error of which only the text survives (``[Errno 24] Too many open files``)."""
     return classify_errno(errno_from_message(text), operation)
+
+
+def tcp_counters() -> Optional[_common.TcpCounters]:
+    """this system publishes no listen-overflow counters netprobe reads: None (unknown)."""
+    return None
+
+
+def listen_queue(address: tuple[str, int]) -> Optional[int]:
+    """this system does not tell netprobe a listener's accept queue: None (unknown)."""
+    return None

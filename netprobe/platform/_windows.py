@@ -191,3 +191,13 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
 def can_bind_loopback_aliases() -> bool:
     """Windows answers only 127.0.0.1 on loopback unless more addresses are configured."""
     return False
+
+
+def tcp_counters() -> Optional[_common.TcpCounters]:
+    """Windows publishes no listen-overflow counters netprobe reads: None (unknown)."""
+    return None
+
+
+def listen_queue(address: tuple[str, int]) -> Optional[int]:
+    """Windows does not tell netprobe a listener's accept queue: None (unknown)."""
+    return None

@@ -6,8 +6,9 @@ from typing import NamedTuple, Optional
 
 from netprobe import platform
 from netprobe.clients.base import BatchOutcome
+from netprobe.clients.watch import Sweep
 from netprobe.servers.status import ServerStatus
-from netprobe.stops import StopReason
+from netprobe.stops import Refusal, StopReason, recognise_refusal
 from netprobe.vocabulary import Operation, Side
 
 
@@ -20,9 +21,23 @@ class Classified(NamedTuple):
     message: str
 
 
-def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str],
-                  timeout: float) -> Classified:
-    """Name the stop of a batch; ``status`` and ``gone`` are the server's account, where there is one."""
+def refusal_of(swept: Optional[Sweep], out: Optional[BatchOutcome]) -> Optional[Refusal]:
+    """The well-known refusal behind a stop, from what the server said before closing or instead of the echo."""
+    said = swept.said if swept is not None else None
+    if said is None and out is not None and out.failure is not None:
+        said = out.failure.message
+    return recognise_refusal(said)
+
+
+def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str], timeout: float,
+                  swept: Optional[Sweep] = None, unaccepted: Optional[int] = None,
+                  held: Optional[int] = None) -> Classified:
+    """Name the stop of a batch; ``status`` and ``gone`` are the server's account, where there is one.
+
+    ``swept`` is what the sweep of held connections found, ``unaccepted`` what waits in the server's
+    listen queue: a server that closes what it accepted, or stops accepting, says so before any
+    timeout or backlog the client then meets.
+    """
     if gone is not None:
         # A child's error arrives as text only: classify the code in it ("[WinError 10055] ...").
         reason = platform.classify_message(gone, Operation.ACCEPT) or StopReason.SERVER_EXITED
@@ -33,8 +48,19 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
         if limit.at_fd is not None:
             message += f" (at fd {limit.at_fd})"
         return Classified(limit.reason, Side.SERVER, limit.errno, f"{message}; it held {limit.held:,}")
+    if swept is not None and swept.closed:
+        saying = f', saying "{swept.said}"' if swept.said else ""
+        return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None,
+                          f"the server closed {swept.closed:,} connections after accepting them{saying}")
+    if unaccepted:
+        holding = "" if held is None else f"held {held:,}; "
+        return Classified(StopReason.STOPPED_ACCEPTING, Side.SERVER, None,
+                          f"{holding}{unaccepted:,} more completed by the kernel but never accepted: "
+                          "the server stopped accepting")
     f = out.failure
     if f is not None:
+        if f.operation == Operation.VERIFY and recognise_refusal(f.message) is not None:
+            return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None, f"verify: {f.message}")
         if f.operation == Operation.THREAD:
             return Classified(StopReason.THREAD_LIMIT, Side.CLIENT, None, f"cannot start another thread: {f.message}")
         reason = platform.classify_errno(f.errno, f.operation) or StopReason.OTHER

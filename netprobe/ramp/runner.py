@@ -18,28 +18,42 @@ from netprobe.errors import ServerGone
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction, SelectorCap
 from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo
+from netprobe.platform import TcpCounters
 from netprobe.ramp.budget import CLIENT_FD_RESERVE, FdBudget, guard
-from netprobe.ramp.classify import classify_stop
+from netprobe.ramp.classify import classify_stop, refusal_of
 from netprobe.ramp.forecast import forecast
 from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler
 from netprobe.ramp.spec import RampSpec
-from netprobe.ramp.verdict import verdict
+from netprobe.ramp.verdict import slowdown, verdict
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.process import ChildServer
 from netprobe.servers.status import ServerStatus
 from netprobe.signals import deferred, interrupt_once
+from netprobe.sockets import is_loopback
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Side
 
 PAYLOAD = b"netprobe ping\n"
+# How long a listen queue may take to drain before its connections count as never accepted.
+QUEUE_GRACE = 1.0
+QUEUE_POLL = 0.05
 # A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
 BATCH_MAX = 1024
 
 ProgressCallback = Callable[[RampStep, int], None]
+
+
+def counter_deltas(before: Optional[TcpCounters],
+                   after: Optional[TcpCounters]) -> tuple[Optional[int], Optional[int], Optional[int]]:
+    """How much each kernel counter rose over a step; None each where the OS did not say."""
+    if before is None or after is None:
+        return None, None, None
+    return (after.listen_overflows - before.listen_overflows, after.listen_drops - before.listen_drops,
+            after.syn_retransmits - before.syn_retransmits)
 
 
 def _server_status(server: ServerHandle) -> tuple[Optional[ServerStatus], Optional[str]]:
@@ -119,6 +133,8 @@ class _Run:
                 # The server counts exactly what it held when the limit struck; connections it
                 # answered at once and shed a moment later look verified to the client.
                 reached = min(reached, stop.server_held)
+            elif stop is not None and stop.unaccepted:
+                reached = max(0, reached - stop.unaccepted)  # open to the client, never accepted
         finally:
             with deferred():
                 self.cleanup()
@@ -129,7 +145,8 @@ class _Run:
         return RampResult(
             config=spec, ok=ok and (stop is None or spec.to is None), to=spec.to, reached=reached,
             peak=self._peak(), stop=stop, predicted=prediction,
-            verdict=verdict(spec.to, reached, stop, prediction, spec.placement), steps=self.steps,
+            verdict=" ".join(filter(None, [verdict(spec.to, reached, stop, prediction, spec.placement),
+                                           slowdown(self.steps)])), steps=self.steps,
             platform=platform_info(), notes=self.budget.notes, seconds=round(time.monotonic() - started, 3),
             client_cpu_seconds=sampler.cpu_seconds("client") if sampler else None,
             server_cpu_seconds=sampler.cpu_seconds("server") if sampler else None,
@@ -150,6 +167,7 @@ class _Run:
             guarded = guard(platform.read_system_facts, new)
             if guarded is not None:
                 return self._stop(guarded[0], Side.SYSTEM, None, guarded[1], last), last
+            counters_before = platform.tcp_counters()
             t0 = time.perf_counter()
             out = client.open(new, spec.timeout, server_gave_up)
             latencies = list(out.latencies_ms)
@@ -159,14 +177,20 @@ class _Run:
                 if older:
                     recheck = client.reverify(older, spec.timeout)
                     latencies += recheck.latencies_ms
+            # Held means accepted and not closed: drop what the server closed since its check, and
+            # count what the kernel completed but the server never accepted (its listen queue).
+            swept = client.sweep_until_quiet(min(spec.timeout, QUEUE_GRACE), self._wait)
+            unaccepted = self.unaccepted(spec.timeout)
             elapsed = time.perf_counter() - t0
             last = sampler.sample()
             # Ask the server after every step, not only after a failure: a connection it answered
             # at once and then had to shed (select's cap) looks verified from the client side.
             status, gone = _server_status(server)
             limit = status.limit if status is not None else None
-            held = client.held if limit is None else min(client.held, limit.held)
+            # The server's own count is exact where it has one; else what the client holds, less the queue.
+            held = min(client.held, limit.held) if limit is not None else client.held - (unaccepted or 0)
             tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
+            overflows, drops, resent = counter_deltas(counters_before, platform.tcp_counters())
             p50, p99 = p50_p99(latencies)
             step = RampStep(
                 connections=held, client_fds=last.client_fds, server_fds=last.server_fds,
@@ -174,20 +198,64 @@ class _Run:
                 server_cpu=last.server_cpu, p50_ms=p50, p99_ms=p99, seconds=round(elapsed, 4),
                 rate=round(out.verified / elapsed, 1) if elapsed > 0 else 0.0,
                 kernel_tcp_inuse=tcp_inuse, kernel_tcp_mem_pages=tcp_mem,
+                listen_overflows=overflows, listen_drops=drops, syn_retransmits=resent,
             )
             self.steps.append(step)
             if progress is not None:
                 progress(step, len(self.plan))
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
-            if failed is not None or gone is not None or limit is not None:
-                named = classify_stop(failed or out, status, gone, spec.timeout)
+            if failed is not None or gone is not None or limit is not None or swept.closed or unaccepted:
+                named = classify_stop(failed or out, status, gone, spec.timeout, swept, unaccepted, held)
                 stop = self._stop(named.reason, named.side, named.errno, named.message, last)
+                stop.said, stop.unaccepted = swept.said, unaccepted or None
+                refusal = refusal_of(swept, failed)
+                if refusal is not None:
+                    stop.setting, stop.remedy = f"{refusal.server} {refusal.setting}", refusal.remedy
                 if limit is not None:
                     stop.server_held = limit.held
+                self._hold_at_stop()
                 return stop, last
             if spec.hold:
                 time.sleep(spec.hold)
         return None, last
+
+    def _hold_at_stop(self) -> None:
+        """With --hold, hold the failing step too: the server stays in the state that broke it, for a look."""
+        if self.spec.hold:
+            try:
+                time.sleep(self.spec.hold)
+            except KeyboardInterrupt:
+                pass  # the stop is already named; the signal ends the hold, and the run ends as it would
+
+    def unaccepted(self, timeout: float) -> Optional[int]:
+        """Connections completed at the server's listeners that it has not accepted, once it had time to.
+
+        Read from the kernel where this machine's kernel can tell (Linux sock_diag) and the server
+        is on this machine; None where it cannot be known. A busy server drains its queue within
+        moments: only what is still queued after ``QUEUE_GRACE`` (or the timeout) counts.
+        """
+        assert self.server is not None
+        addresses = [a for a in self.server.addresses if is_loopback(a[0])]
+        if not addresses:
+            return None
+        deadline = time.monotonic() + min(timeout, QUEUE_GRACE)
+        while True:
+            queues = [platform.listen_queue(a) for a in addresses]
+            known = [q for q in queues if q is not None]
+            if not known:
+                return None
+            queued = sum(known)
+            if queued == 0 or time.monotonic() >= deadline:
+                return queued
+            self._wait(QUEUE_POLL)
+
+    def _wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass; an inline server (this thread) keeps working meanwhile."""
+        assert self.server is not None
+        if self.server.step is not None:
+            self.server.step(seconds)
+        else:
+            time.sleep(seconds)
 
     def _stop(self, reason: StopReason, side: Side, errno_name: Optional[str], message: str,
               sample: Sample) -> StopInfo:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Optional
 
 from netprobe.models import Prediction
-from netprobe.models.ramp import StopInfo
+from netprobe.models.ramp import RampStep, StopInfo
+from netprobe.stats import percentiles
 from netprobe.stops import StopReason
-from netprobe.vocabulary import Placement
+from netprobe.vocabulary import Placement, Side
 
 # |predicted - reached| within this many connections counts as "as predicted".
 PREDICTION_SLACK = 8
+# A step this many times slower than the median of those before it, and at least this long, is news.
+SLOWDOWN_FACTOR = 3.0
+SLOWDOWN_FLOOR_S = 0.5
 
 
 def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction, placement: str) -> str:
@@ -25,6 +29,8 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
         return f"{head} (predicted ceiling {predicted})."
     if pred.max_connections is None:
         return f"{head}; no prediction to compare."
+    if stop.side == Side.SERVER and pred.placement in ("target", "workers"):
+        return f"{head}: the server's own limit, below the clients' ceiling ({predicted})."
     gap = reached - pred.max_connections
     if stop.reason == pred.binding_limit and abs(gap) <= PREDICTION_SLACK:
         return f"{head}, as predicted ({predicted})."
@@ -35,3 +41,24 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
         return f"{head}; predicted {predicted}, {abs(gap):,} {'fewer' if gap < 0 else 'more'}.{why}"
     return (f"{head}, before the predicted limit ({predicted}): something not in the prediction "
             "struck first; the remedy below applies to what did.")
+
+
+def slowdown(steps: list[RampStep]) -> Optional[str]:
+    """Say which step slowed down sharply and what the kernel counted meanwhile, if one did."""
+    for i in range(2, len(steps)):
+        (usual,) = percentiles((s.seconds for s in steps[:i]), (0.5,))
+        step = steps[i]
+        if usual is None or step.seconds < max(SLOWDOWN_FLOOR_S, SLOWDOWN_FACTOR * usual):
+            continue
+        said = (f"The step to {step.connections:,} took {step.seconds:.1f} s against {usual:.2f} s for each "
+                "step before it")
+        counted = []
+        if step.listen_overflows:
+            counted.append(f"{step.listen_overflows:,} listen-queue overflows")
+        if step.syn_retransmits:
+            counted.append(f"{step.syn_retransmits:,} SYN retransmits")
+        if counted:
+            return (f"{said}, with {' and '.join(counted)} in the kernel's counters: the server accepts more "
+                    "slowly than clients connect, and the kernel drops SYNs at the full queue.")
+        return f"{said}."
+    return None

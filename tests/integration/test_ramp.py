@@ -97,11 +97,20 @@ def test_poll_and_epoll_go_past_fd_setsize(selector):
     assert result.peak.server_fds > 3000
 
 
-def test_target_with_connect_verification(loopback_listener):
-    port = loopback_listener.getsockname()[1]
-    result = ramp(to=200, target=f"127.0.0.1:{port}")
+def test_target_with_connect_verification(child_server):
+    host, port = child_server().addresses[0]
+    result = ramp(to=200, target=f"{host}:{port}")
     assert result.config.verify == "connect"
     assert result.ok and result.reached == 200
+
+
+@skip_unless_linux
+def test_a_listener_that_never_accepts_holds_nothing(loopback_listener):
+    """The kernel completes the handshakes, but nothing is held until the server accepts (issue 17)."""
+    port = loopback_listener.getsockname()[1]
+    result = ramp(to=200, target=f"127.0.0.1:{port}")
+    assert not result.ok and result.reached == 0
+    assert result.stop.reason == "stopped_accepting" and result.stop.unaccepted > 0
 
 
 def test_target_with_nothing_listening_is_refused():

@@ -76,8 +76,9 @@ def test_the_action_is_a_composite_action_of_bash_steps_with_inputs():
     assert {"files", "ramp-json", "limits-json"} <= set(ACTION["outputs"])
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="runs the action's bash steps")
 def test_the_action_runs_here_and_fails_in_one_line_on_an_unmet_expectation(runner_python, tmp_path):
+    if shutil.which("bash") is None:  # asked here, not at import: the simulated Windows shape collects this file
+        pytest.skip("runs the action's bash steps")
     (tmp_path / "met").mkdir()
     steps, summary = _run_action(runner_python, tmp_path / "met", to="300")
     assert [p.returncode for p in steps] == [0, 0], steps[-1].stdout[-2000:] + steps[-1].stderr[-2000:]
