@@ -62,10 +62,11 @@ class Message(Word):
 
 
 class Verify(Word):
-    """How a ramp checks each connection."""
+    """How a ramp checks each connection: its echo, the handshake alone, or a probe's reply (``--probe``)."""
 
     ECHO = "echo"
     CONNECT = "connect"
+    PROBE = "probe"
 
 
 class Format(Word):

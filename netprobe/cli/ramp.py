@@ -53,6 +53,9 @@ def ramp(
                                        help="Client model: how connections are opened and held."),
     verify: Optional[Verify] = typer.Option(None, "--verify",
                                             help="echo (default) or connect (default with --target)."),
+    probe: Optional[str] = typer.Option(None, "--probe",
+                                        help="Check each connection with a request its server answers: redis (PING), "
+                                             "memcached (version), http (HEAD /) or hex:BYTES."),
     target: Optional[str] = typer.Option(None, "--target", help="HOST:PORT of an external server to ramp against."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --target off loopback."),
     workers: Optional[int] = typer.Option(None, "--workers",
@@ -85,7 +88,7 @@ def ramp(
         to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum, backend=backend.value,
         selector=selector.value if selector else None, loop=loop, placement=placement, client=client.value,
         verify=verify, target=target, allow_remote=allow_remote, ports=ports, source_ips=source_ips,
-        workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait,
+        workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait, probe=probe,
     )
     if backend.value == "all":
         from netprobe.plots import plot_ceilings

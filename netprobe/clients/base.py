@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from netprobe.clients.watch import HeldWatch, Sweep, printable
+from netprobe.probes import MAX_REPLY, Probe
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation
 
@@ -92,6 +93,8 @@ class Client(ABC):
         self._index = 0
         #: Keep this client's fds at or above this number (a select()-capped server shares the process).
         self.fd_floor: Optional[int] = None
+        #: A request whose reply proves the server serves the connection, checked instead of the echo.
+        self.probe: Optional[Probe] = None
         self._watch = HeldWatch()
 
     def _next_addresses(self) -> tuple[tuple[str, int], Optional[str]]:
@@ -112,6 +115,43 @@ class Client(ABC):
         """Pick up to ``count`` older verified connections to check again."""
         older = self.verified[: max(0, len(self.verified) - exclude_newest)]
         return random.sample(older, min(count, len(older)))
+
+    def _request(self) -> bytes:
+        """What a check sends: the probe's request, or the payload to be echoed."""
+        return self.probe.request if self.probe is not None else self.payload
+
+    def _reply_size(self, received: bytes) -> int:
+        """How many more bytes to ask for: the rest of the echo, or a probe's reply of unknown length."""
+        return MAX_REPLY if self.probe is not None else len(self.payload) - len(received)
+
+    def _reply_complete(self, received: bytes) -> bool:
+        """Whether the whole reply is in."""
+        return self.probe.complete(received) if self.probe is not None else len(received) >= len(self.payload)
+
+    def _reply_problem(self, received: bytes) -> Optional[str]:
+        """None if a whole reply proves the connection is served, else what the server answered."""
+        if self.probe is not None:
+            return None if self.probe.ok(received) else (
+                f'the server answered "{printable(received)}" to the {self.probe.name} probe')
+        return None if received == self.payload else echo_mismatch(received)
+
+    def roundtrip(self, sock: Any) -> float:
+        """Check ``sock`` with blocking (or gevent) calls; return milliseconds.
+
+        Raises ConnectionResetError if the peer closes, ValueError saying what it answered otherwise.
+        """
+        started = time.perf_counter()
+        sock.sendall(self._request())
+        received = b""
+        while not self._reply_complete(received):
+            chunk = sock.recv(self._reply_size(received))
+            if not chunk:
+                raise ConnectionResetError("the peer closed the connection")
+            received += chunk
+        problem = self._reply_problem(received)
+        if problem is not None:
+            raise ValueError(problem)
+        return (time.perf_counter() - started) * 1000.0
 
     def _hold(self, sock: Any) -> None:
         """Count ``sock`` as held: it passed its check; from now on a sweep notices the server closing it."""

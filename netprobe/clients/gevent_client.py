@@ -10,7 +10,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any, Optional
 
-from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
+from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, set_nodelay
 from netprobe.vocabulary import Operation, Verify
 
 
@@ -36,7 +36,7 @@ class GeventClient(Client):
         return len(self._all)
 
     def _echo(self, sock: Any) -> float:
-        return echo_roundtrip(sock, self.payload)
+        return self.roundtrip(sock)
 
     def _connection(self, dest: tuple[str, int], src: Optional[str], timeout: float) -> Any:
         gsocket = self._gsocket
@@ -49,7 +49,7 @@ class GeventClient(Client):
             sock.settimeout(timeout)
             self._bind_source(sock, src)
             sock.connect(dest)
-            latency = self._echo(sock) if self.verify == Verify.ECHO else None
+            latency = self._echo(sock) if self.verify != Verify.CONNECT else None
         except gsocket.timeout as exc:
             return Operation.TIMEOUT, exc, None
         except (OSError, ValueError) as exc:
@@ -76,7 +76,7 @@ class GeventClient(Client):
 
     def reverify(self, conns: list[Any], timeout: float) -> BatchOutcome:
         out = BatchOutcome()
-        if self.verify != Verify.ECHO:
+        if self.verify == Verify.CONNECT:
             out.verified = len(conns)
             return out
         jobs = [self._gevent.spawn(self._echo, sock) for sock in conns]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from netprobe import platform
-from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, echo_mismatch, set_nodelay
+from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, set_nodelay
 from netprobe.vocabulary import Operation, Verify
 
 # How long the loop waits for events before asking whether the server already gave up.
@@ -115,7 +115,7 @@ class NonblockingClient(Client):
     def _start_connects(self, n: int, out: BatchOutcome) -> list[_Pending]:
         """Start ``n`` connects; send each probe at once where the handshake already finished."""
         fresh = []
-        early = self.verify == Verify.ECHO
+        early = self.verify != Verify.CONNECT
         for _ in range(n):
             dest, src = self._next_addresses()
             try:
@@ -219,9 +219,8 @@ class NonblockingClient(Client):
 
     def _receive(self, p: _Pending, out: BatchOutcome, reverify: bool) -> Optional[bool]:
         """Read the echo: True when it is complete and right, False on failure, None to wait for more."""
-        payload = self.payload
         try:
-            data = p.sock.recv(len(payload) - len(p.received))
+            data = p.sock.recv(self._reply_size(p.received))
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as exc:
@@ -229,10 +228,11 @@ class NonblockingClient(Client):
         if not data:
             return _peer_gone(out)
         p.received += data
-        if len(p.received) < len(payload):
+        if not self._reply_complete(p.received):
             return None
-        if p.received != payload:
-            out.fail(Operation.VERIFY, None, echo_mismatch(p.received))
+        problem = self._reply_problem(p.received)
+        if problem is not None:
+            out.fail(Operation.VERIFY, None, problem)
             return False
         self._done(p, out, (time.perf_counter() - p.sent_at) * 1000.0, reverify)
         return True
@@ -245,7 +245,7 @@ class NonblockingClient(Client):
         """
         p.sent_at = time.perf_counter()
         try:
-            p.sock.send(self.payload)
+            p.sock.send(self._request())
         except OSError:
             return False
         return True
@@ -254,7 +254,7 @@ class NonblockingClient(Client):
         p.sent_at = time.perf_counter()
         p.received = b""
         try:
-            p.sock.send(self.payload)  # a few bytes always fit an empty send buffer
+            p.sock.send(self._request())  # a few bytes always fit an empty send buffer
         except OSError as exc:
             out.fail(Operation.VERIFY, exc)
 

@@ -10,7 +10,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any, Optional
 
-from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, echo_roundtrip, set_nodelay
+from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, set_nodelay
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation, Verify
 
@@ -40,7 +40,7 @@ class ThreadsClient(Client):
             sock.settimeout(timeout)
             self._bind_source(sock, src)
             sock.connect(dest)
-            latency = echo_roundtrip(sock, self.payload) if self.verify == Verify.ECHO else None
+            latency = self.roundtrip(sock) if self.verify != Verify.CONNECT else None
         except TimeoutError as exc:
             abort(sock)
             results.put((Operation.TIMEOUT, exc, None, None))
@@ -84,8 +84,8 @@ class ThreadsClient(Client):
         out = BatchOutcome()
         for sock in conns:
             try:
-                if self.verify == Verify.ECHO:
-                    out.latencies_ms.append(echo_roundtrip(sock, self.payload))
+                if self.verify != Verify.CONNECT:
+                    out.latencies_ms.append(self.roundtrip(sock))
                 out.verified += 1
             except TimeoutError:
                 out.unanswered += 1

@@ -125,7 +125,7 @@ class Master:
             self.replies = {}
             t0 = time.perf_counter()
             for worker, share in shares.items():
-                order = HoldOrder(number, share, spec.target_address, spec.timeout, spec.verify)
+                order = HoldOrder(number, share, spec.target_address, spec.timeout, spec.verify, spec.probe)
                 self.runner.send_message(Message.HOLD, order.to_dict(), client_id=worker)
             lost = self._collect(number, spec.timeout + STEP_GRACE)
             elapsed = time.perf_counter() - t0

@@ -37,6 +37,7 @@ class HoldOrder(Record):
     target: tuple[str, int]
     timeout: float
     verify: Verify
+    probe: Optional[str] = None
 
 
 @dataclass(frozen=True)

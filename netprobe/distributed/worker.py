@@ -23,6 +23,7 @@ from netprobe.distributed import import_locust
 from netprobe.distributed.messages import HeldReport, HoldOrder, Refusal, WorkerFailure, WorkerSpec, WorkerSummary
 from netprobe.errors import RecordError
 from netprobe.hostinfo import platform_info
+from netprobe.probes import parse_probe
 from netprobe.ramp.classify import classify_stop, refusal_of
 from netprobe.ramp.runner import QUEUE_GRACE
 from netprobe.sockets import check_destination, format_address
@@ -89,6 +90,7 @@ class Worker:
             from netprobe.clients.gevent_client import GeventClient
 
             self.client = GeventClient([order.target], self.source_ips or None, PAYLOAD, order.verify, BATCH)
+            self.client.probe = parse_probe(order.probe) if order.probe else None
         client = self.client
         want = order.goal - client.held
         in_flight = max(0, want)

@@ -19,6 +19,7 @@ from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction, SelectorCap
 from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo
 from netprobe.platform import TcpCounters
+from netprobe.probes import parse_probe
 from netprobe.ramp.budget import CLIENT_FD_RESERVE, FdBudget, guard
 from netprobe.ramp.classify import classify_stop, refusal_of
 from netprobe.ramp.forecast import forecast
@@ -115,6 +116,7 @@ class _Run:
                     facts = platform.read_system_facts()
                     self.client = client = spec.client.create(self.server.addresses, source_ips, PAYLOAD,
                                                               spec.verify, min(facts.somaxconn or 128, BATCH_MAX))
+                    client.probe = parse_probe(spec.probe) if spec.probe else None
                     client.pump(self.server.step)
                     cap = self.select_cap()
                     if spec.in_process and spec.client.drives_inline_server:

@@ -21,6 +21,7 @@ from netprobe import platform
 from netprobe.clients.registry import CLIENTS, ClientSpec
 from netprobe.errors import UnavailableError, UsageError
 from netprobe.extras import require_locust
+from netprobe.probes import parse_probe
 from netprobe.records import Record
 from netprobe.selector_catalog import catalogue_name
 from netprobe.servers.registry import BACKENDS, BackendSpec, ServerOptions, resolve_options
@@ -71,6 +72,7 @@ class RampOptions:
     master_bind: Optional[str] = None
     spawn_local: bool = False
     worker_wait: float = 60.0
+    probe: Optional[str] = None  # redis, memcached, http or hex:BYTES
 
 
 def _default_backend() -> BackendSpec:
@@ -106,6 +108,7 @@ class RampSpec(Record):
     selector_class: Optional[str] = None  # what netprobe's own server waits with, resolved
     target_address: Optional[Address] = None  # an external server instead of netprobe's own
     master_address: Optional[Address] = None  # where a distributed ramp's master listens
+    probe: Optional[str] = None  # the request each check sends instead of the echo (netprobe.probes)
 
     @property
     def server_options(self) -> ServerOptions:
@@ -166,6 +169,7 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
     if opts.to is not None and opts.to > opts.max:
         raise UsageError(f"--to {opts.to} is above --max {opts.max}")
     client = CLIENTS.get(opts.client)
+    verify = _verify(opts)
     if opts.source_ips > 1:
         if not platform.can_bind_loopback_aliases():
             raise UnavailableError("--source-ips needs other loopback source addresses, which this "
@@ -175,8 +179,8 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
                              f"(127.0.0.1-127.0.0.{MAX_SOURCE_IPS})")
     common: dict[str, Any] = dict(
         to=opts.to, step=opts.step, hold=opts.hold, timeout=opts.timeout, max=opts.max, client=client,
-        verify=Verify(opts.verify or (Verify.CONNECT if opts.target else Verify.ECHO)), allow_remote=opts.allow_remote,
-        source_ips=opts.source_ips, sample=opts.sample)
+        verify=verify, allow_remote=opts.allow_remote, source_ips=opts.source_ips, sample=opts.sample,
+        probe=opts.probe)
     distributed = _workers(opts) if (opts.workers is not None or opts.spawn_local
                                      or opts.master_bind is not None) else {}
     if opts.target is not None:
@@ -188,6 +192,19 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
     if opts.fd_limit is not None:
         _check_fd_limit(spec, opts.fd_limit)
     return spec
+
+
+def _verify(opts: RampOptions) -> Verify:
+    """The check of each connection: a probe's reply with --probe, else --verify or its default."""
+    if opts.probe is not None:
+        parse_probe(opts.probe)
+        if opts.verify not in (None, Verify.PROBE):
+            raise UsageError(f"--probe checks each connection with its request; it cannot go with "
+                             f"--verify {opts.verify}")
+        return Verify.PROBE
+    if opts.verify == Verify.PROBE:
+        raise UsageError("--verify probe needs --probe redis, memcached, http or hex:BYTES")
+    return Verify(opts.verify or (Verify.CONNECT if opts.target else Verify.ECHO))
 
 
 def build_ceiling_specs(opts: RampOptions) -> list[RampSpec]:

@@ -8,13 +8,15 @@ from netprobe.models import Prediction
 from netprobe.models.ramp import RampStep, StopInfo
 from netprobe.stats import percentiles
 from netprobe.stops import StopReason
-from netprobe.vocabulary import Placement, Side
+from netprobe.vocabulary import Placement
 
 # |predicted - reached| within this many connections counts as "as predicted".
 PREDICTION_SLACK = 8
 # A step this many times slower than the median of those before it, and at least this long, is news.
 SLOWDOWN_FACTOR = 3.0
 SLOWDOWN_FLOOR_S = 0.5
+# Stops that are a limit of the server's own (not the clients' predicted ceiling).
+SERVER_LIMITS = frozenset({StopReason.CLOSED_BY_SERVER, StopReason.STOPPED_ACCEPTING})
 
 
 def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction, placement: str) -> str:
@@ -29,7 +31,7 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
         return f"{head} (predicted ceiling {predicted})."
     if pred.max_connections is None:
         return f"{head}; no prediction to compare."
-    if stop.side == Side.SERVER and pred.placement in ("target", "workers"):
+    if stop.reason in SERVER_LIMITS and pred.placement in ("target", "workers"):
         return f"{head}: the server's own limit, below the clients' ceiling ({predicted})."
     gap = reached - pred.max_connections
     if stop.reason == pred.binding_limit and abs(gap) <= PREDICTION_SLACK:

@@ -305,3 +305,20 @@ def test_at_the_cap_netprobe_counts_what_the_server_holds_and_names_the_stop(req
         assert stop["setting"] == server.setting and server.setting.split()[-1] in stop["remedy"]
     theirs = _held_at_the_end(held)
     assert abs(result["reached"] - theirs) <= 0.02 * theirs, (result["reached"], theirs, result["verdict"])
+
+
+@pytest.mark.parametrize("name, probe", [("redis", "redis"), ("memcached", "memcached"), ("nginx", "http")])
+def test_a_probe_proves_each_connection_is_served(request, name, probe):
+    server = request.getfixturevalue(name)
+    result, status, held = _ramp_while_counting(server, ["--probe", probe, "--to", str(UNDER), "--step", str(UNDER),
+                                                         "--hold", HOLD])
+    assert status == 0 and result["config"]["verify"] == "probe", result["verdict"]
+    assert result["reached"] == UNDER == _held_at_the_end(held)
+    assert all(s["p50_ms"] is not None for s in result["steps"])  # every check had a reply to time
+
+
+def test_the_redis_probe_at_the_cap_names_maxclients(redis):
+    result, status, _ = _ramp_while_counting(redis, ["--probe", "redis", "--to", str(CAP * 2), "--step",
+                                                     str(CAP // 3)])
+    assert status == 1 and result["stop"]["reason"] == "closed_by_server"
+    assert result["stop"]["setting"] == "redis maxclients" and "max number of clients" in result["stop"]["message"]

@@ -69,3 +69,27 @@ def test_target_defaults_to_connect_verification():
     cfg = build_ramp_spec(RampOptions(to=10, target="localhost:6379"))
     assert cfg.verify == "connect" and cfg.target_address == ("127.0.0.1", 6379)
     assert build_ramp_spec(RampOptions(to=10)).verify == "echo"
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({"to": 10, "target": "127.0.0.1:6379", "probe": "nosuch"}, "--probe must be one of"),
+    ({"to": 10, "target": "127.0.0.1:6379", "probe": "hex:zz"}, "not hexadecimal"),
+    ({"to": 10, "target": "127.0.0.1:6379", "probe": "redis", "verify": "connect"}, "cannot go with --verify"),
+    ({"to": 10, "target": "127.0.0.1:6379", "verify": "probe"}, "needs --probe"),
+])
+def test_probe_options_are_checked_before_any_socket(options, problem):
+    with pytest.raises(UsageError, match=problem):
+        build_ramp_spec(RampOptions(**options))
+
+
+def test_a_probe_is_a_request_and_a_rule_for_its_reply():
+    from netprobe.probes import parse_probe
+
+    redis = parse_probe("redis")
+    assert redis.request == b"PING\r\n" and redis.complete(b"+PONG\r\n") and redis.ok(b"+PONG\r\n")
+    assert not redis.ok(b"-ERR max number of clients reached\r\n")
+    http = parse_probe("http")
+    assert http.complete(b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\n") and http.ok(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert not http.ok(b"HTTP/1.1 503 Service Unavailable\r\n\r\n")
+    raw = parse_probe("hex:0d0a")
+    assert raw.request == b"\r\n" and raw.ok(b"x")

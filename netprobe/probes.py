@@ -1,0 +1,59 @@
+"""Harmless requests whose reply proves a server accepted a connection and serves it (``ramp --probe``).
+
+A server that does not echo cannot be checked with netprobe's echo; a connect-only check cannot
+tell a served connection from one still waiting in the listen queue. A probe sends one request
+every server of its kind answers at once, and reads the reply until it is whole.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from netprobe.errors import UsageError
+
+MAX_REPLY = 4096
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request, when its reply is whole, and whether the reply means "served"."""
+
+    name: str
+    request: bytes
+    complete: Callable[[bytes], bool]
+    ok: Callable[[bytes], bool]
+    summary: str
+
+
+def _line(reply: bytes) -> bool:
+    return b"\r\n" in reply or len(reply) >= MAX_REPLY
+
+
+def _headers(reply: bytes) -> bool:
+    return b"\r\n\r\n" in reply or len(reply) >= MAX_REPLY
+
+
+PROBES: dict[str, Probe] = {p.name: p for p in (
+    Probe("redis", b"PING\r\n", _line, lambda r: r.startswith(b"+PONG"), "redis PING, answered +PONG"),
+    Probe("memcached", b"version\r\n", _line, lambda r: r.startswith(b"VERSION "),
+          "memcached version, answered VERSION ..."),
+    Probe("http", b"HEAD / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: netprobe\r\n\r\n", _headers,
+          lambda r: r.startswith(b"HTTP/1.") and r[9:10] in b"1234", "HTTP HEAD /, answered by any status below 500"),
+)}
+
+
+def parse_probe(text: str) -> Probe:
+    """``redis``, ``memcached``, ``http``, or ``hex:BYTES`` (raw bytes; any reply counts); UsageError otherwise."""
+    if text in PROBES:
+        return PROBES[text]
+    if text.startswith("hex:"):
+        try:
+            request = binascii.unhexlify(text[4:])
+        except (binascii.Error, ValueError):
+            raise UsageError(f"--probe {text!r}: the bytes after hex: are not hexadecimal") from None
+        if not request:
+            raise UsageError("--probe hex: needs at least one byte to send")
+        return Probe(text, request, lambda r: len(r) > 0, lambda r: len(r) > 0, "raw bytes; any reply counts")
+    raise UsageError(f"--probe must be one of {', '.join(PROBES)} or hex:BYTES, got {text!r}")
