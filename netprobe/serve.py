@@ -46,7 +46,7 @@ def summary_line(final: ServerStatus, seconds: float) -> str:
     """What a stopped server served, in one line."""
     limit = f"; limit met: {final.limit.reason} ({final.limit.message})" if final.limit else ""
     return (f"served {final.accepted:,} connections in {seconds:.1f} s: {final.bytes_in:,} bytes in, "
-            f"{final.bytes_out:,} out, {final.errors:,} errors{limit}\n")
+            f"{final.bytes_out:,} out, {final.errors:,} errors, {final.resets:,} reset by their clients{limit}\n")
 
 
 def serve_until_signalled(server: ServerBase, on_stats: Optional[Callable[[ServerStatus], None]] = None,

@@ -53,18 +53,21 @@ class StopKind:
     connect_errnos: tuple[str, ...] = ()
     #: A more precise remedy on one OS, by ``netprobe.platform.NAME``.
     remedy_on: dict[str, str] = field(default_factory=dict)
+    #: The remedy where the soft limit already equals the hard one, generic and per OS (fd_limit).
+    at_hard: Optional[str] = None
+    at_hard_on: dict[str, str] = field(default_factory=dict)
 
 
 KINDS: tuple[StopKind, ...] = (
     StopKind(
         StopReason.SELECT_LIMIT,
         "select() refused the set: fd >= FD_SETSIZE (POSIX), more than 512 sockets (Windows)", "server",
-        "select() cannot watch fd 1024 or above: use --selector poll (or the platform's epoll/kqueue, "
+        "select() cannot watch fd 1024 or above: {selector} poll (or the platform's epoll/kqueue, "
         "which selectors.DefaultSelector picks)",
         remedy_on={
-            "linux": "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector epoll or poll "
+            "linux": "select() cannot watch fd 1024 or above (FD_SETSIZE): {selector} epoll or poll "
                      "(selectors.DefaultSelector picks epoll on Linux)",
-            "darwin": "select() cannot watch fd 1024 or above (FD_SETSIZE): use --selector kqueue "
+            "darwin": "select() cannot watch fd 1024 or above (FD_SETSIZE): {selector} kqueue "
                       "(selectors.DefaultSelector picks kqueue on macOS) or poll",
             "windows": "Windows select() takes at most 512 sockets per call: use asyncio's ProactorEventLoop "
                        "(IOCP, the default since 3.8), gevent (its libuv loop is not capped by select), "
@@ -84,6 +87,15 @@ KINDS: tuple[StopKind, ...] = (
                       "launchd starts (its default soft limit is 256)",
             "windows": "WSAEMFILE: the process ran out of socket handles; close idle sockets or split the load "
                        "over processes",
+        },
+        at_hard="the {side}'s soft fd limit is already its hard limit ({hard}): raise the hard limit first, as "
+                "root, then the soft one",
+        at_hard_on={
+            "linux": "the {side}'s soft fd limit is already its hard limit ({hard}): raise the hard limit first, "
+                     "as root: LimitNOFILE= in its systemd unit, /etc/security/limits.conf, or "
+                     "`prlimit --nofile=N:N --pid PID`",
+            "darwin": "the {side}'s soft fd limit is already its hard limit ({hard}): raise the hard limit first: "
+                      "`sudo launchctl limit maxfiles N N` (up to kern.maxfilesperproc)",
         }),
     StopKind(
         StopReason.SYSTEM_FD_LIMIT, "ENFILE: the system file table; or the guard stopped before it ran low",
@@ -233,11 +245,19 @@ def classify_errno_name(name: Optional[str], operation: str) -> Optional[StopRea
     return None
 
 
-def remedy(reason: StopReason, os_name: str, side: str, hard: Optional[int]) -> str:
-    """How to get past ``reason`` on ``os_name`` for ``side``, with the hard fd limit filled in."""
+def remedy(reason: StopReason, os_name: str, side: str, hard: Optional[int], soft: Optional[int] = None,
+           chooses_selector: bool = True) -> str:
+    """How to get past ``reason`` on ``os_name`` for ``side``, with the limits filled in.
+
+    ``soft`` is the soft fd limit of that side, where known: at the hard limit, raising the soft
+    one cannot help. ``chooses_selector`` says whether the backend takes ``--selector``.
+    """
     kind = _BY_REASON[reason]
     template = kind.remedy_on.get(os_name, kind.remedy)
-    return template.format(hard="unlimited" if hard is None else hard, side=side)
+    if kind.at_hard is not None and soft is not None and hard is not None and soft >= hard:
+        template = kind.at_hard_on.get(os_name, kind.at_hard)
+    selector = "use --selector" if chooses_selector else "use --backend selectors, which can wait with"
+    return template.format(hard="unlimited" if hard is None else hard, side=side, selector=selector)
 
 
 def docs_table() -> str:

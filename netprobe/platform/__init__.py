@@ -65,6 +65,7 @@ tcp_counters = _impl.tcp_counters
 listen_queue = _impl.listen_queue
 
 
-def remedy(reason: StopReason, side: str, hard: int | None) -> str:
+def remedy(reason: StopReason, side: str, hard: int | None, soft: int | None = None,
+           chooses_selector: bool = True) -> str:
     """How to get past ``reason`` on this OS (the stop records in ``netprobe.stops`` hold the words)."""
-    return stops.remedy(reason, NAME, side, hard)
+    return stops.remedy(reason, NAME, side, hard, soft, chooses_selector)

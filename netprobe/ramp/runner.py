@@ -265,8 +265,18 @@ class _Run:
             reason=reason, side=side, errno=errno_name, message=message,
             at_connections=self.client.held if self.client is not None else 0,
             client_fds=sample.client_fds, server_fds=sample.server_fds,
-            remedy=platform.remedy(reason, side, self.budget.hard),
+            remedy=platform.remedy(reason, side, self.budget.hard, self._soft_of(side),
+                                   self.spec.backend.takes_selector or self.spec.target_address is not None),
         )
+
+    def _soft_of(self, side: Side) -> Optional[int]:
+        """The soft fd limit of the side that met a limit, where netprobe knows it."""
+        if side == Side.SERVER and self.server is not None and self.server.pid is not None:
+            return self.server.soft_limit
+        if side == Side.CLIENT or (self.server is not None and self.server.pid is None
+                                   and self.spec.target_address is None):
+            return platform.fd_limits()[0]
+        return None
 
     def _peak(self) -> Peak:
         def top(name: str) -> Optional[int]:

@@ -25,7 +25,7 @@ from typing import Any, Optional
 from netprobe.errors import ProtocolError
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import FileSession
-from netprobe.servers.base import MAX_PENDING, ServerBase
+from netprobe.servers.base import MAX_PENDING, ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
 from netprobe.stops import StopReason
@@ -107,7 +107,9 @@ class _Connection(asyncio.Protocol):
         server = self.server
         if server.transports.pop(id(self), None) is not None:
             server.held -= 1
-        if exc is not None:
+        if isinstance(exc, OSError):
+            count_failure(server, exc)
+        elif exc is not None:
             server.errors += 1
         if self.session is not None:
             server.errors += self.session.errors

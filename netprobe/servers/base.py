@@ -7,6 +7,7 @@ counters (safe from another thread), ``close()`` releases everything. Limits are
 
 from __future__ import annotations
 
+import errno
 import socket
 import time
 from abc import ABC, abstractmethod
@@ -36,6 +37,20 @@ class Counters(TypingProtocol):
     bytes_in: int
     bytes_out: int
     errors: int
+    resets: int
+
+
+# errnos that mean the client reset or abandoned the connection: counted as resets, not errors.
+_RESETS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, getattr(errno, "WSAECONNRESET", 10054),
+                     getattr(errno, "WSAECONNABORTED", 10053)})
+
+
+def count_failure(counters: Counters, exc: OSError) -> None:
+    """Count a connection's OSError: a reset by the client (netprobe ramps end with RST) or a real error."""
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)) or exc.errno in _RESETS:
+        counters.resets += 1
+    else:
+        counters.errors += 1
 
 
 class ServerBase(ABC):
@@ -61,6 +76,7 @@ class ServerBase(ABC):
         self.bytes_in = 0
         self.bytes_out = 0
         self.errors = 0
+        self.resets = 0
         self.accept_errors = 0
         self.limit: Optional[LimitMet] = None
         self._running = True
@@ -127,7 +143,7 @@ class ServerBase(ABC):
     def status(self) -> ServerStatus:
         """Counters safe to read from another thread."""
         return ServerStatus(self.held, self.accepted, self.bytes_in, self.bytes_out, self.errors,
-                            self.accept_errors, self.limit, self.accepting)
+                            self.accept_errors, self.limit, self.accepting, self.resets)
 
     def stop(self) -> None:
         """Ask ``serve()`` to return; safe from another thread or a signal handler."""

@@ -11,7 +11,7 @@ import socket
 from typing import Any, Optional
 
 from netprobe.protocols import Protocol
-from netprobe.servers.base import ServerBase
+from netprobe.servers.base import ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
 
@@ -81,8 +81,8 @@ class GeventServer(ServerBase):
         graceful = False
         try:
             graceful = self._serve_blocking(sock, self, lambda: self._gevent.sleep(0))
-        except OSError:
-            self.errors += 1
+        except OSError as exc:
+            count_failure(self, exc)
         except self._gevent.GreenletExit:
             pass
         finally:

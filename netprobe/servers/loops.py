@@ -12,7 +12,7 @@ import importlib.util
 import selectors
 from typing import Optional
 
-from netprobe.errors import UnavailableError
+from netprobe.errors import UnavailableError, UsageError
 
 LOOPS = ("default", "selector", "proactor", "uvloop")
 
@@ -40,7 +40,9 @@ def default_loop() -> str:
 def resolve_loop(name: str) -> str:
     """Turn ``--loop`` into a concrete loop name available here; UnavailableError listing the others."""
     available = available_loops()
-    if name not in LOOPS or name not in available:
+    if name not in LOOPS:
+        raise UsageError(f"--loop must be one of {', '.join(LOOPS)}, got {name!r}")
+    if name not in available:
         raise UnavailableError(f"--loop {name!r} is not available here; choose one of: {', '.join(available)}")
     return default_loop() if name == "default" else name
 

@@ -17,7 +17,7 @@ from typing import Optional
 from netprobe.errors import ProtocolError
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import FileSession
-from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
 from netprobe.stops import StopReason
@@ -119,8 +119,8 @@ class SelectLoopServer(ServerBase):
             data = conn.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            self.errors += 1
+        except OSError as exc:
+            count_failure(self, exc)
             self._drop(conn)
             return
         if not data:
@@ -156,8 +156,8 @@ class SelectLoopServer(ServerBase):
             sent = conn.sock.send(head)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            self.errors += 1
+        except OSError as exc:
+            count_failure(self, exc)
             self._drop(conn)
             return
         self.bytes_out += sent

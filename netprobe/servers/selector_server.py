@@ -16,7 +16,7 @@ from typing import Optional, cast
 from netprobe.errors import ProtocolError
 from netprobe.protocols import Protocol
 from netprobe.protocols.files import FileSession
-from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase
+from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
 from netprobe.stops import StopReason
@@ -141,8 +141,8 @@ class SelectorServer(ServerBase):
             data = sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return  # nothing yet: select() will say when
-        except OSError:
-            self.errors += 1
+        except OSError as exc:
+            count_failure(self, exc)
             self._drop(sock, fd)
             return
         if not data:
@@ -154,8 +154,8 @@ class SelectorServer(ServerBase):
             sent = sock.send(reply)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        except OSError:
-            self.errors += 1
+        except OSError as exc:
+            count_failure(self, exc)
             self._drop(sock, fd)
             return
         self.bytes_out += sent
@@ -173,8 +173,8 @@ class SelectorServer(ServerBase):
                 data = sock.recv(RECV_SIZE)
             except (BlockingIOError, InterruptedError):
                 data = None
-            except OSError:
-                self.errors += 1
+            except OSError as exc:
+                count_failure(self, exc)
                 self._drop(sock, fd)
                 return
             if data == b"":
@@ -203,8 +203,8 @@ class SelectorServer(ServerBase):
                 pending = pending[sent:]
             except (BlockingIOError, InterruptedError):
                 pass
-            except OSError:
-                self.errors += 1
+            except OSError as exc:
+                count_failure(self, exc)
                 self._drop(sock, fd)
                 return
         more = session is not None and session.has_output

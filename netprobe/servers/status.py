@@ -32,6 +32,7 @@ class ServerStatus(Record):
     accept_errors: int
     limit: Optional[LimitMet] = None
     accepting: bool = True
+    resets: int = 0  # connections the client reset or abandoned: the client's doing, not an error
 
 
 @dataclass(frozen=True)

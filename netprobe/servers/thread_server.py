@@ -19,7 +19,7 @@ from collections import deque
 from typing import Optional
 
 from netprobe.protocols import Protocol
-from netprobe.servers.base import ServerBase
+from netprobe.servers.base import ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.status import ServerStatus
 from netprobe.sockets import abort
@@ -33,7 +33,7 @@ JOIN_TIMEOUT = 10.0
 class _Conn:
     """One connection's thread and counters; only that thread writes them."""
 
-    __slots__ = ("bytes_in", "bytes_out", "errors", "sock", "thread")
+    __slots__ = ("bytes_in", "bytes_out", "errors", "resets", "sock", "thread")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -41,6 +41,7 @@ class _Conn:
         self.bytes_in = 0
         self.bytes_out = 0
         self.errors = 0
+        self.resets = 0
 
 
 class ThreadPerConnectionServer(ServerBase):
@@ -53,17 +54,18 @@ class ThreadPerConnectionServer(ServerBase):
                  options: Optional[ServerOptions] = None) -> None:
         super().__init__(protocol, host, port, ports, backlog, options=options)
         self._conns: dict[int, _Conn] = {}  # id(conn) -> conn; dict operations are atomic under the GIL
-        self._finished: deque[tuple[int, int, int]] = deque()  # (bytes in, bytes out, errors) of closed ones
+        self._finished: deque[tuple[int, int, int, int]] = deque()  # (bytes in, out, errors, resets) of closed ones
         self._accept_lock = threading.Lock()  # acceptor threads only, one per extra listener
         for lsock in self.listeners:
             lsock.settimeout(TICK)
 
     def status(self) -> ServerStatus:
         while self._finished:
-            bytes_in, bytes_out, errors = self._finished.popleft()
+            bytes_in, bytes_out, errors, resets = self._finished.popleft()
             self.bytes_in += bytes_in
             self.bytes_out += bytes_out
             self.errors += errors
+            self.resets += resets
         conns = list(self._conns.values())
         return ServerStatus(
             held=len(conns), accepted=self.accepted,
@@ -71,6 +73,7 @@ class ThreadPerConnectionServer(ServerBase):
             bytes_out=self.bytes_out + sum(c.bytes_out for c in conns),
             errors=self.errors + sum(c.errors for c in conns),
             accept_errors=self.accept_errors, limit=self.limit, accepting=True,
+            resets=self.resets + sum(c.resets for c in conns),
         )
 
     def serve(self) -> None:
@@ -118,15 +121,15 @@ class ThreadPerConnectionServer(ServerBase):
         graceful = False
         try:
             graceful = self._serve_blocking(conn.sock, conn, lambda: time.sleep(0))
-        except OSError:
+        except OSError as exc:
             if self._running:
-                conn.errors += 1
+                count_failure(conn, exc)
         finally:
             self._forget(conn, graceful)
 
     def _forget(self, conn: _Conn, graceful: bool) -> None:
         if self._conns.pop(id(conn), None) is not None:
-            self._finished.append((conn.bytes_in, conn.bytes_out, conn.errors))
+            self._finished.append((conn.bytes_in, conn.bytes_out, conn.errors, conn.resets))
         if graceful:
             conn.sock.close()  # FIN after the replies still in the send buffer
         else:
