@@ -164,7 +164,7 @@ class Client(ABC):
         One readiness call over all of them: a connection counts as held only while the server
         has accepted it and not closed it. What a server said before closing is kept.
         """
-        found, gone = self._watch.sweep()
+        found, gone = self._watch.sweep(self.verified)
         if gone:
             closed = {id(sock) for sock in gone}
             self.verified = [sock for sock in self.verified if id(sock) not in closed]

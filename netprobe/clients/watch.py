@@ -67,24 +67,24 @@ def _closed(sock: Any) -> tuple[bool, bytes]:
 
 
 class HeldWatch:
-    """The held connections, registered once each with the kernel, swept in one call per check."""
+    """The held connections, registered once each with the kernel, swept in one call per check.
+
+    It keeps no map of its own from fd to socket (that would cost every held connection a dict
+    entry): a sweep that finds something builds one from the client's list of held sockets.
+    """
 
     def __init__(self) -> None:
-        self._by_fd: dict[int, Any] = {}
         self._epoll: Optional[Any] = select.epoll() if hasattr(select, "epoll") else None
         self._poll: Optional[Any] = select.poll() if self._epoll is None and hasattr(select, "poll") else None
 
     def add(self, sock: Any) -> None:
         """Watch ``sock`` from now on."""
-        fd = sock.fileno()
-        self._by_fd[fd] = sock
         if self._epoll is not None:
-            self._epoll.register(fd, _EPOLL_MASK)
+            self._epoll.register(sock.fileno(), _EPOLL_MASK)
         elif self._poll is not None:
-            self._poll.register(fd, _POLL_MASK)
+            self._poll.register(sock.fileno(), _POLL_MASK)
 
     def _forget(self, fd: int) -> None:
-        self._by_fd.pop(fd, None)
         try:
             if self._epoll is not None:
                 self._epoll.unregister(fd)
@@ -93,25 +93,28 @@ class HeldWatch:
         except (OSError, KeyError):
             pass
 
-    def _ready(self) -> list[int]:
+    def _ready(self, held: list[Any]) -> list[int]:
         if self._epoll is not None:
             return [fd for fd, _ in self._epoll.poll(0)]
         if self._poll is not None:
             return [fd for fd, _ in self._poll.poll(0)]
-        fds = list(self._by_fd)
+        fds = [sock.fileno() for sock in held]
         ready: list[int] = []
         for start in range(0, len(fds), SELECT_CHUNK):
             readable, _, _ = select.select(fds[start:start + SELECT_CHUNK], [], [], 0)
             ready += readable
         return ready
 
-    def sweep(self) -> tuple[Sweep, list[Any]]:
-        """Find the connections the server closed: (what was found, those sockets, no longer watched)."""
+    def sweep(self, held: list[Any]) -> tuple[Sweep, list[Any]]:
+        """Find which of ``held`` the server closed: (what was found, those sockets, no longer watched)."""
         found = Sweep()
         gone = []
-        for fd in self._ready():
-            sock = self._by_fd.get(fd)
+        ready = self._ready(held)
+        by_fd = {sock.fileno(): sock for sock in held} if ready else {}
+        for fd in ready:
+            sock = by_fd.get(fd)
             if sock is None:
+                self._forget(fd)  # not held any more (closed by its client): nothing to watch
                 continue
             closed, said = _closed(sock)
             if said and found.said is None:
@@ -124,6 +127,5 @@ class HeldWatch:
 
     def close(self) -> None:
         """Stop watching; the sockets themselves are their client's to close."""
-        self._by_fd.clear()
         if self._epoll is not None:
             self._epoll.close()

@@ -12,6 +12,7 @@ A worker that stops answering (locust's heartbeat marks it missing) ends the ram
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import time
@@ -141,6 +142,8 @@ class Master:
                 break
             stop = self._verdict_of_failures() or self._stopped_accepting()
             if stop is not None:
+                if stop.reason == StopReason.CLOSED_BY_SERVER and not self._recount(number + 1):
+                    steps[-1] = dataclasses.replace(steps[-1], connections=sum(w.held for w in self.workers.values()))
                 if spec.hold:
                     self.gevent.sleep(spec.hold)  # the server stays in the state that broke it, for a look
                 break
@@ -219,6 +222,24 @@ class Master:
         every = "every worker" if len(failed) == len(self.workers) else f"{len(failed)} of {len(self.workers)} workers"
         message = f"{every} failed near {sum(e.held for e in self.workers.values()):,} in all: {f.message}"
         return self._stop(f.reason, Side.SERVER, f.errno, message, f.remedy, worker, f)
+
+    def _recount(self, number: int) -> list[str]:
+        """Ask every worker to sweep once more and say what it still holds; return the workers lost meanwhile.
+
+        A server at its cap may close one worker's connections while another's arrive (nginx frees
+        idle ones for new ones), after the first worker swept: the count is the one after the last.
+        """
+        spec = self.spec
+        assert spec.target_address is not None
+        self.replies = {}
+        for worker, entry in self.workers.items():
+            order = HoldOrder(number, entry.held, spec.target_address, spec.timeout, spec.verify, spec.probe)
+            self.runner.send_message(Message.HOLD, order.to_dict(), client_id=worker)
+        lost = self._collect(number, spec.timeout + STEP_GRACE)
+        for entry in self.workers.values():
+            if len(entry.by_step) >= 2:
+                entry.by_step[-2:] = entry.by_step[-1:]  # a recount, not a step of its own
+        return lost
 
     def _stopped_accepting(self) -> Optional[StopInfo]:
         """Where the target is on this machine: connections still in its listen queue were never accepted."""

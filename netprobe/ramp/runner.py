@@ -159,6 +159,7 @@ class _Run:
         client, server = self.client, self.server
         assert client is not None and server is not None
         last = Sample()
+        counters_before = platform.tcp_counters()  # each step's reading is the next one's start
 
         def server_gave_up() -> bool:
             status, gone = _server_status(server)
@@ -169,7 +170,6 @@ class _Run:
             guarded = guard(platform.read_system_facts, new)
             if guarded is not None:
                 return self._stop(guarded[0], Side.SYSTEM, None, guarded[1], last), last
-            counters_before = platform.tcp_counters()
             t0 = time.perf_counter()
             out = client.open(new, spec.timeout, server_gave_up)
             latencies = list(out.latencies_ms)
@@ -192,7 +192,9 @@ class _Run:
             # The server's own count is exact where it has one; else what the client holds, less the queue.
             held = min(client.held, limit.held) if limit is not None else client.held - (unaccepted or 0)
             tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
-            overflows, drops, resent = counter_deltas(counters_before, platform.tcp_counters())
+            counters_after = platform.tcp_counters()
+            overflows, drops, resent = counter_deltas(counters_before, counters_after)
+            counters_before = counters_after
             p50, p99 = p50_p99(latencies)
             step = RampStep(
                 connections=held, client_fds=last.client_fds, server_fds=last.server_fds,
