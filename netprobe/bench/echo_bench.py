@@ -15,6 +15,7 @@ from netprobe.models import BenchEchoResult, EchoRun
 from netprobe.servers.process import ChildServer
 from netprobe.servers.registry import BackendSpec, ServerOptions
 from netprobe.servers.spec import ServerSpec
+from netprobe.sockets import format_address
 
 if TYPE_CHECKING:
     import psutil
@@ -72,52 +73,61 @@ def _cpu(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
-def run_one(backend: BackendSpec, clients: int, size: int, duration: float, client: ClientSpec,
-            options: Optional[ServerOptions] = None, server_command: Optional[list[str]] = None) -> EchoRun:
-    """Measure one backend; any failure becomes a row with its error, not an exception.
+def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: float, client: ClientSpec,
+            options: Optional[ServerOptions] = None, server_command: Optional[list[str]] = None,
+            target: Optional[tuple[str, int]] = None) -> EchoRun:
+    """Measure one backend, or the echo server at ``target``; any failure becomes a row with its error.
 
     ``server_command`` runs another server speaking the child stdio protocol (benchmark baselines).
+    A ``target`` is not netprobe's: its CPU and memory are not measured, only what the client sees.
     """
     import psutil
 
+    label = format_address(target) if target is not None else (backend.name if backend else "?")
     server = None
     load = None
     try:
-        spec = ServerSpec(backend=backend, options=options or ServerOptions(), want_fds=clients + 64)
-        server = ChildServer(spec, command=server_command)
-        sproc = psutil.Process(server.pid)
-        rss_idle = sproc.memory_info().rss
-        host, port = server.addresses[0]
+        sproc = None
+        if target is None:
+            assert backend is not None
+            spec = ServerSpec(backend=backend, options=options or ServerOptions(), want_fds=clients + 64)
+            server = ChildServer(spec, command=server_command)
+            sproc = psutil.Process(server.pid)
+            host, port = server.addresses[0]
+        else:
+            host, port = target
+        rss_idle = sproc.memory_info().rss if sproc else None
         load = subprocess.Popen(
             [sys.executable, "-m", "netprobe.bench.echo_client", host, str(port), str(clients), str(size),
              str(duration), client.name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         _line(load, 30)  # {"connected": N}
-        rss_held = sproc.memory_info().rss
-        cpu0 = _cpu(sproc)
+        rss_held = sproc.memory_info().rss if sproc else None
+        cpu0 = _cpu(sproc) if sproc else 0.0
         assert load.stdin is not None
         load.stdin.write("go\n")
         load.stdin.flush()
         result = _line(load, duration + 60)
-        server_cpu = round(100.0 * (_cpu(sproc) - cpu0) / result["seconds"], 1)
-        status = server.status()
-        rss_end = sproc.memory_info().rss
+        server_cpu = round(100.0 * (_cpu(sproc) - cpu0) / result["seconds"], 1) if sproc else None
+        server_errors = server.status().errors if server is not None else 0
+        rss_end = sproc.memory_info().rss if sproc else None
         rate = result["round_trips"] / result["seconds"]
         return EchoRun(
-            backend=backend.name,
+            backend=label,
             round_trips_per_s=round(rate, 1),
             mib_per_s=round(rate * size * 2 / (1024 * 1024), 2),  # each round trip carries size both ways
             p50_ms=result["p50"], p90_ms=result["p90"], p99_ms=result["p99"], p999_ms=result["p999"],
             max_ms=result["max"],
             server_cpu=server_cpu,
             server_rss=rss_end,
-            rss_per_connection=round((rss_held - rss_idle) / clients, 1),
-            errors=result["errors"] + status.errors,
+            rss_per_connection=(round((rss_held - rss_idle) / clients, 1)
+                                if rss_held is not None and rss_idle is not None else None),
+            errors=result["errors"] + server_errors,
             client_cpu=result["client_cpu"],
             client_bound=client.name != "threads" and result["client_cpu"] >= CLIENT_BOUND_CPU,
         )
     except (ServerGone, RuntimeError, UsageError, OSError, ValueError, psutil.Error) as exc:
-        return EchoRun(backend.name, None, None, None, None, None, None, None, None, None, None, 0, None, False,
+        return EchoRun(label, None, None, None, None, None, None, None, None, None, None, 0, None, False,
                        error=f"{type(exc).__name__}: {exc}")
     finally:
         if load is not None:
@@ -134,7 +144,10 @@ def run_one(backend: BackendSpec, clients: int, size: int, duration: float, clie
 
 
 def run_bench_echo(backends: list[BackendSpec], clients: int, size: int, duration: float,
-                   client: ClientSpec) -> BenchEchoResult:
-    """Every backend in turn under the same echo load, each in a fresh server process."""
+                   client: ClientSpec, target: Optional[tuple[str, int]] = None) -> BenchEchoResult:
+    """Every backend in turn under the same echo load, each in a fresh server process; or the one at ``target``."""
+    if target is not None:
+        return BenchEchoResult(clients, size, duration, client.name,
+                               [run_one(None, clients, size, duration, client, target=target)], platform_info())
     runs = [run_one(b, clients, size, duration, client) for b in backends]
     return BenchEchoResult(clients, size, duration, client.name, runs, platform_info())

@@ -71,22 +71,34 @@ def bench_echo(
     size: int = typer.Option(1024, "--size", help="Bytes per message."),
     duration: float = typer.Option(5.0, "--duration", help="Seconds of load per backend."),
     client: ClientModel = typer.Option("nonblocking", "--client", help="Load client model."),
+    target: Optional[str] = typer.Option(None, "--target", help="HOST:PORT of your own echo server instead."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --target off loopback."),
     plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
 ) -> int:
     """Every backend under the same echo load: round trips/s, latency, CPU and memory per connection.
 
+    With --target, your own echo server under netprobe's load client (its CPU and memory are yours to read).
     Example: netprobe bench echo --backend all --clients 100 --duration 5
     """
     from netprobe.bench.echo_bench import check_echo_options, run_bench_echo
+    from netprobe.errors import UsageError
     from netprobe.plots import plot_bench_echo
     from netprobe.servers.registry import parse_backend_list
+    from netprobe.sockets import check_destination, parse_host_port
 
-    backends = parse_backend_list(backend)
+    address = None
+    if target is not None:
+        if backend != "selectors":
+            raise UsageError("--backend chooses netprobe's own server; it cannot apply to --target")
+        host, port = parse_host_port(target)
+        address = (check_destination(host, allow_remote), port)
+    backends = [] if address else parse_backend_list(backend)
     model = check_echo_options(clients, size, duration, client.value)
     check_destinations(output, plot)
-    return deliver(run_bench_echo(backends, clients, size, duration, model), fmt, output, plot, plot_bench_echo)
+    return deliver(run_bench_echo(backends, clients, size, duration, model, address), fmt, output, plot,
+                   plot_bench_echo)
 
 
 @bench_app.command("transfer")

@@ -60,6 +60,9 @@ class BatchOutcome:
         elif failed == Operation.TIMEOUT:
             self.unanswered += 1
         else:
+            if failed == Operation.VERIFY and isinstance(exc, (ConnectionResetError, ConnectionAbortedError,
+                                                                BrokenPipeError)):
+                self.peer_closed += 1  # connected, then closed by the server before it answered
             self.fail(failed, exc)
 
     def fail(self, operation: Operation, exc_or_errno: Union[BaseException, Optional[int]],

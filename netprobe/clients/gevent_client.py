@@ -45,15 +45,17 @@ class GeventClient(Client):
         except OSError as exc:
             return Operation.SOCKET, exc, None
         self._all.append(sock)
+        phase = Operation.CONNECT
         try:
             sock.settimeout(timeout)
             self._bind_source(sock, src)
             sock.connect(dest)
+            phase = Operation.VERIFY
             latency = self._echo(sock) if self.verify != Verify.CONNECT else None
         except gsocket.timeout as exc:
             return Operation.TIMEOUT, exc, None
         except (OSError, ValueError) as exc:
-            return (Operation.VERIFY if isinstance(exc, ValueError) else Operation.CONNECT), exc, None
+            return phase, exc, None
         self._hold(sock)
         return None, None, latency
 

@@ -36,10 +36,12 @@ class ThreadsClient(Client):
         except OSError as exc:
             results.put((Operation.SOCKET, exc, None, None))
             return
+        phase = Operation.CONNECT
         try:
             sock.settimeout(timeout)
             self._bind_source(sock, src)
             sock.connect(dest)
+            phase = Operation.VERIFY
             latency = self.roundtrip(sock) if self.verify != Verify.CONNECT else None
         except TimeoutError as exc:
             abort(sock)
@@ -47,7 +49,7 @@ class ThreadsClient(Client):
             return
         except (OSError, ValueError) as exc:
             abort(sock)
-            results.put(("verify" if isinstance(exc, ValueError) else "connect", exc, None, None))
+            results.put((phase, exc, None, None))
             return
         results.put((None, None, sock, latency))
         self._release.wait()

@@ -59,8 +59,10 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
                           "the server stopped accepting")
     f = out.failure
     if f is not None:
-        if f.operation == Operation.VERIFY and recognise_refusal(f.message) is not None:
-            return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None, f"verify: {f.message}")
+        if f.operation == Operation.VERIFY and (recognise_refusal(f.message) is not None or out.peer_closed):
+            # Connected, then closed or reset by the server before (or instead of) answering the check.
+            return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, platform.errno_name(f.errno),
+                              f"verify: {f.message}")
         if f.operation == Operation.THREAD:
             return Classified(StopReason.THREAD_LIMIT, Side.CLIENT, None, f"cannot start another thread: {f.message}")
         reason = platform.classify_errno(f.errno, f.operation) or StopReason.OTHER

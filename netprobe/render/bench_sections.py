@@ -75,7 +75,8 @@ def bench_echo_document(r: BenchEchoResult) -> Document:
             continue
         rows.append([e.backend, f"{e.round_trips_per_s:,.0f}", f"{e.mib_per_s:,.1f}",
                      f"{units.ms(e.p50_ms)} / {units.ms(e.p90_ms)} / {units.ms(e.p99_ms)} / {units.ms(e.p999_ms)}",
-                     units.ms(e.max_ms), f"{e.server_cpu:.0f}%", units.size(e.server_rss),
+                     units.ms(e.max_ms), units.MISSING if e.server_cpu is None else f"{e.server_cpu:.0f}%",
+                     units.size(e.server_rss),
                      units.size(int(e.rss_per_connection)) if e.rss_per_connection is not None else units.MISSING,
                      units.count(e.errors), f"{e.client_cpu:.0f}%" + (" (client-bound)" if e.client_bound else ""),
                      ""])

@@ -51,3 +51,36 @@ def test_serve_counts_the_resets_of_a_ramp_apart_from_errors():
 def test_an_unknown_loop_is_unknown_not_unavailable():
     proc = run_netprobe("ramp", "--backend", "asyncio", "--loop", "bogus")
     assert proc.returncode == 2 and "--loop must be one of" in proc.stderr
+
+
+@pytest.mark.parametrize("client", ["nonblocking", "threads", "gevent"])
+def test_a_server_that_resets_what_it_accepts_is_named_closed_by_server(client):
+    import socket
+    import struct
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    listener.settimeout(0.1)
+    done = threading.Event()
+
+    def reset_everything() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    thread = threading.Thread(target=reset_everything)
+    thread.start()
+    try:
+        stop = _stop("--target", f"127.0.0.1:{listener.getsockname()[1]}", "--verify", "echo", "--to", "10",
+                     "--client", client)
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+    assert stop["reason"] == "closed_by_server" and stop["side"] == "server", stop

@@ -114,3 +114,18 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path):
     assert result.returncode == 2
     assert "pip install 'netprobe[plot]'" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_bench_echo_measures_an_echo_server_of_the_users_own(child_server, capsys):
+    host, port = child_server().addresses[0]
+    assert run(["bench", "echo", "--target", f"{host}:{port}", "--clients", "10", "--duration", "0.3",
+                "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (row,) = data["runs"]
+    assert row["backend"] == f"{host}:{port}" and row["round_trips_per_s"] > 0 and row["error"] is None
+    assert row["server_cpu"] is None and row["server_rss"] is None  # not netprobe's to measure
+
+
+def test_bench_echo_target_refuses_what_shapes_netprobes_own_server(capsys):
+    assert run(["bench", "echo", "--target", "127.0.0.1:9", "--backend", "threads"]) == 2
+    assert "cannot apply to --target" in capsys.readouterr().err
