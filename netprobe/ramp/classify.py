@@ -47,7 +47,8 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
         message = limit.message
         if limit.at_fd is not None:
             message += f" (at fd {limit.at_fd})"
-        return Classified(limit.reason, Side.SERVER, limit.errno, f"{message}; it held {limit.held:,}")
+        kept = limit.held if held is None else min(limit.held, held)  # what it still held once it shed any
+        return Classified(limit.reason, Side.SERVER, limit.errno, f"{message}; it held {kept:,}")
     if swept is not None and swept.closed:
         saying = f', saying "{swept.said}"' if swept.said else ""
         return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None,

@@ -27,6 +27,7 @@ from netprobe.selector_catalog import catalogue_name
 from netprobe.servers.registry import BACKENDS, BackendSpec, ServerOptions, resolve_options
 from netprobe.servers.spec import ServerSpec
 from netprobe.sockets import check_destination, format_address, parse_host_port
+from netprobe.stops import refusals
 from netprobe.vocabulary import Placement, Verify
 
 DEFAULT_MAX = 100_000
@@ -170,6 +171,7 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
         raise UsageError(f"--to {opts.to} is above --max {opts.max}")
     client = CLIENTS.get(opts.client)
     verify = _verify(opts)
+    refusals()  # a bad $NETPROBE_REFUSALS file is a usage error now, not at the stop
     if opts.source_ips > 1:
         if not platform.can_bind_loopback_aliases():
             raise UnavailableError("--source-ips needs other loopback source addresses, which this "

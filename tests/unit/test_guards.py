@@ -93,3 +93,27 @@ def test_a_probe_is_a_request_and_a_rule_for_its_reply():
     assert not http.ok(b"HTTP/1.1 503 Service Unavailable\r\n\r\n")
     raw = parse_probe("hex:0d0a")
     assert raw.request == b"\r\n" and raw.ok(b"x")
+
+
+def test_users_teach_netprobe_their_servers_refusals(tmp_path, monkeypatch):
+    import json
+
+    from netprobe.stops import recognise_refusal
+
+    rows = tmp_path / "refusals.json"
+    rows.write_text(json.dumps([{"said": "POOL EXHAUSTED", "server": "mydb", "setting": "pool_size",
+                                 "remedy": "raise mydb's pool_size"}]))
+    monkeypatch.setenv("NETPROBE_REFUSALS", str(rows))
+    found = recognise_refusal("ERR pool exhausted, try later")
+    assert found is not None and (found.server, found.setting) == ("mydb", "pool_size")
+    assert recognise_refusal("-ERR max number of clients reached").setting == "maxclients"  # ours still there
+
+
+@pytest.mark.parametrize("content, problem", [("not json", "cannot read"), ('{"said": 1}', "expected a JSON list"),
+                                               ('[{"said": "x"}]', "server: missing")])
+def test_a_bad_refusals_file_is_a_usage_error_before_any_socket(tmp_path, monkeypatch, content, problem):
+    rows = tmp_path / "refusals.json"
+    rows.write_text(content)
+    monkeypatch.setenv("NETPROBE_REFUSALS", str(rows))
+    with pytest.raises(UsageError, match=problem):
+        build_ramp_spec(RampOptions(to=10))
