@@ -25,7 +25,10 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
         f"{pred.max_connections:,} by {pred.binding_limit}")
     if stop is None:
         what = f"Reached {reached:,} connections" + ("" if to is None else f" (target {to:,})")
-        return f"{what}; predicted ceiling {predicted}."
+        # Why this differs from `netprobe limits`: it counts the fds of a fresh process, this the ones in use.
+        fresh = pred.binding_limit == StopReason.FD_LIMIT
+        why = f" ({pred.detail}; `netprobe limits` counts a fresh process)" if fresh else ""
+        return f"{what}; predicted ceiling {predicted}{why}."
     head = f"Stopped at {reached:,} connections: {stop.reason} on the {stop.side} side"
     if stop.reason == StopReason.INTERRUPTED:
         return f"{head} (predicted ceiling {predicted})."
