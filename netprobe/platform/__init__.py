@@ -40,10 +40,12 @@ CONTRACT = (
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
-__all__ = ["NAME", "HAS_RLIMIT", "TcpCounters", *SHARED, "AboveHardLimit", "PlatformError", "SystemFacts",
+__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "TcpCounters", *SHARED,
+           "AboveHardLimit", "PlatformError", "SystemFacts",
            "Unsupported", *CONTRACT]
 
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
+READS_LISTEN_QUEUE: bool = _impl.READS_LISTEN_QUEUE
 fd_limits = _impl.fd_limits
 check_soft_fd_limit = _impl.check_soft_fd_limit
 set_soft_fd_limit = _impl.set_soft_fd_limit

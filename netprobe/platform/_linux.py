@@ -95,6 +95,10 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
         return None
 
 
+# Whether listen_queue() can answer on this OS (a listener's accept queue from the kernel).
+READS_LISTEN_QUEUE = True
+
+
 def listen_queue(address: tuple[str, int]) -> Optional[int]:
     """Connections the kernel completed at ``address`` that its program has not accepted (sock_diag)."""
     return _sockdiag.queued_at(address)

@@ -239,6 +239,10 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
     return None
 
 
+# Whether listen_queue() can answer on this OS (a listener's accept queue from the kernel).
+READS_LISTEN_QUEUE = False
+
+
 def listen_queue(address: tuple[str, int]) -> Optional[int]:
     """this system does not tell netprobe a listener's accept queue: None (unknown)."""
     return None

@@ -36,7 +36,7 @@ from netprobe.signals import deferred, interrupt_once
 from netprobe.sockets import is_loopback
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
-from netprobe.vocabulary import Side
+from netprobe.vocabulary import Side, Verify
 
 PAYLOAD = b"netprobe ping\n"
 # How long a listen queue may take to drain before its connections count as never accepted.
@@ -117,6 +117,7 @@ class _Run:
                     self.client = client = spec.client.create(self.server.addresses, source_ips, PAYLOAD,
                                                               spec.verify, min(facts.somaxconn or 128, BATCH_MAX))
                     client.probe = parse_probe(spec.probe) if spec.probe else None
+                    self._note_what_cannot_be_told()
                     client.pump(self.server.step)
                     cap = self.select_cap()
                     if spec.in_process and spec.client.drives_inline_server:
@@ -222,6 +223,21 @@ class _Run:
             if spec.hold:
                 time.sleep(spec.hold)
         return None, last
+
+    def _note_what_cannot_be_told(self) -> None:
+        """Say where a connection-only check cannot tell accepted connections from queued ones."""
+        spec = self.spec
+        if spec.target_address is None or spec.verify != Verify.CONNECT:
+            return
+        if not is_loopback(spec.target_address[0]):
+            why = "a server on another machine"
+        elif not platform.READS_LISTEN_QUEUE:
+            why = "this OS, which does not tell netprobe a listener's accept queue,"
+        else:
+            return
+        self.budget.notes.append(Note("held", f"with --verify connect, connections waiting in the listen queue of "
+                                              f"{why} cannot be told from accepted ones: --probe checks that the "
+                                              "server serves each one"))
 
     def _hold_at_stop(self) -> None:
         """With --hold, hold the failing step too: the server stays in the state that broke it, for a look."""
