@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import json
 import math
+import re
 import types
 import typing
 from functools import cache
@@ -21,6 +22,8 @@ from typing import Any, TypeVar, Union, cast, get_args, get_origin
 from netprobe.errors import RecordError
 
 R = TypeVar("R", bound="Record")
+# Control characters but tab and newline: escaped on arrival (ESC would start an ANSI sequence).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class Record:
@@ -161,7 +164,12 @@ def _scalar(tp: type, value: Any, where: str) -> Any:
             return value  # an int stays one, so a document read and written again is unchanged
     elif tp is str:
         if isinstance(value, str):
-            return value
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RecordError(f"{where}: not valid text (a lone surrogate)") from None
+            # A terminal must not take a control sequence from a document or a message for its own.
+            return _CONTROL.sub(lambda m: repr(m.group())[1:-1], value)
     else:
         raise RecordError(f"{where}: cannot check a value against {tp.__name__}")
     raise RecordError(f"{where}: expected {tp.__name__}, got {_kind(value)}")

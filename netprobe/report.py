@@ -126,6 +126,8 @@ def load(path: str) -> Loaded:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4,300 by default)
+        raise UsageError(f"{path}: not a netprobe report ({exc})") from None
     except RecursionError:
         raise UsageError(f"{path}: JSON nested too deeply to be a netprobe report") from None
     schema = data.get("schema") if isinstance(data, dict) else None

@@ -44,9 +44,12 @@ def _read_event(stream: IO[str]) -> Optional[MasterEvent]:
 
 
 def local_source_ips(count: int) -> list[list[str]]:
-    """127.0.0.1, .2, ... for local workers where the OS routes all of 127/8, else no source address."""
+    """127.0.0.1, .2, ... 127.0.0.254, 127.0.1.1 ... for local workers where the OS routes all of 127/8.
+
+    Elsewhere no source address: every worker then shares 127.0.0.1's ports.
+    """
     if count > 1 and platform.can_bind_loopback_aliases():
-        return [[f"127.0.0.{i + 1}"] for i in range(count)]
+        return [[f"127.0.{i // 254}.{i % 254 + 1}"] for i in range(count)]
     return [[] for _ in range(count)]
 
 

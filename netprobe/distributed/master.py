@@ -135,7 +135,7 @@ class Master:
                 names = ", ".join(self._name(w) for w in lost)
                 stop = self._stop(StopReason.WORKER_LOST, Side.CLIENT, None,
                                   f"worker {names} stopped answering; its connections are not moved to the others",
-                                  None)
+                                  None, worker=", ".join(sorted(lost)))
                 break
             if self.interrupted:
                 stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", None)

@@ -21,13 +21,14 @@ from netprobe import __version__, platform
 from netprobe.clients.base import BatchOutcome
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import HeldReport, HoldOrder, Refusal, WorkerFailure, WorkerSpec, WorkerSummary
-from netprobe.errors import RecordError
+from netprobe.errors import RecordError, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.probes import parse_probe
 from netprobe.ramp.classify import classify_stop, refusal_of
 from netprobe.ramp.runner import QUEUE_GRACE
 from netprobe.sockets import check_destination, format_address
-from netprobe.vocabulary import Message
+from netprobe.stops import StopReason
+from netprobe.vocabulary import Message, Side
 
 if TYPE_CHECKING:
     import psutil
@@ -86,6 +87,12 @@ class Worker:
             order = HoldOrder.from_dict(msg.data, "hold")
         except RecordError:
             return
+        refused = target_refused(order.target, self.spec.allow_remote)
+        if refused is not None:
+            # Whoever speaks for the master, this worker connects only where its own user allows.
+            turned_down = WorkerFailure(StopReason.OTHER, Side.CLIENT, None, refused, 0, order.goal, refused)
+            self.runner.send_message(Message.HELD, HeldReport(order.step, 0, [], turned_down, None, None).to_dict())
+            return
         if self.client is None:
             from netprobe.clients.gevent_client import GeventClient
 
@@ -99,7 +106,7 @@ class Worker:
         from gevent import sleep
 
         swept = client.sweep_until_quiet(min(order.timeout, QUEUE_GRACE), sleep)
-        failure = None
+        failure: Optional[WorkerFailure] = None
         if not out.clean or swept.closed:
             named = classify_stop(out, None, None, order.timeout, swept)
             refusal = refusal_of(swept, out)
@@ -124,6 +131,15 @@ class Worker:
         except RecordError:
             self.refused = "the master refused this worker"
         self.runner.greenlet.kill(block=False)
+
+
+def target_refused(target: tuple[str, int], allow_remote: bool) -> Optional[str]:
+    """Why this worker will not connect to ``target`` (off loopback without its own --allow-remote), or None."""
+    try:
+        check_destination(target[0], allow_remote, "target")
+    except UsageError as exc:
+        return f"this worker refuses the master's {exc}"
+    return None
 
 
 def _me() -> psutil.Process:

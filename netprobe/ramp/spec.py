@@ -37,6 +37,9 @@ DEFAULT_CLIENT = "nonblocking"
 MASTER_PORT = 5557
 MAX_WORKERS = 1000
 MAX_SOURCE_IPS = 254  # 127.0.0.1-127.0.0.254
+MAX_SECONDS = 7 * 24 * 3600  # longer than any hold or wait a ramp means; larger values overflow sleep()
+MIN_TIMEOUT = 0.001
+MAX_PORTS = 1024
 # fds a server child needs before its first connection (stdio, listeners, its loop), with room.
 CHILD_MIN_FDS = 16
 # fds netprobe's own process needs beyond those already open (psutil, pipes, the report file).
@@ -155,10 +158,14 @@ def _positive(name: str, value: Optional[float]) -> None:
         raise UsageError(f"{name} must be greater than 0, got {value}")
 
 
-def _seconds(name: str, value: float, zero_ok: bool) -> None:
+def _seconds(name: str, value: float, zero_ok: bool, least: float = 0.0) -> None:
     if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
         floor = "0 or more" if zero_ok else "above 0"
         raise UsageError(f"{name} must be a finite number of seconds, {floor}, got {value}")
+    if value > MAX_SECONDS:
+        raise UsageError(f"{name} {value:g} is above {MAX_SECONDS:,} seconds (a week)")
+    if 0 < value < least:
+        raise UsageError(f"{name} {value:g} is below {least:g} s: no handshake or reply is that fast")
 
 
 def build_ramp_spec(opts: RampOptions) -> RampSpec:
@@ -167,6 +174,9 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
                         ("--max", opts.max), ("--ports", opts.ports), ("--source-ips", opts.source_ips)):
         _positive(name, value)
     _seconds("--hold", opts.hold, zero_ok=True)
+    _seconds("--timeout", opts.timeout, zero_ok=False, least=MIN_TIMEOUT)
+    if opts.ports > MAX_PORTS:
+        raise UsageError(f"--ports {opts.ports} is above {MAX_PORTS}: each is a listener of netprobe's own server")
     if opts.to is not None and opts.to > opts.max:
         raise UsageError(f"--to {opts.to} is above --max {opts.max}")
     client = CLIENTS.get(opts.client)
