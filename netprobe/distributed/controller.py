@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from typing import IO, Any, Optional
 
 from netprobe import platform
@@ -43,12 +44,13 @@ def _read_event(stream: IO[str]) -> Optional[MasterEvent]:
     return MasterEvent.from_json(line, "the master's answer") if line.strip() else None
 
 
-def local_source_ips(count: int) -> list[list[str]]:
+def local_source_ips(count: int, ipv6: bool = False) -> list[list[str]]:
     """127.0.0.1, .2, ... 127.0.0.254, 127.0.1.1 ... for local workers where the OS routes all of 127/8.
 
-    Elsewhere no source address: every worker then shares 127.0.0.1's ports.
+    Elsewhere, and for an IPv6 target (::1 is one address), no source address: every worker then
+    shares the one loopback address's ports.
     """
-    if count > 1 and platform.can_bind_loopback_aliases():
+    if count > 1 and not ipv6 and platform.can_bind_loopback_aliases():
         return [[f"127.0.{i // 254}.{i % 254 + 1}"] for i in range(count)]
     return [[] for _ in range(count)]
 
@@ -67,7 +69,8 @@ def run_distributed(spec: RampSpec) -> RampResult:
         bind = first.listening
         if spec.spawn_local:
             address = parse_host_port(bind, "the master's address")
-            for sources in local_source_ips(spec.workers):
+            assert spec.target_address is not None
+            for sources in local_source_ips(spec.workers, ipv6=":" in spec.target_address[0]):
                 worker = WorkerSpec(master=address, source_ips=sources, wait=spec.worker_wait)
                 workers.append(start_python("netprobe.distributed.worker", worker.to_json(),
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -104,12 +107,28 @@ def _failure(said: Optional[MasterEvent], master: subprocess.Popen[str], errors:
 
 
 def _reap(master: subprocess.Popen[str], workers: list[subprocess.Popen[str]]) -> None:
-    for proc in [master, *workers]:
+    """Let the master and the local workers end within one shared wait, then end what is left: in parallel.
+
+    A master that crashed never tells its workers to close; waiting for each in turn would take
+    ten seconds per worker.
+    """
+    deadline = time.monotonic() + WORKER_EXIT_WAIT
+    everyone = [master, *workers]
+    for proc in everyone:
         try:
-            proc.wait(timeout=WORKER_EXIT_WAIT)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            break
+    left = [proc for proc in everyone if proc.poll() is None]
+    for proc in left:
+        proc.terminate()
+    for proc in left:
+        try:
+            proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    for proc in everyone:
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 stream.close()

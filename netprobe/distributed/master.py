@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
+import threading
 import time
 from typing import Any, Optional
 
@@ -34,12 +35,16 @@ from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Message, Side
 
+PAUSE_SLICE = 0.1  # a hold is slept in slices this long, so a signal ends it at once
 STEP_GRACE = 10.0  # seconds a step may take beyond its verification timeout before workers count as stuck
 
 
 def _say(event: MasterEvent) -> None:
-    sys.stdout.write(event.to_json() + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(event.to_json() + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        pass  # the CLI is gone: nobody is left to tell
 
 
 class Master:
@@ -145,10 +150,10 @@ class Master:
                 if stop.reason == StopReason.CLOSED_BY_SERVER and not self._recount(number + 1):
                     steps[-1] = dataclasses.replace(steps[-1], connections=sum(w.held for w in self.workers.values()))
                 if spec.hold:
-                    self.gevent.sleep(spec.hold)  # the server stays in the state that broke it, for a look
+                    self._pause(spec.hold)  # the server stays in the state that broke it, for a look
                 break
             if spec.hold:
-                self.gevent.sleep(spec.hold)
+                self._pause(spec.hold)
         reached = sum(w.held for w in self.workers.values())
         if stop is not None and stop.unaccepted:
             reached = max(0, reached - stop.unaccepted)  # open to the workers, never accepted by the server
@@ -223,6 +228,12 @@ class Master:
         message = f"{every} failed near {sum(e.held for e in self.workers.values()):,} in all: {f.message}"
         return self._stop(f.reason, Side.SERVER, f.errno, message, f.remedy, worker, f)
 
+    def _pause(self, seconds: float) -> None:
+        """Hold for ``seconds``, but end at once when a signal or the CLI's going away interrupts the run."""
+        deadline = time.monotonic() + seconds
+        while not self.interrupted and time.monotonic() < deadline:
+            self.gevent.sleep(min(PAUSE_SLICE, max(0.0, deadline - time.monotonic())))
+
     def _recount(self, number: int) -> list[str]:
         """Ask every worker to sweep once more and say what it still holds; return the workers lost meanwhile.
 
@@ -282,6 +293,8 @@ class Master:
             if not caps:
                 return Prediction("target", "workers", None, None, "a worker could not read its limits")
             ceilings.append(min(caps))
+        if not ceilings:
+            return Prediction("target", "workers", None, None, "no worker connected")
         total = sum(n for n, _ in ceilings)
         binding = min(ceilings)[1]  # the limit of the worker that holds the least: it binds first
         return Prediction("target", "workers", total, binding,
@@ -292,6 +305,16 @@ class Master:
         self.runner.send_message(Message.CLOSE)
         self.gevent.sleep(0.5)  # the workers close their connections
         self.runner.quit()
+
+
+def _watch_parent(master: Master) -> None:
+    """Read stdin to its end (the CLI gone), then interrupt the ramp."""
+    try:
+        while sys.stdin.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    master.interrupted = True
 
 
 def main() -> int:
@@ -317,6 +340,9 @@ def main() -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         master.gevent.signal_handler(sig, interrupt)
+    # The CLI keeps this process's stdin open for as long as it lives: its end (the CLI killed, even
+    # with -9) ends the ramp too, so no master outlives it holding a server's connections.
+    threading.Thread(target=_watch_parent, args=(master,), name="netprobe-parent", daemon=True).start()
     _say(MasterEvent(listening=master.bind))
     try:
         problem = master.wait_for_workers()

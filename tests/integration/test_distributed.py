@@ -18,6 +18,7 @@ import pytest
 
 from netprobe import platform
 from netprobe.distributed.messages import WorkerSpec
+from netprobe.errors import UsageError
 from netprobe.servers.spec import ServerSpec
 from tests.conftest import ROOT, run_netprobe
 
@@ -218,3 +219,74 @@ def test_collecting_the_suite_imported_no_locust_here():
     import sys as _sys
 
     assert "locust" not in _sys.modules
+
+
+def _cli_ramp(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--quiet", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+@posix_only
+def test_issue20_5_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
+    ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--spawn-local", "--to", "100", "--hold", "40")
+    try:
+        deadline = time.monotonic() + 30
+        while server.status().held < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # into the hold
+        started = time.monotonic()
+        ramp.send_signal(signal.SIGINT)
+        _, err = ramp.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        _end(ramp)
+    assert ramp.returncode == 130, err
+    assert took < 15, f"SIGINT took {took:.1f} s to end a --hold 40"
+    assert _drained(server) == 0
+
+
+@posix_only
+def test_issue20_5_a_master_whose_cli_was_killed_ends_and_its_workers_with_it(server):
+    ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--spawn-local", "--to", "100", "--hold", "60")
+    try:
+        deadline = time.monotonic() + 30
+        while server.status().held < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        kids = psutil.Process(ramp.pid).children(recursive=True)
+        ramp.kill()  # -9: no cleanup of its own
+        ramp.wait()
+        gone, alive = psutil.wait_procs(kids, timeout=20)
+    finally:
+        _end(ramp)
+        for kid in psutil.Process().children(recursive=True):
+            if kid.pid in {k.pid for k in kids}:
+                kid.kill()
+    assert not [k for k in alive if k.status() != psutil.STATUS_ZOMBIE], alive
+    assert _drained(server) == 0
+
+
+@posix_only
+def test_issue20_7_sigint_before_any_worker_connects_is_130_not_a_crash(server):
+    port = _free_port()
+    ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--master-bind", f"127.0.0.1:{port}",
+                     "--to", "10", "--worker-wait", "30")
+    try:
+        time.sleep(2)
+        ramp.send_signal(signal.SIGINT)
+        _, err = ramp.communicate(timeout=30)
+    finally:
+        _end(ramp)
+    assert ramp.returncode == 130, err
+    assert "Traceback" not in err and "min()" not in err
+
+
+def test_issue20_9_ipv6_target_with_local_workers(child_server):
+    try:
+        v6 = child_server(ServerSpec(host="::1", want_fds=1024))
+    except UsageError as exc:  # the server could not listen on ::1: no IPv6 loopback here
+        pytest.skip(f"no IPv6 loopback: {exc}")
+    host, port = v6.addresses[0]
+    proc = run_netprobe("ramp", "--target", f"[{host}]:{port}", "--workers", "2", "--spawn-local", "--to", "200",
+                        "--quiet", "--format", "json", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["reached"] == 200
