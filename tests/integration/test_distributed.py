@@ -226,13 +226,20 @@ def _cli_ramp(*args: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
+def _holding(server, hold: str, count: int = 100) -> subprocess.Popen:
+    """A ramp of ``count`` from one local worker, once the server holds them, in a ``--hold`` of ``hold`` s."""
+    ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--spawn-local", "--to", str(count),
+                     "--hold", hold)
+    deadline = time.monotonic() + 30
+    while server.status().held < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return ramp
+
+
 @posix_only
 def test_issue20_5_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
-    ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--spawn-local", "--to", "100", "--hold", "40")
+    ramp = _holding(server, "40")
     try:
-        deadline = time.monotonic() + 30
-        while server.status().held < 100 and time.monotonic() < deadline:
-            time.sleep(0.1)
         time.sleep(1)  # into the hold
         started = time.monotonic()
         ramp.send_signal(signal.SIGINT)
@@ -247,11 +254,8 @@ def test_issue20_5_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
 
 @posix_only
 def test_issue20_5_a_master_whose_cli_was_killed_ends_and_its_workers_with_it(server):
-    ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--spawn-local", "--to", "100", "--hold", "60")
+    ramp = _holding(server, "60")
     try:
-        deadline = time.monotonic() + 30
-        while server.status().held < 100 and time.monotonic() < deadline:
-            time.sleep(0.1)
         kids = psutil.Process(ramp.pid).children(recursive=True)
         ramp.kill()  # -9: no cleanup of its own
         ramp.wait()

@@ -276,13 +276,17 @@ def _held_at_the_end(held: list[int]) -> int:
     return plateaus[-1]
 
 
+def _server_and_workers(request, name: str, workers: Optional[int]) -> tuple[Server, list[str]]:
+    """The server fixture ``name``, and the ramp options of ``workers`` local workers (none: one process)."""
+    if workers and importlib.util.find_spec("locust") is None:
+        pytest.skip("the dist extra is not installed")
+    return request.getfixturevalue(name), (["--workers", str(workers), "--spawn-local"] if workers else [])
+
+
 @pytest.mark.parametrize("name", SERVERS)
 @pytest.mark.parametrize("workers", [None, 2], ids=["single", "distributed"])
 def test_under_the_cap_netprobe_and_the_server_agree_exactly(request, name, workers):
-    if workers and importlib.util.find_spec("locust") is None:
-        pytest.skip("the dist extra is not installed")
-    server = request.getfixturevalue(name)
-    extra = ["--workers", str(workers), "--spawn-local"] if workers else []
+    server, extra = _server_and_workers(request, name, workers)
     result, status, held = _ramp_while_counting(server, ["--to", str(UNDER), "--step", str(UNDER), "--hold", HOLD,
                                                          *extra])
     assert status == 0 and result["ok"], result["verdict"]
@@ -292,10 +296,7 @@ def test_under_the_cap_netprobe_and_the_server_agree_exactly(request, name, work
 @pytest.mark.parametrize("name", SERVERS)
 @pytest.mark.parametrize("workers", [None, 2], ids=["single", "distributed"])
 def test_at_the_cap_netprobe_counts_what_the_server_holds_and_names_the_stop(request, name, workers):
-    if workers and importlib.util.find_spec("locust") is None:
-        pytest.skip("the dist extra is not installed")
-    server = request.getfixturevalue(name)
-    extra = ["--workers", str(workers), "--spawn-local"] if workers else []
+    server, extra = _server_and_workers(request, name, workers)
     result, status, held = _ramp_while_counting(server, ["--to", str(CAP * 2), "--step", str(CAP // 3), "--hold",
                                                          HOLD, *extra])
     stop = result["stop"]
