@@ -147,7 +147,10 @@ KINDS: tuple[StopKind, ...] = (
         "the server accepted connections, then closed or reset them; its first words before closing are "
         "kept, and a refusal netprobe knows names the server's setting", "server",
         "the server closes connections past a limit of its own: raise that limit (the message names it where "
-        "the server said which; nginx says nothing when it frees idle connections at worker_connections)"),
+        "the server said which; nginx says nothing when it frees idle connections at worker_connections)",
+        # A reset, even one that arrives before connect() returns, comes after a completed handshake:
+        # a connection nothing accepts is refused (ECONNREFUSED), not reset.
+        errnos=("ECONNRESET",)),
     StopKind(
         StopReason.REFUSED, "ECONNREFUSED: nothing listens", "server",
         "nothing accepts at that address (or its accept queue overflowed and it resets)",

@@ -67,7 +67,8 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
         if f.operation == Operation.THREAD:
             return Classified(StopReason.THREAD_LIMIT, Side.CLIENT, None, f"cannot start another thread: {f.message}")
         reason = platform.classify_errno(f.errno, f.operation) or StopReason.OTHER
-        side = Side.SERVER if f.operation == Operation.VERIFY or reason == StopReason.REFUSED else Side.CLIENT
+        server_side = (StopReason.REFUSED, StopReason.CLOSED_BY_SERVER)
+        side = Side.SERVER if f.operation == Operation.VERIFY or reason in server_side else Side.CLIENT
         return Classified(reason, side, platform.errno_name(f.errno), f"{f.operation}: {f.message}")
     if out.unconnected:
         return Classified(StopReason.BACKLOG, Side.SERVER, None,

@@ -71,3 +71,10 @@ def test_only_linux_routes_all_of_127_8_without_aliases():
     assert _linux.can_bind_loopback_aliases()
     assert not _darwin.can_bind_loopback_aliases()
     assert not _windows.can_bind_loopback_aliases()
+
+
+def test_a_reset_is_the_server_closing_an_accepted_connection_whenever_it_arrives():
+    """Even before connect() returns (a race on loopback): nothing accepted is refused, not reset."""
+    assert _linux.classify_errno(errno.ECONNRESET, "connect") == StopReason.CLOSED_BY_SERVER
+    assert _linux.classify_errno(errno.ECONNRESET, "verify") == StopReason.CLOSED_BY_SERVER
+    assert _windows.classify_errno(10054, "connect") == StopReason.CLOSED_BY_SERVER  # WSAECONNRESET
