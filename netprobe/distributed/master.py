@@ -20,17 +20,19 @@ import time
 from typing import Any, Optional
 
 from netprobe import __version__, platform
+from netprobe.clients.base import BatchOutcome
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import HeldReport, HoldOrder, MasterEvent, Refusal
 from netprobe.errors import RecordError
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction
 from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo, WorkerFailure, WorkerSummary
+from netprobe.ramp.classify import classify_stop
 from netprobe.ramp.plan import RampPlan
-from netprobe.ramp.runner import QUEUE_GRACE, QUEUE_POLL
+from netprobe.ramp.runner import settled_queue
 from netprobe.ramp.spec import RampSpec
 from netprobe.ramp.verdict import verdict
-from netprobe.sockets import format_address, is_loopback
+from netprobe.sockets import format_address
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Message, Side
@@ -256,20 +258,12 @@ class Master:
         """Where the target is on this machine: connections still in its listen queue were never accepted."""
         target = self.spec.target_address
         assert target is not None
-        if not is_loopback(target[0]):
-            return None  # another machine's queue cannot be read from here
-        deadline = time.monotonic() + min(self.spec.timeout, QUEUE_GRACE)
-        while True:
-            queued = platform.listen_queue(target)
-            if not queued or time.monotonic() >= deadline:
-                break
-            self.gevent.sleep(QUEUE_POLL)
+        queued = settled_queue([target], self.spec.timeout, self.gevent.sleep)  # None for another machine
         if not queued:
             return None
         held = sum(w.held for w in self.workers.values()) - queued
-        stop = self._stop(StopReason.STOPPED_ACCEPTING, Side.SERVER, None,
-                          f"held {held:,}; {queued:,} more completed by the kernel but never accepted: "
-                          "the server stopped accepting", None)
+        named = classify_stop(BatchOutcome(), None, None, self.spec.timeout, None, queued, held)
+        stop = self._stop(named.reason, named.side, None, named.message, None)
         stop.unaccepted = queued
         return stop
 

@@ -48,6 +48,26 @@ BATCH_MAX = 1024
 ProgressCallback = Callable[[RampStep, int], None]
 
 
+def settled_queue(addresses: list[tuple[str, int]], timeout: float, wait: Callable[[float], object]) -> Optional[int]:
+    """What is still queued at the listeners of ``addresses`` once a busy server had ``QUEUE_GRACE`` to drain it.
+
+    Only listeners on this machine can be asked, and only where the kernel tells (Linux sock_diag);
+    None where it cannot be known. ``wait`` lets time pass (an inline server or gevent keeps working).
+    """
+    local = [a for a in addresses if is_loopback(a[0])]
+    if not local:
+        return None
+    deadline = time.monotonic() + min(timeout, QUEUE_GRACE)
+    while True:
+        known = [q for q in (platform.listen_queue(a) for a in local) if q is not None]
+        if not known:
+            return None
+        queued = sum(known)
+        if queued == 0 or time.monotonic() >= deadline:
+            return queued
+        wait(QUEUE_POLL)
+
+
 def counter_deltas(before: Optional[TcpCounters],
                    after: Optional[TcpCounters]) -> tuple[Optional[int], Optional[int], Optional[int]]:
     """How much each kernel counter rose over a step; None each where the OS did not say."""
@@ -255,19 +275,7 @@ class _Run:
         moments: only what is still queued after ``QUEUE_GRACE`` (or the timeout) counts.
         """
         assert self.server is not None
-        addresses = [a for a in self.server.addresses if is_loopback(a[0])]
-        if not addresses:
-            return None
-        deadline = time.monotonic() + min(timeout, QUEUE_GRACE)
-        while True:
-            queues = [platform.listen_queue(a) for a in addresses]
-            known = [q for q in queues if q is not None]
-            if not known:
-                return None
-            queued = sum(known)
-            if queued == 0 or time.monotonic() >= deadline:
-                return queued
-            self._wait(QUEUE_POLL)
+        return settled_queue(self.server.addresses, timeout, self._wait)
 
     def _wait(self, seconds: float) -> None:
         """Let ``seconds`` pass; an inline server (this thread) keeps working meanwhile."""
