@@ -36,6 +36,10 @@ class RecordError(UsageError):
     """A typed record (a JSON document, a message from another process) failed its checks on arrival."""
 
 
+class Unauthenticated(RecordError):
+    """A message of a distributed run lacks proof of the run's secret: dropped, never acted on."""
+
+
 class PlatformError(NetprobeError):
     """This platform cannot do what was asked; the message names no command-line option."""
 

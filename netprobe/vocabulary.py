@@ -58,6 +58,7 @@ class Message(Word):
     REFUSE = "np_refuse"  # master -> worker: not this one (another netprobe version)
     HOLD = "np_hold"  # master -> worker: hold this many connections
     HELD = "np_held"  # worker -> master: what it holds, and its first failure
+    PROGRESS = "np_progress"  # worker -> master: a step still under way, and how far it got
     CLOSE = "np_close"  # master -> worker: close everything
 
 

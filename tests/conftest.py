@@ -44,6 +44,14 @@ def enough_fds_for_the_suite():
         platform.set_soft_fd_limit(before)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def distributed_runs_share_a_test_secret():
+    """Distributed runs started by the suite share a secret through the environment, never the user's own file."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NETPROBE_SECRET", "the test suite's shared secret, 0123456789")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def no_leaks():
     """Fail a test that leaves an fd, a child process or a thread behind."""

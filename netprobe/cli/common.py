@@ -48,6 +48,9 @@ PLOT_HELP = "Also draw a PNG (needs: pip install 'netprobe\\[plot]')."
 FORMAT_OPTION = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown (GitHub-flavoured).")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.")
 PLOT_OPTION = typer.Option(None, "--plot", help=PLOT_HELP)
+SECRET_FILE_OPTION = typer.Option(
+    None, "--secret-file",
+    help="A distributed run's shared secret, one line in FILE (default: $NETPROBE_SECRET, else ~/.netprobe/secret).")
 
 
 @dataclass

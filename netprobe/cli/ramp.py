@@ -17,6 +17,7 @@ from netprobe.cli.common import (
     FORMAT_OPTION,
     OUTPUT_OPTION,
     PLOT_OPTION,
+    SECRET_FILE_OPTION,
     ClientModel,
     RampBackend,
     Selector,
@@ -25,6 +26,7 @@ from netprobe.cli.common import (
     deliver,
     terminal,
 )
+from netprobe.errors import UsageError
 from netprobe.vocabulary import Format, Placement, Verify
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ def ramp(
     master_bind: Optional[str] = typer.Option(None, "--master-bind",
                                               help="With --workers: HOST:PORT the master listens on (127.0.0.1:5557)."),
     worker_wait: float = typer.Option(60.0, "--worker-wait", help="With --workers: seconds to wait for them."),
+    secret_file: Optional[str] = SECRET_FILE_OPTION,
     ports: int = typer.Option(1, "--ports", help="Listen on this many ports and spread clients over them."),
     source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -102,17 +105,31 @@ def ramp(
     from netprobe.ramp.spec import build_ramp_spec
 
     spec = build_ramp_spec(options)
+    secret = _run_secret(spec, secret_file)
     with _progress(quiet, fmt, output) as update:
-        result = run_spec(spec, update)
+        result = run_spec(spec, update, secret)
     return deliver(result, fmt, output, plot if result.steps else None, plot_ramp)
 
 
-def run_spec(spec: RampSpec, progress: Optional[Callable[[RampStep, int], None]] = None) -> RampResult:
-    """Run ``spec`` where it says: over its workers, or on this machine."""
+def _run_secret(spec: RampSpec, secret_file: Optional[str]) -> Optional[str]:
+    """The secret a distributed ramp's master and workers share; None for a ramp on this machine."""
+    if not spec.distributed:
+        if secret_file is not None:
+            raise UsageError("--secret-file goes with --workers")
+        return None
+    from netprobe.distributed.secret import run_secret
+
+    return run_secret(secret_file, spec.spawn_local)
+
+
+def run_spec(spec: RampSpec, progress: Optional[Callable[[RampStep, int], None]] = None,
+             secret: Optional[str] = None) -> RampResult:
+    """Run ``spec`` where it says: over its workers (sharing ``secret``), or on this machine."""
     if spec.distributed:
         from netprobe.distributed.controller import run_distributed
+        from netprobe.distributed.secret import new_secret
 
-        return run_distributed(spec)
+        return run_distributed(spec, secret or new_secret())
     from netprobe.ramp.runner import run_ramp
 
     return run_ramp(spec, progress)

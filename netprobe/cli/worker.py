@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from netprobe.cli.common import app
+from netprobe.cli.common import SECRET_FILE_OPTION, app
 from netprobe.errors import ExitStatus
 
 
@@ -18,16 +18,19 @@ def worker(
     fd_limit: Optional[int] = typer.Option(None, "--fd-limit", help="Soft fd limit of this worker."),
     wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the master before giving up."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a master off loopback."),
+    secret_file: Optional[str] = SECRET_FILE_OPTION,
 ) -> int:
     """Hold a share of a distributed ramp's connections for a master (needs the dist extra).
 
     Exit status: 0 when the master ended the ramp, 1 no master answered within --wait, 2 bad input
-    or a master of another netprobe version. Example: netprobe worker --master 10.0.0.5:5557 --allow-remote
+    or a master of another netprobe version. The run's secret comes from --secret-file, else
+    $NETPROBE_SECRET, else ~/.netprobe/secret (the master's, copied). Example:
+    netprobe worker --master 10.0.0.5:5557 --allow-remote --secret-file run.secret
     """
     from netprobe.distributed.controller import start_python
     from netprobe.distributed.spec import build_worker_spec
 
-    spec = build_worker_spec(master, source_ip or [], fd_limit, wait, allow_remote)
+    spec = build_worker_spec(master, source_ip or [], fd_limit, wait, allow_remote, secret_file)
     # A process of its own: locust is imported there, never in netprobe's CLI process.
     proc = start_python("netprobe.distributed.worker", spec.to_json())
     try:

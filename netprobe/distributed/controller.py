@@ -15,7 +15,7 @@ import time
 from typing import IO, Any, Optional
 
 from netprobe import platform
-from netprobe.distributed.messages import MasterEvent, WorkerSpec
+from netprobe.distributed.messages import MasterEvent, MasterInput, WorkerSpec
 from netprobe.errors import DistributedError, NetprobeError, UsageError
 from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
@@ -55,11 +55,12 @@ def local_source_ips(count: int, ipv6: bool = False) -> list[list[str]]:
     return [[] for _ in range(count)]
 
 
-def run_distributed(spec: RampSpec) -> RampResult:
-    """Run a distributed ramp; never leaves the master or a local worker behind."""
+def run_distributed(spec: RampSpec, secret: str) -> RampResult:
+    """Run a distributed ramp with the run's ``secret``; never leaves the master or a local worker behind."""
     assert spec.workers is not None
     errors = tempfile.TemporaryFile(mode="w+")
-    master = start_python("netprobe.distributed.master", spec.to_json(), stdout=subprocess.PIPE, stderr=errors)
+    master = start_python("netprobe.distributed.master", MasterInput(spec, secret).to_json(), stdout=subprocess.PIPE,
+                          stderr=errors)
     workers: list[subprocess.Popen[str]] = []
     try:
         assert master.stdout is not None
@@ -71,11 +72,12 @@ def run_distributed(spec: RampSpec) -> RampResult:
             address = parse_host_port(bind, "the master's address")
             assert spec.target_address is not None
             for sources in local_source_ips(spec.workers, ipv6=":" in spec.target_address[0]):
-                worker = WorkerSpec(master=address, source_ips=sources, wait=spec.worker_wait)
+                worker = WorkerSpec(master=address, source_ips=sources, wait=spec.worker_wait, secret=secret)
                 workers.append(start_python("netprobe.distributed.worker", worker.to_json(),
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         else:
-            sys.stderr.write(f"netprobe: waiting for {spec.workers} workers: netprobe worker --master {bind}\n")
+            sys.stderr.write(f"netprobe: waiting for {spec.workers} workers: netprobe worker --master {bind} "
+                             "(with this run's secret: --secret-file, $NETPROBE_SECRET or ~/.netprobe/secret)\n")
         done = _wait_for_result(master)
         if done is None or done.result is None:
             raise _failure(done, master, errors)

@@ -1,13 +1,19 @@
 """The master of a distributed ramp: waits for its workers, ramps the total over them, names the stop.
 
-Started by ``netprobe ramp --workers N`` as ``python -m netprobe.distributed.master`` with the
-CLI's ``RampSpec`` as one JSON line on stdin; prints ``MasterEvent`` lines on stdout: where it
-listens once workers can connect, then its ``netprobe.ramp/1`` result (with a ``workers`` list)
-or the error that kept it from running. SIGINT or SIGTERM ends the ramp: the workers are told to close,
-and the partial result is still printed.
+Started by ``netprobe ramp --workers N`` as ``python -m netprobe.distributed.master`` with a
+``MasterInput`` (the CLI's ``RampSpec`` and the run's secret) as one JSON line on stdin. It prints
+``MasterEvent`` lines on stdout: where it listens once workers can connect, then its
+``netprobe.ramp/1`` result (with a ``workers`` list) or the error that kept it from running.
+SIGINT or SIGTERM ends the ramp: the workers are told to close, and the partial result is still
+printed.
 
-A worker that stops answering (locust's heartbeat marks it missing) ends the ramp with
-``worker_lost``: its share is never moved onto the others, as locust would do for its users.
+A worker that stops answering (locust's heartbeat marks it missing, or a step passes with
+neither its answer nor word of progress) ends the ramp with ``worker_lost``: its share is never
+moved onto the others, as locust would do for its users. So does a report no worker could have
+sent (more connections than it was asked for, a negative or infinite figure), naming its sender.
+
+Only peers holding the run's secret get through the master's socket, and each message must carry
+its proof too; what fails is dropped and counted in the result's notes, never acted on.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from typing import Any, Optional
 from netprobe import __version__, platform
 from netprobe.clients.base import BatchOutcome
 from netprobe.distributed import import_locust
-from netprobe.distributed.messages import HeldReport, HoldOrder, MasterEvent, Refusal
+from netprobe.distributed.messages import HeldReport, HoldOrder, MasterEvent, MasterInput, Progress, Refusal
+from netprobe.distributed.secret import Channel, CurveKeys
 from netprobe.errors import RecordError
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction
@@ -38,7 +45,9 @@ from netprobe.stops import StopReason
 from netprobe.vocabulary import Message, Side
 
 PAUSE_SLICE = 0.1  # a hold is slept in slices this long, so a signal ends it at once
-STEP_GRACE = 10.0  # seconds a step may take beyond its verification timeout before workers count as stuck
+# Seconds a worker may stay silent beyond its verification timeout before it counts as lost: a busy
+# worker says it is still working every second, so three missed words, as locust's heartbeat allows.
+STEP_GRACE = 3.0
 
 
 def _say(event: MasterEvent) -> None:
@@ -52,43 +61,66 @@ def _say(event: MasterEvent) -> None:
 class Master:
     """One distributed ramp: the workers, their answers, and the steps summed over them."""
 
-    def __init__(self, spec: RampSpec) -> None:
+    def __init__(self, spec: RampSpec, secret: str) -> None:
         assert spec.master_address is not None and spec.target_address is not None and spec.workers is not None
         self.spec = spec
         self.workers: dict[str, WorkerSummary] = {}
         self.replies: dict[str, HeldReport] = {}
+        self.asked: dict[str, int] = {}  # each worker's share of the step under way
+        self.heard: dict[str, float] = {}  # when each worker last said it was still working on it
+        self.untrusted: dict[str, str] = {}  # workers whose report no worker could have sent, and why
+        self.step = -1
         self.interrupted = False
         self.mismatch: Optional[str] = None
         locust = import_locust()
+        from netprobe.distributed.transport import SecureMasterRunner
+
         self.gevent = __import__("gevent")
         environment = locust.env.Environment(user_classes=[])
         host, port = spec.master_address
-        self.runner = environment.create_master_runner(host, port)
+        self.runner = SecureMasterRunner(environment, host, port, CurveKeys.of(secret))
+        self.channel = Channel(self.runner, secret)
         self.bind = format_address((host, self.runner.server.port))
         self.runner.register_message(Message.HELLO, self.on_hello)
         self.runner.register_message(Message.HELD, self.on_held)
+        self.runner.register_message(Message.PROGRESS, self.on_progress)
 
     # --- messages
 
     def on_hello(self, environment: Any, msg: Any) -> None:
         """A worker says who it is; one of another netprobe version is refused."""
-        data = msg.data if isinstance(msg.data, dict) else {}
+        data = self.channel.body(Message.HELLO, msg)
+        if data is None:
+            return
         if data.get("netprobe") != __version__:
             why = f"master runs netprobe {__version__}, worker {data.get('id')} runs {data.get('netprobe')}"
-            self.runner.send_message(Message.REFUSE, Refusal(why).to_dict(), client_id=msg.node_id)
+            self.channel.send(Message.REFUSE, Refusal(why), msg.node_id, to_worker=True)
             self.mismatch = why
+            return
+        if msg.node_id in self.workers or self.step >= 0:
+            self.channel.drop(f"{Message.HELLO.value} from {msg.node_id}: a second hello, or one after the ramp began")
             return
         try:
             self.workers[msg.node_id] = WorkerSummary.from_dict(data, "hello")
-        except RecordError:
-            return  # not a worker of this netprobe: no share of the ramp
+        except RecordError as exc:
+            self.channel.drop(f"{Message.HELLO.value} from {msg.node_id}: {exc}")
 
     def on_held(self, environment: Any, msg: Any) -> None:
-        """A worker's account of a step."""
-        try:
-            self.replies[msg.node_id] = HeldReport.from_dict(msg.data, "held")
-        except RecordError:
+        """A worker's account of a step: taken when it could be true, its sender named when not."""
+        report = self.channel.receive(Message.HELD, msg, HeldReport)
+        if report is None or msg.node_id not in self.workers or report.step != self.step:
             return
+        problem = report.problem(self.asked.get(msg.node_id, 0))
+        if problem is not None:
+            self.untrusted.setdefault(msg.node_id, problem)
+            return
+        self.replies[msg.node_id] = report
+
+    def on_progress(self, environment: Any, msg: Any) -> None:
+        """A worker still opening its share: the step's deadline for it moves on."""
+        progress = self.channel.receive(Message.PROGRESS, msg, Progress)
+        if progress is not None and msg.node_id in self.workers and progress.step == self.step:
+            self.heard[msg.node_id] = time.monotonic()
 
     # --- the ramp
 
@@ -129,20 +161,12 @@ class Master:
             if self.interrupted:
                 stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", None)
                 break
-            shares = self.split(goal)
-            self.replies = {}
             t0 = time.perf_counter()
-            for worker, share in shares.items():
-                order = HoldOrder(number, share, spec.target_address, spec.timeout, spec.verify, spec.probe)
-                self.runner.send_message(Message.HOLD, order.to_dict(), client_id=worker)
-            lost = self._collect(number, spec.timeout + STEP_GRACE)
+            lost = self._order(number, self.split(goal))
             elapsed = time.perf_counter() - t0
             steps.append(self._step(elapsed, goal))
             if lost:
-                names = ", ".join(self._name(w) for w in lost)
-                stop = self._stop(StopReason.WORKER_LOST, Side.CLIENT, None,
-                                  f"worker {names} stopped answering; its connections are not moved to the others",
-                                  None, worker=", ".join(sorted(lost)))
+                stop = self._lost(lost)
                 break
             if self.interrupted:
                 stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", None)
@@ -169,23 +193,42 @@ class Master:
                       max((s.client_rss or 0 for s in steps), default=None), None),
             stop=stop, predicted=prediction, verdict=verdict(spec.to, reached, stop, prediction, "workers"),
             steps=steps, platform=platform_info(),
-            notes=[Note("workers", f"{len(self.workers)} workers, master at {self.bind}")],
+            notes=[Note("workers", f"{len(self.workers)} workers, master at {self.bind}"), *self.security_notes()],
             seconds=round(time.monotonic() - started, 3),
             workers=[w for _, w in sorted(self.workers.items())],
         )
 
-    def _collect(self, number: int, timeout: float) -> list[str]:
-        """Wait for every worker's answer to step ``number``; return the workers lost meanwhile."""
-        deadline = time.monotonic() + timeout
+    def _order(self, number: int, shares: dict[str, int]) -> dict[str, str]:
+        """Ask each worker to hold its share for step ``number``; wait for every answer (see ``_collect``)."""
+        spec = self.spec
+        assert spec.target_address is not None
+        self.step, self.asked, self.replies = number, dict(shares), {}
+        for worker, share in shares.items():
+            order = HoldOrder(number, share, spec.target_address, spec.timeout, spec.verify, spec.probe)
+            self.channel.send(Message.HOLD, order, worker, to_worker=True)
+        return self._collect(spec.timeout + STEP_GRACE)
+
+    def _collect(self, silence: float) -> dict[str, str]:
+        """Wait for every worker's answer to the step; return the workers lost meanwhile, with why.
+
+        The deadline follows the work: a worker is lost when it has neither answered nor said it
+        is still opening connections for ``silence`` seconds, so a slow server (workers retrying
+        handshakes) is told from a lost worker.
+        """
+        started = time.monotonic()
+        self.heard = {}
         while True:
-            lost = self.lost()
+            lost = {w: "stopped answering" for w in self.lost()}
+            lost.update({w: f"sent a report no worker could have sent ({why})" for w, why in self.untrusted.items()})
             if lost:
                 return lost
-            answered = [w for w in self.workers if w in self.replies and self.replies[w].step == number]
-            if len(answered) == len(self.workers):
+            waiting = [w for w in self.workers if w not in self.replies]
+            if not waiting:
                 break
-            if time.monotonic() > deadline:
-                return [w for w in self.workers if w not in answered]
+            now = time.monotonic()
+            silent = [w for w in waiting if now - max(started, self.heard.get(w, started)) > silence]
+            if silent:
+                return {w: f"neither answered nor reported progress for {silence:g} s" for w in silent}
             self.gevent.sleep(0.02)
         for worker, reply in self.replies.items():
             entry = self.workers.get(worker)
@@ -196,7 +239,7 @@ class Master:
             entry.fds, entry.rss = reply.fds, reply.rss
             if reply.failure is not None and entry.failure is None:
                 entry.failure = reply.failure
-        return []
+        return {}
 
     def _step(self, elapsed: float, goal: int) -> RampStep:
         latencies = [x for r in self.replies.values() for x in r.latencies]
@@ -209,6 +252,13 @@ class Master:
                         client_rss=sum(rss) if rss else None, server_rss=None, client_cpu=None, server_cpu=None,
                         p50_ms=p50, p99_ms=p99, seconds=round(elapsed, 4),
                         rate=round((held - previous) / elapsed, 1) if elapsed > 0 else 0.0)
+
+    def _lost(self, lost: dict[str, str]) -> StopInfo:
+        """The stop for workers lost in a step: each named, with why."""
+        said = "; ".join(f"worker {self._name(w)} {why}" for w, why in sorted(lost.items()))
+        return self._stop(StopReason.WORKER_LOST, Side.CLIENT, None,
+                          f"{said}; its connections are not moved to the others", None,
+                          worker=", ".join(sorted(lost)))
 
     def _name(self, worker: str) -> str:
         w = self.workers.get(worker)
@@ -236,19 +286,13 @@ class Master:
         while not self.interrupted and time.monotonic() < deadline:
             self.gevent.sleep(min(PAUSE_SLICE, max(0.0, deadline - time.monotonic())))
 
-    def _recount(self, number: int) -> list[str]:
+    def _recount(self, number: int) -> dict[str, str]:
         """Ask every worker to sweep once more and say what it still holds; return the workers lost meanwhile.
 
         A server at its cap may close one worker's connections while another's arrive (nginx frees
         idle ones for new ones), after the first worker swept: the count is the one after the last.
         """
-        spec = self.spec
-        assert spec.target_address is not None
-        self.replies = {}
-        for worker, entry in self.workers.items():
-            order = HoldOrder(number, entry.held, spec.target_address, spec.timeout, spec.verify, spec.probe)
-            self.runner.send_message(Message.HOLD, order.to_dict(), client_id=worker)
-        lost = self._collect(number, spec.timeout + STEP_GRACE)
+        lost = self._order(number, {worker: entry.held for worker, entry in self.workers.items()})
         for entry in self.workers.values():
             if len(entry.by_step) >= 2:
                 entry.by_step[-2:] = entry.by_step[-1:]  # a recount, not a step of its own
@@ -294,11 +338,23 @@ class Master:
         return Prediction("target", "workers", total, binding,
                           f"the sum over {len(self.workers)} workers of each one's own fd and port ceiling")
 
+    def security_notes(self) -> list[Note]:
+        """What the run's authentication turned away: peers without its key, messages without its proof."""
+        notes = []
+        if self.runner.denied:
+            notes.append(Note("security", f"{self.runner.denied} connections to the master lacked the run's key: "
+                                          "their handshakes failed and nothing they sent was read"))
+        if self.channel.dropped:
+            notes.append(Note("security", f"{self.channel.dropped} messages were dropped unread: "
+                                          + "; ".join(self.channel.why_dropped[:3])))
+        return notes
+
     def close(self) -> None:
         """Tell the workers to close their connections, then stop locust's runner."""
-        self.runner.send_message(Message.CLOSE)
+        for worker in list(self.runner.clients):
+            self.channel.send(Message.CLOSE, None, worker, to_worker=True)
         self.gevent.sleep(0.5)  # the workers close their connections
-        self.runner.quit()
+        self.runner.shutdown()
 
 
 def _watch_parent(master: Master) -> None:
@@ -313,7 +369,8 @@ def _watch_parent(master: Master) -> None:
 
 def main() -> int:
     """Read the spec, wait for the workers, ramp, and print the result."""
-    spec = RampSpec.from_json(sys.stdin.readline(), "the ramp spec")
+    given = MasterInput.from_json(sys.stdin.readline(), "the master's input")
+    spec = given.spec
     assert spec.master_address is not None
     import_locust()
     import zmq.error
@@ -321,7 +378,7 @@ def main() -> int:
 
     where = format_address(spec.master_address)
     try:
-        master = Master(spec)
+        master = Master(spec, given.secret)
     except SystemExit:  # locust exits when the master port is busy
         _say(MasterEvent(error=f"cannot listen for workers on {where}: the port is busy", exit=2))
         return 2

@@ -1,20 +1,25 @@
 """Every message of a distributed ramp, as typed records checked on arrival.
 
-Between netprobe's CLI and the processes it starts, a message is one JSON line: the ``RampSpec``
-to the master, a ``WorkerSpec`` to a worker, ``MasterEvent`` lines back. Between master and
-workers, locust's custom messages carry a record's ``to_dict()`` under a ``Message`` word.
+Between netprobe's CLI and the processes it starts, a message is one JSON line on a pipe: a
+``MasterInput`` (the ``RampSpec`` and the run's secret) to the master, a ``WorkerSpec`` to a
+worker, ``MasterEvent`` lines back. Between master and workers, locust's custom messages carry a
+record's ``to_dict()`` under a ``Message`` word, sealed with the run's secret
+(``netprobe.distributed.secret``) and checked, then decoded, on arrival.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
 from netprobe.models.ramp import RampResult, WorkerFailure, WorkerSummary
+from netprobe.ramp.spec import RampSpec
 from netprobe.records import Record
 from netprobe.vocabulary import Verify
 
-__all__ = ["HeldReport", "HoldOrder", "MasterEvent", "Refusal", "WorkerFailure", "WorkerSpec", "WorkerSummary"]
+__all__ = ["HeldReport", "HoldOrder", "MasterEvent", "MasterInput", "Progress", "Refusal", "WorkerFailure",
+           "WorkerSpec", "WorkerSummary"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,15 @@ class WorkerSpec(Record):
     fd_limit: Optional[int] = None
     wait: float = 30.0  # seconds to wait for the master
     allow_remote: bool = False
+    secret: str = field(default="", repr=False)  # the run's; never on a command line
+
+
+@dataclass(frozen=True)
+class MasterInput(Record):
+    """What the master reads on stdin: the ramp, and the run's secret (kept out of the spec, which reports repeat)."""
+
+    spec: RampSpec
+    secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,28 @@ class HeldReport(Record):
     failure: Optional[WorkerFailure]
     fds: Optional[int]
     rss: Optional[int]
+
+    def problem(self, asked: int) -> Optional[str]:
+        """Why no worker asked for ``asked`` connections could have sent this report; None when it could."""
+        if not 0 <= self.held <= asked:
+            return f"it says it holds {self.held:,} of the {asked:,} it was asked for"
+        if len(self.latencies) > asked or not all(math.isfinite(x) and x >= 0 for x in self.latencies):
+            return "its latencies are not one finite, non-negative figure per connection it opened"
+        for name, value in (("fds", self.fds), ("rss", self.rss)):
+            if value is not None and value < 0:
+                return f"its {name} is {value}"
+        if self.failure is not None and (self.failure.held < 0 or self.failure.in_flight < 0):
+            return "its failure counts a negative number of connections"
+        return None
+
+
+@dataclass(frozen=True)
+class Progress(Record):
+    """Worker to master, while a step is under way: still working, and how far; the step's deadline moves on."""
+
+    step: int
+    held: int
+    in_flight: int
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Optional
 
 from netprobe import platform
 from netprobe.distributed.messages import WorkerSpec
+from netprobe.distributed.secret import worker_secret
 from netprobe.errors import PlatformError, UsageError
 from netprobe.extras import require_locust
 from netprobe.sockets import check_destination, parse_host_port
@@ -16,7 +17,7 @@ WORKER_MIN_FDS = 32
 
 
 def build_worker_spec(master: str, source_ips: list[str], fd_limit: Optional[int], wait: float,
-                      allow_remote: bool) -> WorkerSpec:
+                      allow_remote: bool, secret_file: Optional[str] = None) -> WorkerSpec:
     """Check every ``netprobe worker`` option; UsageError names the first problem."""
     require_locust("netprobe worker")
     host, port = parse_host_port(master, "--master")
@@ -32,4 +33,6 @@ def build_worker_spec(master: str, source_ips: list[str], fd_limit: Optional[int
             platform.check_soft_fd_limit(fd_limit)
         except PlatformError as exc:
             raise UsageError(f"--fd-limit: {exc}") from None
-    return WorkerSpec(master=address, source_ips=sources, fd_limit=fd_limit, wait=wait, allow_remote=allow_remote)
+    secret = worker_secret(secret_file)
+    return WorkerSpec(master=address, source_ips=sources, fd_limit=fd_limit, wait=wait, allow_remote=allow_remote,
+                      secret=secret)

@@ -6,6 +6,11 @@ who it is and what it can hold, then on each ``np_hold`` opens and verifies conn
 holds the count asked, and answers with what it holds and its first failure: the errno, the
 stop it means on this machine, and what it held and had in flight then. Counting its fds at a
 failure needs no new fd (at EMFILE it could not open /proc/self/fd): it counts what it opened.
+
+While a step is under way it tells the master so every second, so the master can tell a slow
+server from a lost worker. It speaks only to a master that holds the run's secret, and only within
+its own wait: something else on the master's port, or a master that falls silent for
+``MASTER_SILENCE`` seconds (killed before it could say goodbye), ends it with exit status 1.
 """
 
 from __future__ import annotations
@@ -20,8 +25,17 @@ from typing import TYPE_CHECKING, Any, Optional
 from netprobe import __version__, platform
 from netprobe.clients.base import BatchOutcome
 from netprobe.distributed import import_locust
-from netprobe.distributed.messages import HeldReport, HoldOrder, Refusal, WorkerFailure, WorkerSpec, WorkerSummary
-from netprobe.errors import RecordError, UsageError
+from netprobe.distributed.messages import (
+    HeldReport,
+    HoldOrder,
+    Progress,
+    Refusal,
+    WorkerFailure,
+    WorkerSpec,
+    WorkerSummary,
+)
+from netprobe.distributed.secret import Channel, CurveKeys
+from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.probes import parse_probe
 from netprobe.ramp.classify import classify_stop, refusal_of
@@ -37,6 +51,8 @@ if TYPE_CHECKING:
 
 PAYLOAD = b"netprobe ping\n"
 BATCH = 128
+PROGRESS_EVERY = 1.0  # seconds between a busy worker's words of progress
+MASTER_SILENCE = 10.0  # seconds without the master's heartbeat (it sends one a second) before it counts as gone
 
 
 def wait_for_master(host: str, port: int, seconds: float) -> bool:
@@ -62,6 +78,8 @@ class Worker:
         self.client: Optional[GeventClient] = None
         self.fds_at_start = platform.process_fds(_me()) or 0
         self.refused: Optional[str] = None
+        self.master_gone: Optional[str] = None
+        self.channel = Channel(runner, spec.secret)
         runner.register_message(Message.HOLD, self.on_hold, concurrent=True)
         runner.register_message(Message.CLOSE, self.on_close)
         runner.register_message(Message.REFUSE, self.on_refuse)
@@ -83,15 +101,14 @@ class Worker:
 
     def on_hold(self, environment: Any, msg: Any) -> None:
         """Open connections until this worker holds its share of the step, and say how it went."""
-        try:
-            order = HoldOrder.from_dict(msg.data, "hold")
-        except RecordError:
+        order = self.channel.receive(Message.HOLD, msg, HoldOrder)
+        if order is None:
             return
         refused = target_refused(order.target, self.spec.allow_remote)
         if refused is not None:
             # Whoever speaks for the master, this worker connects only where its own user allows.
             turned_down = WorkerFailure(StopReason.OTHER, Side.CLIENT, None, refused, 0, order.goal, refused)
-            self.runner.send_message(Message.HELD, HeldReport(order.step, 0, [], turned_down, None, None).to_dict())
+            self.say(Message.HELD, HeldReport(order.step, 0, [], turned_down, None, None))
             return
         if self.client is None:
             from netprobe.clients.gevent_client import GeventClient
@@ -101,11 +118,15 @@ class Worker:
         client = self.client
         want = order.goal - client.held
         in_flight = max(0, want)
-        out = client.open(want, order.timeout, lambda: False) if want > 0 else BatchOutcome()
-        # Held means accepted and not closed since: sweep until the server has said all it will.
-        from gevent import sleep
+        from gevent import sleep, spawn
 
-        swept = client.sweep_until_quiet(min(order.timeout, QUEUE_GRACE), sleep)
+        reporter = spawn(self._report_progress, order.step, client, in_flight)
+        try:
+            out = client.open(want, order.timeout, lambda: False) if want > 0 else BatchOutcome()
+            # Held means accepted and not closed since: sweep until the server has said all it will.
+            swept = client.sweep_until_quiet(min(order.timeout, QUEUE_GRACE), sleep)
+        finally:
+            reporter.kill(block=False)
         failure: Optional[WorkerFailure] = None
         if not out.clean or swept.closed:
             named = classify_stop(out, None, None, order.timeout, swept)
@@ -116,21 +137,47 @@ class Worker:
                                     f"{refusal.server} {refusal.setting}" if refusal else None)
         report = HeldReport(order.step, client.held, list(out.latencies_ms), failure,
                             self.fds_at_start + client.sockets_open, _rss())
-        self.runner.send_message(Message.HELD, report.to_dict())
+        self.say(Message.HELD, report)
+
+    def _report_progress(self, step: int, client: GeventClient, in_flight: int) -> None:
+        from gevent import sleep
+
+        while True:
+            sleep(PROGRESS_EVERY)
+            self.say(Message.PROGRESS, Progress(step, client.held, in_flight))
+
+    def say(self, kind: Message, record: Any) -> None:
+        """Send one sealed record to the master."""
+        self.channel.send(kind, record, self.runner.client_id, to_worker=False)
 
     def on_close(self, environment: Any, msg: Any) -> None:
         """Close every connection this worker holds."""
+        if self.channel.body(Message.CLOSE, msg) is None:
+            return
         if self.client is not None:
             self.client.close()
             self.client = None
 
     def on_refuse(self, environment: Any, msg: Any) -> None:
         """The master will not have this worker: stop, and say why."""
-        try:
-            self.refused = Refusal.from_dict(msg.data, "refuse").why
-        except RecordError:
-            self.refused = "the master refused this worker"
+        refusal = self.channel.receive(Message.REFUSE, msg, Refusal)
+        if refusal is None:
+            return
+        self.refused = refusal.why
         self.runner.greenlet.kill(block=False)
+
+    def watch_master(self) -> None:
+        """End the worker when its master falls silent: killed, or its machine gone, before it said goodbye."""
+        from gevent import sleep
+
+        since = time.time()
+        while True:
+            sleep(1.0)
+            last = max(since, self.runner.last_heartbeat_timestamp or since)
+            if time.time() - last > MASTER_SILENCE:
+                self.master_gone = f"the master fell silent for {MASTER_SILENCE:g} s"
+                self.runner.greenlet.kill(block=False)
+                return
 
 
 def target_refused(target: tuple[str, int], allow_remote: bool) -> Optional[str]:
@@ -164,14 +211,25 @@ def main() -> int:
     host, port = check_destination(spec.master[0], spec.allow_remote, "--master"), spec.master[1]
     if spec.fd_limit is not None:
         platform.set_soft_fd_limit(spec.fd_limit)
+    deadline = time.monotonic() + spec.wait
+    where = format_address((host, port))
     if not wait_for_master(host, port, spec.wait):
-        sys.stderr.write(f"netprobe worker: no master at {format_address((host, port))} after {spec.wait:g} s\n")
+        sys.stderr.write(f"netprobe worker: no master at {where} after {spec.wait:g} s\n")
         return 1
     locust = import_locust()
+    from netprobe.distributed.transport import SecureWorkerRunner
+
     environment = locust.env.Environment(user_classes=[])
-    runner = environment.create_worker_runner(host, port)
+    try:
+        runner = SecureWorkerRunner(environment, host, port, CurveKeys.of(spec.secret),
+                                    max(1.0, deadline - time.monotonic()))
+    except ConnectionError:
+        sys.stderr.write(f"netprobe worker: no master of this run answered at {where} within {spec.wait:g} s "
+                         "(something else listens there, or the master's secret is not this worker's)\n")
+        return 1
     worker = Worker(runner, spec)
-    runner.send_message(Message.HELLO, worker.identity().to_dict())
+    worker.say(Message.HELLO, worker.identity())
+    runner.greenlet.spawn(worker.watch_master)
     from gevent.exceptions import LoopExit
 
     try:
@@ -183,6 +241,9 @@ def main() -> int:
     if worker.refused:
         sys.stderr.write(f"netprobe worker: the master refused this worker: {worker.refused}\n")
         return 2
+    if worker.master_gone:
+        sys.stderr.write(f"netprobe worker: {worker.master_gone}; its connections are closed\n")
+        return 1
     return 0
 
 

@@ -21,6 +21,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     presize_fd_table,
     probe_select_cap,
     process_fds,
+    readable_by_others,
     set_soft_fd_limit,
 )
 from netprobe.stops import StopReason, classify_errno_name

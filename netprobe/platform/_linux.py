@@ -21,6 +21,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     presize_fd_table,
     probe_select_cap,
     raise_soft_fd_limit,
+    readable_by_others,
     set_soft_fd_limit,
 )
 

@@ -190,6 +190,13 @@ def probe_select_cap() -> SelectorCap:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def readable_by_others(fd: int) -> bool:
+    """Whether the open file ``fd`` can be read by its group or by anyone (a secret must not be)."""
+    import stat
+
+    return bool(os.fstat(fd).st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
 def allow_rebind(sock: socket.socket) -> None:
     """Let a server bind a port whose previous connections linger in TIME_WAIT."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

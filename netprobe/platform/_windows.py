@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 HAS_RLIMIT = False
 
+
+def readable_by_others(fd: int) -> bool:
+    """Whether other users can read the file: Windows keeps a user's profile private by its ACL, unseen here."""
+    return False
+
 # Winsock codes (WSABASEERR 10000 + BSD number) and the C runtime's, named like their POSIX twins.
 WSA_ERRNO = {
     10024: "WSAEMFILE",

@@ -26,6 +26,14 @@ from tests.conftest import ROOT, run_netprobe
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
                                 reason="the dist extra is not installed: pip install '.[dist]'")
 posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="fd limits and signals to a pid are POSIX")
+SECRET = "a test run's shared secret, 0123456789"
+
+
+@pytest.fixture(autouse=True)
+def run_secret(monkeypatch):
+    """This module's runs share a secret of its own, which its own workers are also given."""
+    monkeypatch.setenv("NETPROBE_SECRET", SECRET)
+    return SECRET
 
 
 @pytest.fixture
@@ -165,7 +173,7 @@ def test_a_worker_of_another_version_is_refused_with_both_named(server, tmp_path
                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                            cwd=ROOT)
     try:
-        old.stdin.write(WorkerSpec(master=("127.0.0.1", port)).to_json() + "\n")
+        old.stdin.write(WorkerSpec(master=("127.0.0.1", port), secret=SECRET).to_json() + "\n")
         old.stdin.flush()
         _, err = master.communicate(timeout=60)
         _, worker_err = old.communicate(timeout=30)
@@ -294,3 +302,73 @@ def test_issue20_9_ipv6_target_with_local_workers(child_server):
                         "--quiet", "--format", "json", timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["reached"] == 200
+
+
+def test_issue20_1_a_stranger_on_the_master_port_changes_nothing_and_is_counted(server, tmp_path):
+    """Raw bytes, plain ZeroMQ with fake hellos and a 10**18 report, CURVE with a stranger's key: all turned away."""
+    out, port = tmp_path / "r.json", _free_port()
+    ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--spawn-local", "--master-bind",
+                     f"127.0.0.1:{port}", "--to", "2000", "--step", "500", "--hold", "1", "--format", "json",
+                     "--output", str(out))
+    stranger = subprocess.Popen([sys.executable, str(ROOT / "tests" / "integration" / "hostile_peer.py"), str(port),
+                                 "8", SECRET], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        tried, stranger_err = stranger.communicate(timeout=60)
+        _, err = ramp.communicate(timeout=120)
+    finally:
+        _end(ramp, stranger)
+    assert {"raw", "zmq", "curve"} <= set(tried.split()), stranger_err
+    assert ramp.returncode == 0, err
+    data = json.loads(out.read_text())
+    assert data["reached"] == 2000 and len(data["workers"]) == 2
+    assert [w["held"] for w in data["workers"]] == [1000, 1000]
+    security = " ".join(n["reason"] for n in data["notes"] if n["field"] == "security")
+    assert "lacked the run's key" in security, data["notes"]
+    assert _drained(server) == 0
+
+
+def test_issue20_4_a_worker_facing_something_that_is_no_master_gives_up_within_its_wait(loopback_listener):
+    host, port = loopback_listener.getsockname()[:2]
+    started = time.monotonic()
+    done = run_netprobe("worker", "--master", f"{host}:{port}", "--wait", "3", timeout=60)
+    took = time.monotonic() - started
+    assert done.returncode == 1 and "no master of this run answered" in done.stderr, done.stderr
+    assert took < 15, f"the worker took {took:.1f} s with --wait 3"
+
+
+@posix_only
+def test_issue20_4_a_worker_whose_master_died_ends_and_closes_its_connections(server):
+    port = _free_port()
+    ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",
+                     "--to", "100", "--step", "100", "--hold", "120")
+    worker = _worker(f"127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while server.status().held < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.status().held == 100
+        master = next(p for p in psutil.Process(ramp.pid).children() if "distributed.master" in " ".join(p.cmdline()))
+        master.kill()  # no goodbye to its worker
+        started = time.monotonic()
+        _, err = worker.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        _end(ramp, worker)
+    assert worker.returncode == 1 and "fell silent" in err, err
+    assert took < 30, f"the worker outlived its master by {took:.1f} s"
+    assert _drained(server) == 0
+
+
+def test_issue20_3_a_server_that_stops_completing_handshakes_is_not_a_lost_worker(child_server, tmp_path):
+    """Workers still retrying handshakes past the old step deadline say so; the stop is the server's."""
+    from netprobe.distributed.master import STEP_GRACE
+
+    slow = child_server(ServerSpec(fd_limit=200))
+    out = tmp_path / "r.json"
+    done = run_netprobe("ramp", "--target", _target(slow), "--workers", "1", "--spawn-local", "--to", "6000",
+                        "--step", "6000", "--timeout", "0.4", "--verify", "connect", "--quiet", "--format", "json",
+                        "--output", str(out), timeout=180)
+    data = json.loads(out.read_text())
+    assert done.returncode == 1, done.stderr
+    assert data["stop"]["reason"] != "worker_lost" and data["stop"]["side"] == "server", data["stop"]
+    assert data["steps"][0]["seconds"] > 0.4 + STEP_GRACE, "the step no longer outlasts a fixed deadline"

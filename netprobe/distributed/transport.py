@@ -1,0 +1,134 @@
+"""locust's master and worker runners, with the run's CURVE keys on their sockets and bounded waits.
+
+Imported only in the master and worker processes: it imports locust (with its monkey-patching off)
+and pyzmq. locust builds and connects its ZeroMQ sockets in its runners' constructors, before
+options can be set on them; these subclasses secure each socket right after, and again whenever
+locust rebuilds one, by binding or connecting it once more with the keys in place. Nothing has
+crossed the socket by then: the master's workers start after it listens, and a worker secures
+its socket before its first message.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any, Optional
+
+from netprobe.distributed import import_locust
+
+import_locust()
+
+import zmq  # noqa: E402  (locust first: its import sets up gevent without patching)
+from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
+from zmq.auth.thread import ThreadAuthenticator  # noqa: E402
+
+from netprobe.distributed.secret import ZAP_DOMAIN, CurveKeys  # noqa: E402
+
+ACK_WAIT = 1.0  # seconds between a worker's hellos to locust's master while it waits for an answer
+
+
+class _Gatekeeper:
+    """ZeroMQ's authentication handler: admits the run's worker key only, and counts the rest."""
+
+    def __init__(self, keys: CurveKeys) -> None:
+        self.keys = keys
+        self.denied = 0
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """Whether a peer that completed CURVE's handshake holds the run's worker key."""
+        if domain == ZAP_DOMAIN and hmac.compare_digest(key, self.keys.client_public):
+            return True
+        self.denied += 1
+        return False
+
+
+class SecureMasterRunner(MasterRunner):
+    """locust's master whose listening socket admits only peers holding the run's secret."""
+
+    def __init__(self, environment: Any, host: str, port: int, keys: CurveKeys) -> None:
+        self.keys = keys
+        self.gatekeeper = _Gatekeeper(keys)
+        self._authenticator: Optional[ThreadAuthenticator] = None
+        super().__init__(environment, host, port)
+        environment.runner = self
+        self._secure()
+
+    @property
+    def denied(self) -> int:
+        """Peers that connected without the run's key: their handshakes failed, nothing they sent was read."""
+        return self.gatekeeper.denied
+
+    def _secure(self) -> None:
+        socket = self.server.socket
+        if self._authenticator is not None:
+            self._authenticator.stop()
+        # The handler must live in the socket's own ZeroMQ context; a plain (not gevent) view of it
+        # runs in a thread of its own, which answers while the master's greenlets wait.
+        self._authenticator = ThreadAuthenticator(zmq.Context.shadow(socket.context.underlying))
+        self._authenticator.start()
+        self._authenticator.configure_curve_callback(ZAP_DOMAIN, credentials_provider=self.gatekeeper)
+        socket.zap_domain = ZAP_DOMAIN.encode()
+        socket.curve_server = True
+        socket.curve_secretkey = self.keys.server_secret
+        socket.curve_publickey = self.keys.server_public
+        endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        socket.unbind(endpoint)
+        socket.bind(endpoint)
+
+    def reset_connection(self) -> None:
+        """Rebuild locust's server socket, then secure the new one."""
+        super().reset_connection()
+        self._secure()
+
+    def shutdown(self) -> None:
+        """Stop locust's runner and the authentication thread."""
+        self.quit()
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
+
+
+class SecureWorkerRunner(WorkerRunner):
+    """locust's worker that speaks CURVE with the run's keys and waits a bounded time for its master."""
+
+    def __init__(self, environment: Any, host: str, port: int, keys: CurveKeys, wait: float) -> None:
+        self.keys = keys
+        self.wait = wait
+        super().__init__(environment, host, port)
+        environment.runner = self
+
+    def _secure(self) -> None:
+        socket = self.client.socket
+        socket.curve_serverkey = self.keys.server_public
+        socket.curve_publickey = self.keys.client_public
+        socket.curve_secretkey = self.keys.client_secret
+        endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        socket.disconnect(endpoint)
+        socket.connect(endpoint)
+
+    def connect_to_master(self) -> None:
+        """Say hello until the master answers, for at most the worker's wait (locust alone would try for 5 minutes).
+
+        Something that is not this run's master (another program on the port, a master of another
+        run) never completes the handshake, so it never answers: ConnectionError once the wait is over.
+        """
+        self._secure()
+        deadline = time.monotonic() + self.wait
+        while True:
+            self.client.send(self._hello())
+            if self.connection_event.wait(timeout=min(ACK_WAIT, max(0.0, deadline - time.monotonic()))):
+                self.connected = True
+                return
+            if time.monotonic() >= deadline:
+                raise ConnectionError(f"no master of this run answered within {self.wait:g} s")
+
+    def _hello(self) -> Any:
+        from locust import __version__
+        from locust.rpc import Message
+
+        return Message("client_ready", __version__, self.client_id)
+
+    def reset_connection(self) -> None:
+        """Rebuild locust's client socket, then secure the new one."""
+        super().reset_connection()
+        self._secure()
