@@ -10,6 +10,7 @@ its socket before its first message.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import time
 from typing import Any, Optional
@@ -24,6 +25,7 @@ from zmq.auth.thread import ThreadAuthenticator  # noqa: E402
 
 from netprobe.distributed.secret import ZAP_DOMAIN, CurveKeys  # noqa: E402
 
+REBIND_WAIT = 2.0  # seconds to wait for ZeroMQ to let go of the master's port between unbind and bind
 ACK_WAIT = 1.0  # seconds between a worker's hellos to locust's master while it waits for an answer
 
 
@@ -73,7 +75,16 @@ class SecureMasterRunner(MasterRunner):
         socket.curve_publickey = self.keys.server_public
         endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
         socket.unbind(endpoint)
-        socket.bind(endpoint)
+        # ZeroMQ closes the old listener in its I/O thread: the port may stay busy for a moment.
+        deadline = time.monotonic() + REBIND_WAIT
+        while True:
+            try:
+                socket.bind(endpoint)
+                return
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def reset_connection(self) -> None:
         """Rebuild locust's server socket, then secure the new one."""

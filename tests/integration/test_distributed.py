@@ -372,3 +372,35 @@ def test_issue20_3_a_server_that_stops_completing_handshakes_is_not_a_lost_worke
     assert done.returncode == 1, done.stderr
     assert data["stop"]["reason"] != "worker_lost" and data["stop"]["side"] == "server", data["stop"]
     assert data["steps"][0]["seconds"] > 0.4 + STEP_GRACE, "the step no longer outlasts a fixed deadline"
+
+
+def test_issue20_10_a_report_no_worker_could_send_names_its_worker(server, tmp_path):
+    """A worker of this run (it has the secret) that claims 10**18 connections: named, and not counted."""
+    port, out = _free_port(), tmp_path / "r.json"
+    ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",
+                     "--to", "100", "--format", "json", "--output", str(out))
+    liar = subprocess.Popen([sys.executable, "-c", "import sys, dataclasses\n"
+                             "from netprobe.distributed import worker\n"
+                             "say = worker.Worker.say\n"
+                             "def lie(self, kind, record):\n"
+                             "    if isinstance(record, worker.HeldReport):\n"
+                             "        record = dataclasses.replace(record, held=10**18)\n"
+                             "    say(self, kind, record)\n"
+                             "worker.Worker.say = lie\n"
+                             "sys.exit(worker.main())"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    try:
+        liar.stdin.write(WorkerSpec(master=("127.0.0.1", port), secret=SECRET).to_json() + "\n")
+        liar.stdin.flush()
+        _, err = ramp.communicate(timeout=60)
+        liar.communicate(timeout=30)
+    finally:
+        _end(ramp, liar)
+    assert ramp.returncode == 1, err
+    data = json.loads(out.read_text())
+    stop = data["stop"]
+    assert stop["reason"] == "worker_lost" and stop["worker"] == data["workers"][0]["id"], stop
+    assert "no worker could have sent" in stop["message"] and "1,000,000,000,000,000,000" in stop["message"]
+    assert data["reached"] == 0
+    assert _drained(server) == 0
