@@ -38,6 +38,9 @@ DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 MAX_QUEUED_OUTPUT = 64 * 1024
 # Bytes of a file hashed per pull() before a get: small enough not to stall an event loop.
 HASH_SLICE = 1024 * 1024
+# Requests handled per received() or pull(): a client that pipelines requests answered at once
+# (refusals need no file) gets this many per turn of its server's loop, and the others theirs.
+REQUESTS_PER_TURN = 16
 
 
 def confine(root: str, relative: str) -> str:
@@ -71,7 +74,8 @@ class FileSession:
     """Server side of one connection: feed it received bytes, pull bytes to send.
 
     What one connection can pin is bounded whatever it sends: at most two frames of unread
-    requests, ``MAX_QUEUED_OUTPUT`` of replies not yet pulled, and one file open. A filesystem
+    requests, ``MAX_QUEUED_OUTPUT`` of replies not yet pulled, and one file open. What one call
+    does is bounded too: ``REQUESTS_PER_TURN`` requests, one slice of a file to hash. A filesystem
     error (a directory at the name, a full disk, a file that cannot be opened) is that
     client's error: an ``X`` frame, counted in ``errors``, and the connection goes on.
     """
@@ -105,8 +109,10 @@ class FileSession:
                 or len(self._out) >= MAX_QUEUED_OUTPUT)
 
     def _process(self) -> None:
-        """Handle buffered requests in order, while there is room for their replies."""
-        while not self._busy:
+        """Handle buffered requests in order, while there is room for their replies, a turn's worth at most."""
+        for _ in range(REQUESTS_PER_TURN):
+            if self._busy:
+                return
             try:
                 body = self.decoder.pop()
             except FrameError as exc:

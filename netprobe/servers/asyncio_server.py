@@ -42,6 +42,7 @@ class _Connection(asyncio.Protocol):
         self.session: Optional[FileSession] = None if server.protocol.stateless else server.protocol.session()
         self.paused = False
         self.eof = False
+        self.flush_due = False  # a flush is scheduled on the loop: this connection's next turn
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -61,27 +62,43 @@ class _Connection(asyncio.Protocol):
         except ProtocolError as exc:
             server.errors += 1
             self.session.fail(str(exc))
-        self.flush()
+        self.flush_soon()
         if not self.session.wants_input and not self.paused:
             self.transport.pause_reading()  # enough unprocessed requests: let them drain first
 
     def flush(self) -> None:
-        """Move a session's output into the transport while it drains; close once an error is out."""
+        """Move one turn's worth of a session's output into the transport; close once an error is out.
+
+        One pull per turn, as the selectors backend does per event: the rest comes on a later
+        turn of the loop, after every other connection's callbacks, so a client that pipelines
+        requests cannot hold the loop (issue 20 #8).
+        """
+        self.flush_due = False
         session = self.session
-        if session is None:
+        if session is None or self.transport.is_closing():
             return
-        while session.has_output and not self.paused:
+        if session.has_output and not self.paused:
             chunk = session.pull(MAX_PENDING)
-            if not chunk:
-                # A large file is being hashed a slice at a time: come back after the others.
-                asyncio.get_running_loop().call_soon(self.flush)
+            if chunk:
+                self.server.bytes_out += len(chunk)
+                self.transport.write(chunk)
+            if session.has_output and not self.paused:
+                self.flush_due = True
+                asyncio.get_running_loop().call_soon(self._next_turn)
                 return
-            self.server.bytes_out += len(chunk)
-            self.transport.write(chunk)
         if session.closing or (self.eof and not session.has_output):
             self.transport.close()  # sends what is buffered, then closes
         elif not self.paused and session.wants_input:
             self.transport.resume_reading()
+
+    def _next_turn(self) -> None:
+        if self.flush_due:
+            self.flush()
+
+    def flush_soon(self) -> None:
+        """Flush now, unless a turn is already scheduled: then that turn does it."""
+        if not self.flush_due:
+            self.flush()
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -92,7 +109,7 @@ class _Connection(asyncio.Protocol):
         if self.session is None:
             self.transport.resume_reading()
         else:
-            self.flush()
+            self.flush_soon()
 
     def eof_received(self) -> bool:
         """The client sent all it will: finish answering it, then close (keep the transport open)."""
@@ -100,10 +117,11 @@ class _Connection(asyncio.Protocol):
         if self.session is None:
             self.transport.close()  # replies already written are sent before the close
         else:
-            self.flush()
+            self.flush_soon()
         return True
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.flush_due = False
         server = self.server
         if server.transports.pop(id(self), None) is not None:
             server.held -= 1

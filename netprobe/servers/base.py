@@ -209,11 +209,12 @@ class ServerBase(ABC):
                     session.fail(str(exc))
                 while session.has_output and self._running:
                     out = session.pull(MAX_PENDING)
-                    if not out:
-                        let_others_run()  # a large file is being hashed a slice at a time
-                        continue
-                    sock.sendall(out)
-                    counters.bytes_out += len(out)
+                    if out:
+                        sock.sendall(out)
+                        counters.bytes_out += len(out)
+                    # One pull per turn: a client that pipelines requests answered at once (and
+                    # a large file hashed a slice at a time) lets the other greenlets run between.
+                    let_others_run()
                 if session.closing:
                     return True
             return False
