@@ -33,6 +33,11 @@ SCHEMAS: dict[str, type[Union[LimitsReport, RampResult, CeilingsResult]]] = {
 KINDS = {LIMITS_SCHEMA: "limits", RAMP_SCHEMA: "ramp", CEILINGS_SCHEMA: "ceilings"}
 # netprobe's own reports are a few hundred KiB at most (a ramp of 100,000 steps is ~30 MiB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# What one report reads in all, over every file it is given: bytes, and JSON objects and lists
+# (counted by their opening brackets before parsing: it is the containers, not the bytes, that
+# cost memory, about 100 bytes each however small; a ramp of 100,000 steps holds ~100,000).
+MAX_TOTAL_BYTES = MAX_FILE_BYTES
+MAX_CONTAINERS = 1_000_000
 
 
 def _select_cap(limits: LimitsReport) -> Optional[str]:
@@ -117,9 +122,38 @@ def _read_bounded(path: str) -> bytes:
     return data
 
 
-def load(path: str) -> Loaded:
+@dataclass
+class ReadBudget:
+    """What is left of one report's reading budget: the memory of its files adds up, file after file."""
+
+    containers: int = MAX_CONTAINERS
+
+    def spend(self, path: str, raw: bytes) -> None:
+        """Take ``raw``'s JSON objects and lists out of the budget; UsageError, before parsing, if they do not fit."""
+        containers = raw.count(b"{") + raw.count(b"[")
+        if containers > self.containers:
+            raise UsageError(f"{path}: more JSON objects and lists than a netprobe report holds "
+                             f"({containers:,}; report reads at most {MAX_CONTAINERS:,} over all its files)")
+        self.containers -= containers
+
+
+def check_total_size(paths: list[str]) -> None:
+    """Refuse files that add up to more than MAX_TOTAL_BYTES, before any is read."""
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            continue  # load() says what is wrong with it
+    if total > MAX_TOTAL_BYTES:
+        raise UsageError(f"the files add up to {total / 2**20:.0f} MiB: report reads at most "
+                         f"{MAX_TOTAL_BYTES // 2**20} MiB over all its files")
+
+
+def load(path: str, budget: Optional[ReadBudget] = None) -> Loaded:
     """Read one netprobe JSON file through the records of its schema; anything else is refused in one line."""
     raw = _read_bounded(path)
+    (budget or ReadBudget()).spend(path, raw)
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -177,7 +211,9 @@ def build_report(paths: list[str]) -> ReportResult:
         if real in seen:
             raise UsageError(f"{path}: given twice (as {seen[real]!r} too); each file counts once")
         seen[real] = path
-    loaded = [load(path) for path in paths]
+    check_total_size(paths)
+    budget = ReadBudget()
+    loaded = [load(path, budget) for path in paths]
 
     # Where one platform gave several files of one kind, each gets a column named by its path.
     crowded = {d.column for d in loaded if sum(1 for e in loaded if e.column == d.column and e.kind == d.kind) > 1}

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from netprobe import platform
 from netprobe.cli import run
 from netprobe.errors import RecordError
 from netprobe.ramp.spec import RampSpec
@@ -89,3 +90,27 @@ def test_issue20_10_a_malformed_record_never_reaches_the_core():
     for key, bad in (("to", "10"), ("timeout", float("nan")), ("backend", "nosuch"), ("verify", "maybe")):
         with pytest.raises(RecordError):
             RampSpec.from_dict({**data, key: bad})
+
+
+@pytest.mark.skipif(platform.NAME != "linux", reason="reads the child's peak RSS as Linux gives it (ru_maxrss in KiB)")
+def test_issue20_11_report_memory_is_bounded_over_all_its_files(tmp_path):
+    """Files of empty objects (1.6 GB of RSS each before) are refused before parsing, one file or many."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    measured = ("import resource, sys\nfrom netprobe.cli import run\nstatus = run(['report', *sys.argv[1:]])\n"
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(status)")
+    paths = []
+    for n in range(3):
+        path = tmp_path / f"empty{n}.json"
+        path.write_bytes(b'{"schema": "netprobe.ramp/1", "x": [' + b"{}," * (6 * 2**20) + b"{}]}")  # 18 MiB each
+        paths.append(str(path))
+    for args in (paths[:1], paths):
+        done = subprocess.run([sys.executable, "-c", measured, *args], capture_output=True, text=True, timeout=120,
+                              cwd=ROOT)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "JSON objects and lists" in done.stderr or "add up to" in done.stderr
+        peak_kib = int(done.stdout.split()[-1])
+        assert peak_kib < 400 * 1024, f"report peaked at {peak_kib // 1024} MiB"
