@@ -73,11 +73,15 @@ class ChildServer(ServerHandle):
             raise ServerGone(self.exit_description())
         return json.loads(line)
 
+    def stderr_text(self) -> str:
+        """What the child wrote on its stderr so far (a server that works says nothing there)."""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
     def exit_description(self) -> str:
         """How the child ended: its exit status and the last line of its stderr."""
         code = self.proc.poll()
-        self._stderr.seek(0)
-        tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-1:]
+        tail = self.stderr_text().strip().splitlines()[-1:]
         detail = f": {tail[0]}" if tail else ""
         return f"the server process exited with status {code}{detail}"
 

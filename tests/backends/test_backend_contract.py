@@ -262,6 +262,26 @@ class BackendContract:
                 server.close()
             assert max(waits) < 3.0, f"{self.BACKEND} {loop or ''}: a normal get waited up to {max(waits):.1f} s"
 
+    def test_issue20_19_clients_that_reset_with_replies_due_leave_the_server_silent(self, root):
+        """Replies due to a connection that was reset are dropped, never written to it (asyncio logged each try)."""
+        server = self.start("file", root)
+        try:
+            for _ in range(10):
+                sock = _connect(server.addresses[0], 1)[0]
+                sock.sendall(framing.encode(b"G" + b"hello.txt") * 400)  # ~8 MB of replies due
+                time.sleep(0.02)
+                abort(sock)  # RST while they are being written
+            good = _connect(server.addresses[0], 1)[0]
+            assert get(good, "hello.txt").startswith(b"hello from the root")
+            abort(good)
+            deadline = time.monotonic() + 5
+            while server.status().held and time.monotonic() < deadline:
+                time.sleep(0.02)
+            said = server.stderr_text()
+        finally:
+            server.close()
+        assert "raised exception" not in said and "Traceback" not in said, said[-2000:]
+
     def test_a_peer_that_never_reads_gets_back_pressure(self):
         server = self.start("echo")
         proc = psutil.Process(server.pid)

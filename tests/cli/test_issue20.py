@@ -1,4 +1,7 @@
-"""Issue 20's defects fixed so far, each a test named after its number (the rest are still open)."""
+"""Issue 20's defects at the command line and in records, each a test named after its number.
+
+The distributed ones are in tests/integration/test_distributed.py, the servers' in the backend contract.
+"""
 
 from __future__ import annotations
 
