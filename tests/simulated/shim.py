@@ -12,6 +12,7 @@ modules they are: what runs is netprobe's code for that OS, on Linux's kernel.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -44,6 +45,12 @@ def _shape(name: str, bindir: str) -> None:
     import rich  # noqa: F401
     import tabulate  # noqa: F401
     import typer  # noqa: F401
+
+    if importlib.util.find_spec("locust") is not None:
+        # The dist extra (netprobe/distributed/transport.py imports it): its HTTP client reads Windows'
+        # WSA error names from errno when it is imported. Never patched, as netprobe imports it.
+        os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+        import locust.runners  # noqa: F401
 
     if name == "windows" and not hasattr(psutil.Process, "num_handles"):
         # The one psutil call that differs per OS, served the way Windows would (a count of handles).
