@@ -137,6 +137,28 @@ def _keep(data: bytes, wanted: str) -> str:
     return kept
 
 
+def utf8_stdio() -> None:
+    """Make stdout and stderr say the same characters everywhere: UTF-8 where they are not a terminal.
+
+    Piped or redirected, Python writes in the locale's encoding: on Windows the ANSI code page
+    (cp1252: netprobe's "—" became byte 0x97, garbage in a UTF-8 CI log) and, for a character
+    outside it, ``UnicodeEncodeError``. A pipe, a file and a CI log get UTF-8. A terminal keeps
+    its own encoding (Windows' console takes any character through its UTF-16 API), with "?"
+    for what a legacy one cannot show, never an error.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue  # not a text stream of the io module (replaced by a host program)
+        try:
+            if stream.isatty():
+                reconfigure(errors="replace")
+            else:
+                reconfigure(encoding="utf-8", errors="backslashreplace")
+        except (OSError, ValueError):
+            continue  # closed, or already written to in a way that cannot change now
+
+
 def emit(text: str, path: Optional[str]) -> None:
     """Print ``text``, or write it to ``path`` (see ``write_file``)."""
     if path is not None:

@@ -88,5 +88,8 @@ def run(argv: Optional[list[str]] = None) -> int:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the process's own streams made to read right anywhere, then the CLI."""
+    from netprobe.output import utf8_stdio
+
+    utf8_stdio()
     sys.exit(run())

@@ -91,7 +91,7 @@ def user_secret(create: bool) -> Optional[str]:
         except OSError as exc:
             raise UsageError(f"cannot make the run's secret {path}: {exc.strerror or exc}; "
                              f"give one with --secret-file or ${SECRET_ENV}") from None
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(secret + "\n")
         return secret
     except OSError as exc:

@@ -208,8 +208,8 @@ def linger_zero() -> bytes:
 
 
 def process_fds(proc: psutil.Process) -> Optional[int]:
-    """Return the open fds of a psutil.Process."""
-    return proc.num_fds()
+    """Return the open fds of a psutil.Process; None where the count is 0, which no live process has."""
+    return proc.num_fds() or None
 
 
 def can_bind_loopback_aliases() -> bool:

@@ -184,8 +184,12 @@ def probe_select_cap() -> SelectorCap:
 
 
 def process_fds(proc: psutil.Process) -> Optional[int]:
-    """Windows counts handles (sockets, files, events ...) where POSIX counts fds."""
-    return proc.num_handles()
+    """Windows counts handles (sockets, files, events ...) where POSIX counts fds; None where it gives none.
+
+    A live process always holds handles, so 0 means the count was not given (Wine's psutil
+    reads 0 for every process, issue 18): unknown, never 0.
+    """
+    return proc.num_handles() or None
 
 
 def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:

@@ -117,3 +117,4 @@ def test_issue20_11_report_memory_is_bounded_over_all_its_files(tmp_path):
         assert "JSON objects and lists" in done.stderr or "add up to" in done.stderr
         peak_kib = int(done.stdout.split()[-1])
         assert peak_kib < 400 * 1024, f"report peaked at {peak_kib // 1024} MiB"
+

@@ -1,0 +1,90 @@
+"""Issue 18 #4 and #5: output that reads the same in a console, a pipe, a file and a CI log; unknown is not 0.
+
+Each command runs as a real process whose stdout and stderr are pipes in a legacy code page
+(``PYTHONIOENCODING``, as Windows gives a piped Python its ANSI code page): cp1252, where
+netprobe's "—" was byte 0x97, and cp437, where it raised ``UnicodeEncodeError``. Both streams
+must decode as UTF-8 and carry no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from netprobe import platform
+from netprobe.cli import app
+from tests.conftest import ROOT
+
+CODE_PAGES = ["cp1252", "cp437"]
+
+
+def _run(code_page: str, *argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONIOENCODING": code_page}
+    return subprocess.run([sys.executable, "-m", "netprobe", *argv], capture_output=True, timeout=120, cwd=ROOT,
+                          env=env)
+
+
+def _readable(done: subprocess.CompletedProcess) -> str:
+    out, err = done.stdout.decode("utf-8"), done.stderr.decode("utf-8")  # raises where it is not UTF-8
+    assert "Traceback" not in err and "UnicodeEncodeError" not in err, err[-2000:]
+    return out + err
+
+
+def _commands() -> list[list[str]]:
+    """Every command and command group's help, from the app itself: a new command is covered by registering it."""
+    click_app = typer.main.get_command(app)
+    argvs = [["--help"]]
+    for name, command in click_app.commands.items():  # type: ignore[attr-defined]
+        argvs.append([name, "--help"])
+        for sub in getattr(command, "commands", {}):
+            argvs.append([name, sub, "--help"])
+    return argvs
+
+
+@pytest.mark.parametrize("code_page", CODE_PAGES)
+def test_issue18_4_every_help_text_is_utf8_in_a_legacy_code_page(code_page):
+    for argv in _commands():
+        done = _run(code_page, *argv)
+        assert done.returncode == 0, (argv, done.stderr[-500:])
+        assert _readable(done).strip(), argv
+
+
+@pytest.mark.parametrize("code_page", CODE_PAGES)
+def test_issue18_4_limits_ramp_and_report_are_utf8_in_a_legacy_code_page(code_page, tmp_path):
+    limits = _run(code_page, "limits")
+    assert limits.returncode == 0 and "—" in _readable(limits)  # a number the OS did not give
+    ramp = tmp_path / "ramp.json"
+    done = _run(code_page, "ramp", "--to", "50", "--quiet")
+    assert done.returncode == 0 and "Reached" in _readable(done)
+    assert _run(code_page, "ramp", "--to", "50", "--quiet", "--format", "json", "-o", str(ramp)).returncode == 0
+    report = _run(code_page, "report", str(ramp))
+    assert report.returncode == 0 and _readable(report)
+    bad = _run(code_page, "ramp", "--to", "-5")
+    assert bad.returncode == 2 and _readable(bad).count("\n") == 1
+
+
+def test_issue18_4_json_files_are_utf8_whatever_the_locale(tmp_path):
+    out = tmp_path / "limits.json"
+    done = subprocess.run([sys.executable, "-m", "netprobe", "limits", "--format", "json", "-o", str(out)],
+                          capture_output=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONIOENCODING": "cp437", "PYTHONUTF8": "0", "LC_ALL": "C"})
+    assert done.returncode == 0, done.stderr
+    out.read_bytes().decode("utf-8")
+
+
+def test_issue18_5_a_handle_count_the_os_did_not_give_is_unknown_not_zero():
+    """Wine's psutil reads 0 handles for every process (issue 18); a live process never has 0."""
+    import psutil
+
+    from netprobe.platform import _windows
+
+    class WineProcess:  # what psutil.Process.num_handles() returned under Wine 8, for every process
+        def num_handles(self) -> int:
+            return 0
+
+    assert _windows.process_fds(WineProcess()) is None  # type: ignore[arg-type]
+    assert (platform.process_fds(psutil.Process()) or 0) > 0  # this OS's real count of this process
