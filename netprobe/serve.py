@@ -11,6 +11,7 @@ from typing import Optional
 
 from netprobe.errors import UsageError
 from netprobe.servers.base import ServerBase
+from netprobe.servers.group import ServerGroup
 from netprobe.servers.registry import BACKENDS, resolve_options
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerStatus
@@ -83,6 +84,54 @@ def serve_until_signalled(server: ServerBase, on_stats: Optional[Callable[[Serve
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return final
+
+
+def serve_group_until_signalled(group: ServerGroup, on_stats: Optional[Callable[[ServerStatus], None]] = None,
+                                on_ready: Optional[Callable[[], None]] = None) -> tuple[ServerStatus, float, str]:
+    """Keep a server of several processes up until SIGINT or SIGTERM; return its summed counters, seconds, spread.
+
+    The spread says how the kernel shared the connections: each process's accepted count.
+    """
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    started = time.monotonic()
+    try:
+        if on_ready is not None:
+            on_ready()
+        while not stop.wait(STATS_INTERVAL):
+            if on_stats is not None:
+                on_stats(ServerStatus.total(group.statuses()))
+        parts = group.statuses()
+        spread = ", ".join(f"{p.accepted:,}" for p in parts)
+        return ServerStatus.total(parts), round(time.monotonic() - started, 3), spread
+    finally:
+        group.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def group_live_line(group: ServerGroup) -> Callable[[ServerStatus], None]:
+    """A live line for a server of several processes: their fds and RSS summed."""
+    import psutil
+
+    from netprobe import platform
+    from netprobe.render import units
+
+    procs = [psutil.Process(pid) for pid in group.pids]
+
+    def line(status: ServerStatus) -> None:
+        fds = [platform.process_fds(p) for p in procs]
+        rss = sum(p.memory_info().rss for p in procs)
+        known = None if None in fds else sum(f for f in fds if f is not None)
+        sys.stderr.write(
+            f"\rconnections {status.held:,}  accepted {status.accepted:,}  processes {len(procs)}  "
+            f"fds {units.count(known)}  RSS {units.size(rss)}  errors {status.errors:,}   ")
+        sys.stderr.flush()
+
+    return line
 
 
 def live_line(status: ServerStatus) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from netprobe.cli.common import Backend, Selector, app, terminal
 from netprobe.errors import ExitStatus
 from netprobe.vocabulary import ProtocolName
+
+if TYPE_CHECKING:
+    from netprobe.servers.spec import ServerSpec
 
 
 @app.command()
@@ -22,17 +25,26 @@ def serve(
     root: Optional[str] = typer.Option(None, "--root", help="Directory the file protocol serves."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Largest upload, in bytes."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow listening off loopback."),
+    processes: int = typer.Option(1, "--processes",
+                                  help="Run the server as N processes on one port, the kernel spreading the "
+                                       "connections (Linux: SO_REUSEPORT); each has its own fd limit."),
 ) -> int:
     """Run a server backend until Ctrl-C or SIGTERM; the first line printed is its address.
 
-    Example: netprobe serve --backend gevent --protocol upper --port 9000
+    Examples: netprobe serve --backend gevent --protocol upper --port 9000;
+    netprobe serve --processes 8 (one port, 8 processes: past one process's fd limit)
     """
     from netprobe.output import emit
     from netprobe.serve import build_serve_spec, live_line, serve_until_signalled, summary_line
+    from netprobe.servers.group import check_processes
     from netprobe.sockets import format_address
 
-    server = build_serve_spec(backend.value, protocol, host, port, selector.value if selector else None, loop,
-                              root, max_file_size, allow_remote).create()
+    check_processes(processes)
+    spec = build_serve_spec(backend.value, protocol, host, port, selector.value if selector else None, loop,
+                            root, max_file_size, allow_remote)
+    if processes > 1:
+        return _serve_group(spec, processes)
+    server = spec.create()
     address = format_address(server.addresses[0]) + "\n"
     interactive = terminal().interactive
     final, seconds = serve_until_signalled(server, live_line if interactive else None,
@@ -40,4 +52,22 @@ def serve(
     if interactive:
         terminal().stderr.write("\n")
     emit(summary_line(final, seconds), None)
+    return ExitStatus.SUCCESS
+
+
+def _serve_group(spec: ServerSpec, processes: int) -> int:
+    """``serve --processes N``: the group in child processes, this process its controller."""
+    from netprobe.output import emit
+    from netprobe.serve import group_live_line, serve_group_until_signalled, summary_line
+    from netprobe.servers.group import ServerGroup
+    from netprobe.sockets import format_address
+
+    group = ServerGroup(spec, processes)
+    address = format_address(group.addresses[0]) + "\n"
+    interactive = terminal().interactive
+    final, seconds, spread = serve_group_until_signalled(
+        group, group_live_line(group) if interactive else None, on_ready=lambda: emit(address, None))
+    if interactive:
+        terminal().stderr.write("\n")
+    emit(summary_line(final, seconds).rstrip("\n") + f" over {processes} processes (accepted: {spread})\n", None)
     return ExitStatus.SUCCESS

@@ -36,16 +36,18 @@ CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
-    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue", "readable_by_others",
+    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue", "readable_by_others", "share_port",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
-__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "TcpCounters", *SHARED,
+__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "SHARES_PORT", "TcpCounters", *SHARED,
            "AboveHardLimit", "PlatformError", "SystemFacts",
            "Unsupported", *CONTRACT]
 
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
 READS_LISTEN_QUEUE: bool = _impl.READS_LISTEN_QUEUE
+#: Whether the kernel spreads one port's connections over several processes' listeners.
+SHARES_PORT: bool = _impl.SHARES_PORT
 fd_limits = _impl.fd_limits
 check_soft_fd_limit = _impl.check_soft_fd_limit
 set_soft_fd_limit = _impl.set_soft_fd_limit
@@ -66,6 +68,7 @@ can_bind_loopback_aliases = _impl.can_bind_loopback_aliases
 tcp_counters = _impl.tcp_counters
 listen_queue = _impl.listen_queue
 readable_by_others = _impl.readable_by_others
+share_port = _impl.share_port
 
 
 def remedy(reason: StopReason, side: str, hard: int | None, soft: int | None = None,

@@ -12,6 +12,7 @@ from netprobe.platform import _common, _posix
 from netprobe.platform._parsers import parse_launchctl_limit, parse_sysctl
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
+    SHARES_PORT,
     allow_rebind,
     check_soft_fd_limit,
     classify_message,
@@ -23,6 +24,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     process_fds,
     readable_by_others,
     set_soft_fd_limit,
+    share_port,
 )
 from netprobe.stops import StopReason, classify_errno_name
 

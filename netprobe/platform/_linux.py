@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import TYPE_CHECKING, Optional
 
 from netprobe.platform import _common, _sockdiag
@@ -47,6 +48,16 @@ _SYSCTLS = {
 }
 # Facts that only exist with a kernel module loaded: their absence is normal, not worth a note.
 _OPTIONAL = {"nf_conntrack_max"}
+
+
+# Linux 3.9+ spreads the connections of one port over the sockets bound to it with SO_REUSEPORT,
+# each with its own accept queue (net/ipv4/inet_hashtables.c): one server, many processes.
+SHARES_PORT = True
+
+
+def share_port(sock: socket.socket) -> None:
+    """Let processes of one server listen on one port: the kernel spreads new connections over them."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 
 
 def read_system_facts() -> _common.SystemFacts:

@@ -9,7 +9,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Optional
 
-from netprobe.errors import AboveHardLimit
+from netprobe.errors import AboveHardLimit, Unsupported
 from netprobe.models import SelectorCap
 
 try:
@@ -195,6 +195,14 @@ def readable_by_others(fd: int) -> bool:
     import stat
 
     return bool(os.fstat(fd).st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
+SHARES_PORT = False
+
+
+def share_port(sock: socket.socket) -> None:
+    """Let processes of one server listen on one port, the kernel spreading connections; not offered here."""
+    raise Unsupported("this kernel does not spread one port's connections over processes (Linux's SO_REUSEPORT)")
 
 
 def allow_rebind(sock: socket.socket) -> None:

@@ -69,6 +69,15 @@ def raise_soft_fd_limit(wanted: int) -> Optional[int]:
     return None
 
 
+SHARES_PORT = False
+
+
+def share_port(sock: socket.socket) -> None:
+    """Processes of one server sharing a port (socket.share) are not built for Windows yet."""
+    raise Unsupported("a server of several processes on one port needs Linux's SO_REUSEPORT; "
+                      "Windows' socket.share is not used by netprobe yet")
+
+
 def allow_rebind(sock: socket.socket) -> None:
     """Nothing to do: on Windows SO_REUSEADDR would let a second server take the same port."""
 

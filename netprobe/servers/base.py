@@ -16,7 +16,7 @@ from typing import Any, Optional
 from typing import Protocol as TypingProtocol
 
 from netprobe import platform
-from netprobe.errors import ProtocolError, UsageError
+from netprobe.errors import PlatformError, ProtocolError, UsageError
 from netprobe.protocols import Protocol, make_protocol
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.status import LimitMet, ServerStatus
@@ -90,9 +90,14 @@ class ServerBase(ABC):
                 lsock = self._new_socket(family)
                 self.listeners.append(lsock)
                 platform.allow_rebind(lsock)
+                if self.options.share_port:
+                    platform.share_port(lsock)
                 lsock.bind((host, port if i == 0 else 0))
                 lsock.listen(backlog)
             self._addresses = [lsock.getsockname()[:2] for lsock in self.listeners]
+        except PlatformError as exc:
+            self._close_listeners()
+            raise UsageError(str(exc)) from None
         except OSError as exc:
             self._close_listeners()
             name = platform.errno_name(exc.errno)

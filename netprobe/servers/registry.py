@@ -24,6 +24,7 @@ class ServerOptions(Record):
 
     selector_class: Optional[str] = None  # selectors backend: a class name from the selectors module
     loop: Optional[str] = None  # asyncio backend: an event loop name
+    share_port: bool = False  # every backend: one of several processes listening on one port
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,15 @@ class ServerStatus(Record):
     accepting: bool = True
     resets: int = 0  # connections the client reset or abandoned: the client's doing, not an error
 
+    @classmethod
+    def total(cls, parts: list[ServerStatus]) -> ServerStatus:
+        """The counters of one server made of several processes: summed; the first limit met; accepting if any is."""
+        return cls(held=sum(p.held for p in parts), accepted=sum(p.accepted for p in parts),
+                   bytes_in=sum(p.bytes_in for p in parts), bytes_out=sum(p.bytes_out for p in parts),
+                   errors=sum(p.errors for p in parts), accept_errors=sum(p.accept_errors for p in parts),
+                   limit=next((p.limit for p in parts if p.limit is not None), None),
+                   accepting=any(p.accepting for p in parts), resets=sum(p.resets for p in parts))
+
 
 @dataclass(frozen=True)
 class ServerReady(Record):

@@ -48,6 +48,7 @@ def test_port_in_use_is_a_usage_error(capsys, loopback_listener):
     (["serve", "--host", "192.0.2.1"], "--allow-remote"),
     (["serve", "--host", "0.0.0.0"], "--allow-remote"),
     (["serve", "--port", "70000"], "outside 0-65535"),
+    (["serve", "--processes", "0"], "--processes must be 1-"),
     (["serve", "--selector", "nosuch"], "'nosuch' is not one of"),
     (["bench", "echo", "--clients", "0"], "--clients must be greater than 0"),
     (["bench", "echo", "--size", "0"], "--size must be"),

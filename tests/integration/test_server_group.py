@@ -1,0 +1,77 @@
+"""Issue 19 #1: one server of several processes on one port, the kernel spreading its connections."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+
+import psutil
+import pytest
+
+from netprobe import platform
+from netprobe.errors import UsageError
+from netprobe.servers.group import ServerGroup, check_processes
+from netprobe.servers.spec import ServerSpec
+from netprobe.sockets import abort
+from tests.conftest import netprobe_process
+
+shares_port = pytest.mark.skipif(not platform.SHARES_PORT, reason="this kernel does not spread one port over "
+                                                                   "processes (Linux's SO_REUSEPORT)")
+
+
+def _held_by(pid: int, port: int) -> int:
+    """Established connections the kernel says process ``pid`` holds on ``port``."""
+    return sum(1 for c in psutil.Process(pid).net_connections("tcp")
+               if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+
+
+@shares_port
+def test_a_group_spreads_one_port_over_its_processes_and_sums_their_counts():
+    group = ServerGroup(ServerSpec(want_fds=1024), 4)
+    socks: list[socket.socket] = []
+    try:
+        host, port = group.addresses[0]
+        assert len(set(group.pids)) == 4
+        for _ in range(400):
+            sock = socket.create_connection((host, port), timeout=10)
+            socks.append(sock)
+            sock.sendall(b"x")
+            assert sock.recv(1) == b"x"  # accepted and served by whichever process the kernel chose
+        parts = group.statuses()
+        total = group.status()
+        assert total is not None and total.held == sum(p.held for p in parts) == 400
+        assert sum(1 for p in parts if p.held) >= 2, [p.held for p in parts]  # spread, not one taking all
+        kernel = [_held_by(pid, port) for pid in group.pids]
+        assert kernel == [p.held for p in parts]  # each process's count is the kernel's
+    finally:
+        for sock in socks:
+            abort(sock)
+        group.close()
+    assert not [pid for pid in group.pids if psutil.pid_exists(pid)
+                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.skipif(platform.NAME == "windows", reason="SIGTERM to a console process")
+@shares_port
+def test_serve_processes_prints_one_address_and_how_the_kernel_spread_the_connections():
+    with netprobe_process("serve", "--processes", "3", "--protocol", "upper", stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        host, port = proc.stdout.readline().strip().rsplit(":", 1)
+        for _ in range(60):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(b"shout")
+                assert sock.recv(16) == b"SHOUT"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "served 60 connections" in out and "over 3 processes" in out
+    spread = [int(n.replace(",", "")) for n in out.rsplit("accepted: ", 1)[1].rstrip(")\n").split(", ")]
+    assert len(spread) == 3 and sum(spread) == 60
+
+
+def test_a_group_is_checked_before_any_process_starts():
+    with pytest.raises(UsageError, match="--processes must be"):
+        check_processes(0)
+    with pytest.raises(UsageError, match="--ports" if platform.SHARES_PORT else "SO_REUSEPORT"):
+        check_processes(2, ports=3)
