@@ -9,6 +9,7 @@ from netprobe.hostinfo import platform_info
 from netprobe.models import (
     FdLimits,
     LimitsReport,
+    MachineLimits,
     MemoryStats,
     NetworkLimits,
     Note,
@@ -65,20 +66,26 @@ def collect_limits() -> LimitsReport:
     import psutil
 
     soft, hard, missing = platform.fd_limits()
+    from netprobe.machine import kernel_memory, machine_limits
+
     proc, proc_notes = process_stats()
     vm = psutil.virtual_memory()
+    info = platform_info()
+    facts = platform.read_system_facts()
+    kernel = kernel_memory(info.release, soft, proc.fds)
     return build_limits_report(
-        info=platform_info(),
+        info=info,
         soft=soft,
         hard=hard,
         rlimit_missing=missing,
-        facts=platform.read_system_facts(),
+        facts=facts,
         select_cap=platform.probe_select_cap(),
         available=available_selectors(),
         default=default_selector(),
         process=proc,
         memory=MemoryStats(vm.total, vm.available),
         extra_notes=proc_notes,
+        machine=machine_limits(facts, hard, vm.available, kernel),
     )
 
 
@@ -94,6 +101,7 @@ def build_limits_report(
     process: ProcessStats,
     memory: MemoryStats,
     extra_notes: Optional[list[Note]] = None,
+    machine: Optional[MachineLimits] = None,
 ) -> LimitsReport:
     """Assemble the report from facts already read: pure, so any platform's facts can be fed in."""
     notes: list[Note] = []
@@ -141,4 +149,5 @@ def build_limits_report(
         memory=memory,
         predicted=predicted,
         notes=notes,
+        machine=machine,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -45,10 +46,11 @@ def enough_fds_for_the_suite():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def distributed_runs_share_a_test_secret():
-    """Distributed runs started by the suite share a secret through the environment, never the user's own file."""
-    with pytest.MonkeyPatch.context() as patch:
+def the_suite_keeps_out_of_the_users_home():
+    """Distributed runs share a secret through the environment, and caches go to a directory of the suite's own."""
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory(prefix="netprobe-cache-") as cache:
         patch.setenv("NETPROBE_SECRET", "the test suite's shared secret, 0123456789")
+        patch.setenv("XDG_CACHE_HOME", cache)  # limits' measured kernel memory, never in the user's cache
         yield
 
 

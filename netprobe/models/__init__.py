@@ -80,6 +80,25 @@ class PortRange(Record):
     excluded_in_range: Optional[int] = None
 
 @dataclass(frozen=True)
+class MachineLimits(Record):
+    """What every process of the machine shares, and the most loopback connections it can hold in all."""
+
+    hard_fds_per_process: Optional[int]  # each process's hard RLIMIT_NOFILE: how many processes a count needs
+    nr_open: Optional[int]  # the most any process's limit can be raised to (fs.nr_open)
+    file_max: Optional[int]  # the system's file table (fs.file-max)
+    files_in_use: Optional[int]
+    memory_available: Optional[int]
+    kernel_bytes_per_connection: Optional[int]  # kernel memory of one loopback connection, both ends, measured
+    kernel_bytes_how: str  # how it was measured (and cached), or why it is unknown
+    ports_per_source: Optional[int]  # ephemeral ports per (source address, destination)
+    loopback_sources: Optional[int]  # source addresses loopback offers without configuration
+    ceiling: Optional[int]  # loopback connections (both ends here) the machine can hold
+    binding: Optional[str]  # the stop reason of the limit that binds first
+    processes_needed: Optional[int]  # processes (clients and servers) to hold the ceiling, each at its hard limit
+    detail: str
+
+
+@dataclass(frozen=True)
 class NetworkLimits(Record):
     """The kernel's network limits that bound how many connections can be opened and queued."""
 
@@ -131,6 +150,7 @@ class LimitsReport(Record):
     memory: MemoryStats
     predicted: list[Prediction]
     notes: list[Note]
+    machine: Optional[MachineLimits] = None  # what the whole machine holds, beside one process
     schema: str = LIMITS_SCHEMA
 
 
@@ -173,6 +193,7 @@ __all__ = [
     "FdLimits",
     "LIMITS_SCHEMA",
     "LimitsReport",
+    "MachineLimits",
     "MemoryStats",
     "ModelRun",
     "NetworkLimits",

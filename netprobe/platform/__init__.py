@@ -36,7 +36,8 @@ CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
-    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue", "readable_by_others", "share_port",
+    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue", "readable_by_others",
+    "share_port", "kernel_slab_bytes",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
@@ -69,6 +70,7 @@ tcp_counters = _impl.tcp_counters
 listen_queue = _impl.listen_queue
 readable_by_others = _impl.readable_by_others
 share_port = _impl.share_port
+kernel_slab_bytes = _impl.kernel_slab_bytes
 
 
 def remedy(reason: StopReason, side: str, hard: int | None, soft: int | None = None,

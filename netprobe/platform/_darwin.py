@@ -17,6 +17,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     check_soft_fd_limit,
     classify_message,
     fd_limits,
+    kernel_slab_bytes,
     linger_zero,
     move_fd_above,
     presize_fd_table,

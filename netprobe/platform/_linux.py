@@ -94,6 +94,18 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
     return parse_sockstat(text)
 
 
+def kernel_slab_bytes() -> Optional[int]:
+    """The kernel's slab memory (``Slab:`` of /proc/meminfo, where socket structures live), in bytes."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Slab:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def tcp_counters() -> Optional[_common.TcpCounters]:
     """ListenOverflows, ListenDrops and TCPSynRetrans from /proc/net/netstat; None where unreadable."""
     try:

@@ -249,6 +249,11 @@ def classify_message(text: str, operation: str) -> Optional[StopReason]:
     return classify_errno(errno_from_message(text), operation)
 
 
+def kernel_slab_bytes() -> Optional[int]:
+    """The kernel's slab memory in bytes, where the OS tells; None here."""
+    return None
+
+
 def tcp_counters() -> Optional[_common.TcpCounters]:
     """this system publishes no listen-overflow counters netprobe reads: None (unknown)."""
     return None

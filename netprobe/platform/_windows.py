@@ -211,6 +211,11 @@ def can_bind_loopback_aliases() -> bool:
     return False
 
 
+def kernel_slab_bytes() -> Optional[int]:
+    """The kernel's slab memory: Windows' non-paged pool is not read by netprobe; None (unknown)."""
+    return None
+
+
 def tcp_counters() -> Optional[_common.TcpCounters]:
     """Windows publishes no listen-overflow counters netprobe reads: None (unknown)."""
     return None

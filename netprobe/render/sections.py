@@ -14,7 +14,7 @@ from netprobe.render import units
 from netprobe.sockets import format_address
 
 if TYPE_CHECKING:  # annotations only: importing every record would slow `netprobe limits`
-    from netprobe.models import CeilingsResult, LimitsReport, PlatformInfo, RampResult, ReportResult
+    from netprobe.models import CeilingsResult, LimitsReport, MachineLimits, PlatformInfo, RampResult, ReportResult
 
 # Tables longer than this show the first and last steps; JSON keeps every step.
 MAX_STEP_ROWS = 25
@@ -93,9 +93,30 @@ def limits_document(r: LimitsReport) -> Document:
             ["memory available", units.size(r.memory.available)],
         ]),
     ]
+    if r.machine is not None:
+        sections.insert(2, _machine_section(r.machine))
     if r.notes:
         sections.append(Section("Notes", ["field", "why it is missing"], [[n.field, n.reason] for n in r.notes]))
     return Document(f"netprobe limits: {platform_line(r.platform)}", [r.summary], sections)
+
+
+def _machine_section(m: MachineLimits) -> Section:
+    """The whole machine: the limits its processes share, and its ceiling beside one process's."""
+    in_use = f" ({units.count(m.files_in_use)} in use)" if m.files_in_use is not None else ""
+    return Section("The whole machine (every process, loopback connections with both ends here)", ["fact", "value"], [
+        ["predicted max", units.count(m.ceiling)],
+        ["binding limit", units.text(m.binding)],
+        ["why", m.detail],
+        ["processes it takes (at the hard fd limit each)", units.count(m.processes_needed)],
+        ["hard fd limit per process", units.count(m.hard_fds_per_process)],
+        ["fs.nr_open (most a process can be raised to)", units.count(m.nr_open)],
+        ["system file table", units.count(m.file_max) + in_use],
+        ["kernel memory per connection", units.size(m.kernel_bytes_per_connection)],
+        ["  how", m.kernel_bytes_how],
+        ["memory available", units.size(m.memory_available)],
+        ["ephemeral ports per source address", units.count(m.ports_per_source)],
+        ["loopback source addresses", units.count(m.loopback_sources)],
+    ])
 
 
 def _step_rows(r: RampResult) -> tuple[list[list[str]], list[str]]:

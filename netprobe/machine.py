@@ -1,0 +1,147 @@
+"""What the whole machine holds: the limits all its processes share, and the one that binds first.
+
+One process holds what its fd limit allows; a machine holds what its processes together do,
+bounded by the system's file table, by the kernel memory each connection costs, and by the
+ports of each source address. The kernel memory is measured, not guessed: ``limits`` opens a
+known number of loopback connections, reads the kernel's slab memory before and after, and
+keeps the figure per kernel release in the user's cache, so later runs cost nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+from dataclasses import dataclass
+from typing import Optional
+
+from netprobe import platform
+from netprobe.models import MachineLimits
+from netprobe.platform import SystemFacts
+from netprobe.stops import StopReason
+
+PAIRS = 1000  # loopback connections opened to measure the kernel's memory per connection
+MIN_PAIRS = 200  # fewer, and the slab's own noise is of the order of the figure
+FD_MARGIN = 64  # fds left to the process while it measures
+CACHE_FILE = "kernel-memory.json"
+# Source addresses a loopback client can bind without configuring any: all of 127/8 where the
+# OS routes it (Linux), less the network and broadcast addresses.
+LOOPBACK_127_8 = 2**24 - 2
+
+
+@dataclass(frozen=True)
+class KernelMemory:
+    """Kernel bytes one loopback connection costs (both ends), and how that was found."""
+
+    per_connection: Optional[int]
+    how: str
+
+
+def _cache_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "netprobe", CACHE_FILE)
+
+
+def _cached(release: str) -> Optional[KernelMemory]:
+    try:
+        with open(_cache_path(), encoding="utf-8") as f:
+            data = json.load(f)
+        if data.get("kernel") == release and isinstance(data.get("bytes_per_connection"), int):
+            return KernelMemory(data["bytes_per_connection"],
+                                f"measured over {data.get('connections', '?'):,} loopback connections "
+                                f"(cached for kernel {release})")
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass  # no cache, or not ours: measure again
+    return None
+
+
+def _remember(release: str, per_connection: int, pairs: int) -> None:
+    path = _cache_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temp = f"{path}.{os.getpid()}"
+        with open(temp, "w", encoding="utf-8") as f:
+            json.dump({"kernel": release, "bytes_per_connection": per_connection, "connections": pairs}, f)
+        os.replace(temp, path)
+    except OSError:
+        pass  # a read-only home: the figure is measured again next time
+
+
+def measure_kernel_memory(pairs: int) -> KernelMemory:
+    """Open ``pairs`` loopback connections and read the kernel's slab memory before and after."""
+    if pairs < 1:
+        return KernelMemory(None, "no connections to measure it with")
+    before = platform.kernel_slab_bytes()
+    if before is None:
+        return KernelMemory(None, "this OS does not tell its kernel's slab memory")
+    socks: list[socket.socket] = []
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(pairs)
+        address = listener.getsockname()
+        for _ in range(pairs):
+            client = socket.create_connection(address, timeout=5)
+            socks.append(client)
+            socks.append(listener.accept()[0])
+        after = platform.kernel_slab_bytes()
+    except OSError as exc:
+        return KernelMemory(None, f"could not open {pairs:,} loopback connections to measure it: {exc.strerror}")
+    finally:
+        for sock in socks:
+            try:  # RST, not FIN: no TIME_WAIT left behind by a measurement
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, platform.linger_zero())
+            except OSError:
+                pass
+            sock.close()
+        listener.close()
+    if after is None or after <= before:
+        return KernelMemory(None, "the kernel's slab memory did not grow measurably while connections opened")
+    return KernelMemory((after - before) // pairs, f"measured over {pairs:,} loopback connections")
+
+
+def kernel_memory(release: str, soft: Optional[int], fds_open: Optional[int]) -> KernelMemory:
+    """The kernel memory per connection for this kernel: cached, else measured (and cached) within the fd budget."""
+    cached = _cached(release)
+    if cached is not None:
+        return cached
+    pairs = PAIRS
+    if soft is not None:
+        pairs = min(PAIRS, (soft - (fds_open or 0) - FD_MARGIN) // 2)
+    if pairs < MIN_PAIRS:
+        return KernelMemory(None, f"a soft fd limit of {soft} leaves too few fds to measure it "
+                                  f"({MIN_PAIRS} connections need {2 * MIN_PAIRS + FD_MARGIN})")
+    measured = measure_kernel_memory(pairs)
+    if measured.per_connection is not None:
+        _remember(release, measured.per_connection, pairs)
+    return measured
+
+
+def machine_limits(facts: SystemFacts, hard: Optional[int], memory_available: Optional[int],
+                   kernel: KernelMemory) -> MachineLimits:
+    """The most loopback connections (both ends on this machine) the machine holds, and what binds it: pure."""
+    sources = LOOPBACK_127_8 if platform.can_bind_loopback_aliases() else 1
+    caps: list[tuple[int, StopReason, str]] = []
+    if facts.system_max is not None:
+        free = facts.system_max - (facts.system_in_use or 0)
+        caps.append((max(0, free) // 2, StopReason.SYSTEM_FD_LIMIT,
+                     f"the system file table ({facts.system_max:,}, {facts.system_in_use or 0:,} in use) "
+                     "over 2 fds per connection"))
+    if memory_available is not None and kernel.per_connection:
+        caps.append((memory_available // kernel.per_connection, StopReason.MEMORY,
+                     f"available memory over {kernel.per_connection:,} kernel bytes per connection "
+                     "(user memory of the programs at both ends comes on top)"))
+    if facts.port_count is not None:
+        caps.append((facts.port_count * sources, StopReason.PORT_EXHAUSTION,
+                     f"{facts.port_count:,} ephemeral ports per source address, {sources:,} loopback "
+                     "source address(es), to one listening port"))
+    ceiling, binding, detail = min(caps) if caps else (None, None, "no machine-wide limit could be read")
+    needed = math.ceil(2 * ceiling / hard) if ceiling is not None and hard else None
+    return MachineLimits(
+        hard_fds_per_process=hard, nr_open=facts.per_process_max, file_max=facts.system_max,
+        files_in_use=facts.system_in_use, memory_available=memory_available,
+        kernel_bytes_per_connection=kernel.per_connection, kernel_bytes_how=kernel.how,
+        ports_per_source=facts.port_count, loopback_sources=sources,
+        ceiling=ceiling, binding=binding.value if binding is not None else None,
+        processes_needed=needed, detail=detail)
