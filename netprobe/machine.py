@@ -43,7 +43,8 @@ def _cache_path() -> str:
     return os.path.join(base, "netprobe", CACHE_FILE)
 
 
-def _cached(release: str) -> Optional[KernelMemory]:
+def cached_kernel_memory(release: str) -> Optional[KernelMemory]:
+    """The kernel memory per connection measured earlier for kernel ``release``, or None (never measured here)."""
     try:
         with open(_cache_path(), encoding="utf-8") as f:
             data = json.load(f)
@@ -103,7 +104,7 @@ def measure_kernel_memory(pairs: int) -> KernelMemory:
 
 def kernel_memory(release: str, soft: Optional[int], fds_open: Optional[int]) -> KernelMemory:
     """The kernel memory per connection for this kernel: cached, else measured (and cached) within the fd budget."""
-    cached = _cached(release)
+    cached = cached_kernel_memory(release)
     if cached is not None:
         return cached
     pairs = PAIRS

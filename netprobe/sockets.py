@@ -72,3 +72,14 @@ def check_destination(host: str, allow_remote: bool, option: str = "--target") -
     if not address.is_loopback and not allow_remote:
         raise UsageError(f"{option} {host} is not a loopback address; pass --allow-remote to use it")
     return str(address)
+
+
+def local_source_ips(count: int, ipv6: bool = False) -> list[list[str]]:
+    """127.0.0.1, .2, ... 127.0.0.254, 127.0.1.1 ... one each, for local worker processes where the OS routes 127/8.
+
+    Elsewhere, and for an IPv6 target (::1 is one address), no source address: every worker then
+    shares the one loopback address's ports.
+    """
+    if count > 1 and not ipv6 and platform.can_bind_loopback_aliases():
+        return [[f"127.0.{i // 254}.{i % 254 + 1}"] for i in range(count)]
+    return [[] for _ in range(count)]

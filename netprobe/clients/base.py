@@ -200,6 +200,11 @@ class Client(ABC):
         """Connections that passed their check and are still held."""
         return len(self.verified)
 
+    @property
+    def pids(self) -> list[int]:
+        """Child processes that hold this client's connections (none: this process holds them)."""
+        return []
+
     @abstractmethod
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         """Open and check ``count`` new connections; stop at the first error."""

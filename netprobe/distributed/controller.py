@@ -14,13 +14,12 @@ import tempfile
 import time
 from typing import IO, Any, Optional
 
-from netprobe import platform
 from netprobe.distributed.messages import MasterEvent, MasterInput, WorkerSpec
 from netprobe.errors import DistributedError, NetprobeError, UsageError
 from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
 from netprobe.ramp.spec import RampSpec
-from netprobe.sockets import parse_host_port
+from netprobe.sockets import local_source_ips, parse_host_port
 
 WORKER_EXIT_WAIT = 10.0
 
@@ -42,17 +41,6 @@ def start_python(module: str, first_line: str, stdout: Any = None, stderr: Any =
 def _read_event(stream: IO[str]) -> Optional[MasterEvent]:
     line = stream.readline()
     return MasterEvent.from_json(line, "the master's answer") if line.strip() else None
-
-
-def local_source_ips(count: int, ipv6: bool = False) -> list[list[str]]:
-    """127.0.0.1, .2, ... 127.0.0.254, 127.0.1.1 ... for local workers where the OS routes all of 127/8.
-
-    Elsewhere, and for an IPv6 target (::1 is one address), no source address: every worker then
-    shares the one loopback address's ports.
-    """
-    if count > 1 and not ipv6 and platform.can_bind_loopback_aliases():
-        return [[f"127.0.{i // 254}.{i % 254 + 1}"] for i in range(count)]
-    return [[] for _ in range(count)]
 
 
 def run_distributed(spec: RampSpec, secret: str) -> RampResult:

@@ -46,6 +46,8 @@ def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server
                                                                               spec.ports)
     pred = predict(CeilingInputs(label, Placement.PROCESS, cap, budget.with_soft(server_soft), reserved,
                                  destinations, spec.ports, spec.backend.name, thread_per_connection=threaded))
+    if spec.spread:
+        return _spread(spec, pred, facts)
     if client_soft is not None:
         client_max = client_soft - client_fds
         if pred.max_connections is None or client_max < pred.max_connections:
@@ -53,3 +55,35 @@ def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server
                               f"client: soft RLIMIT_NOFILE {client_soft} less {client_fds} fds in use",
                               spec.backend.name)
     return pred
+
+
+def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts) -> Prediction:
+    """A ramp over several processes: the least of its server processes, its client processes and the machine."""
+    import psutil
+
+    from netprobe.hostinfo import platform_info
+    from netprobe.machine import KernelMemory, cached_kernel_memory, machine_limits
+    from netprobe.ramp.spec import PROCESS_FD_RESERVE, client_ports_per_source
+
+    _, hard, _ = platform.fd_limits()
+    caps: list[tuple[int, StopReason, str]] = []
+    if one_server.max_connections is not None and one_server.binding_limit is not None:
+        caps.append((one_server.max_connections * spec.server_processes, StopReason(one_server.binding_limit),
+                     f"{spec.server_processes} server processes, each: {one_server.detail}"))
+    if hard is not None:
+        per_client = hard - PROCESS_FD_RESERVE
+        binding = StopReason.FD_LIMIT
+        ports = client_ports_per_source()
+        if ports is not None and ports < per_client:
+            per_client, binding = ports, StopReason.PORT_EXHAUSTION
+        caps.append((per_client * spec.client_processes, binding,
+                     f"{spec.client_processes} client processes of {per_client:,} connections each"))
+    kernel = cached_kernel_memory(platform_info().release) or KernelMemory(None, "not measured yet")
+    machine = machine_limits(facts, hard, psutil.virtual_memory().available, kernel)
+    if machine.ceiling is not None and machine.binding is not None:
+        caps.append((machine.ceiling, StopReason(machine.binding), f"the machine: {machine.detail}"))
+    if not caps:
+        return Prediction(one_server.selector, Placement.PROCESS, None, None, "no limit could be read",
+                          spec.backend.name)
+    count, reason, detail = min(caps)
+    return Prediction(one_server.selector, Placement.PROCESS, count, reason, detail, spec.backend.name)

@@ -103,11 +103,36 @@ class _Run:
             return ExternalTarget(spec.target_address)
         if spec.in_process:
             return InProcessServer(spec.backend, spec.server_options, spec.ports, spec.client.drives_inline_server)
+        if spec.server_processes > 1:
+            from netprobe.servers.group import ServerGroup
+
+            share = -(-self.plan.goal // spec.server_processes)
+            group = ServerGroup(spec.server_spec(want_fds=share + CLIENT_FD_RESERVE), spec.server_processes)
+            self.budget.notes.append(Note("server.processes", f"netprobe's server runs as {spec.server_processes} "
+                                                              "processes on one port (SO_REUSEPORT), each with its "
+                                                              "own fd limit"))
+            return group
         server = ChildServer(spec.server_spec(want_fds=self.plan.goal + CLIENT_FD_RESERVE))
         if server.raised_from is not None:
             self.budget.notes.append(Note("server.fd_limit", f"the server raised its soft fd limit from "
                                                                       f"{server.raised_from} to {server.soft_limit}"))
         return server
+
+    def start_client(self, source_ips: Optional[list[str]], batch: int) -> Client:
+        """The ramp's client model: in this process, or spread over child processes each with its own address."""
+        spec = self.spec
+        assert self.server is not None
+        if spec.client_processes == 1:
+            return spec.client.create(self.server.addresses, source_ips, PAYLOAD, spec.verify, batch)
+        from netprobe.clients.spread import SpreadClient
+        from netprobe.sockets import local_source_ips
+
+        share = -(-self.plan.goal // spec.client_processes)
+        self.budget.notes.append(Note("client.processes", f"the {spec.client.name} client runs as "
+                                                          f"{spec.client_processes} processes, each from its own "
+                                                          "loopback address"))
+        return SpreadClient(self.server.addresses, local_source_ips(spec.client_processes), PAYLOAD, spec.verify,
+                            batch, spec.client, share + CLIENT_FD_RESERVE, spec.probe)
 
     def select_cap(self) -> SelectorCap:
         """What caps the select() of netprobe's own server, if it waits with select()."""
@@ -128,14 +153,14 @@ class _Run:
         try:
             with interrupt_once():
                 try:
-                    self.budget.prepare_client(spec, self.plan.goal)
+                    if spec.client_processes == 1:
+                        self.budget.prepare_client(spec, self.plan.goal)
                     self.server = self.start_server()
-                    sampler = Sampler(self.server.pid)
                     source_ips = ([f"127.0.0.{i}" for i in range(1, spec.source_ips + 1)]
                                   if spec.source_ips > 1 else None)
                     facts = platform.read_system_facts()
-                    self.client = client = spec.client.create(self.server.addresses, source_ips, PAYLOAD,
-                                                              spec.verify, min(facts.somaxconn or 128, BATCH_MAX))
+                    self.client = client = self.start_client(source_ips, min(facts.somaxconn or 128, BATCH_MAX))
+                    sampler = Sampler(self.server.pids, client.pids)
                     client.probe = parse_probe(spec.probe) if spec.probe else None
                     self._note_what_cannot_be_told()
                     client.pump(self.server.step)

@@ -25,33 +25,47 @@ class Sample:
 
 
 class Sampler:
-    """Samples the client (this process) and the server process, if there is one."""
+    """Samples the client (this process, and its client processes) and the server's processes, if any.
 
-    def __init__(self, server_pid: Optional[int]) -> None:
+    A side of several processes (a spread ramp) is their sum; where one of them cannot be read,
+    the side's figure is unknown.
+    """
+
+    def __init__(self, server_pids: list[int], client_pids: Optional[list[int]] = None) -> None:
         import psutil
 
         self._psutil = psutil
         self.me = psutil.Process()
-        self.server = psutil.Process(server_pid) if server_pid else None
+        self.servers = [psutil.Process(pid) for pid in server_pids]
+        self.server = self.servers[0] if self.servers else None
+        self.clients = [self.me, *(psutil.Process(pid) for pid in client_pids or [])]
         self._last: dict[str, float] = {}
         self._first: dict[str, float] = {}  # CPU seconds at start(), per side
         self._at = time.perf_counter()
 
-    def _one(self, proc: Optional[psutil.Process], key: str,
-             wall: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
-        if proc is None:
-            return None, None, None
+    def _read(self, proc: psutil.Process) -> Optional[tuple[Optional[int], int, float]]:
         try:
             with proc.oneshot():
                 fds = platform.process_fds(proc)
                 rss = proc.memory_info().rss
                 cpu_times = proc.cpu_times()
         except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
-            return None, None, None
+            return None
         except OSError:
             # EMFILE: at the fd limit psutil cannot open /proc/PID/fd either; the stop says why.
+            return None
+        return fds, rss, cpu_times.user + cpu_times.system
+
+    def _one(self, procs: list[psutil.Process], key: str,
+             wall: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
+        readings = [self._read(proc) for proc in procs]
+        if not readings or None in readings:
             return None, None, None
-        cpu = cpu_times.user + cpu_times.system
+        known = [r for r in readings if r is not None]
+        fds_each = [r[0] for r in known]
+        fds = None if None in fds_each else sum(f for f in fds_each if f is not None)
+        rss = sum(r[1] for r in known)
+        cpu = sum(r[2] for r in known)
         self._first.setdefault(key, cpu)
         before = self._last.get(key)
         self._last[key] = cpu
@@ -62,8 +76,8 @@ class Sampler:
     def start(self) -> None:
         """Take the first sample: CPU time is counted from here."""
         self._at = time.perf_counter()
-        self._one(self.me, "client", 0)
-        self._one(self.server, "server", 0)
+        self._one(self.clients, "client", 0)
+        self._one(self.servers, "server", 0)
 
     def cpu_seconds(self, side: str) -> Optional[float]:
         """CPU seconds ``side`` ("client" or "server") used between start() and the last sample."""
@@ -75,6 +89,6 @@ class Sampler:
         """Both sides now."""
         now = time.perf_counter()
         wall, self._at = now - self._at, now
-        cfds, crss, ccpu = self._one(self.me, "client", wall)
-        sfds, srss, scpu = self._one(self.server, "server", wall)
+        cfds, crss, ccpu = self._one(self.clients, "client", wall)
+        sfds, srss, scpu = self._one(self.servers, "server", wall)
         return Sample(cfds, crss, ccpu, sfds, srss, scpu)

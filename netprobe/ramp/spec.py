@@ -113,6 +113,15 @@ class RampSpec(Record):
     target_address: Optional[Address] = None  # an external server instead of netprobe's own
     master_address: Optional[Address] = None  # where a distributed ramp's master listens
     probe: Optional[str] = None  # the request each check sends instead of the echo (netprobe.probes)
+    # Past one process's hard fd limit (or one source address's ports), netprobe's own server and
+    # the client each run as several processes on this machine (see ``plan_processes``).
+    server_processes: int = 1
+    client_processes: int = 1
+
+    @property
+    def spread(self) -> bool:
+        """Whether the ramp spans several processes on this machine."""
+        return self.server_processes > 1 or self.client_processes > 1
 
     @property
     def server_options(self) -> ServerOptions:
@@ -203,7 +212,50 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
                     placement=Placement(opts.placement), ports=opts.ports, fd_limit=opts.fd_limit)
     if opts.fd_limit is not None:
         _check_fd_limit(spec, opts.fd_limit)
-    return spec
+    return plan_processes(spec)
+
+
+# fds a process of a spread ramp keeps beyond its connections (stdio, selector, pipes, psutil).
+PROCESS_FD_RESERVE = 64
+
+
+def client_ports_per_source() -> Optional[int]:
+    """Connections one client process opens from its one source address before connect() slows down.
+
+    Linux (4.2+) gives connect() the even ports of the ephemeral range first and leaves the odd
+    ones to bind(); past half the range every connect() walks the whole even half first: on this
+    machine a ramp's steps went from 1.5 s to 50 s once its clients held ~14,000 each. So a client
+    process takes at most half the range.
+    """
+    ports = platform.read_system_facts().port_count
+    return ports // 2 if ports else None
+
+
+def plan_processes(spec: RampSpec) -> RampSpec:
+    """Spread a ramp of netprobe's own server over as many processes as one process's fd limit requires.
+
+    A process holds at most its hard fd limit (less a reserve): a ``--to`` past it runs the server
+    as several processes on one port (where the kernel spreads it: ``platform.SHARES_PORT``) and
+    the client as several, each from its own loopback address and taking at most half its ports
+    (``client_ports_per_source``). A ``--to`` one process can hold stays in one process, so its
+    own walls (ports included) are still the ones named. Anything that ties the ramp to one
+    process (``--fd-limit``, the thread placement, ``--ports``, ``--source-ips``) keeps it there.
+    """
+    if (spec.to is None or spec.placement != Placement.PROCESS or spec.fd_limit is not None
+            or spec.ports != 1 or spec.source_ips != 1 or spec.target_address is not None):
+        return spec
+    _, hard, _ = platform.fd_limits()
+    if hard is None:
+        return spec  # no fd limit to spread past (Windows: handles)
+    per_process = hard - PROCESS_FD_RESERVE
+    if spec.to <= per_process:
+        return spec
+    per_client = min(per_process, client_ports_per_source() or per_process)
+    servers = -(-spec.to // per_process) if platform.SHARES_PORT else 1
+    clients = -(-spec.to // per_client) if platform.can_bind_loopback_aliases() else 1
+    if servers == 1 and clients == 1:
+        return spec
+    return dataclasses.replace(spec, server_processes=servers, client_processes=clients)
 
 
 def _verify(opts: RampOptions) -> Verify:

@@ -50,9 +50,13 @@ class ServerGroup(ServerHandle):
             raise
         first = self.members[0]
         self.addresses = first.addresses
-        self.pids = [m.pid for m in self.members if m.pid is not None]
         self.pid = None  # no one process is the server: the pids are
         self.soft_limit, self.raised_from, self.waits_with = first.soft_limit, first.raised_from, first.waits_with
+
+    @property
+    def pids(self) -> list[int]:
+        """Every member's process id."""
+        return [m.pid for m in self.members if m.pid is not None]
 
     def statuses(self) -> list[ServerStatus]:
         """Each member's counters, in the order they started."""

@@ -14,6 +14,11 @@ class ServerHandle(ABC):
 
     #: The server's process, where it has one of its own (sampled as the server side).
     pid: Optional[int] = None
+
+    @property
+    def pids(self) -> list[int]:
+        """Every process of the server (one, several for a group, none for a server not netprobe's)."""
+        return [self.pid] if self.pid is not None else []
     #: Its process's soft fd limit, and what it was before the server raised it.
     soft_limit: Optional[int] = None
     raised_from: Optional[int] = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -36,11 +37,16 @@ class ServerStatus(Record):
 
     @classmethod
     def total(cls, parts: list[ServerStatus]) -> ServerStatus:
-        """The counters of one server made of several processes: summed; the first limit met; accepting if any is."""
-        return cls(held=sum(p.held for p in parts), accepted=sum(p.accepted for p in parts),
+        """The counters of one server made of several processes: summed; the first limit met; accepting if any is.
+
+        The limit's ``held`` is the whole server's, as a ramp compares it with everything it holds.
+        """
+        held = sum(p.held for p in parts)
+        limit = next((p.limit for p in parts if p.limit is not None), None)
+        return cls(held=held, accepted=sum(p.accepted for p in parts),
                    bytes_in=sum(p.bytes_in for p in parts), bytes_out=sum(p.bytes_out for p in parts),
                    errors=sum(p.errors for p in parts), accept_errors=sum(p.accept_errors for p in parts),
-                   limit=next((p.limit for p in parts if p.limit is not None), None),
+                   limit=dataclasses.replace(limit, held=held) if limit is not None else None,
                    accepting=any(p.accepting for p in parts), resets=sum(p.resets for p in parts))
 
 

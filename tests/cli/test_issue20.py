@@ -31,7 +31,7 @@ def test_issue20_2_a_worker_connects_only_where_its_own_user_allows():
 def test_issue20_12_more_than_254_local_workers_get_real_loopback_addresses():
     import ipaddress
 
-    from netprobe.distributed.controller import local_source_ips
+    from netprobe.sockets import local_source_ips
 
     addresses = [a for pair in local_source_ips(1000) for a in pair]
     if not addresses:

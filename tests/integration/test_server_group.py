@@ -75,3 +75,26 @@ def test_a_group_is_checked_before_any_process_starts():
         check_processes(0)
     with pytest.raises(UsageError, match="--ports" if platform.SHARES_PORT else "SO_REUSEPORT"):
         check_processes(2, ports=3)
+
+
+@pytest.mark.skipif(not platform.HAS_RLIMIT, reason="sets the ramp's hard fd limit")
+@shares_port
+def test_issue19_3_a_ramp_past_one_process_spreads_over_processes_and_reaches_its_target(tmp_path):
+    """A hard fd limit of 1,000 (set in the ramp's own process): 3,000 connections take 4 servers and 4 clients."""
+    import json
+    import resource
+
+    from tests.conftest import run_netprobe
+
+    out = tmp_path / "r.json"
+    done = run_netprobe("ramp", "--to", "3000", "--quiet", "--format", "json", "--output", str(out),
+                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1000, 1000)))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    assert data["reached"] == 3000 and data["stop"] is None
+    assert (data["config"]["server_processes"], data["config"]["client_processes"]) == (4, 4)
+    last = data["steps"][-1]
+    # The kernel's count of the server processes' open fds: every connection, and a few fds each besides.
+    assert 3000 < last["server_fds"] <= 3000 + 4 * 40 and 3000 < last["client_fds"] <= 3000 + 5 * 80, last
+    assert data["predicted"]["max_connections"] >= 3000
+    assert {n["field"] for n in data["notes"]} >= {"server.processes", "client.processes"}

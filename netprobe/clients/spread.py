@@ -1,0 +1,258 @@
+"""One client spread over child processes: past one process's fd limit and one source address's ports.
+
+A ramp that must hold more connections than one process can (its hard fd limit) or one source
+address can reach (its ephemeral ports per destination) runs its client model in several child
+processes, each bound to its own loopback source address, each holding a share. ``SpreadClient``
+is a ``Client`` like the others, so the ramp's step loop, classification and verdict do not
+change: it hands each child its share over a pipe as typed records and sums what they answer.
+The child side is ``python -m netprobe.clients.spread``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from netprobe import platform
+from netprobe.clients.base import BatchOutcome, Client, ClientFailure
+from netprobe.clients.registry import ClientSpec
+from netprobe.clients.watch import Sweep
+from netprobe.errors import RecordError
+from netprobe.records import Record
+from netprobe.vocabulary import Operation, Verify
+
+# fds a child keeps beyond its connections: stdio, its selector, psutil.
+CHILD_FD_RESERVE = 64
+
+
+@dataclass(frozen=True)
+class SpreadChildSpec(Record):
+    """What one child needs: the client model, where to connect from and to, and its fd budget."""
+
+    model: ClientSpec
+    destinations: list[tuple[str, int]]
+    source_ips: list[str]
+    payload: str  # latin-1 text of the payload bytes
+    verify: Verify
+    batch: int
+    want_fds: int
+    probe: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SpreadOrder(Record):
+    """Parent to child: open ``count`` more, sweep for ``grace`` seconds, or close everything."""
+
+    op: str  # "open", "sweep" or "close"
+    count: int = 0
+    timeout: float = 0.0
+
+
+@dataclass(frozen=True)
+class FailureRecord(Record):
+    """A ``ClientFailure`` across the pipe."""
+
+    operation: Operation
+    errno: Optional[int]
+    message: str
+
+
+@dataclass(frozen=True)
+class SpreadReply(Record):
+    """Child to parent: what it holds now, and what the order found."""
+
+    held: int
+    verified: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    failure: Optional[FailureRecord] = None
+    unconnected: int = 0
+    unanswered: int = 0
+    peer_closed: int = 0
+    closed: int = 0  # a sweep's: connections the server closed since they were verified
+    said: Optional[str] = None
+    error: Optional[str] = None  # the child could not start
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` over ``parts``, as even as whole connections allow."""
+    share, extra = divmod(total, parts)
+    return [share + (1 if i < extra else 0) for i in range(parts)]
+
+
+class SpreadClient(Client):
+    """``processes`` children, each running ``model`` from its own source addresses; this process holds none."""
+
+    name = "spread"
+
+    def __init__(self, destinations: list[tuple[str, int]], sources: list[list[str]], payload: bytes,
+                 verify: Verify, batch: int, model: ClientSpec, per_child_fds: int,
+                 probe: Optional[str] = None) -> None:
+        super().__init__(destinations, None, payload, verify, batch)
+        self.children: list[subprocess.Popen[str]] = []
+        self.held_by: list[int] = []
+        try:
+            for own in sources:
+                child_spec = SpreadChildSpec(model, destinations, own, payload.decode("latin-1"), verify, batch,
+                                             per_child_fds, probe)
+                child = subprocess.Popen([sys.executable, "-m", "netprobe.clients.spread"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True, bufsize=1)
+                self.children.append(child)
+                self.held_by.append(0)
+                self._send(child, child_spec.to_json())
+            for child in self.children:
+                started = self._read(child)
+                if started.error is not None:
+                    raise OSError(f"a client process could not start: {started.error}")
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pids(self) -> list[int]:
+        """The children's process ids (their fds and memory are the client side's)."""
+        return [c.pid for c in self.children]
+
+    @staticmethod
+    def _send(child: subprocess.Popen[str], line: str) -> None:
+        assert child.stdin is not None
+        child.stdin.write(line + "\n")
+        child.stdin.flush()
+
+    @staticmethod
+    def _read(child: subprocess.Popen[str]) -> SpreadReply:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            return SpreadReply(held=0, error=f"client process {child.pid} exited ({child.wait()})")
+        try:
+            return SpreadReply.from_json(line, "a client process's reply")
+        except RecordError as exc:
+            return SpreadReply(held=0, error=str(exc))
+
+    def _everyone(self, orders: list[SpreadOrder]) -> list[SpreadReply]:
+        """Send each child its order, then read every answer: the children work at the same time."""
+        for child, order in zip(self.children, orders):
+            self._send(child, order.to_json())
+        replies = [self._read(child) for child in self.children]
+        self.held_by = [r.held for r in replies]
+        return replies
+
+    @property
+    def held(self) -> int:
+        """Connections every child holds, summed."""
+        return sum(self.held_by)
+
+    def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
+        """Spread ``count`` new connections over the children (the least held first) and sum the outcome."""
+        target = split(self.held + count, len(self.children))
+        orders = [SpreadOrder("open", max(0, want - has), timeout) for want, has in zip(target, self.held_by)]
+        out = BatchOutcome()
+        for reply in self._everyone(orders):
+            out.verified += reply.verified
+            out.latencies_ms.extend(reply.latencies_ms)
+            out.unconnected += reply.unconnected
+            out.unanswered += reply.unanswered
+            out.peer_closed += reply.peer_closed
+            if reply.error is not None and out.failure is None:
+                out.failure = ClientFailure(Operation.CONNECT, None, reply.error)
+            if reply.failure is not None and out.failure is None:
+                f = reply.failure
+                out.failure = ClientFailure(f.operation, f.errno, f.message)
+        return out
+
+    def sample(self, count: int, exclude_newest: int) -> list[Any]:
+        """No connection of this process to check again: the children hold them (the sweep watches them)."""
+        return []
+
+    def reverify(self, conns: list[Any], timeout: float) -> BatchOutcome:
+        """Nothing to check again here (see ``sample``)."""
+        return BatchOutcome()
+
+    def sweep(self) -> Sweep:
+        """Every child sweeps its held connections once."""
+        return self._sweep(0.0)
+
+    def sweep_until_quiet(self, grace: float, wait: Callable[[float], object], pause: float = 0.05) -> Sweep:
+        """Every child sweeps until its server has said all it will within ``grace``; summed."""
+        return self._sweep(grace)
+
+    def _sweep(self, grace: float) -> Sweep:
+        replies = self._everyone([SpreadOrder("sweep", timeout=grace)] * len(self.children))
+        said = next((r.said for r in replies if r.said), None)
+        return Sweep(closed=sum(r.closed for r in replies), said=said)
+
+    def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
+        """Not offered: ``bench echo`` runs one client process."""
+        raise NotImplementedError("a spread client holds connections for a ramp; bench echo runs one process")
+
+    def close(self) -> None:
+        """Tell every child to close its connections, then reap it."""
+        for child in self.children:
+            try:
+                self._send(child, SpreadOrder("close").to_json())
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+        for child in self.children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            for stream in (child.stdin, child.stdout):
+                if stream is not None:
+                    stream.close()
+        self.children = []
+
+
+def _child() -> int:
+    """The child side: hold a share with the client model, answering each order on stdout."""
+    import time
+
+    from netprobe.probes import parse_probe
+
+    def say(reply: SpreadReply) -> None:
+        sys.stdout.write(reply.to_json() + "\n")
+        sys.stdout.flush()
+
+    import signal
+
+    # Ctrl-C in a terminal reaches the whole process group: the ramp handles it and closes this child.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    spec = SpreadChildSpec.from_json(sys.stdin.readline(), "the client process's spec")
+    try:
+        soft, _, _ = platform.fd_limits()
+        if soft is not None and soft < spec.want_fds:
+            platform.raise_soft_fd_limit(spec.want_fds)
+        platform.presize_fd_table(spec.want_fds)
+        client = spec.model.create(spec.destinations, spec.source_ips or None, spec.payload.encode("latin-1"),
+                                   spec.verify, spec.batch)
+        client.probe = parse_probe(spec.probe) if spec.probe else None
+    except (OSError, RecordError) as exc:
+        say(SpreadReply(held=0, error=str(exc)))
+        return 1
+    say(SpreadReply(held=0))
+    try:
+        for line in sys.stdin:
+            order = SpreadOrder.from_json(line, "an order")
+            if order.op == "close":
+                break
+            if order.op == "open":
+                out = client.open(order.count, order.timeout, lambda: False) if order.count else BatchOutcome()
+                f = out.failure
+                say(SpreadReply(client.held, out.verified, list(out.latencies_ms),
+                                FailureRecord(f.operation, f.errno, f.message) if f else None,
+                                out.unconnected, out.unanswered, out.peer_closed))
+            elif order.op == "sweep":
+                swept = client.sweep_until_quiet(order.timeout, time.sleep) if order.timeout else client.sweep()
+                say(SpreadReply(client.held, closed=swept.closed, said=swept.said))
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child())
