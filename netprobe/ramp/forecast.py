@@ -58,26 +58,23 @@ def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server
 
 
 def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts) -> Prediction:
-    """A ramp over several processes: the least of its server processes, its client processes and the machine."""
+    """A ramp over several processes: the machine's ceiling, or what cannot spread where the OS does not let it.
+
+    Processes are added as the target needs, so no one process's fd limit is the ceiling: the
+    machine's is (its file table, its memory, its loopback ports; ``limits``'s machine section).
+    Where the kernel does not spread one port over processes, the one server process is a
+    ceiling too; where loopback offers one source address, so are that address's ports.
+    """
     import psutil
 
     from netprobe.hostinfo import platform_info
     from netprobe.machine import KernelMemory, cached_kernel_memory, machine_limits
-    from netprobe.ramp.spec import PROCESS_FD_RESERVE, client_ports_per_source
 
     _, hard, _ = platform.fd_limits()
     caps: list[tuple[int, StopReason, str]] = []
-    if one_server.max_connections is not None and one_server.binding_limit is not None:
-        caps.append((one_server.max_connections * spec.server_processes, StopReason(one_server.binding_limit),
-                     f"{spec.server_processes} server processes, each: {one_server.detail}"))
-    if hard is not None:
-        per_client = hard - PROCESS_FD_RESERVE
-        binding = StopReason.FD_LIMIT
-        ports = client_ports_per_source()
-        if ports is not None and ports < per_client:
-            per_client, binding = ports, StopReason.PORT_EXHAUSTION
-        caps.append((per_client * spec.client_processes, binding,
-                     f"{spec.client_processes} client processes of {per_client:,} connections each"))
+    if spec.server_processes == 1 and one_server.max_connections is not None and one_server.binding_limit:
+        caps.append((one_server.max_connections, StopReason(one_server.binding_limit),
+                     f"the one server process: {one_server.detail}"))
     kernel = cached_kernel_memory(platform_info().release) or KernelMemory(None, "not measured yet")
     machine = machine_limits(facts, hard, psutil.virtual_memory().available, kernel)
     if machine.ceiling is not None and machine.binding is not None:

@@ -1,0 +1,101 @@
+"""One million concurrent loopback connections from one machine, against netprobe's own server (issue 19).
+
+Runs ``netprobe ramp --to N`` (1,000,000 by default) in a child process, which spreads its server
+and client over as many processes as the hard fd limit requires, and prints: the wall time, each
+step's time and rate, user memory per connection on each side (the RSS growth over the ramp),
+kernel memory per connection (the slab's growth), the kernel's own count of TCP sockets beside
+netprobe's, and the prediction beside what was reached. Where the machine cannot reach N, the
+ramp stops at a named limit: the script checks it against the prediction (within 5%). Afterwards
+it checks that nothing is left: no process of the ramp, no established socket more than before.
+
+    python benchmarks/million.py [--to 1000000] [--hold 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from tabulate import tabulate
+
+from netprobe import platform
+
+
+def main() -> int:
+    """Ramp, watch the kernel meanwhile, print the table and the checks."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--to", type=int, default=1_000_000)
+    parser.add_argument("--hold", type=float, default=1.0)
+    args = parser.parse_args()
+    slab_before = platform.kernel_slab_bytes()
+    established_before = platform.kernel_tcp_stats()[0]
+    slab_peak = [slab_before or 0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            now = platform.kernel_slab_bytes()
+            if now is not None:
+                slab_peak[0] = max(slab_peak[0], now)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ramp.json"
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "netprobe", "ramp", "--to", str(args.to), "--max",
+                               str(2 * args.to), "--hold", str(args.hold), "--quiet", "--format", "json",
+                               "--output", str(out)], capture_output=True, text=True)
+        wall = time.monotonic() - started
+        done.set()
+        if not out.exists():
+            print(f"the ramp wrote no report (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+            return 1
+        data = json.loads(out.read_text())
+    steps = data["steps"]
+    print(tabulate([[f"{s['connections']:,}", f"{s['seconds']:.1f}", f"{s['rate']:,.0f}",
+                     f"{s['kernel_tcp_inuse']:,}" if s.get("kernel_tcp_inuse") is not None else "?"] for s in steps],
+                   headers=["connections", "step s", "conn/s", "kernel TCP sockets"]))
+    reached, config, predicted = data["reached"], data["config"], data["predicted"]
+    first, last = steps[0], steps[-1]
+    grown = max(1, last["connections"] - first["connections"])
+    kernel = (slab_peak[0] - slab_before) / reached if slab_before and reached else None
+    # The kernel's TCP sockets more than before, less the server processes' listeners: two per connection.
+    sockets = (last.get("kernel_tcp_inuse") or 0) - (established_before or 0) - config["server_processes"]
+    print()
+    print(f"reached      {reached:,} of {args.to:,} (exit {proc.returncode}) in {wall:.0f} s wall, "
+          f"{data['seconds']:.0f} s of ramp; {config['server_processes']} server and "
+          f"{config['client_processes']} client processes")
+    print(f"stop         {data['stop']['reason'] + ': ' + data['stop']['message'] if data['stop'] else 'none'}")
+    print(f"predicted    {predicted['max_connections']:,} by {predicted['binding_limit']} ({predicted['detail']})")
+    print(f"kernel count {sockets:,} TCP sockets more than before (less the listeners): {sockets / 2:,.0f} "
+          "connections (2 ends each)")
+    print(f"memory/conn  client {(last['client_rss'] - first['client_rss']) / grown:,.0f} B, server "
+          f"{(last['server_rss'] - first['server_rss']) / grown:,.0f} B (RSS growth from the first step), "
+          f"kernel {kernel:,.0f} B (slab growth, both ends)" if kernel else "kernel unknown")
+    times = [s["seconds"] for s in steps]
+    print(f"step time    first {times[0]:.1f} s, median {sorted(times)[len(times) // 2]:.1f} s, "
+          f"last {times[-1]:.1f} s (last/first {times[-1] / times[0]:.2f})")
+    time.sleep(2)
+    left = [p for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"] and "netprobe" in " ".join(p.info["cmdline"]) and p.pid != psutil.Process().pid
+            and ("clients.spread" in " ".join(p.info["cmdline"]) or "servers.child" in " ".join(p.info["cmdline"]))]
+    after = platform.kernel_tcp_stats()[0]
+    print(f"left behind  {len(left)} processes; kernel TCP sockets {after:,} (before {established_before:,})"
+          if after is not None and established_before is not None else f"left behind  {len(left)} processes")
+    ok = sockets / 2 == reached if data["stop"] is None else abs(reached - predicted["max_connections"]) <= (
+        0.05 * predicted["max_connections"])
+    print("checks       " + (f"the kernel agrees with netprobe's count: {ok}" if data["stop"] is None else
+                             f"stopped within 5% of the prediction: {ok}"))
+    return 0 if ok and not left else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
