@@ -69,6 +69,9 @@ def ramp(
     worker_wait: float = typer.Option(60.0, "--worker-wait", help="With --workers: seconds to wait for them."),
     secret_file: Optional[str] = SECRET_FILE_OPTION,
     ports: int = typer.Option(1, "--ports", help="Listen on this many ports and spread clients over them."),
+    processes: Optional[int] = typer.Option(None, "--processes",
+                                            help="netprobe's server as N processes on one port (Linux); by "
+                                                 "default as many as --to needs past one process's fd limit."),
     source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     plot: Optional[str] = PLOT_OPTION,
@@ -92,6 +95,7 @@ def ramp(
         selector=selector.value if selector else None, loop=loop, placement=placement, client=client.value,
         verify=verify, target=target, allow_remote=allow_remote, ports=ports, source_ips=source_ips,
         workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait, probe=probe,
+        processes=processes,
     )
     if backend.value == "all":
         from netprobe.plots import plot_ceilings

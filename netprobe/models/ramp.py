@@ -83,6 +83,17 @@ class WorkerFailure(Record):
     setting: Optional[str] = None  # the server's setting behind a refusal netprobe recognised
 
 
+@dataclass(frozen=True)
+class ProcessShare(Record):
+    """One process of a ramp spread over processes on one machine, at its last step."""
+
+    side: Side
+    pid: int
+    held: int
+    fds: Optional[int]
+    rss: Optional[int]
+
+
 @dataclass
 class WorkerSummary(Record):
     """One worker of a distributed ramp: who it is, what it can hold, and what it held at each step."""
@@ -128,6 +139,7 @@ class RampResult(Record):
     client_cpu_seconds: Optional[float] = None  # over the steps; the client is netprobe's own process
     server_cpu_seconds: Optional[float] = None  # over the steps; None without a server process
     workers: Optional[list[WorkerSummary]] = None  # a distributed ramp's workers: who, and what each held
+    processes: Optional[list[ProcessShare]] = None  # a ramp spread over processes: each one's share at the end
     schema: str = RAMP_SCHEMA
 
     @property

@@ -47,7 +47,8 @@ def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server
     pred = predict(CeilingInputs(label, Placement.PROCESS, cap, budget.with_soft(server_soft), reserved,
                                  destinations, spec.ports, spec.backend.name, thread_per_connection=threaded))
     if spec.spread:
-        return _spread(spec, pred, facts)
+        one_client = client_soft - client_fds if client_soft is not None and spec.client_processes == 1 else None
+        return _spread(spec, pred, facts, one_client)
     if client_soft is not None:
         client_max = client_soft - client_fds
         if pred.max_connections is None or client_max < pred.max_connections:
@@ -57,13 +58,14 @@ def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server
     return pred
 
 
-def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts) -> Prediction:
+def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts,
+            one_client: Optional[int]) -> Prediction:
     """A ramp over several processes: the machine's ceiling, or what cannot spread where the OS does not let it.
 
     Processes are added as the target needs, so no one process's fd limit is the ceiling: the
     machine's is (its file table, its memory, its loopback ports; ``limits``'s machine section).
-    Where the kernel does not spread one port over processes, the one server process is a
-    ceiling too; where loopback offers one source address, so are that address's ports.
+    Where the server or the client runs as one process (the kernel does not spread one port, or
+    one client process holds the target), that process's own ceiling counts too.
     """
     import psutil
 
@@ -75,6 +77,8 @@ def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts)
     if spec.server_processes == 1 and one_server.max_connections is not None and one_server.binding_limit:
         caps.append((one_server.max_connections, StopReason(one_server.binding_limit),
                      f"the one server process: {one_server.detail}"))
+    if one_client is not None:
+        caps.append((one_client, StopReason.FD_LIMIT, f"the one client process: {one_client:,} fds left"))
     kernel = cached_kernel_memory(platform_info().release) or KernelMemory(None, "not measured yet")
     machine = machine_limits(facts, hard, psutil.virtual_memory().available, kernel)
     if machine.ceiling is not None and machine.binding is not None:

@@ -17,7 +17,7 @@ from netprobe.clients.base import Client
 from netprobe.errors import ServerGone
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction, SelectorCap
-from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo
+from netprobe.models.ramp import Peak, ProcessShare, RampResult, RampStep, StopInfo
 from netprobe.platform import TcpCounters
 from netprobe.probes import parse_probe
 from netprobe.ramp.budget import CLIENT_FD_RESERVE, FdBudget, guard
@@ -134,6 +134,31 @@ class _Run:
         return SpreadClient(self.server.addresses, local_source_ips(spec.client_processes), PAYLOAD, spec.verify,
                             batch, spec.client, share + CLIENT_FD_RESERVE, spec.probe)
 
+    def _shares(self) -> Optional[list[ProcessShare]]:
+        """Each process of a spread ramp: what it holds, its fds and RSS, as the kernel and it say now."""
+        import psutil
+
+        from netprobe.clients.spread import SpreadClient
+        from netprobe.servers.group import ServerGroup
+
+        held: list[tuple[Side, int, int]] = []
+        if isinstance(self.server, ServerGroup):
+            try:
+                held += [(Side.SERVER, pid, s.held) for pid, s in zip(self.server.pids, self.server.statuses())]
+            except ServerGone:
+                return None
+        if isinstance(self.client, SpreadClient):
+            held += [(Side.CLIENT, pid, n) for pid, n in zip(self.client.pids, self.client.held_by)]
+        shares = []
+        for side, pid, count in held:
+            try:
+                proc = psutil.Process(pid)
+                fds, rss = platform.process_fds(proc), proc.memory_info().rss
+            except (psutil.Error, OSError):
+                fds = rss = None
+            shares.append(ProcessShare(side, pid, count, fds, rss))
+        return shares
+
     def select_cap(self) -> SelectorCap:
         """What caps the select() of netprobe's own server, if it waits with select()."""
         assert self.server is not None
@@ -150,6 +175,7 @@ class _Run:
                                 spec.backend.name)
         sampler: Optional[Sampler] = None
         last = Sample()
+        shares: Optional[list[ProcessShare]] = None
         try:
             with interrupt_once():
                 try:
@@ -171,6 +197,7 @@ class _Run:
                                           sampler.server, facts, client.fd_floor is not None)
                     sampler.start()
                     stop, last = self._steps(sampler, progress)
+                    shares = self._shares() if spec.spread else None
                 except ServerGone as exc:  # it died before the first step
                     stop = self._stop(StopReason.SERVER_EXITED, Side.SERVER, None, str(exc), last)
                 except KeyboardInterrupt:
@@ -198,6 +225,7 @@ class _Run:
             platform=platform_info(), notes=self.budget.notes, seconds=round(time.monotonic() - started, 3),
             client_cpu_seconds=sampler.cpu_seconds("client") if sampler else None,
             server_cpu_seconds=sampler.cpu_seconds("server") if sampler else None,
+            processes=shares,
         )
 
     def _steps(self, sampler: Sampler, progress: Optional[ProgressCallback]) -> tuple[Optional[StopInfo], Sample]:

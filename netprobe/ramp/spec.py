@@ -77,6 +77,7 @@ class RampOptions:
     spawn_local: bool = False
     worker_wait: float = 60.0
     probe: Optional[str] = None  # redis, memcached, http or hex:BYTES
+    processes: Optional[int] = None  # netprobe's own server as this many processes on one port
 
 
 def _default_backend() -> BackendSpec:
@@ -212,6 +213,13 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
                     placement=Placement(opts.placement), ports=opts.ports, fd_limit=opts.fd_limit)
     if opts.fd_limit is not None:
         _check_fd_limit(spec, opts.fd_limit)
+    if opts.processes is not None:
+        from netprobe.servers.group import check_processes
+
+        check_processes(opts.processes, opts.ports)
+        if spec.in_process:
+            raise UsageError("--processes runs netprobe's server in processes of its own: not with --placement thread")
+        spec = dataclasses.replace(spec, server_processes=opts.processes)
     return plan_processes(spec)
 
 
@@ -243,17 +251,18 @@ def plan_processes(spec: RampSpec) -> RampSpec:
     """
     if (spec.to is None or spec.placement != Placement.PROCESS or spec.fd_limit is not None
             or spec.ports != 1 or spec.source_ips != 1 or spec.target_address is not None):
-        return spec
+        return spec  # (--processes alone still chose the server's processes)
     _, hard, _ = platform.fd_limits()
     if hard is None:
         return spec  # no fd limit to spread past (Windows: handles)
     per_process = hard - PROCESS_FD_RESERVE
     if spec.to <= per_process:
-        return spec
+        return spec  # one client process holds it; --processes alone still chose the server's
     per_client = min(per_process, client_ports_per_source() or per_process)
     servers = -(-spec.to // per_process) if platform.SHARES_PORT else 1
+    servers = max(servers, spec.server_processes)  # --processes asks for at least this many
     clients = -(-spec.to // per_client) if platform.can_bind_loopback_aliases() else 1
-    if servers == 1 and clients == 1:
+    if servers == spec.server_processes and clients == 1:
         return spec
     return dataclasses.replace(spec, server_processes=servers, client_processes=clients)
 

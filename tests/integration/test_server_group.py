@@ -98,3 +98,31 @@ def test_issue19_3_a_ramp_past_one_process_spreads_over_processes_and_reaches_it
     assert 3000 < last["server_fds"] <= 3000 + 4 * 40 and 3000 < last["client_fds"] <= 3000 + 5 * 80, last
     assert data["predicted"]["max_connections"] >= 3000
     assert {n["field"] for n in data["notes"]} >= {"server.processes", "client.processes"}
+
+
+@shares_port
+def test_issue19_1_ramp_processes_runs_the_server_as_n_and_keeps_each_share():
+    import json
+
+    from tests.conftest import run_netprobe
+
+    done = run_netprobe("ramp", "--processes", "3", "--to", "600", "--quiet", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    servers = [p for p in data["processes"] if p["side"] == "server"]
+    assert data["reached"] == 600 and data["config"]["server_processes"] == 3 and len(servers) == 3
+    assert sum(p["held"] for p in servers) == 600 and all(p["fds"] >= p["held"] for p in servers)
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["--processes", "0"], "--processes must be 1-"),
+    (["--processes", "2", "--placement", "thread"], "--placement thread"),
+    (["--processes", "2", "--ports", "2"], "--ports"),
+])
+def test_ramp_processes_is_checked_before_the_work(args, problem):
+    from tests.conftest import run_netprobe
+
+    if not platform.SHARES_PORT and args[1] != "0":
+        problem = "SO_REUSEPORT"
+    done = run_netprobe("ramp", "--to", "10", *args)
+    assert done.returncode == 2 and problem in done.stderr and done.stderr.count("\n") == 1, done.stderr
