@@ -220,7 +220,7 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
         if spec.in_process:
             raise UsageError("--processes runs netprobe's server in processes of its own: not with --placement thread")
         spec = dataclasses.replace(spec, server_processes=opts.processes)
-    return plan_processes(spec)
+    return plan_processes(spec, server_processes_given=opts.processes is not None)
 
 
 # fds a process of a spread ramp keeps beyond its connections (stdio, selector, pipes, psutil).
@@ -239,15 +239,17 @@ def client_ports_per_source() -> Optional[int]:
     return ports // 2 if ports else None
 
 
-def plan_processes(spec: RampSpec) -> RampSpec:
+def plan_processes(spec: RampSpec, server_processes_given: bool = False) -> RampSpec:
     """Spread a ramp of netprobe's own server over as many processes as one process's fd limit requires.
 
     A process holds at most its hard fd limit (less a reserve): a ``--to`` past it runs the server
     as several processes on one port (where the kernel spreads it: ``platform.SHARES_PORT``) and
     the client as several, each from its own loopback address and taking at most half its ports
     (``client_ports_per_source``). A ``--to`` one process can hold stays in one process, so its
-    own walls (ports included) are still the ones named. Anything that ties the ramp to one
-    process (``--fd-limit``, the thread placement, ``--ports``, ``--source-ips``) keeps it there.
+    own walls (ports included) are still the ones named; ``--processes N`` fixes the server's
+    count (``--processes 1``: one server process's own wall, however many clients it takes).
+    Anything that ties the ramp to one process (``--fd-limit``, the thread placement, ``--ports``,
+    ``--source-ips``) keeps it there.
     """
     if (spec.to is None or spec.placement != Placement.PROCESS or spec.fd_limit is not None
             or spec.ports != 1 or spec.source_ips != 1 or spec.target_address is not None):
@@ -260,7 +262,8 @@ def plan_processes(spec: RampSpec) -> RampSpec:
         return spec  # one client process holds it; --processes alone still chose the server's
     per_client = min(per_process, client_ports_per_source() or per_process)
     servers = -(-spec.to // per_process) if platform.SHARES_PORT else 1
-    servers = max(servers, spec.server_processes)  # --processes asks for at least this many
+    if server_processes_given:
+        servers = spec.server_processes
     clients = -(-spec.to // per_client) if platform.can_bind_loopback_aliases() else 1
     if servers == spec.server_processes and clients == 1:
         return spec

@@ -32,7 +32,8 @@ def test_at_the_hard_limit_the_remedy_is_to_raise_the_hard_limit():
     def hard_600() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (600, 600))
 
-    stop = _stop("--to", "1000", preexec_fn=hard_600)
+    # One server process (without --processes 1 the ramp would spread past the hard limit, issue 19).
+    stop = _stop("--to", "1000", "--processes", "1", preexec_fn=hard_600)
     assert stop["reason"] == "fd_limit" and "already its hard limit (600)" in stop["remedy"]
     assert "ulimit -n 600" not in stop["remedy"]
 
