@@ -22,8 +22,7 @@ from typing import Optional
 
 from tabulate import tabulate
 
-from netprobe.protocols import framing
-from netprobe.protocols.files_client import get
+from netprobe.protocols.files_client import get, pipeline_gets
 from netprobe.servers.loops import available_loops
 from netprobe.servers.process import ChildServer
 from netprobe.servers.registry import BACKENDS, ServerOptions
@@ -34,22 +33,6 @@ from netprobe.vocabulary import ProtocolName
 GOAL = 0.5
 
 
-def _flood(hogs: list[socket.socket], done: threading.Event) -> None:
-    requests = framing.encode(b"G" + b"no such file.txt") * 64
-    for hog in hogs:
-        hog.setblocking(False)
-    while not done.is_set():
-        for hog in hogs:
-            try:
-                while hog.send(requests):
-                    pass
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                return
-        time.sleep(0.005)
-
-
 def waits(backend: str, loop: Optional[str], root: str, hogs: int, seconds: float) -> list[float]:
     """The normal client's get latencies over ``seconds`` next to ``hogs`` hostile connections."""
     server = ChildServer(ServerSpec(backend=BACKENDS.get(backend), protocol=ProtocolName.FILE,
@@ -57,7 +40,7 @@ def waits(backend: str, loop: Optional[str], root: str, hogs: int, seconds: floa
     socks = [socket.create_connection(server.addresses[0], timeout=60) for _ in range(hogs + 1)]
     good, bad = socks[0], socks[1:]
     done = threading.Event()
-    flood = threading.Thread(target=_flood, args=(bad, done))
+    flood = threading.Thread(target=pipeline_gets, args=(bad, done))
     out: list[float] = []
     try:
         flood.start()

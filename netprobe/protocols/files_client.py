@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import threading
+import time
 
 from netprobe.errors import ProtocolError
 from netprobe.protocols import framing
@@ -61,3 +63,24 @@ def put(sock: socket.socket, path: str, data: bytes) -> None:
     size, confirmed = _expect_ok(sock)
     if (size, confirmed) != (len(data), sha):
         raise ProtocolError("the server confirmed a different file")
+
+
+def pipeline_gets(socks: list[socket.socket], done: threading.Event, path: str = "no such file.txt") -> None:
+    """Send get requests on every socket as fast as the server reads them, reading no answer, until ``done``.
+
+    The hostile client of the fairness checks (issue 20 #8): a path that does not exist is refused
+    at once with a small ``X`` frame, so nothing (no file to hash) made a server pause between them.
+    """
+    requests = framing.encode(b"G" + path.encode()) * 64
+    for sock in socks:
+        sock.setblocking(False)
+    while not done.is_set():
+        for sock in socks:
+            try:
+                while sock.send(requests):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                return
+        time.sleep(0.005)

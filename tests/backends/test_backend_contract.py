@@ -20,7 +20,7 @@ from netprobe import platform
 from netprobe.errors import ProtocolError
 from netprobe.protocols import framing
 from netprobe.protocols.files import SIZE_AND_SHA
-from netprobe.protocols.files_client import get, put, read_frame
+from netprobe.protocols.files_client import get, pipeline_gets, put, read_frame
 from netprobe.servers.loops import available_loops
 from netprobe.servers.process import ChildServer
 from netprobe.servers.registry import BACKENDS, BackendSpec, ServerOptions, backend_names
@@ -51,24 +51,6 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
             raise ConnectionError("closed")
         data += chunk
     return data
-
-
-def _pipeline_gets(hogs: list[socket.socket], done: threading.Event) -> None:
-    """Send get requests on every hog as fast as the server reads them, reading no answer, until ``done``."""
-    # Refused at once with a small X frame: no file to hash, nothing that made a server pause between them.
-    requests = framing.encode(b"G" + b"no such file.txt") * 64
-    for hog in hogs:
-        hog.setblocking(False)
-    while not done.is_set():
-        for hog in hogs:
-            try:
-                while hog.send(requests):
-                    pass
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                return
-        time.sleep(0.005)
 
 
 class BackendContract:
@@ -243,7 +225,7 @@ class BackendContract:
             hogs = _connect(server.addresses[0], 8)
             good = _connect(server.addresses[0], 1)[0]
             done = threading.Event()
-            flood = threading.Thread(target=_pipeline_gets, args=(hogs, done))
+            flood = threading.Thread(target=pipeline_gets, args=(hogs, done))
             waits = []
             try:
                 flood.start()

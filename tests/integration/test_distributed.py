@@ -67,6 +67,16 @@ def _worker(master: str, *extra: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
+def _altered_worker(port: int, alteration: str) -> subprocess.Popen:
+    """A worker of this run (it has the secret) whose module ``alteration`` changes in its own process only."""
+    code = f"import sys\nfrom netprobe.distributed import worker\n{alteration}sys.exit(worker.main())"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc.stdin.write(WorkerSpec(master=("127.0.0.1", port), secret=SECRET).to_json() + "\n")
+    proc.stdin.flush()
+    return proc
+
+
 def _end(*procs: subprocess.Popen) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -167,14 +177,9 @@ def test_a_worker_of_another_version_is_refused_with_both_named(server, tmp_path
                                "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10", "--quiet"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     # A worker that says it is another netprobe: the version is set in that child process only.
-    old = subprocess.Popen([sys.executable, "-c", "import sys, netprobe; netprobe.__version__ = '0.0.1'; "
-                            "from netprobe.distributed import worker; worker.__version__ = '0.0.1'; "
-                            "sys.exit(worker.main())"],
-                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           cwd=ROOT)
+    old = _altered_worker(port, "import netprobe; netprobe.__version__ = '0.0.1'\n"
+                                "worker.__version__ = '0.0.1'\n")
     try:
-        old.stdin.write(WorkerSpec(master=("127.0.0.1", port), secret=SECRET).to_json() + "\n")
-        old.stdin.flush()
         _, err = master.communicate(timeout=60)
         _, worker_err = old.communicate(timeout=30)
     finally:
@@ -379,20 +384,14 @@ def test_issue20_10_a_report_no_worker_could_send_names_its_worker(server, tmp_p
     port, out = _free_port(), tmp_path / "r.json"
     ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",
                      "--to", "100", "--format", "json", "--output", str(out))
-    liar = subprocess.Popen([sys.executable, "-c", "import sys, dataclasses\n"
-                             "from netprobe.distributed import worker\n"
-                             "say = worker.Worker.say\n"
-                             "def lie(self, kind, record):\n"
-                             "    if isinstance(record, worker.HeldReport):\n"
-                             "        record = dataclasses.replace(record, held=10**18)\n"
-                             "    say(self, kind, record)\n"
-                             "worker.Worker.say = lie\n"
-                             "sys.exit(worker.main())"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    liar = _altered_worker(port, "import dataclasses\n"
+                                 "say = worker.Worker.say\n"
+                                 "def lie(self, kind, record):\n"
+                                 "    if isinstance(record, worker.HeldReport):\n"
+                                 "        record = dataclasses.replace(record, held=10**18)\n"
+                                 "    say(self, kind, record)\n"
+                                 "worker.Worker.say = lie\n")
     try:
-        liar.stdin.write(WorkerSpec(master=("127.0.0.1", port), secret=SECRET).to_json() + "\n")
-        liar.stdin.flush()
         _, err = ramp.communicate(timeout=60)
         liar.communicate(timeout=30)
     finally:
