@@ -60,9 +60,17 @@ def main() -> int:
             return 1
         data = json.loads(out.read_text())
     steps = data["steps"]
-    print(tabulate([[f"{s['connections']:,}", f"{s['seconds']:.1f}", f"{s['rate']:,.0f}",
-                     f"{s['kernel_tcp_inuse']:,}" if s.get("kernel_tcp_inuse") is not None else "?"] for s in steps],
-                   headers=["connections", "step s", "conn/s", "kernel TCP sockets"]))
+    rows, previous = [], 0
+    for s in steps:
+        new = max(1, s["connections"] - previous)
+        previous = s["connections"]
+        # CPU over the sample interval (the step and its hold), per connection the step added, both sides.
+        cpu = ((s["client_cpu"] or 0) + (s["server_cpu"] or 0)) / 100 * (s["seconds"] + args.hold)
+        rows.append([f"{s['connections']:,}", f"{s['seconds']:.1f}", f"{s['rate']:,.0f}",
+                     f"{s['kernel_tcp_inuse']:,}" if s.get("kernel_tcp_inuse") is not None else "?",
+                     f"{(s['client_rss'] + s['server_rss']) / s['connections']:,.0f}", f"{1e6 * cpu / new:,.0f}"])
+    print(tabulate(rows, headers=["connections", "step s", "conn/s", "kernel TCP sockets",
+                                  "RSS B/conn (both sides)", "CPU us per new conn"]))
     reached, config, predicted = data["reached"], data["config"], data["predicted"]
     first, last = steps[0], steps[-1]
     grown = max(1, last["connections"] - first["connections"])
