@@ -60,17 +60,20 @@ def main() -> int:
             return 1
         data = json.loads(out.read_text())
     steps = data["steps"]
-    rows, previous = [], 0
+    rows, previous, previous_rss = [], 0, None
     for s in steps:
         new = max(1, s["connections"] - previous)
         previous = s["connections"]
+        rss = s["client_rss"] + s["server_rss"]
+        grew = "" if previous_rss is None else f"{(rss - previous_rss) / new:,.0f}"
+        previous_rss = rss
         # CPU over the sample interval (the step and its hold), per connection the step added, both sides.
         cpu = ((s["client_cpu"] or 0) + (s["server_cpu"] or 0)) / 100 * (s["seconds"] + args.hold)
         rows.append([f"{s['connections']:,}", f"{s['seconds']:.1f}", f"{s['rate']:,.0f}",
                      f"{s['kernel_tcp_inuse']:,}" if s.get("kernel_tcp_inuse") is not None else "?",
-                     f"{(s['client_rss'] + s['server_rss']) / s['connections']:,.0f}", f"{1e6 * cpu / new:,.0f}"])
+                     grew, f"{1e6 * cpu / new:,.0f}"])
     print(tabulate(rows, headers=["connections", "step s", "conn/s", "kernel TCP sockets",
-                                  "RSS B/conn (both sides)", "CPU us per new conn"]))
+                                  "RSS B per new conn (both sides)", "CPU us per new conn"]))
     reached, config, predicted = data["reached"], data["config"], data["predicted"]
     first, last = steps[0], steps[-1]
     grown = max(1, last["connections"] - first["connections"])
