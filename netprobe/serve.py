@@ -6,7 +6,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Optional
 
 from netprobe.errors import UsageError
@@ -50,6 +51,20 @@ def summary_line(final: ServerStatus, seconds: float) -> str:
             f"{final.bytes_out:,} out, {final.errors:,} errors, {final.resets:,} reset by their clients{limit}\n")
 
 
+@contextmanager
+def _stopping_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """Call ``stop`` on SIGINT or SIGTERM while inside (the main thread only can); the handlers are put back after."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def serve_until_signalled(server: ServerBase, on_stats: Optional[Callable[[ServerStatus], None]] = None,
                           on_ready: Optional[Callable[[], None]] = None) -> tuple[ServerStatus, float]:
     """Serve in this thread until SIGINT or SIGTERM; return the final counters and the seconds served.
@@ -57,32 +72,27 @@ def serve_until_signalled(server: ServerBase, on_stats: Optional[Callable[[Serve
     ``on_ready`` runs once the signals stop the server cleanly: a script that reads the address
     and signals at once must not catch the process before then.
     """
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: server.stop())
-    if on_ready is not None:
-        on_ready()
-    reporter = None
-    done = threading.Event()
-    if on_stats is not None:
-        def report() -> None:
-            while not done.wait(STATS_INTERVAL):
-                on_stats(server.status())
+    with _stopping_on_signals(server.stop):
+        if on_ready is not None:
+            on_ready()
+        reporter = None
+        done = threading.Event()
+        if on_stats is not None:
+            def report() -> None:
+                while not done.wait(STATS_INTERVAL):
+                    on_stats(server.status())
 
-        reporter = threading.Thread(target=report, name="netprobe-stats", daemon=True)
-        reporter.start()
-    started = time.monotonic()
-    try:
-        server.serve()
-    finally:
-        done.set()
-        if reporter is not None:
-            reporter.join(2 * STATS_INTERVAL)
-        final = server.status(), round(time.monotonic() - started, 3)
-        server.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            reporter = threading.Thread(target=report, name="netprobe-stats", daemon=True)
+            reporter.start()
+        started = time.monotonic()
+        try:
+            server.serve()
+        finally:
+            done.set()
+            if reporter is not None:
+                reporter.join(2 * STATS_INTERVAL)
+            final = server.status(), round(time.monotonic() - started, 3)
+            server.close()
     return final
 
 
@@ -93,24 +103,19 @@ def serve_group_until_signalled(group: ServerGroup, on_stats: Optional[Callable[
     The spread says how the kernel shared the connections: each process's accepted count.
     """
     stop = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     started = time.monotonic()
-    try:
-        if on_ready is not None:
-            on_ready()
-        while not stop.wait(STATS_INTERVAL):
-            if on_stats is not None:
-                on_stats(ServerStatus.total(group.statuses()))
-        parts = group.statuses()
-        spread = ", ".join(f"{p.accepted:,}" for p in parts)
-        return ServerStatus.total(parts), round(time.monotonic() - started, 3), spread
-    finally:
-        group.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with _stopping_on_signals(stop.set):
+        try:
+            if on_ready is not None:
+                on_ready()
+            while not stop.wait(STATS_INTERVAL):
+                if on_stats is not None:
+                    on_stats(ServerStatus.total(group.statuses()))
+            parts = group.statuses()
+            spread = ", ".join(f"{p.accepted:,}" for p in parts)
+            return ServerStatus.total(parts), round(time.monotonic() - started, 3), spread
+        finally:
+            group.close()
 
 
 def group_live_line(group: ServerGroup) -> Callable[[ServerStatus], None]:
