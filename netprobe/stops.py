@@ -24,6 +24,7 @@ class StopReason(Word):
     """Why a ramp stopped, or which limit a server met."""
 
     SELECT_LIMIT = "select_limit"
+    LOOP_LIMIT = "loop_limit"
     FD_LIMIT = "fd_limit"
     SYSTEM_FD_LIMIT = "system_fd_limit"
     PORT_EXHAUSTION = "port_exhaustion"
@@ -77,6 +78,17 @@ KINDS: tuple[StopKind, ...] = (
             "windows": "Windows select() takes at most 512 sockets per call: use asyncio's ProactorEventLoop "
                        "(IOCP, the default since 3.8), gevent (its libuv loop is not capped by select), "
                        "or spread sockets over several select() calls",
+        }),
+    StopKind(
+        StopReason.LOOP_LIMIT,
+        "the event loop refused to watch one more socket: gevent's libev loop on Windows waits with a "
+        "select() built for 1024 sockets", "server",
+        "the event loop cannot watch more sockets: choose a loop without that cap (--loop)",
+        remedy_on={
+            "windows": "gevent's libev loop waits with select(), which gevent builds for 1024 sockets on "
+                       "Windows: use its libuv loop (`--loop libuv` here; GEVENT_LOOP=libuv or "
+                       "gevent.config.loop = 'libuv' in a program; it needs cffi, which gevent's Windows "
+                       "wheels require), the default where cffi is installed",
         }),
     StopKind(
         StopReason.FD_LIMIT, "EMFILE / WSAEMFILE: the process's fd limit", "server or client",

@@ -47,7 +47,8 @@ def ramp(
                                         help="The server's concurrency model, or all: one ramp each, one table."),
     selector: Optional[Selector] = typer.Option(None, "--selector",
                                                 help="The selectors backend's selector (default: DefaultSelector)."),
-    loop: Optional[str] = typer.Option(None, "--loop", help="The asyncio backend's event loop."),
+    loop: Optional[str] = typer.Option(
+        None, "--loop", help="Event loop: asyncio (selector, proactor, uvloop) or gevent (libev, libuv)."),
     placement: Placement = typer.Option(Placement.PROCESS, "--placement", "--server",
                                         help="Where netprobe's server runs: process (a child with its own fds) "
                                              "or thread (inside netprobe's process: 2 fds per connection)."),

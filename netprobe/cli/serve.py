@@ -21,7 +21,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --allow-remote)."),
     port: int = typer.Option(0, "--port", help="Port to listen on; 0 picks a free one."),
     selector: Optional[Selector] = typer.Option(None, "--selector", help="Selector of the selectors backend."),
-    loop: Optional[str] = typer.Option(None, "--loop", help="Event loop of the asyncio backend."),
+    loop: Optional[str] = typer.Option(
+        None, "--loop", help="Event loop: asyncio (selector, proactor, uvloop) or gevent (libev, libuv)."),
     root: Optional[str] = typer.Option(None, "--root", help="Directory the file protocol serves."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Largest upload, in bytes."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow listening off loopback."),

@@ -41,12 +41,14 @@ CONTRACT = (
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
-__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "SHARES_PORT", "TcpCounters", *SHARED,
+__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "SELECT_COUNTS_SOCKETS", "SHARES_PORT", "TcpCounters", *SHARED,
            "AboveHardLimit", "PlatformError", "SystemFacts",
            "Unsupported", *CONTRACT]
 
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
 READS_LISTEN_QUEUE: bool = _impl.READS_LISTEN_QUEUE
+#: Whether select() is capped by a count of sockets (Windows) rather than by fd number (POSIX).
+SELECT_COUNTS_SOCKETS: bool = _impl.SELECT_COUNTS_SOCKETS
 #: Whether the kernel spreads one port's connections over several processes' listeners.
 SHARES_PORT: bool = _impl.SHARES_PORT
 fd_limits = _impl.fd_limits

@@ -12,6 +12,7 @@ from netprobe.platform import _common, _posix
 from netprobe.platform._parsers import parse_launchctl_limit, parse_sysctl
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
+    SELECT_COUNTS_SOCKETS,
     SHARES_PORT,
     allow_rebind,
     check_soft_fd_limit,

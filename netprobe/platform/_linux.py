@@ -10,6 +10,7 @@ from netprobe.platform import _common, _sockdiag
 from netprobe.platform._parsers import parse_proc_netstat, parse_sockstat
 from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
     HAS_RLIMIT,
+    SELECT_COUNTS_SOCKETS,
     allow_rebind,
     check_soft_fd_limit,
     classify_errno,

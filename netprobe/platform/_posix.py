@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import psutil
 
 HAS_RLIMIT = True
+#: select() is capped by fd number (FD_SETSIZE), not by how many sockets it watches.
+SELECT_COUNTS_SOCKETS = False
 
 # Highest fd number the select() probe will try; far above any FD_SETSIZE seen in practice.
 _SELECT_PROBE_CEILING = 1 << 16

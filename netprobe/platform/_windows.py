@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import psutil
 
 HAS_RLIMIT = False
+#: Winsock's fd_set is an array of sockets: select() is capped by how many, whatever their handles.
+SELECT_COUNTS_SOCKETS = True
 
 
 def readable_by_others(fd: int) -> bool:

@@ -28,6 +28,7 @@ class InProcessServer(ServerHandle):
         self.server = backend.create(make_protocol(ProtocolName.ECHO), "127.0.0.1", 0, ports, options)
         self.addresses = self.server.addresses
         self.waits_with = self.server.waits_with
+        self.watch_cap = self.server.watch_cap
         self._thread: Optional[threading.Thread] = None
         self._crash: Optional[BaseException] = None
         if inline and self.server.steppable:

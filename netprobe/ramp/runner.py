@@ -160,8 +160,10 @@ class _Run:
         return shares
 
     def select_cap(self) -> SelectorCap:
-        """What caps the select() of netprobe's own server, if it waits with select()."""
+        """What caps the loop of netprobe's own server: its own cap, or select()'s if it waits with select()."""
         assert self.server is not None
+        if self.server.watch_cap is not None:
+            return self.server.watch_cap
         return platform.probe_select_cap() if self.server.waits_with == "SelectSelector" else NO_CAP
 
     # --- the ramp

@@ -17,6 +17,7 @@ from typing import Protocol as TypingProtocol
 
 from netprobe import platform
 from netprobe.errors import PlatformError, ProtocolError, UsageError
+from netprobe.models import SelectorCap
 from netprobe.protocols import Protocol, make_protocol
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.status import LimitMet, ServerStatus
@@ -62,6 +63,8 @@ class ServerBase(ABC):
     name = "base"
     #: The selector class that waits for its sockets ("SelectSelector" means select()'s caps apply).
     waits_with: Optional[str] = None
+    #: A cap of its loop's own on the sockets it watches (gevent's libev on Windows), where it has one.
+    watch_cap: Optional[SelectorCap] = None
     #: Whether ``step()`` runs one turn of its loop, so a client in the same thread can drive it.
     steppable: bool = False
 

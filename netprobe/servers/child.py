@@ -60,8 +60,8 @@ def main() -> int:
     if spec.want_fds:
         platform.presize_fd_table(spec.want_fds)  # before the control thread starts
     try:
-        _write(ServerReady(addresses=server.addresses, waits_with=server.waits_with, soft=budget.soft,
-                           raised_from=budget.raised_from).to_json())
+        _write(ServerReady(addresses=server.addresses, waits_with=server.waits_with, watch_cap=server.watch_cap,
+                           soft=budget.soft, raised_from=budget.raised_from).to_json())
         server.start_control(lambda: _control_loop(server))
         server.serve()
     finally:

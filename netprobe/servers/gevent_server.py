@@ -7,15 +7,20 @@ hub lives in the thread that calls ``serve()``.
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Any, Optional
 
 from netprobe.protocols import Protocol
 from netprobe.servers.base import ServerBase, count_failure
+from netprobe.servers.gevent_loops import gevent_loop_name, libev_watch_cap
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
+from netprobe.stops import StopReason
 
 TICK = 0.2
+# What gevent's Windows libev raises when a socket would take its 1025th slot (libev_vfd.h).
+_WATCH_CAP_MESSAGE = re.compile(r"cannot watch more than \d+ sockets")
 
 
 class GeventServer(ServerBase):
@@ -27,16 +32,31 @@ class GeventServer(ServerBase):
                  ports: int = 1, backlog: int = socket.SOMAXCONN, *,
                  options: Optional[ServerOptions] = None) -> None:
         import gevent
+        import gevent.event
         import gevent.pool
         import gevent.socket
 
         self._gevent = gevent
         self._gsocket = gevent.socket
-        # libev on POSIX, libuv on Windows (gevent.config.loop): neither is capped like select().
-        self.waits_with = f"gevent {gevent.config.loop.__module__.split('.')[1]}"
+        chosen = (options or ServerOptions()).loop
+        if chosen is not None:
+            # gevent's configuration, read when a thread's hub is made: serve() makes this one.
+            gevent.config.loop = gevent_loop_name(chosen) or chosen
+        loop_class = gevent.config.loop
+        kind = loop_class.__module__.split(".")[1]  # libev or libuv
+        self.waits_with = f"gevent {kind}"
+        if kind == "libev":
+            probe = loop_class(default=False)  # which of libev's backends it picks here, and its cap
+            try:
+                self.waits_with += f" ({probe.backend})"
+                self.watch_cap = libev_watch_cap(probe.backend)
+            finally:
+                probe.destroy()
         super().__init__(protocol, host, port, ports, backlog, options=options)
         self._group = gevent.pool.Group()
         self._stop_watcher: Any = None  # a gevent async watcher, made by serve()
+        self._room = gevent.event.Event()  # set while the loop can watch another socket
+        self._room.set()
 
     def serve(self) -> None:
         hub = self._gevent.get_hub()
@@ -64,11 +84,25 @@ class GeventServer(ServerBase):
         if self._stop_watcher is not None:
             self._stop_watcher.send()
 
+    def _set_accepting(self, on: bool) -> None:
+        super()._set_accepting(on)
+        if on:
+            self._room.set()
+        else:
+            self._room.clear()
+
     def _accept_loop(self, lsock: Any) -> None:
         while self._running:
+            if not self._room.wait(TICK):
+                continue
             try:
                 sock, _ = lsock.accept()
             except OSError as exc:
+                if _WATCH_CAP_MESSAGE.search(str(exc)):
+                    # gevent made the socket, then could not watch it: it is closed, not held.
+                    self._record_limit(StopReason.LOOP_LIMIT, None, str(exc))
+                    self._stop_accepting_at_cap()
+                    continue
                 pause = self._accept_failed(exc)
                 if pause is None:
                     self.errors += 1
@@ -91,6 +125,7 @@ class GeventServer(ServerBase):
                 sock.close()  # FIN after what is still in the send buffer
             else:
                 abort(sock)
+            self._connection_gone()
 
     def close(self) -> None:
         self._running = False

@@ -52,6 +52,7 @@ class ServerGroup(ServerHandle):
         self.addresses = first.addresses
         self.pid = None  # no one process is the server: the pids are
         self.soft_limit, self.raised_from, self.waits_with = first.soft_limit, first.raised_from, first.waits_with
+        self.watch_cap = first.watch_cap
 
     @property
     def pids(self) -> list[int]:

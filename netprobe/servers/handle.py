@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Optional
 
+from netprobe.models import SelectorCap
 from netprobe.servers.status import ServerStatus
 
 
@@ -24,6 +25,8 @@ class ServerHandle(ABC):
     raised_from: Optional[int] = None
     #: What its loop waits with ("SelectSelector" means select()'s caps apply), where known.
     waits_with: Optional[str] = None
+    #: A cap of its loop's own on the sockets it watches, where it has one (``ServerBase.watch_cap``).
+    watch_cap: Optional[SelectorCap] = None
     #: ``step(timeout)`` when the client must drive the server from its own thread, else None.
     step: Optional[Callable[[float], bool]] = None
     addresses: list[tuple[str, int]]

@@ -52,6 +52,7 @@ class ChildServer(ServerHandle):
         self.soft_limit = ready.soft
         self.raised_from = ready.raised_from
         self.waits_with = ready.waits_with
+        self.watch_cap = ready.watch_cap
 
     def _send(self, line: str) -> None:
         assert self.proc.stdin is not None

@@ -6,7 +6,9 @@ name; nothing is imported until a backend is created, so building ``--help`` cos
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Optional
 
 from netprobe.errors import UsageError
@@ -23,7 +25,7 @@ class ServerOptions(Record):
     """Backend-specific choices, resolved; each backend reads the ones that apply to it."""
 
     selector_class: Optional[str] = None  # selectors backend: a class name from the selectors module
-    loop: Optional[str] = None  # asyncio backend: an event loop name
+    loop: Optional[str] = None  # asyncio and gevent backends: an event loop name of their --loop
     share_port: bool = False  # every backend: one of several processes listening on one port
 
 
@@ -33,10 +35,22 @@ class BackendSpec(Registration["ServerBase"]):
 
     #: Whether ``--selector`` applies to it.
     takes_selector: bool = False
-    #: Whether ``--loop`` applies to it.
-    takes_loop: bool = False
+    #: The module naming the event loops ``--loop`` chooses from (LOOPS, available_loops,
+    #: resolve_loop), where it takes one.
+    loops: Optional[str] = None
     #: Whether it starts a thread for every connection (its ceiling counts threads too).
     thread_per_connection: bool = False
+
+    @property
+    def takes_loop(self) -> bool:
+        """Whether ``--loop`` applies to it."""
+        return self.loops is not None
+
+    def loop_names(self) -> ModuleType:
+        """Its module of event loop names (``LOOPS``, ``available_loops()``, ``resolve_loop()``)."""
+        if self.loops is None:
+            raise UsageError(f"--loop does not apply to --backend {self.name}")
+        return importlib.import_module(self.loops)
 
     def create(self, protocol: Protocol, host: str = "127.0.0.1", port: int = 0, ports: int = 1,
                options: Optional[ServerOptions] = None) -> ServerBase:
@@ -68,10 +82,8 @@ def resolve_options(spec: BackendSpec, selector: Optional[str], loop: Optional[s
             raise UsageError(f"{option} applies to --backend {' or '.join(takers)}, not {spec.name}")
     resolved_loop = None
     if spec.takes_loop:
-        from netprobe.servers.loops import resolve_loop
-
-        resolved_loop = resolve_loop(loop or "default")
-        if resolved_loop != "selector" and selector is not None:
+        resolved_loop = spec.loop_names().resolve_loop(loop or "default")
+        if spec.takes_selector and resolved_loop != "selector" and selector is not None:
             raise UsageError(f"--selector applies to asyncio's selector loop, not --loop {resolved_loop}")
     selector_class = None
     if spec.takes_selector and resolved_loop in (None, "selector"):
@@ -90,7 +102,7 @@ register(BackendSpec("threads", "netprobe.servers.thread_server", "ThreadPerConn
                      "one OS thread per connection, blocking calls", thread_per_connection=True))
 register(BackendSpec("asyncio", "netprobe.servers.asyncio_server", "AsyncioServer",
                      "an asyncio.Protocol per connection on the event loop of --loop",
-                     takes_selector=True, takes_loop=True))
+                     takes_selector=True, loops="netprobe.servers.loops"))
 register(BackendSpec("gevent", "netprobe.servers.gevent_server", "GeventServer",
-                     "one greenlet per connection on gevent's sockets (no monkey-patching)",
-                     requires=("gevent",)))
+                     "one greenlet per connection on gevent's sockets (no monkey-patching), on the loop "
+                     "of --loop", requires=("gevent",), loops="netprobe.servers.gevent_loops"))

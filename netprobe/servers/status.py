@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netprobe.models import SelectorCap
 from netprobe.records import Record
 from netprobe.stops import StopReason
 
@@ -56,6 +57,7 @@ class ServerReady(Record):
 
     addresses: list[tuple[str, int]] = field(default_factory=list)
     waits_with: Optional[str] = None
+    watch_cap: Optional[SelectorCap] = None  # a cap of its loop's own (gevent's libev on Windows)
     soft: Optional[int] = None  # its soft fd limit now
     raised_from: Optional[int] = None  # what the soft limit was before it raised it
     error: Optional[str] = None

@@ -21,7 +21,6 @@ from netprobe.errors import ProtocolError
 from netprobe.protocols import framing
 from netprobe.protocols.files import SIZE_AND_SHA
 from netprobe.protocols.files_client import get, pipeline_gets, put, read_frame
-from netprobe.servers.loops import available_loops
 from netprobe.servers.process import ChildServer
 from netprobe.servers.registry import BACKENDS, BackendSpec, ServerOptions, backend_names
 from netprobe.servers.spec import ServerSpec
@@ -64,9 +63,13 @@ class BackendContract:
                                       fd_limit=fd_limit, want_fds=2048))
 
     def loops(self) -> list:
-        """The event loops this backend can run on here (None: it has no choice of loop)."""
+        """Its default loop (None) and every other event loop it can run on here (uvloop, gevent's libuv ...)."""
         spec = BACKENDS.get(self.BACKEND)
-        return [None, *(["uvloop"] if spec.takes_loop and "uvloop" in available_loops() else [])]
+        if not spec.takes_loop:
+            return [None]
+        names = spec.loop_names()
+        default = names.default_loop()
+        return [None, *(n for n in names.available_loops() if n not in ("default", default))]
 
     @pytest.fixture
     def root(self, tmp_path):

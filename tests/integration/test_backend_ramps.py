@@ -67,6 +67,25 @@ def test_select_based_servers_stop_at_fd_setsize(backend, selector, loop):
     assert abs(result.predicted.max_connections - result.reached) <= 8
 
 
+def _gevent_loops() -> list:
+    if "gevent" not in available_backends():
+        return [pytest.param(None, marks=pytest.mark.skip(reason="gevent is not installed"))]
+    return [n for n in BACKENDS.get("gevent").loop_names().available_loops() if n != "default"]
+
+
+@pytest.mark.parametrize("loop", _gevent_loops())
+def test_gevent_on_each_loop_passes_select_or_stops_at_its_loop_cap(loop):
+    """libuv and libev on epoll/kqueue pass 1,024; gevent's libev on Windows waits with a select() of 1024 sockets."""
+    result = ramp(to=1500, step=250, backend="gevent", loop=loop)
+    assert result.predicted.selector.startswith(f"gevent {loop}"), result.predicted.selector
+    if result.predicted.selector == "gevent libev (select)" and platform.SELECT_COUNTS_SOCKETS:
+        assert (result.stop.reason, result.stop.side) == ("loop_limit", "server"), result.stop
+        assert result.predicted.binding_limit == "loop_limit"
+        assert abs(result.predicted.max_connections - result.reached) <= 8, (result.predicted, result.reached)
+    else:
+        assert result.ok and result.reached == 1500, result.stop
+
+
 def test_backend_all_gives_one_row_per_available_backend():
     result = run_ceilings(build_ceiling_specs(RampOptions(to=300)))
     assert [row.backend for row in result.rows] == available_backends()

@@ -24,6 +24,7 @@ def _module(name: str):
 @pytest.mark.parametrize("name", OS_MODULES)
 def test_every_os_module_imports_here(name):
     assert _module(name).HAS_RLIMIT in (True, False)
+    assert _module(name).SELECT_COUNTS_SOCKETS in (True, False)
 
 
 @pytest.mark.parametrize("function", platform.CONTRACT)
