@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform as _stdlib_platform
 import sys
 
+from netprobe import platform
 from netprobe.models import PlatformInfo
 
 
@@ -17,4 +18,5 @@ def platform_info() -> PlatformInfo:
         machine=uname.machine,
         python=_stdlib_platform.python_version(),
         implementation=sys.implementation.name,
+        compatibility_layer=platform.compatibility_layer(),
     )

@@ -38,13 +38,16 @@ class PlatformInfo(Record):
     machine: str
     python: str
     implementation: str
+    #: What stands in for the OS where netprobe can tell (``Wine 8.0``); None on the OS itself.
+    compatibility_layer: Optional[str] = None
 
 
 @dataclass(frozen=True)
 class SelectorCap(Record):
     """What bounds one selector: an fd number, a count of sockets, or RLIMIT_NOFILE."""
 
-    kind: str  # "fd_number", "count" or "rlimit"
+    # "fd_number", "count" or "rlimit"; "loop" (an event loop's own count of sockets) only in a ramp
+    kind: str
     limit: Optional[int]
     detail: str
 

@@ -37,7 +37,7 @@ CONTRACT = (
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue", "readable_by_others",
-    "share_port", "kernel_slab_bytes",
+    "share_port", "kernel_slab_bytes", "compatibility_layer",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
@@ -73,6 +73,7 @@ listen_queue = _impl.listen_queue
 readable_by_others = _impl.readable_by_others
 share_port = _impl.share_port
 kernel_slab_bytes = _impl.kernel_slab_bytes
+compatibility_layer = _impl.compatibility_layer
 
 
 def remedy(reason: StopReason, side: str, hard: int | None, soft: int | None = None,

@@ -17,6 +17,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     allow_rebind,
     check_soft_fd_limit,
     classify_message,
+    compatibility_layer,
     fd_limits,
     kernel_slab_bytes,
     linger_zero,

@@ -15,6 +15,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     check_soft_fd_limit,
     classify_errno,
     classify_message,
+    compatibility_layer,
     errno_name,
     fd_ceiling,
     fd_limits,

@@ -251,6 +251,11 @@ def classify_message(text: str, operation: str) -> Optional[StopReason]:
     return classify_errno(errno_from_message(text), operation)
 
 
+def compatibility_layer() -> Optional[str]:
+    """A layer standing in for the OS, where netprobe can tell: none on POSIX systems."""
+    return None
+
+
 def kernel_slab_bytes() -> Optional[int]:
     """The kernel's slab memory in bytes, where the OS tells; None here."""
     return None

@@ -213,6 +213,23 @@ def can_bind_loopback_aliases() -> bool:
     return False
 
 
+def compatibility_layer() -> Optional[str]:
+    """The layer this Windows program runs on instead of Windows (``Wine 8.0``), or None on Windows itself.
+
+    Wine's ntdll exports ``wine_get_version``, which Windows' does not: a report made under Wine
+    says so, since Wine's kernel is not Windows' (handle counts, port reservations, pool).
+    """
+    import ctypes
+
+    try:
+        get_version = ctypes.WinDLL("ntdll").wine_get_version  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        return None
+    get_version.restype = ctypes.c_char_p
+    version = get_version()
+    return f"Wine {version.decode('ascii', 'replace')}" if version else "Wine"
+
+
 def kernel_slab_bytes() -> Optional[int]:
     """The kernel's slab memory: Windows' non-paged pool is not read by netprobe; None (unknown)."""
     return None

@@ -41,7 +41,8 @@ class Document:
 
 def platform_line(p: PlatformInfo) -> str:
     """The OS, machine and Python of a result, in one line for titles."""
-    return f"{p.system} {p.release} {p.machine}, {p.implementation} {p.python}"
+    layer = f" under {p.compatibility_layer}" if p.compatibility_layer else ""
+    return f"{p.system} {p.release} {p.machine}{layer}, {p.implementation} {p.python}"
 
 
 def limits_document(r: LimitsReport) -> Document:
