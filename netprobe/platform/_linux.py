@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno as _errno
 import os
 import socket
 from typing import TYPE_CHECKING, Optional
@@ -13,10 +14,8 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     SELECT_COUNTS_SOCKETS,
     allow_rebind,
     check_soft_fd_limit,
-    classify_errno,
     classify_message,
     compatibility_layer,
-    errno_name,
     fd_ceiling,
     fd_limits,
     linger_zero,
@@ -27,9 +26,29 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     readable_by_others,
     set_soft_fd_limit,
 )
+from netprobe.stops import StopReason, classify_errno_name
 
 if TYPE_CHECKING:
     import psutil
+
+# Linux's numbers (asm-generic/errno*.h) of the errors netprobe classifies, so that a Linux
+# result classifies the same on any OS (Windows' Python numbers EADDRNOTAVAIL 10049, say).
+LINUX_ERRNO = {
+    12: "ENOMEM", 23: "ENFILE", 24: "EMFILE", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 104: "ECONNRESET",
+    105: "ENOBUFS", 110: "ETIMEDOUT", 111: "ECONNREFUSED",
+}
+
+
+def errno_name(code: Optional[int]) -> Optional[str]:
+    """Return the symbolic name of ``code`` (``"EMFILE"``), or None: Linux's numbers, then this Python's."""
+    if code is None:
+        return None
+    return LINUX_ERRNO.get(code) or _errno.errorcode.get(code, str(code))
+
+
+def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
+    """Map a Linux errno met during ``operation`` to a stop reason, or None if unknown."""
+    return classify_errno_name(errno_name(code), operation)
 
 PROC_SYS = "/proc/sys"
 

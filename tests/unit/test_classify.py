@@ -32,10 +32,9 @@ def test_darwin_codes_from_xnu_errno_h(code, reason):
 
 
 @pytest.mark.parametrize("code, reason", [
-    (errno.EMFILE, "fd_limit"), (errno.ENFILE, "system_fd_limit"), (errno.EADDRNOTAVAIL, "port_exhaustion"),
-    (errno.ECONNREFUSED, "refused"), (errno.ENOBUFS, "memory"),
+    (24, "fd_limit"), (23, "system_fd_limit"), (99, "port_exhaustion"), (111, "refused"), (105, "memory"),
 ])
-def test_linux_codes(code, reason):
+def test_linux_codes_from_its_errno_h_on_any_os(code, reason):
     assert _linux.classify_errno(code, "connect") == reason
 
 
@@ -75,6 +74,6 @@ def test_only_linux_routes_all_of_127_8_without_aliases():
 
 def test_a_reset_is_the_server_closing_an_accepted_connection_whenever_it_arrives():
     """Even before connect() returns (a race on loopback): nothing accepted is refused, not reset."""
-    assert _linux.classify_errno(errno.ECONNRESET, "connect") == StopReason.CLOSED_BY_SERVER
-    assert _linux.classify_errno(errno.ECONNRESET, "verify") == StopReason.CLOSED_BY_SERVER
+    assert _linux.classify_errno(104, "connect") == StopReason.CLOSED_BY_SERVER  # ECONNRESET on Linux
+    assert _linux.classify_errno(104, "verify") == StopReason.CLOSED_BY_SERVER
     assert _windows.classify_errno(10054, "connect") == StopReason.CLOSED_BY_SERVER  # WSAECONNRESET
