@@ -9,7 +9,13 @@ ramp stops at a named limit: the script checks it against the prediction (within
 it checks that nothing is left: no process of the ramp, no established socket more than before.
 The kernel's count is the machine's (``TCP: inuse``): run it on an otherwise quiet machine.
 
-    python benchmarks/million.py [--to 1000000] [--hold 1]
+    python benchmarks/million.py [--to 1000000] [--hold 1] [--netns-ehash BUCKETS]
+
+Every TCP packet is looked up in the kernel's established hash; Linux sizes it at boot (262,144
+buckets on this 24 GiB machine) and never grows it, so with two million sockets each chain holds
+about eight. ``--netns-ehash`` runs the same ramp in a new network namespace whose hash has
+BUCKETS buckets (``net.ipv4.tcp_child_ehash_entries``, Linux 6.1+, as root), to show whether that
+is what makes the last steps slower than the first.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import psutil
 from tabulate import tabulate
@@ -34,7 +41,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--to", type=int, default=1_000_000)
     parser.add_argument("--hold", type=float, default=1.0)
+    parser.add_argument("--netns-ehash", type=int, metavar="BUCKETS",
+                        help="run in a new network namespace with a TCP established hash of BUCKETS (Linux, root)")
     args = parser.parse_args()
+    if args.netns_ehash:
+        return _in_network_namespace(args.netns_ehash, args.to, args.hold)
+    print(f"TCP established hash: {_ehash_buckets() or '?'} buckets")
     slab_before = platform.kernel_slab_bytes()
     established_before = platform.kernel_tcp_stats()[0]
     slab_peak = [slab_before or 0]
@@ -116,6 +128,33 @@ def main() -> int:
     print("checks       " + (f"the kernel agrees with netprobe's count: {ok}" if data["stop"] is None else
                              f"stopped within 5% of the prediction: {ok}"))
     return 0 if ok and not left else 1
+
+
+EHASH = Path("/proc/sys/net/ipv4/tcp_ehash_entries")
+CHILD_EHASH = Path("/proc/sys/net/ipv4/tcp_child_ehash_entries")
+
+
+def _ehash_buckets() -> Optional[int]:
+    """Buckets of this network namespace's established hash (negative in the file: the shared one)."""
+    try:
+        return abs(int(EHASH.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _in_network_namespace(buckets: int, to: int, hold: float) -> int:
+    """Run this benchmark again inside a new network namespace whose established hash has ``buckets``."""
+    try:
+        before = CHILD_EHASH.read_text().strip()
+        CHILD_EHASH.write_text(str(buckets))
+    except OSError as exc:
+        print(f"--netns-ehash needs Linux 6.1+ and root: {exc}")
+        return 2
+    try:
+        inner = f"ip link set lo up && exec {sys.executable} {__file__} --to {to} --hold {hold}"
+        return subprocess.run(["unshare", "--net", "sh", "-c", inner]).returncode
+    finally:
+        CHILD_EHASH.write_text(before)
 
 
 if __name__ == "__main__":
