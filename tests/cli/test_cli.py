@@ -55,7 +55,7 @@ def test_limits_markdown_is_github_tables():
 def test_limits_output_file(tmp_path):
     target = tmp_path / "limits.json"
     assert run(["limits", "--format", "json", "--output", str(target)]) == 0
-    assert json.loads(target.read_text())["schema"] == "netprobe.limits/1"
+    assert json.loads(target.read_text("utf-8"))["schema"] == "netprobe.limits/1"
     assert [p.name for p in tmp_path.iterdir()] == ["limits.json"]  # no temporary left behind
 
 

@@ -81,7 +81,7 @@ def test_issue13_5_output_through_a_symlink_keeps_the_link(tmp_path):
     link = tmp_path / "link.json"
     os.symlink(target, link)
     assert run(["limits", "--format", "json", "--output", str(link)]) == 0
-    assert link.is_symlink() and json.loads(target.read_text())["schema"] == "netprobe.limits/1"
+    assert link.is_symlink() and json.loads(target.read_text("utf-8"))["schema"] == "netprobe.limits/1"
 
 
 @posix_only
@@ -236,7 +236,7 @@ def test_issue13_12_two_quick_sigterms_still_write_the_report_and_leave_nothing(
                                          "--format", "json", "--output", str(out)],
                                         (signal.SIGTERM, signal.SIGTERM), timeout=30)
     assert status == 130, err
-    assert json.loads(out.read_text())["stop"]["reason"] == "interrupted"
+    assert json.loads(out.read_text("utf-8"))["stop"]["reason"] == "interrupted"
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".netprobe-")]
     assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
 

@@ -25,7 +25,7 @@ def _write(path, record):
 def windows_files(tmp_path):
     """A limits report built from netsh output recorded on Windows 10, and a ramp that met select()'s cap."""
     info = PlatformInfo("Windows", "10", "AMD64", "3.12.4", "cpython")
-    facts = _windows.facts_from_netsh((DATA / "windows_netsh_dynamicport_tcp.txt").read_text())
+    facts = _windows.facts_from_netsh((DATA / "windows_netsh_dynamicport_tcp.txt").read_text("utf-8"))
     limits = build_limits_report(info, *_windows.fd_limits(), facts, SelectorCap("count", 512, "measured"),
                                  ["SelectSelector"], "SelectSelector", ProcessStats(4321, 180, 30 << 20, 4, 0.2),
                                  MemoryStats(16 << 30, 9 << 30))
@@ -40,7 +40,7 @@ def windows_files(tmp_path):
 @pytest.fixture
 def macos_limits(tmp_path):
     info = PlatformInfo("Darwin", "23.6.0", "arm64", "3.12.4", "cpython")
-    facts = _darwin.facts_from_sysctl(_parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text()))
+    facts = _darwin.facts_from_sysctl(_parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text("utf-8")))
     limits = build_limits_report(info, 256, None, None, facts, SelectorCap("fd_number", 1024, "measured"),
                                  ["KqueueSelector", "PollSelector", "SelectSelector"], "KqueueSelector",
                                  ProcessStats(99, 12, 20 << 20, 1, 0.1), MemoryStats(8 << 30, 4 << 30))

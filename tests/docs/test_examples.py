@@ -27,12 +27,12 @@ def test_example_prints_what_the_docs_say(example):
         pytest.skip("shows a POSIX behaviour")
     result = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == example.with_suffix(".out").read_text()
+    assert result.stdout == example.with_suffix(".out").read_text("utf-8")
 
 
 def test_the_guide_shows_each_example_and_its_output():
-    guide = (ROOT / "docs" / "concurrency.md").read_text()
+    guide = (ROOT / "docs" / "concurrency.md").read_text("utf-8")
     for example in EXAMPLES:
         assert f"examples/{example.name}" in guide
-        for line in example.with_suffix(".out").read_text().splitlines():
+        for line in example.with_suffix(".out").read_text("utf-8").splitlines():
             assert line in guide, f"{example.name}'s output line {line!r} is not in the guide"

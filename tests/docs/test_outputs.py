@@ -24,7 +24,7 @@ spec.loader.exec_module(regenerate)
 # Shorter runs with the same shape, where the documented one takes long.
 FASTER = {"--duration": "0.3", "--delay": "0.2"}
 SHOWN = [(page.name, m["args"], m["out"]) for page in sorted((ROOT / "docs").glob("*.md"))
-         for m in regenerate.blocks(page.read_text())]
+         for m in regenerate.blocks(page.read_text("utf-8"))]
 
 
 def shape(text: str) -> list[str]:

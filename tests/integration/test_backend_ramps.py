@@ -101,7 +101,7 @@ def test_backend_all_on_the_command_line(tmp_path):
     out = tmp_path / "ceilings.json"
     done = run_netprobe("ramp", "--backend", "all", "--to", "200", "--quiet", "--format", "json", "--output", str(out))
     assert done.returncode == 0, done.stderr
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     assert data["schema"] == "netprobe.ceilings/1"
     assert {r["backend"] for r in data["rows"]} == set(available_backends())
     assert all(r["schema"] == "netprobe.ramp/1" for r in data["ramps"])

@@ -101,7 +101,7 @@ def test_plots_are_pngs_of_the_promised_size(tmp_path):
                         "--plot", str(echo), "--output", str(tmp_path / "e.txt"))
     assert done.returncode == 0, done.stderr
     assert _png_size(sel) == _png_size(ramp) == _png_size(echo) == (1000, 600)
-    assert json.loads((tmp_path / "sel.json").read_text())["schema"] == "netprobe.bench.selectors/1"
+    assert json.loads((tmp_path / "sel.json").read_text("utf-8"))["schema"] == "netprobe.bench.selectors/1"
 
 
 def test_plot_without_matplotlib_says_how_to_install(tmp_path):

@@ -91,7 +91,7 @@ def test_three_local_workers_account_for_every_connection(server, tmp_path):
     done = run_netprobe("ramp", "--target", _target(server), "--workers", "3", "--spawn-local", "--to", "3000",
                         "--quiet", "--format", "json", "--output", str(out), timeout=180)
     assert done.returncode == 0, done.stderr
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     held = [w["held"] for w in data["workers"]]
     assert data["reached"] == 3000 and sum(held) == 3000 and len(held) == 3
     if platform.can_bind_loopback_aliases():
@@ -115,7 +115,7 @@ def test_a_worker_at_its_fd_limit_is_named_as_a_client_side_stop(server, tmp_pat
     finally:
         _end(master, *workers)
     assert master.returncode == 1, err
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     stop = data["stop"]
     assert (stop["reason"], stop["side"]) == ("fd_limit", "client") and stop["worker"]
     limited = next(w for w in data["workers"] if w["id"] == stop["worker"])
@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_ramp_is_worker_lost(server, tmp_path):
     finally:
         _end(master, survivor, victim)
     assert master.returncode == 1, err
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     assert data["stop"]["reason"] == "worker_lost" and data["stop"]["side"] == "client"
     assert _drained(server) == 0  # the survivor closed its share, the kernel the victim's
 
@@ -165,7 +165,7 @@ def test_sigint_to_the_master_ends_it_with_130_and_leaves_nothing(server, tmp_pa
     finally:
         _end(master)
     assert master.returncode == 130, err
-    assert json.loads(out.read_text())["stop"]["reason"] == "interrupted"
+    assert json.loads(out.read_text("utf-8"))["stop"]["reason"] == "interrupted"
     psutil.wait_procs(kids, timeout=15)
     assert not [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
     assert _drained(server) == 0
@@ -324,7 +324,7 @@ def test_issue20_1_a_stranger_on_the_master_port_changes_nothing_and_is_counted(
         _end(ramp, stranger)
     assert {"raw", "zmq", "curve"} <= set(tried.split()), stranger_err
     assert ramp.returncode == 0, err
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     assert data["reached"] == 2000 and len(data["workers"]) == 2
     assert [w["held"] for w in data["workers"]] == [1000, 1000]
     security = " ".join(n["reason"] for n in data["notes"] if n["field"] == "security")
@@ -373,7 +373,7 @@ def test_issue20_3_a_server_that_stops_completing_handshakes_is_not_a_lost_worke
     done = run_netprobe("ramp", "--target", _target(slow), "--workers", "1", "--spawn-local", "--to", "6000",
                         "--step", "6000", "--timeout", "0.4", "--verify", "connect", "--quiet", "--format", "json",
                         "--output", str(out), timeout=180)
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     assert done.returncode == 1, done.stderr
     assert data["stop"]["reason"] != "worker_lost" and data["stop"]["side"] == "server", data["stop"]
     assert data["steps"][0]["seconds"] > 0.4 + STEP_GRACE, "the step no longer outlasts a fixed deadline"
@@ -397,7 +397,7 @@ def test_issue20_10_a_report_no_worker_could_send_names_its_worker(server, tmp_p
     finally:
         _end(ramp, liar)
     assert ramp.returncode == 1, err
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     stop = data["stop"]
     assert stop["reason"] == "worker_lost" and stop["worker"] == data["workers"][0]["id"], stop
     assert "no worker could have sent" in stop["message"] and "1,000,000,000,000,000,000" in stop["message"]

@@ -16,7 +16,15 @@ from netprobe import platform
 from netprobe.cli.ramp import run_spec
 from netprobe.ramp.spec import RampOptions, build_ramp_spec
 from netprobe.selector_catalog import available_selectors
-from tests.conftest import ROOT, needs_rlimit, run_netprobe, signal_netprobe, skip_unless_linux, skip_unless_root
+from tests.conftest import (
+    ROOT,
+    UNDER_WINE,
+    needs_rlimit,
+    run_netprobe,
+    signal_netprobe,
+    skip_unless_linux,
+    skip_unless_root,
+)
 
 SELECT_CAP = platform.probe_select_cap()
 # Where select() caps a count of sockets (Windows: 512), DefaultSelector is select itself.
@@ -34,17 +42,22 @@ def ramp(**options):
 @pytest.mark.parametrize("server", ["process", "thread"])
 @pytest.mark.parametrize("client", ["nonblocking", "threads", "gevent"])
 def test_reaches_1000_in_every_placement_and_client_model(server, client):
-    result = ramp(to=TARGET, placement=server, client=client)
+    # Where select() counts sockets (Windows: 512), the default selectors server stops at 511 by
+    # design; the clients are under test here, so they ramp asyncio's proactor there instead.
+    backend = "asyncio" if platform.SELECT_COUNTS_SOCKETS else "selectors"
+    result = ramp(to=TARGET, placement=server, client=client, backend=backend)
     assert result.ok and result.stop is None, result.stop
     assert result.reached == TARGET
     assert [s.connections for s in result.steps] == list(range(TARGET // 10, TARGET + 1, TARGET // 10))
     last = result.steps[-1]
+    assert last.p50_ms is not None and last.p99_ms >= last.p50_ms
+    if last.client_fds is None and UNDER_WINE:
+        return  # Wine's psutil counts no handles: unknown, shown as such
     assert last.client_fds >= TARGET
     if server == "process":
         assert last.server_fds >= TARGET and last.server_rss > 0
     else:
         assert last.client_fds >= 2 * TARGET  # both ends in one process
-    assert last.p50_ms is not None and last.p99_ms >= last.p50_ms
 
 
 @needs_rlimit
@@ -135,7 +148,7 @@ def test_thread_placement_fd_limit_runs_in_a_child_and_restores(tmp_path):
     proc = run_netprobe("ramp", "--server", "thread", "--fd-limit", "256", "--to", "1000",
                         "--format", "json", "--output", str(out))
     assert proc.returncode == 1, proc.stderr
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     assert data["stop"]["reason"] == "fd_limit"
     assert 100 <= data["reached"] <= 128
 
@@ -146,7 +159,7 @@ def test_sigint_mid_ramp_exits_130_with_a_partial_report(tmp_path):
     status, err, kids = signal_netprobe(["ramp", "--to", "8000", "--step", "400", "--hold", "0.5",
                                          "--format", "json", "--output", str(out)], (signal.SIGINT,), timeout=30)
     assert status == 130, err
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     assert data["stop"]["reason"] == "interrupted" and 0 < data["reached"] < 8000
     assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
 

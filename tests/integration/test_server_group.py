@@ -90,7 +90,7 @@ def test_issue19_3_a_ramp_past_one_process_spreads_over_processes_and_reaches_it
     done = run_netprobe("ramp", "--to", "3000", "--quiet", "--format", "json", "--output", str(out),
                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1000, 1000)))
     assert done.returncode == 0, done.stderr
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text("utf-8"))
     assert data["reached"] == 3000 and data["stop"] is None
     assert (data["config"]["server_processes"], data["config"]["client_processes"]) == (4, 4)
     last = data["steps"][-1]

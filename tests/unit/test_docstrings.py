@@ -45,7 +45,7 @@ def _inherited_doc(path: Path, owner: tuple[str, ...], name: str) -> str | None:
 def _undocumented() -> list[str]:
     problems = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        tree = ast.parse(path.read_text())
+        tree = ast.parse(path.read_text("utf-8"))
         where = str(path.relative_to(PACKAGE.parent))
         if not ast.get_docstring(tree):
             problems.append(f"{where}: no module docstring")

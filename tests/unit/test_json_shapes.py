@@ -24,9 +24,9 @@ SHAPES = DATA / "json_shapes"
 def test_document_has_the_key_paths_it_always_had(name, args):
     proc = run_netprobe(*args, "--format", "json")
     assert proc.returncode in (0, 1), proc.stderr
-    expected = set(json.loads((SHAPES / f"{name}.json").read_text()))
+    expected = set(json.loads((SHAPES / f"{name}.json").read_text("utf-8")))
     paths = key_paths(json.loads(proc.stdout))
     assert not expected - paths, f"keys gone: {sorted(expected - paths)}"
-    documented = (ROOT / "docs" / "json.md").read_text()
+    documented = (ROOT / "docs" / "json.md").read_text("utf-8")
     added = {path.rsplit(".", 1)[-1] for path in paths - expected}
     assert not {key for key in added if f"`{key}`" not in documented and f".{key}`" not in documented}, added

@@ -5,6 +5,8 @@ from netprobe.models import MemoryStats, PlatformInfo, ProcessStats, SelectorCap
 from netprobe.platform import _darwin, _linux, _parsers, _windows
 from tests.conftest import DATA
 
+NETSH_DYNAMIC = DATA / "windows_netsh_dynamicport_tcp.txt"
+
 
 def _keys(obj, prefix=""):
     if isinstance(obj, dict):
@@ -32,11 +34,11 @@ def test_same_keys_on_linux_macos_and_windows(tmp_path):
     linux = _report("Linux", _linux.facts_from_proc_sys(str(tmp_path)), 1024, 4096, None,
                     SelectorCap("fd_number", 1024, ""), ["EpollSelector", "PollSelector", "SelectSelector"],
                     "EpollSelector")
-    lion = _parsers.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text())
+    lion = _parsers.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text("utf-8"))
     mac = _report("Darwin", _darwin.facts_from_sysctl(lion),
                   256, None, None, SelectorCap("fd_number", 1024, ""),
                   ["KqueueSelector", "PollSelector", "SelectSelector"], "KqueueSelector")
-    windows = _report("Windows", _windows.facts_from_netsh((DATA / "windows_netsh_dynamicport_tcp.txt").read_text()),
+    windows = _report("Windows", _windows.facts_from_netsh(NETSH_DYNAMIC.read_text("utf-8")),
                       *_windows.fd_limits(), SelectorCap("count", 512, ""), ["SelectSelector"], "SelectSelector")
     assert _keys(linux) == _keys(mac) == _keys(windows)
     assert windows["fds"]["soft"] is None
@@ -44,7 +46,7 @@ def test_same_keys_on_linux_macos_and_windows(tmp_path):
 
 
 def test_windows_prediction_is_select_count_bound():
-    windows = _report("Windows", _windows.facts_from_netsh((DATA / "windows_netsh_dynamicport_tcp.txt").read_text()),
+    windows = _report("Windows", _windows.facts_from_netsh(NETSH_DYNAMIC.read_text("utf-8")),
                       *_windows.fd_limits(), SelectorCap("count", 512, ""), ["SelectSelector"], "SelectSelector")
     process = next(p for p in windows["predicted"] if p["placement"] == "process")
     assert process["max_connections"] == 511 and process["binding_limit"] == "select_limit"
@@ -52,7 +54,7 @@ def test_windows_prediction_is_select_count_bound():
 
 
 def test_macos_default_limit_predicts_kqueue_at_251():
-    facts = _darwin.facts_from_sysctl(_parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text()))
+    facts = _darwin.facts_from_sysctl(_parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text("utf-8")))
     mac = _report("Darwin", facts, 256, None, None, SelectorCap("fd_number", 1024, ""),
                   ["KqueueSelector", "PollSelector", "SelectSelector"], "KqueueSelector")
     kq = next(p for p in mac["predicted"] if p["selector"] == "KqueueSelector" and p["placement"] == "process")

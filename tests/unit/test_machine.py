@@ -40,7 +40,7 @@ def test_issue19_2_kernel_memory_is_measured_once_per_kernel_and_cached(tmp_path
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     first = kernel_memory("a-kernel", 20_000, 10)
     assert first.per_connection is not None and 1_000 < first.per_connection < 100_000, first
-    cache = json.loads((tmp_path / "netprobe" / "kernel-memory.json").read_text())
+    cache = json.loads((tmp_path / "netprobe" / "kernel-memory.json").read_text("utf-8"))
     assert cache == {"kernel": "a-kernel", "bytes_per_connection": first.per_connection, "connections": 1000}
     again = kernel_memory("a-kernel", 20_000, 10)
     assert again.per_connection == first.per_connection and "cached for kernel a-kernel" in again.how

@@ -7,7 +7,7 @@ from tests.conftest import DATA
 
 
 def test_netsh_dynamicport_recorded_on_windows_10():
-    text = (DATA / "windows_netsh_dynamicport_tcp.txt").read_text()
+    text = (DATA / "windows_netsh_dynamicport_tcp.txt").read_text("utf-8")
     assert _parsers.parse_dynamicport(text) == (49152, 16384)
     facts = _windows.facts_from_netsh(text)
     assert (facts.port_low, facts.port_high, facts.port_count) == (49152, 65535, 16384)
@@ -27,7 +27,7 @@ def test_netsh_garbage_becomes_a_note_not_a_crash():
 
 
 def test_sysctl_mojave_colon_format():
-    values = _parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text())
+    values = _parsers.parse_sysctl((DATA / "darwin_sysctl_mojave.txt").read_text("utf-8"))
     assert values == {"kern.maxfiles": 12288, "kern.maxfilesperproc": 10240}
     facts = _darwin.facts_from_sysctl(values)
     assert facts.system_max == 12288 and facts.per_process_max == 10240
@@ -36,14 +36,14 @@ def test_sysctl_mojave_colon_format():
 
 
 def test_sysctl_lion_mixed_formats():
-    values = _parsers.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text())
+    values = _parsers.parse_sysctl((DATA / "darwin_sysctl_lion.txt").read_text("utf-8"))
     assert values["kern.maxfiles"] == 32768
     assert values["kern.maxfilesperproc"] == 16384
     assert values["kern.num_files"] == 2049
 
 
 def test_sockstat_recorded_here():
-    inuse, mem = _parsers.parse_sockstat((DATA / "linux_sockstat.txt").read_text())
+    inuse, mem = _parsers.parse_sockstat((DATA / "linux_sockstat.txt").read_text("utf-8"))
     assert inuse == 1 and mem == 168
 
 
@@ -65,18 +65,18 @@ def test_linux_facts_from_missing_proc_are_notes(tmp_path):
     ("windows_netsh_excludedportrange_es.txt", (1025, 1124), (50000, 50059), 24),
 ])
 def test_excludedportrange_in_several_languages(name, first, last, count):
-    ranges = _parsers.parse_excludedportrange((DATA / name).read_text(encoding="utf-8"))
+    ranges = _parsers.parse_excludedportrange((DATA / name).read_text("utf-8"))
     assert (ranges[0], ranges[-1], len(ranges)) == (first, last, count)
 
 
 def test_excludedportrange_with_nothing_reserved_yet():
-    text = (DATA / "windows_netsh_excludedportrange_zh_empty.txt").read_text(encoding="utf-8")
+    text = (DATA / "windows_netsh_excludedportrange_zh_empty.txt").read_text("utf-8")
     assert _parsers.parse_excludedportrange(text) == []
 
 
 def test_the_dynamic_range_less_what_hyper_v_reserved_inside_it():
-    dynamic = (DATA / "windows_netsh_dynamicport_tcp.txt").read_text()
-    excluded = (DATA / "windows_netsh_excludedportrange_en_2026.txt").read_text()
+    dynamic = (DATA / "windows_netsh_dynamicport_tcp.txt").read_text("utf-8")
+    excluded = (DATA / "windows_netsh_excludedportrange_en_2026.txt").read_text("utf-8")
     facts = _windows.facts_from_netsh(dynamic, excluded)
     # Inside 49152-65535: 49673-49772, 50000-50059, 50060-50159, 50164-50263, 50366-50665 (three
     # touching blocks) and 53286-53485 (two): 100 + 60 + 100 + 100 + 300 + 200 = 860 ports.
@@ -104,12 +104,12 @@ def test_excluded_port_arithmetic(excluded, taken):
 
 
 def test_launchctl_maxfiles_on_macos_15():
-    text = (DATA / "darwin_launchctl_maxfiles_15.txt").read_text()
+    text = (DATA / "darwin_launchctl_maxfiles_15.txt").read_text("utf-8")
     assert _parsers.parse_launchctl_limit(text) == (256, None)
 
 
 def test_launchctl_limit_listing_with_a_raised_maxfiles():
-    text = (DATA / "darwin_launchctl_limit_2017.txt").read_text()
+    text = (DATA / "darwin_launchctl_limit_2017.txt").read_text("utf-8")
     assert _parsers.parse_launchctl_limit(text) == (524288, 524288)
     assert _parsers.parse_launchctl_limit(text, "maxproc") == (2048, 2048)
     assert _parsers.parse_launchctl_limit("garbage") == (None, None)

@@ -23,7 +23,7 @@ def test_stop_reason_words_are_spelled_in_the_vocabulary_only():
     # Reasons that are ordinary words ("timeout", "memory", "other") also name dict keys and options.
     distinctive = [r.value for r in StopReason if "_" in r.value or r.value in ("backlog", "refused")]
     spelled = re.compile(r"[\"']({})[\"']".format("|".join(distinctive)))
-    writers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if spelled.search(p.read_text()))
+    writers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if spelled.search(p.read_text("utf-8")))
     assert writers == ["stops.py"]
 
 
@@ -66,14 +66,14 @@ def test_every_registered_name_is_a_choice_in_help(command, option, names):
 
 
 def test_every_registered_backend_and_client_is_in_the_docs():
-    backends = (DOCS / "backends.md").read_text()
+    backends = (DOCS / "backends.md").read_text("utf-8")
     for name in backend_names():
         assert f"| `{name}`" in backends, f"docs/backends.md has no table row for backend {name}"
-    ramp = (DOCS / "ramp.md").read_text()
+    ramp = (DOCS / "ramp.md").read_text("utf-8")
     for name in client_names():
         assert f"| `--client {name}` |" in ramp, f"docs/ramp.md has no table row for client model {name}"
 
 
 def test_the_stop_reason_table_of_the_docs_is_the_records():
-    doc = (DOCS / "ramp.md").read_text()
+    doc = (DOCS / "ramp.md").read_text("utf-8")
     assert stops.docs_table() in doc, "docs/ramp.md's stop table is stale: run python -m netprobe.stops"
