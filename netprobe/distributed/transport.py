@@ -10,8 +10,10 @@ its socket before its first message.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hmac
+import threading
 import time
 from typing import Any, Optional
 
@@ -21,12 +23,13 @@ import_locust()
 
 import zmq  # noqa: E402  (locust first: its import sets up gevent without patching)
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
-from zmq.auth.thread import ThreadAuthenticator  # noqa: E402
+from zmq.auth import Authenticator  # noqa: E402
 
 from netprobe.distributed.secret import ZAP_DOMAIN, CurveKeys  # noqa: E402
 
 REBIND_WAIT = 2.0  # seconds to wait for ZeroMQ to let go of the master's port between unbind and bind
 ACK_WAIT = 1.0  # seconds between a worker's hellos to locust's master while it waits for an answer
+ZAP_POLL_MS = 100  # how often the authentication thread looks up from its socket to see whether it should stop
 
 
 class _Gatekeeper:
@@ -44,13 +47,53 @@ class _Gatekeeper:
         return False
 
 
+class _AuthenticationThread:
+    """pyzmq's ZAP authenticator served from a thread of its own, on any OS.
+
+    pyzmq's ThreadAuthenticator waits on asyncio's default loop, which on Windows is the proactor:
+    it has no add_reader, so there pyzmq needs tornado, and without it the thread dies at its
+    first poll and every worker's handshake goes unanswered. This thread waits with ZeroMQ's own
+    poller instead; the authenticator's coroutine only computes and replies, so a loop of any
+    kind runs it.
+    """
+
+    def __init__(self, context: zmq.Context[Any], gatekeeper: _Gatekeeper) -> None:
+        self.authenticator = Authenticator(context)
+        self.authenticator.configure_curve_callback(ZAP_DOMAIN, credentials_provider=gatekeeper)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="netprobe-zap", daemon=True)
+
+    def start(self) -> None:
+        """Bind ZeroMQ's authentication socket, then answer on it until stopped."""
+        self.authenticator.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop answering and close the socket."""
+        self._stopping.set()
+        self._thread.join()
+        self.authenticator.stop()
+
+    def _serve(self) -> None:
+        zap = self.authenticator.zap_socket
+        poller = zmq.Poller()
+        poller.register(zap, zmq.POLLIN)
+        loop = asyncio.new_event_loop()
+        try:
+            while not self._stopping.is_set():
+                if poller.poll(ZAP_POLL_MS):
+                    loop.run_until_complete(self.authenticator.handle_zap_message(zap.recv_multipart()))
+        finally:
+            loop.close()
+
+
 class SecureMasterRunner(MasterRunner):
     """locust's master whose listening socket admits only peers holding the run's secret."""
 
     def __init__(self, environment: Any, host: str, port: int, keys: CurveKeys) -> None:
         self.keys = keys
         self.gatekeeper = _Gatekeeper(keys)
-        self._authenticator: Optional[ThreadAuthenticator] = None
+        self._authenticator: Optional[_AuthenticationThread] = None
         super().__init__(environment, host, port)
         environment.runner = self
         self._secure()
@@ -66,9 +109,8 @@ class SecureMasterRunner(MasterRunner):
             self._authenticator.stop()
         # The handler must live in the socket's own ZeroMQ context; a plain (not gevent) view of it
         # runs in a thread of its own, which answers while the master's greenlets wait.
-        self._authenticator = ThreadAuthenticator(zmq.Context.shadow(socket.context.underlying))
+        self._authenticator = _AuthenticationThread(zmq.Context.shadow(socket.context.underlying), self.gatekeeper)
         self._authenticator.start()
-        self._authenticator.configure_curve_callback(ZAP_DOMAIN, credentials_provider=self.gatekeeper)
         socket.zap_domain = ZAP_DOMAIN.encode()
         socket.curve_server = True
         socket.curve_secretkey = self.keys.server_secret
