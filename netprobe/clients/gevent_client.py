@@ -24,8 +24,13 @@ class GeventClient(Client):
         import gevent
         import gevent.pool
         import gevent.socket
+        import greenlet
 
         self._gevent = gevent
+        # Made inside a greenlet, the client runs on a hub its caller owns (a distributed worker's,
+        # which locust's runner lives on): that hub must outlive it. Made in a thread's own main
+        # greenlet, the hub is the client's alone, and it goes with the client.
+        self._owns_hub = greenlet.getcurrent().parent is None
         self._gsocket = gevent.socket
         self._pool_cls = gevent.pool.Pool
         self._all: list[Any] = []
@@ -110,5 +115,6 @@ class GeventClient(Client):
             abort(sock)
         self._all = []
         self.verified = []
-        # The hub holds its loop's fds (epoll, wake-up pipe) for the life of the thread otherwise.
-        self._gevent.get_hub().destroy(destroy_loop=True)
+        if self._owns_hub:
+            # The hub holds its loop's fds (epoll, wake-up pipe) for the life of the thread otherwise.
+            self._gevent.get_hub().destroy(destroy_loop=True)

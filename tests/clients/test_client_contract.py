@@ -6,6 +6,7 @@ Registering a client model is enough to put it under contract, as with backends.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from array import array
 
@@ -109,3 +110,27 @@ for _spec in CLIENTS.specs():
 def test_every_registered_client_model_is_under_contract():
     classes = {cls.MODEL.name for name, cls in globals().items() if name.startswith("Test_")}
     assert classes == set(CLIENTS.names())
+
+
+def test_a_gevent_client_made_in_a_greenlet_leaves_the_hub_it_ran_on(child_server):
+    """A distributed worker's client runs on the hub locust's runner lives on: closing it leaves that hub."""
+    gevent = pytest.importorskip("gevent")
+    server = child_server()
+    kept: list[bool] = []
+
+    def on_a_hub_of_its_own_thread() -> None:
+        hub = gevent.get_hub()
+
+        def hold_and_close() -> None:
+            client = CLIENTS.get("gevent").create(server.addresses, None, b"netprobe ping\n", Verify.ECHO, 16)
+            client.open(5, TIMEOUT, _never)
+            client.close()
+
+        gevent.spawn(hold_and_close).join()
+        kept.append(gevent.get_hub() is hub)
+        hub.destroy(destroy_loop=True)
+
+    thread = threading.Thread(target=on_a_hub_of_its_own_thread)
+    thread.start()
+    thread.join(30)
+    assert kept == [True]
