@@ -66,7 +66,7 @@ def collect_limits() -> LimitsReport:
     import psutil
 
     soft, hard, missing = platform.fd_limits()
-    from netprobe.machine import kernel_memory, machine_limits
+    from netprobe.machine import kernel_memory, loopback_sources, machine_limits
 
     proc, proc_notes = process_stats()
     vm = psutil.virtual_memory()
@@ -85,7 +85,7 @@ def collect_limits() -> LimitsReport:
         process=proc,
         memory=MemoryStats(vm.total, vm.available),
         extra_notes=proc_notes,
-        machine=machine_limits(facts, hard, vm.available, kernel),
+        machine=machine_limits(facts, hard, vm.available, kernel, loopback_sources()),
     )
 
 

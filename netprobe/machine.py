@@ -119,10 +119,14 @@ def kernel_memory(release: str, soft: Optional[int], fds_open: Optional[int]) ->
     return measured
 
 
+def loopback_sources() -> int:
+    """How many loopback addresses this OS lets a client connect from without configuring any."""
+    return LOOPBACK_127_8 if platform.can_bind_loopback_aliases() else 1
+
+
 def machine_limits(facts: SystemFacts, hard: Optional[int], memory_available: Optional[int],
-                   kernel: KernelMemory) -> MachineLimits:
+                   kernel: KernelMemory, sources: int) -> MachineLimits:
     """The most loopback connections (both ends on this machine) the machine holds, and what binds it: pure."""
-    sources = LOOPBACK_127_8 if platform.can_bind_loopback_aliases() else 1
     caps: list[tuple[int, StopReason, str]] = []
     if facts.system_max is not None:
         free = facts.system_max - (facts.system_in_use or 0)

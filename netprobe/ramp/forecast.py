@@ -70,7 +70,7 @@ def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts,
     import psutil
 
     from netprobe.hostinfo import platform_info
-    from netprobe.machine import KernelMemory, cached_kernel_memory, machine_limits
+    from netprobe.machine import KernelMemory, cached_kernel_memory, loopback_sources, machine_limits
 
     _, hard, _ = platform.fd_limits()
     caps: list[tuple[int, StopReason, str]] = []
@@ -80,7 +80,7 @@ def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts,
     if one_client is not None:
         caps.append((one_client, StopReason.FD_LIMIT, f"the one client process: {one_client:,} fds left"))
     kernel = cached_kernel_memory(platform_info().release) or KernelMemory(None, "not measured yet")
-    machine = machine_limits(facts, hard, psutil.virtual_memory().available, kernel)
+    machine = machine_limits(facts, hard, psutil.virtual_memory().available, kernel, loopback_sources())
     if machine.ceiling is not None and machine.binding is not None:
         caps.append((machine.ceiling, StopReason(machine.binding), f"the machine: {machine.detail}"))
     if not caps:
