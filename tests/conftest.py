@@ -27,6 +27,17 @@ UNDER_WINE = (platform.compatibility_layer() or "").startswith("Wine")
 def wine_differs(how: str) -> pytest.MarkDecorator:
     """Skip a test under Wine only, where Wine is known to differ from Windows (docs/platforms.md lists each)."""
     return pytest.mark.skipif(UNDER_WINE, reason=f"Wine differs from Windows: {how}")
+
+
+#: A server backend that holds thousands here: where select() counts sockets (Windows: 512), the
+#: default selectors server stops at 511 by design, so a test whose subject is not the server
+#: ramps asyncio (the proactor there) instead.
+UNCAPPED_BACKEND = "asyncio" if platform.SELECT_COUNTS_SOCKETS else "selectors"
+
+
+def fd_limit_refusal(posix_problem: str) -> str:
+    """What refuses an --fd-limit here: ``posix_problem`` where RLIMIT_NOFILE exists, else its absence."""
+    return posix_problem if platform.HAS_RLIMIT else "needs RLIMIT_NOFILE"
 ROOT = Path(__file__).parent.parent
 
 

@@ -24,7 +24,7 @@ from netprobe.errors import OutputError
 from netprobe.output import write_file
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Side
-from tests.conftest import netprobe_process, run_netprobe, signal_netprobe, skip_unless_root
+from tests.conftest import fd_limit_refusal, netprobe_process, run_netprobe, signal_netprobe, skip_unless_root
 
 posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="POSIX devices, FIFOs and signals")
 
@@ -214,7 +214,7 @@ def test_issue13_14_a_newline_in_a_field_cannot_break_the_markdown_table(tmp_pat
     (["bench", "echo", "--duration", "inf"], "--duration must be a finite number"),
     (["bench", "echo", "--duration", "nan"], "--duration must be a finite number"),
     (["bench", "transfer", "--file-size", "1000000000000"], "--file-size must be 1-"),
-    (["ramp", "--to", "10", "--placement", "thread", "--fd-limit", "3"], "no fds to work with"),
+    (["ramp", "--to", "10", "--placement", "thread", "--fd-limit", "3"], fd_limit_refusal("no fds to work with")),
     (["serve", "--root", "/tmp"], "--root applies to --protocol file"),
     (["ramp", "--to", "10", "--server", "thread", "--target", "127.0.0.1:9"], "cannot apply to --target"),
     (["ramp", "--to", "10", "--selector", "poll", "--target", "127.0.0.1:9"], "cannot apply to --target"),

@@ -1,4 +1,4 @@
-"""`netprobe report` on JSON from real runs here plus results shaped like Windows and macOS ones."""
+"""`netprobe report` on JSON from real runs here plus results built from recorded Windows and macOS output."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import json
 
 import pytest
 
-from netprobe import stops
+from netprobe import platform, stops
 from netprobe.cli import run
+from netprobe.hostinfo import platform_info
 from netprobe.limits import build_limits_report
 from netprobe.models import MemoryStats, Peak, PlatformInfo, Prediction, ProcessStats, RampResult, SelectorCap, StopInfo
 from netprobe.platform import _darwin, _parsers, _windows
 from netprobe.ramp.spec import RampSpec
+from netprobe.selector_catalog import default_selector
 from netprobe.stops import StopReason
 from tests.conftest import DATA
 
@@ -48,30 +50,32 @@ def macos_limits(tmp_path):
 
 
 @pytest.fixture
-def linux_files(tmp_path):
-    limits = tmp_path / "limits-linux.json"
-    ramp = tmp_path / "ramp-linux.json"
+def here_files(tmp_path):
+    """A limits report and a short ramp made on this machine, whatever its OS."""
+    limits = tmp_path / "limits-here.json"
+    ramp = tmp_path / "ramp-here.json"
     assert run(["limits", "--format", "json", "--output", str(limits)]) == 0
     assert run(["ramp", "--to", "200", "--format", "json", "--output", str(ramp), "--quiet"]) == 0
     return str(limits), str(ramp)
 
 
-def test_side_by_side_markdown(capsys, linux_files, macos_limits):
-    assert run(["report", *linux_files, macos_limits, "--format", "markdown"]) == 0
+def test_side_by_side_markdown(capsys, here_files, macos_limits):
+    assert run(["report", *here_files, macos_limits, "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("|") and "Python" in line)
-    assert "Linux" in header and "Darwin arm64 / Python 3.12.4" in header
-    assert "| default selector" in out and "KqueueSelector" in out and "EpollSelector" in out
+    assert platform_info().system in header and "Darwin arm64 / Python 3.12.4" in header
+    assert "| default selector" in out and "KqueueSelector" in out and default_selector() in out
     kq_row = next(line for line in out.splitlines() if line.startswith("| predicted max"))
     assert "251" in kq_row  # macOS's 256 soft limit, less the server's 5 fds
 
 
-def test_a_short_ramp_fails_the_report(capsys, linux_files, windows_files):
-    assert run(["report", *linux_files, *windows_files]) == 1
+def test_a_short_ramp_fails_the_report(capsys, here_files, windows_files):
+    assert run(["report", *here_files, *windows_files]) == 1
     out = capsys.readouterr().out
     assert "Ramp short of its target on: Windows AMD64 / Python 3.12.4" in out
     select_row = next(line for line in out.splitlines() if line.startswith("select cap"))
-    assert "512 (sockets per list)" in select_row and "1024 (fd number)" in select_row
+    here = platform.probe_select_cap()
+    assert "512 (sockets per list)" in select_row and f"{here.limit} (" in select_row
     assert any(line.startswith("stop reason") and "select_limit" in line for line in out.splitlines())
 
 

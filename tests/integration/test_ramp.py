@@ -18,6 +18,7 @@ from netprobe.ramp.spec import RampOptions, build_ramp_spec
 from netprobe.selector_catalog import available_selectors
 from tests.conftest import (
     ROOT,
+    UNCAPPED_BACKEND,
     UNDER_WINE,
     needs_rlimit,
     run_netprobe,
@@ -42,10 +43,7 @@ def ramp(**options):
 @pytest.mark.parametrize("server", ["process", "thread"])
 @pytest.mark.parametrize("client", ["nonblocking", "threads", "gevent"])
 def test_reaches_1000_in_every_placement_and_client_model(server, client):
-    # Where select() counts sockets (Windows: 512), the default selectors server stops at 511 by
-    # design; the clients are under test here, so they ramp asyncio's proactor there instead.
-    backend = "asyncio" if platform.SELECT_COUNTS_SOCKETS else "selectors"
-    result = ramp(to=TARGET, placement=server, client=client, backend=backend)
+    result = ramp(to=TARGET, placement=server, client=client, backend=UNCAPPED_BACKEND)
     assert result.ok and result.stop is None, result.stop
     assert result.reached == TARGET
     assert [s.connections for s in result.steps] == list(range(TARGET // 10, TARGET + 1, TARGET // 10))

@@ -2,9 +2,11 @@
 
 import pytest
 
+from netprobe import platform
 from netprobe.errors import UsageError
 from netprobe.ramp.spec import RampOptions, build_ramp_spec
 from netprobe.sockets import check_destination, is_loopback, parse_host_port
+from tests.conftest import fd_limit_refusal
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.4.5.6", "::1", "[::1]", "localhost"])
@@ -54,10 +56,11 @@ def test_bad_host_port(text, problem):
     ({"to": 10, "timeout": 0}, "--timeout"),
     ({"to": 10, "hold": -1}, "--hold"),
     ({"to": 10, "selector": "nosuch"}, "choose one of"),
-    ({"to": 10, "fd_limit": 10**9}, "hard limit"),
+    ({"to": 10, "fd_limit": 10**9}, fd_limit_refusal("hard limit")),
     ({"to": 10, "target": "10.1.2.3:80"}, "--allow-remote"),
     ({"to": 10, "target": "127.0.0.1:80", "fd_limit": 100}, "cannot apply to --target"),
-    ({"to": 10, "source_ips": 300}, "254"),
+    # Where 127.0.0.2 and up need configured aliases, any --source-ips past 1 is refused first.
+    ({"to": 10, "source_ips": 300}, "254" if platform.can_bind_loopback_aliases() else "loopback source addresses"),
     ({"to": 200, "max": 100}, "above --max"),
 ])
 def test_ramp_config_rejects(options, problem):

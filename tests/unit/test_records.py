@@ -64,13 +64,13 @@ def test_words_are_checked_against_their_vocabulary():
 
 
 def test_the_ramp_spec_is_built_once_and_round_trips_through_json():
-    spec = build_ramp_spec(RampOptions(to=100, backend="asyncio", loop="selector", selector="poll",
+    spec = build_ramp_spec(RampOptions(to=100, backend="asyncio", loop="selector", selector="select",
                                        placement=Placement.THREAD, verify=Verify.CONNECT))
     assert spec.backend is BACKENDS.get("asyncio")  # the registration itself, not its name
-    assert spec.selector_class == "PollSelector" and spec.loop == "selector"
+    assert spec.selector_class == "SelectSelector" and spec.loop == "selector"
     again = RampSpec.from_json(spec.to_json())
     assert again == spec and again.backend is spec.backend and again.placement is Placement.THREAD
-    assert json.loads(spec.to_json())["selector"] == "poll"
+    assert json.loads(spec.to_json())["selector"] == "select"
 
 
 def test_the_ramp_spec_is_frozen():
@@ -86,7 +86,7 @@ def test_a_spec_naming_an_unknown_backend_is_refused_on_arrival():
 
 
 def test_the_server_child_reads_the_spec_the_ramp_built():
-    spec = build_ramp_spec(RampOptions(to=10, backend="selectors", selector="poll", ports=2))
+    spec = build_ramp_spec(RampOptions(to=10, backend="selectors", selector="select", ports=2))
     child = spec.server_spec(want_fds=100)
     assert ServerSpec.from_json(child.to_json()) == child
-    assert child.options.selector_class == "PollSelector" and child.ports == 2
+    assert child.options.selector_class == "SelectSelector" and child.ports == 2
