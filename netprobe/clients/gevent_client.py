@@ -24,13 +24,12 @@ class GeventClient(Client):
         import gevent
         import gevent.pool
         import gevent.socket
-        import greenlet
 
         self._gevent = gevent
         # Made inside a greenlet, the client runs on a hub its caller owns (a distributed worker's,
         # which locust's runner lives on): that hub must outlive it. Made in a thread's own main
         # greenlet, the hub is the client's alone, and it goes with the client.
-        self._owns_hub = greenlet.getcurrent().parent is None
+        self._owns_hub = gevent.getcurrent().parent is None
         self._gsocket = gevent.socket
         self._pool_cls = gevent.pool.Pool
         self._all: list[Any] = []
