@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import sys
-from typing import IO, TYPE_CHECKING, Any, Optional
+from typing import IO, TYPE_CHECKING, Optional
 
+from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
 from netprobe.clients.registry import CLIENTS, ClientSpec
 from netprobe.errors import ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchEchoResult, EchoRun
+from netprobe.records import R
 from netprobe.servers.process import ChildServer
 from netprobe.servers.registry import BackendSpec, ServerOptions
 from netprobe.servers.spec import ServerSpec
@@ -39,8 +40,8 @@ def check_echo_options(clients: int, size: int, duration: float, client: str) ->
     return CLIENTS.get(client)
 
 
-def _line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
-    """Next JSON line of the client, with a deadline (the client may die instead)."""
+def _line(proc: subprocess.Popen[str], timeout: float, record: type[R]) -> R:
+    """The client's next line as ``record``, with a deadline (the client may die instead)."""
     import queue
     import threading
 
@@ -56,7 +57,7 @@ def _line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     if not line:
         err = stderr.read().strip().splitlines()
         raise RuntimeError(f"the load client exited: {err[-1] if err else proc.poll()}")
-    return json.loads(line)
+    return record.from_json(line, "the load client's answer")
 
 
 def _close_quietly(stream: Optional[IO[str]]) -> None:
@@ -97,34 +98,33 @@ def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: f
         else:
             host, port = target
         rss_idle = sproc.memory_info().rss if sproc else None
-        load = subprocess.Popen(
-            [sys.executable, "-m", "netprobe.bench.echo_client", host, str(port), str(clients), str(size),
-             str(duration), client.name],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-        _line(load, 30)  # {"connected": N}
+        load = subprocess.Popen([sys.executable, "-m", "netprobe.bench.echo_client"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        assert load.stdin is not None
+        load.stdin.write(EchoLoadSpec(host, port, clients, size, duration, client.name).to_json() + "\n")
+        load.stdin.flush()
+        _line(load, 30, EchoLoadReady)
         rss_held = sproc.memory_info().rss if sproc else None
         cpu0 = _cpu(sproc) if sproc else 0.0
-        assert load.stdin is not None
         load.stdin.write("go\n")
         load.stdin.flush()
-        result = _line(load, duration + 60)
-        server_cpu = round(100.0 * (_cpu(sproc) - cpu0) / result["seconds"], 1) if sproc else None
+        result = _line(load, duration + 60, EchoLoadResult)
+        server_cpu = round(100.0 * (_cpu(sproc) - cpu0) / result.seconds, 1) if sproc else None
         server_errors = server.status().errors if server is not None else 0
         rss_end = sproc.memory_info().rss if sproc else None
-        rate = result["round_trips"] / result["seconds"]
+        rate = result.round_trips / result.seconds
         return EchoRun(
             backend=label,
             round_trips_per_s=round(rate, 1),
             mib_per_s=round(rate * size * 2 / (1024 * 1024), 2),  # each round trip carries size both ways
-            p50_ms=result["p50"], p90_ms=result["p90"], p99_ms=result["p99"], p999_ms=result["p999"],
-            max_ms=result["max"],
+            p50_ms=result.p50, p90_ms=result.p90, p99_ms=result.p99, p999_ms=result.p999, max_ms=result.max,
             server_cpu=server_cpu,
             server_rss=rss_end,
             rss_per_connection=(round((rss_held - rss_idle) / clients, 1)
                                 if rss_held is not None and rss_idle is not None else None),
-            errors=result["errors"] + server_errors,
-            client_cpu=result["client_cpu"],
-            client_bound=client.name != "threads" and result["client_cpu"] >= CLIENT_BOUND_CPU,
+            errors=result.errors + server_errors,
+            client_cpu=result.client_cpu,
+            client_bound=client.name != "threads" and result.client_cpu >= CLIENT_BOUND_CPU,
         )
     except (ServerGone, RuntimeError, UsageError, OSError, ValueError, psutil.Error) as exc:
         return EchoRun(label, None, None, None, None, None, None, None, None, None, None, 0, None, False,

@@ -1,21 +1,21 @@
 """The load client of ``bench echo``, in a process of its own: N connections in ping-pong.
 
-Run as ``python -m netprobe.bench.echo_client HOST PORT CLIENTS SIZE DURATION MODEL``.
-Connects with the client model's own code (the one ``ramp`` uses), prints ``{"connected": N}``
-once every connection is open, starts on a ``go`` line, prints one JSON result line when the
-duration is over, and closes its connections on ``close`` (or at the end of stdin), so the
-controller can sample the server while every connection is held.
+Run as ``python -m netprobe.bench.echo_client`` with an ``EchoLoadSpec`` as its first line of
+input. Connects with the client model's own code (the one ``ramp`` uses), prints an
+``EchoLoadReady`` once every connection is open, starts on a ``go`` line, prints an
+``EchoLoadResult`` when the duration is over, and closes its connections on ``close`` (or at the
+end of stdin), so the controller can sample the server while every connection is held.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from array import array
 from collections.abc import Iterable
 from typing import Optional
 
+from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
 from netprobe.clients.registry import CLIENTS
 from netprobe.stats import percentiles
 from netprobe.vocabulary import Verify
@@ -30,31 +30,29 @@ def latency_summary(latencies: Iterable[float]) -> dict[str, Optional[float]]:
     return dict(zip((name for name, _ in LATENCY_POINTS), values))
 
 
-def main(argv: list[str]) -> int:
+def main() -> int:
     """Connect, wait for go, ping-pong for the duration, print the result, close on the end of stdin."""
-    host, port, clients, size, duration, model = argv[0], int(argv[1]), int(argv[2]), int(argv[3]), \
-        float(argv[4]), argv[5]
+    spec = EchoLoadSpec.from_json(sys.stdin.readline(), "the echo load's spec")
     import psutil
 
-    client = CLIENTS.get(model).create([(host, port)], None, b"", Verify.CONNECT, 128)
+    client = CLIENTS.get(spec.model).create([(spec.host, spec.port)], None, b"", Verify.CONNECT, 128)
     try:
-        opened = client.open(clients, CONNECT_TIMEOUT, lambda: False)
-        if not opened.clean or client.held != clients:
+        opened = client.open(spec.clients, CONNECT_TIMEOUT, lambda: False)
+        if not opened.clean or client.held != spec.clients:
             failure = opened.failure.message if opened.failure else "some connections did not complete"
-            raise SystemExit(f"connected {client.held} of {clients}: {failure}")
-        print(json.dumps({"connected": client.held}), flush=True)
+            raise SystemExit(f"connected {client.held} of {spec.clients}: {failure}")
+        print(EchoLoadReady(client.held).to_json(), flush=True)
         if sys.stdin.readline().strip() != "go":
             return 1
         me = psutil.Process()
         cpu0 = sum(me.cpu_times()[:2])
         latencies = array("d")
         start = time.perf_counter()
-        trips, errors = client.pingpong(b"x" * size, start + duration, latencies)
+        trips, errors = client.pingpong(b"x" * spec.size, start + spec.duration, latencies)
         elapsed = time.perf_counter() - start
         cpu = sum(me.cpu_times()[:2]) - cpu0
-        print(json.dumps({"round_trips": trips, "seconds": elapsed, "errors": errors,
-                          "client_cpu": round(100.0 * cpu / elapsed, 1), **latency_summary(latencies)}),
-              flush=True)
+        result = EchoLoadResult(trips, elapsed, errors, round(100.0 * cpu / elapsed, 1), **latency_summary(latencies))
+        print(result.to_json(), flush=True)
         sys.stdin.readline()  # "close", or the end of stdin
         return 0
     finally:
@@ -62,4 +60,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -8,7 +8,6 @@ threads and memory stay apart from netprobe and from each other.
 from __future__ import annotations
 
 import http.server
-import json
 import math
 import subprocess
 import sys
@@ -16,7 +15,8 @@ import threading
 import time
 from typing import Any, Optional
 
-from netprobe.errors import UsageError
+from netprobe.bench.messages import ModelsChildResult, ModelsSpec
+from netprobe.errors import RecordError, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchModelsResult, ModelRun
 
@@ -85,30 +85,31 @@ def check_models_options(tasks: int, delay: float) -> None:
         raise UsageError(f"--delay must be 0-{MAX_DELAY:g} seconds, got {delay}")
 
 
-def _run_model(model: str, url: str, tasks: int, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "netprobe.bench.models_child", model, url, str(tasks)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+def _run_model(model: str, url: str, tasks: int, timeout: float) -> ModelsChildResult:
+    proc = subprocess.run([sys.executable, "-m", "netprobe.bench.models_child"],
+                          input=ModelsSpec(model, url, tasks).to_json() + "\n", capture_output=True, text=True,
+                          timeout=timeout)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(tail)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return ModelsChildResult.from_json(proc.stdout.strip().splitlines()[-1], f"the {model} model's result")
 
 
 def run_bench_models(tasks: int, delay: float, models: list[str]) -> BenchModelsResult:
     """Run every model against one slow server and compare each with sequential."""
     check_models_options(tasks, delay)
     server = SlowServer(delay)
-    raw: dict[str, dict[str, Any]] = {}
+    raw: dict[str, ModelsChildResult] = {}
     errors: dict[str, str] = {}
     try:
         for model in models:
             try:
                 raw[model] = _run_model(model, server.url, tasks, timeout=60 + tasks * delay * 2)
-            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError, RecordError) as exc:
                 errors[model] = str(exc)
     finally:
         server.close()
-    seconds = {model: round(r["seconds"], 3) for model, r in raw.items()}
+    seconds = {model: round(r.seconds, 3) for model, r in raw.items()}
     sequential: Optional[float] = seconds.get("sequential")
     runs = []
     for model in models:
@@ -117,5 +118,5 @@ def run_bench_models(tasks: int, delay: float, models: list[str]) -> BenchModels
             continue
         r = raw[model]
         speedup = round(sequential / seconds[model], 2) if sequential and seconds[model] > 0 else None
-        runs.append(ModelRun(model, seconds[model], speedup, r["peak_rss"], r["threads"], r["fetched"]))
+        runs.append(ModelRun(model, seconds[model], speedup, r.peak_rss, r.threads, r.fetched))
     return BenchModelsResult(tasks, delay, delay, runs, platform_info())

@@ -1,8 +1,9 @@
-"""Fetch TASKS URLs with one concurrency model, in a process of its own; print one JSON line.
+"""Fetch a URL with one concurrency model, in a process of its own; print what it took as one record.
 
-Run as ``python -m netprobe.bench.models_child MODEL URL TASKS``. The gevent model
-monkey-patches this child, and only this child, before anything else is imported: the
-tutorial's experiment, kept away from the process that runs netprobe.
+Run as ``python -m netprobe.bench.models_child`` with a ``ModelsSpec`` as its line of input; it
+prints a ``ModelsChildResult``. The gevent model monkey-patches this child, and only this child,
+before anything but the spec's record is imported (that imports neither threading nor socket):
+the tutorial's experiment, kept away from the process that runs netprobe.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import sys
 
 
-def main(argv: list[str]) -> int:
+def main() -> int:
     """Fetch the URL with one model in this fresh process and print what it took."""
-    model, url, tasks = argv[0], argv[1], int(argv[2])
+    from netprobe.bench.messages import ModelsChildResult, ModelsSpec
+
+    spec = ModelsSpec.from_json(sys.stdin.readline(), "the model's spec")
+    model, url, tasks = spec.model, spec.url, spec.tasks
     if model == "gevent":
         from gevent import monkey
 
         monkey.patch_all()
-    import json
     import threading
     import time
     import urllib.request
@@ -98,10 +101,9 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"unknown model {model!r}")
     seconds = time.perf_counter() - start
     note_load()
-    print(json.dumps({"seconds": seconds, "fetched": sum(1 for s in sizes if s > 0),
-                      "peak_rss": busiest["rss"], "threads": busiest["threads"]}))
+    print(ModelsChildResult(seconds, sum(1 for s in sizes if s > 0), busiest["rss"], busiest["threads"]).to_json())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import shutil
@@ -11,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+from netprobe.bench.messages import TransferLoadResult, TransferLoadSpec
 from netprobe.errors import ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchTransferResult
@@ -68,13 +68,13 @@ def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFA
                                         max_file_size=max(file_size, 1), want_fds=2 * clients + 64))
         host, port = server.addresses[0]
         proc = subprocess.run(
-            [sys.executable, "-m", "netprobe.bench.transfer_client", host, str(port), str(clients),
-             SERVED_NAME, sha.hex()],
+            [sys.executable, "-m", "netprobe.bench.transfer_client"],
+            input=TransferLoadSpec(host, port, clients, SERVED_NAME, sha.hex()).to_json() + "\n",
             capture_output=True, text=True, timeout=120 + clients)
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise UsageError(f"the transfer client failed: {tail}")
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        out = TransferLoadResult.from_json(proc.stdout.strip().splitlines()[-1], "the transfer client's result")
         # What the server stored must be what was sent: count any upload that differs on disk.
         corrupt_on_disk = 0
         for i in range(clients):
@@ -84,19 +84,19 @@ def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFA
                     if hashlib.sha256(f.read()).digest() != sha:
                         corrupt_on_disk += 1
         leftovers = [n for n in os.listdir(root) if n.startswith(".netprobe-upload-")]
-        errors = out["errors"] + ([f"{len(leftovers)} temporary upload files left"] if leftovers else [])
+        errors = out.errors + ([f"{len(leftovers)} temporary upload files left"] if leftovers else [])
     except ServerGone as exc:
         raise UsageError(f"the {backend.name} server failed: {exc}") from None
     finally:
         if server is not None:
             server.close()
         shutil.rmtree(root, ignore_errors=True)
-    ordered = sorted(out["latencies"])
+    ordered = sorted(out.latencies)
     return BenchTransferResult(
         backend=backend.name, clients=clients, file_size=file_size,
-        completed=out["completed"] - corrupt_on_disk, failed=out["failed"] + len(leftovers),
-        corrupt=out["corrupt"] + corrupt_on_disk, seconds=round(out["seconds"], 3),
-        mib_per_s=round(out["bytes"] / (1024 * 1024) / out["seconds"], 2) if out["seconds"] > 0 else None,
+        completed=out.completed - corrupt_on_disk, failed=out.failed + len(leftovers),
+        corrupt=out.corrupt + corrupt_on_disk, seconds=round(out.seconds, 3),
+        mib_per_s=round(out.bytes / (1024 * 1024) / out.seconds, 2) if out.seconds > 0 else None,
         p50_ms=percentile(ordered, 0.5), p90_ms=percentile(ordered, 0.9), p99_ms=percentile(ordered, 0.99),
         max_ms=round(ordered[-1], 3) if ordered else None,
         errors=errors, platform=platform_info(),

@@ -1,29 +1,32 @@
 """The load client of ``bench transfer``: CLIENTS threads, each gets a file then puts it back.
 
-Run as ``python -m netprobe.bench.transfer_client HOST PORT CLIENTS PATH SHA256HEX``, the
-tutorial's 500-thread get/put client made to check what it receives. Prints one JSON line.
+Run as ``python -m netprobe.bench.transfer_client`` with a ``TransferLoadSpec`` as its line of
+input: the tutorial's 500-thread get/put client made to check what it receives. Prints one
+``TransferLoadResult``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 import sys
 import threading
 import time
-from typing import Any
+
+from netprobe.bench.messages import TransferLoadResult, TransferLoadSpec
+from netprobe.errors import ProtocolError
+from netprobe.protocols.files_client import get, put
+from netprobe.sockets import abort
 
 
-def main(argv: list[str]) -> int:
-    """Run every client's get and put, then print the counts and latencies as one JSON line."""
-    from netprobe.errors import ProtocolError
-    from netprobe.protocols.files_client import get, put
-    from netprobe.sockets import abort
-
-    host, port, clients, path, expected = argv[0], int(argv[1]), int(argv[2]), argv[3], bytes.fromhex(argv[4])
+def main() -> int:
+    """Run every client's get and put, then print the counts and latencies as one record."""
+    spec = TransferLoadSpec.from_json(sys.stdin.readline(), "the transfer load's spec")
+    host, port, clients, path, expected = spec.host, spec.port, spec.clients, spec.path, bytes.fromhex(spec.sha256)
     lock = threading.Lock()
-    outcome: dict[str, Any] = {"completed": 0, "failed": 0, "corrupt": 0, "errors": {}, "latencies": [], "bytes": 0}
+    counts = {"completed": 0, "failed": 0, "corrupt": 0, "bytes": 0}
+    latencies: list[float] = []
+    errors: dict[str, bool] = {}  # distinct messages, in the order they came
     start_line = threading.Barrier(clients + 1)
 
     def one(i: int) -> None:
@@ -38,14 +41,13 @@ def main(argv: list[str]) -> int:
             put(sock, f"upload-{i}.bin", data)
             elapsed = (time.perf_counter() - began) * 1000.0
             with lock:
-                outcome["completed"] += 1
-                outcome["latencies"].append(elapsed)
-                outcome["bytes"] += 2 * len(data)
+                counts["completed"] += 1
+                latencies.append(elapsed)
+                counts["bytes"] += 2 * len(data)
         except (OSError, ProtocolError, threading.BrokenBarrierError) as exc:
             with lock:
-                key = "corrupt" if "corrupt" in str(exc) else "failed"
-                outcome[key] += 1
-                outcome["errors"][f"{type(exc).__name__}: {exc}"] = True
+                counts["corrupt" if "corrupt" in str(exc) else "failed"] += 1
+                errors[f"{type(exc).__name__}: {exc}"] = True
         finally:
             if sock is not None:
                 abort(sock)
@@ -57,11 +59,11 @@ def main(argv: list[str]) -> int:
     began = time.perf_counter()
     for t in threads:
         t.join()
-    outcome["seconds"] = time.perf_counter() - began
-    outcome["errors"] = list(outcome["errors"])[:5]
-    print(json.dumps(outcome))
+    seconds = time.perf_counter() - began
+    print(TransferLoadResult(counts["completed"], counts["failed"], counts["corrupt"], seconds, counts["bytes"],
+                             latencies, list(errors)[:5]).to_json())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

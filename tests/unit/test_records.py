@@ -90,3 +90,19 @@ def test_the_server_child_reads_the_spec_the_ramp_built():
     child = spec.server_spec(want_fds=100)
     assert ServerSpec.from_json(child.to_json()) == child
     assert child.options.selector_class == "SelectSelector" and child.ports == 2
+
+
+@pytest.mark.parametrize("module, spec", [
+    ("netprobe.bench.echo_client", '{"host": "127.0.0.1", "port": 9, "clients": "many"}'),
+    ("netprobe.bench.transfer_client", '{"host": "127.0.0.1", "port": 9, "clients": 2, "path": "f"}'),
+    ("netprobe.bench.models_child", '{"model": "threads", "url": "http://127.0.0.1:9/", "tasks": 1.5}'),
+])
+def test_a_bench_load_process_refuses_a_spec_that_does_not_fit_before_any_socket(module, spec):
+    """The bench commands' load processes read a typed spec, not argv: a wrong field is named on arrival."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", module], input=spec + "\n", capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0
+    assert "RecordError" in done.stderr.strip().splitlines()[-1], done.stderr
