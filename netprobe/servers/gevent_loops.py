@@ -55,9 +55,9 @@ def default_loop() -> str:
     """The loop gevent picks when none is chosen: the first of its own list that is built here."""
     import gevent
 
+    ours_by_gevent_name = {g: ours for ours, candidates in _GEVENT_NAMES.items() for g, _ in candidates}
     for gevent_name in gevent.config.settings["loop"].default:
-        ours = next((n for n, candidates in _GEVENT_NAMES.items() if any(g == gevent_name for g, _ in candidates)),
-                    None)
+        ours = ours_by_gevent_name.get(gevent_name)
         if ours is not None and gevent_loop_name(ours) == gevent_name:
             return ours
     raise UnavailableError("gevent has none of its event loops built here (libev, libuv)")
