@@ -201,9 +201,9 @@ def child_server():
 
 
 def run_netprobe(*args: str, timeout: float = 120, env=None, preexec_fn=None) -> subprocess.CompletedProcess:
-    """Run the netprobe CLI as a real subprocess of this Python."""
+    """Run the netprobe CLI as a real subprocess of this Python; its output is UTF-8 on every OS."""
     return subprocess.run(
-        [sys.executable, "-m", "netprobe", *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "netprobe", *args], capture_output=True, encoding="utf-8", timeout=timeout,
         env=env, preexec_fn=preexec_fn,
     )
 
@@ -215,7 +215,7 @@ def signal_netprobe(args: list, signals: tuple, settle: float = 1.5, gap: float 
     Returns (exit status, stderr, the child processes it had), the process reaped whatever happens.
     """
     proc = subprocess.Popen([sys.executable, "-m", "netprobe", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
     try:
         kids = wait_for_children(proc.pid)
         time.sleep(settle)

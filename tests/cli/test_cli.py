@@ -117,7 +117,7 @@ def test_installed_console_script_runs():
     script = shutil.which("netprobe", path=os.path.dirname(sys.executable))
     if script is None:
         pytest.skip("netprobe is not installed as a console script next to this Python")
-    result = subprocess.run([script, "limits", "--format", "json"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([script, "limits", "--format", "json"], capture_output=True, encoding="utf-8", timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["schema"] == "netprobe.limits/1"
 
@@ -125,7 +125,7 @@ def test_installed_console_script_runs():
 @pytest.mark.parametrize("argv", [["limits"], ["--help"], ["ramp", "--help"], ["bench", "--help"]])
 def test_neither_gevent_nor_matplotlib_is_imported(argv):
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "netprobe", *argv],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, encoding="utf-8", timeout=60)
     assert result.returncode == 0
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "netprobe.cli" in imported

@@ -19,7 +19,7 @@ from tests.conftest import ROOT, netprobe_process
 @pytest.mark.parametrize("backend", ["selectors", "select", "gevent", "threads"])
 def test_serve_prints_its_address_first_and_exits_0_on_sigterm(backend):
     with netprobe_process("serve", "--backend", backend, "--protocol", "upper", stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as proc:
+                          stderr=subprocess.PIPE, encoding="utf-8") as proc:
         first = proc.stdout.readline().strip()
         host, port = first.rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0

@@ -65,14 +65,14 @@ def _drained(srv, timeout: float = 15) -> int:
 
 def _worker(master: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "netprobe", "worker", "--master", master, *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
 
 
 def _altered_worker(port: int, alteration: str) -> subprocess.Popen:
     """A worker of this run (it has the secret) whose module ``alteration`` changes in its own process only."""
     code = f"import sys\nfrom netprobe.distributed import worker\n{alteration}sys.exit(worker.main())"
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
     proc.stdin.write(WorkerSpec(master=("127.0.0.1", port), secret=SECRET).to_json() + "\n")
     proc.stdin.flush()
     return proc
@@ -109,7 +109,7 @@ def test_a_worker_at_its_fd_limit_is_named_as_a_client_side_stop(server, tmp_pat
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
                                "2", "--master-bind", f"127.0.0.1:{port}", "--to", "2000", "--quiet",
                                "--format", "json", "--output", str(out)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
     workers = [_worker(f"127.0.0.1:{port}"), _worker(f"127.0.0.1:{port}", "--fd-limit", "256")]
     try:
         _, err = master.communicate(timeout=120)
@@ -133,7 +133,7 @@ def test_a_worker_killed_mid_ramp_is_worker_lost(server, tmp_path):
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
                                "2", "--master-bind", f"127.0.0.1:{port}", "--to", "4000", "--hold", "1",
                                "--quiet", "--format", "json", "--output", str(out)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
     survivor, victim = _worker(f"127.0.0.1:{port}"), _worker(f"127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 30
@@ -157,7 +157,7 @@ def test_sigint_to_the_master_ends_it_with_130_and_leaves_nothing(server, tmp_pa
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
                                "2", "--spawn-local", "--to", "6000", "--step", "500", "--hold", "1",
                                "--quiet", "--format", "json", "--output", str(out)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
     try:
         deadline = time.monotonic() + 30
         while server.status().held < 1000 and time.monotonic() < deadline:
@@ -178,7 +178,7 @@ def test_a_worker_of_another_version_is_refused_with_both_named(server, tmp_path
     port = _free_port()
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
                                "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10", "--quiet"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
     # A worker that says it is another netprobe: the version is set in that child process only.
     old = _altered_worker(port, "import netprobe; netprobe.__version__ = '0.0.1'\n"
                                 "worker.__version__ = '0.0.1'\n")
@@ -224,7 +224,7 @@ def test_a_worker_with_no_master_says_so_after_a_bounded_wait():
 @pytest.mark.parametrize("argv", [["ramp", "--help"], ["limits"], ["--help"], ["ramp", "--to", "50", "--quiet"]])
 def test_the_cli_process_never_imports_locust(argv):
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "netprobe", *argv], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+                          encoding="utf-8", timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-500:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert not {m for m in imported if m.split(".")[0] in ("locust", "zmq")}
@@ -239,7 +239,7 @@ def test_collecting_the_suite_imported_no_locust_here():
 
 def _cli_ramp(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--quiet", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
 
 
 def _holding(server, hold: str, count: int = 100) -> subprocess.Popen:
@@ -319,7 +319,8 @@ def test_issue20_1_a_stranger_on_the_master_port_changes_nothing_and_is_counted(
                      f"127.0.0.1:{port}", "--to", "2000", "--step", "500", "--hold", "1", "--format", "json",
                      "--output", str(out))
     stranger = subprocess.Popen([sys.executable, str(ROOT / "tests" / "integration" / "hostile_peer.py"), str(port),
-                                 "8", SECRET], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                                 "8", SECRET], stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+                                cwd=ROOT)
     try:
         tried, stranger_err = stranger.communicate(timeout=60)
         _, err = ramp.communicate(timeout=120)
