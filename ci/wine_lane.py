@@ -12,8 +12,7 @@ come with them, as they would on Windows). Then it runs, in this checkout:
    ramp on asyncio (the gate) and the select() headline, which must stop on ``select_limit`` on
    the server side at 500-511 connections.
 
-Exit 0 when both passed, 1 when either failed (with ``--suite-report-only`` the suite's result
-is shown and only the Windows job gates), 3 when Wine is not installed (the lane did not
+Exit 0 when both passed, 1 when either failed, 3 when Wine is not installed (the lane did not
 run; ``.ci/run`` installs Debian's ``wine64`` first). What Wine cannot show is in docs/platforms.md.
 Standard library only: it runs on the machine's own Python.
 """
@@ -225,8 +224,6 @@ def main() -> int:
     parser.add_argument("--skip-suite", action="store_true", help="run only the Windows CI job")
     parser.add_argument("--skip-job", action="store_true", help="run only the test suite")
     parser.add_argument("--timeout", type=float, default=1500, help="seconds the suite may take")
-    parser.add_argument("--suite-report-only", action="store_true",
-                        help="report the suite's result without failing on it (the Windows job still gates)")
     parser.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     args = parser.parse_args()
     # Stopped by its caller (.ci/run when a Linux lane failed): end Wine's processes on the way out.
@@ -256,10 +253,7 @@ def main() -> int:
                 failed.append("the Windows Python")
             elif wine(home, ["-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args], env,
                       args.timeout) != 0:
-                if args.suite_report_only:
-                    say("the suite failed under the Windows interpreter: reported, not gating (--suite-report-only)")
-                else:
-                    failed.append("the test suite")
+                failed.append("the test suite")
         if not args.skip_job:
             with tempfile.TemporaryDirectory() as out:
                 for title, inputs in WINDOWS_JOB:
