@@ -26,7 +26,7 @@ from netprobe.ramp.forecast import forecast
 from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp.spec import RampSpec, busiest_share
 from netprobe.ramp.verdict import slowdown, verdict
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
@@ -106,7 +106,7 @@ class _Run:
         if spec.server_processes > 1:
             from netprobe.servers.group import ServerGroup
 
-            share = -(-self.plan.goal // spec.server_processes)
+            share = busiest_share(self.plan.goal, spec.server_processes)
             group = ServerGroup(spec.server_spec(want_fds=share + CLIENT_FD_RESERVE), spec.server_processes)
             self.budget.notes.append(Note("server.processes", f"netprobe's server runs as {spec.server_processes} "
                                                               "processes on one port (SO_REUSEPORT), each with its "

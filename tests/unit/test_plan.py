@@ -19,3 +19,24 @@ def test_open_ended_plan_stops_at_maximum():
     plan = RampPlan.build(target=None, step=None, maximum=2500)
     assert list(plan) == [1000, 2000, 2500]
     assert plan.goal == 2500
+
+
+def test_issue19_the_busiest_server_process_is_planned_for_not_the_average():
+    """SO_REUSEPORT hands out connections by hash: shares spread like a binomial's, and the busiest must fit.
+
+    A million over 51 processes planned at the mean (19,608 plus 64 fds) ran out at 999,959;
+    dealt at random here, no process's share passes busiest_share in 20 tries.
+    """
+    import collections
+    import random
+
+    from netprobe.ramp.spec import busiest_share
+
+    deal = random.Random(19)
+    connections, processes = 100_000, 11
+    bound = busiest_share(connections, processes)
+    for _ in range(20):
+        shares = collections.Counter(deal.randrange(processes) for _ in range(connections))
+        assert max(shares.values()) <= bound
+    assert connections / processes < bound < 1.1 * connections / processes
+    assert busiest_share(1_000_000, 51) > 19_936 >= busiest_share(1_000_000, 53)  # a hard limit of 20,000
