@@ -74,12 +74,12 @@ def check_destination(host: str, allow_remote: bool, option: str = "--target") -
     return str(address)
 
 
-def local_source_ips(count: int, ipv6: bool = False) -> list[list[str]]:
-    """127.0.0.1, .2, ... 127.0.0.254, 127.0.1.1 ... one each, for local worker processes where the OS routes 127/8.
+def local_source_ips(count: int, ipv6: bool = False, each: int = 1) -> list[list[str]]:
+    """127.0.0.1, .2, ... 127.0.0.254, 127.0.1.1 ...: ``each`` of its own for each of ``count`` local processes.
 
-    Elsewhere, and for an IPv6 target (::1 is one address), no source address: every worker then
-    shares the one loopback address's ports.
+    Only where the OS routes 127/8. Elsewhere, and for an IPv6 target (::1 is one address), no
+    source address: every process then shares the one loopback address's ports.
     """
     if count > 1 and not ipv6 and platform.can_bind_loopback_aliases():
-        return [[f"127.0.{i // 254}.{i % 254 + 1}"] for i in range(count)]
+        return [[f"127.0.{i // 254}.{i % 254 + 1}" for i in range(p * each, (p + 1) * each)] for p in range(count)]
     return [[] for _ in range(count)]

@@ -26,7 +26,7 @@ from netprobe.ramp.forecast import forecast
 from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler
-from netprobe.ramp.spec import RampSpec, busiest_share
+from netprobe.ramp.spec import RampSpec, busiest_share, sources_per_client
 from netprobe.ramp.verdict import slowdown, verdict
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
@@ -128,11 +128,12 @@ class _Run:
         from netprobe.sockets import local_source_ips
 
         share = -(-self.plan.goal // spec.client_processes)
+        each = sources_per_client(share)
         self.budget.notes.append(Note("client.processes", f"the {spec.client.name} client runs as "
-                                                          f"{spec.client_processes} processes, each from its own "
-                                                          "loopback address"))
-        return SpreadClient(self.server.addresses, local_source_ips(spec.client_processes), PAYLOAD, spec.verify,
-                            batch, spec.client, share + CLIENT_FD_RESERVE, spec.probe)
+                                                          f"{spec.client_processes} processes, each from "
+                                                          f"{each} loopback address(es) of its own"))
+        return SpreadClient(self.server.addresses, local_source_ips(spec.client_processes, each=each), PAYLOAD,
+                            spec.verify, batch, spec.client, share + CLIENT_FD_RESERVE, spec.probe)
 
     def _shares(self) -> Optional[list[ProcessShare]]:
         """Each process of a spread ramp: what it holds, its fds and RSS, as the kernel and it say now."""

@@ -40,3 +40,19 @@ def test_issue19_the_busiest_server_process_is_planned_for_not_the_average():
         assert max(shares.values()) <= bound
     assert connections / processes < bound < 1.1 * connections / processes
     assert busiest_share(1_000_000, 51) > 19_936 >= busiest_share(1_000_000, 53)  # a hard limit of 20,000
+
+
+def test_issue19_a_client_process_connects_from_enough_addresses_to_keep_each_to_a_quarter_of_its_ports():
+    from netprobe import platform
+    from netprobe.ramp.spec import connections_per_source, sources_per_client
+    from netprobe.sockets import local_source_ips
+
+    per_source = connections_per_source()
+    if per_source is None:
+        assert sources_per_client(50_000) == 1  # no port range read here: one address, as before
+        return
+    assert per_source == platform.read_system_facts().port_count // 4
+    assert sources_per_client(per_source) == 1 and sources_per_client(per_source + 1) == 2
+    if platform.can_bind_loopback_aliases():
+        spread = local_source_ips(3, each=2)
+        assert spread == [["127.0.0.1", "127.0.0.2"], ["127.0.0.3", "127.0.0.4"], ["127.0.0.5", "127.0.0.6"]]
