@@ -11,6 +11,12 @@ The kernel's count is the machine's (``TCP: inuse``): run it on an otherwise qui
 
     python benchmarks/million.py [--to 1000000] [--hold 1] [--netns-ehash BUCKETS]
 
+Beside each step it prints where the machine's CPU went over that step's whole cycle (opening,
+hold and sampling, from one step's last connection to the next's, told by the kernel's count):
+the ramp's own processes, the rest of the kernel's and other programs' busy time, time stolen by
+the hypervisor, and idle time; and at the end the programs other than the ramp that used the most.
+A step that grows while the ramp's CPU per connection stays flat is waiting on something else.
+
 Every TCP packet is looked up in the kernel's established hash; Linux sizes it at boot (262,144
 buckets on this 24 GiB machine) and never grows it, so with two million sockets each chain holds
 about eight. ``--netns-ehash`` runs the same ramp in a new network namespace whose hash has
@@ -27,13 +33,83 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import psutil
 from tabulate import tabulate
 
 from netprobe import platform
+
+
+@dataclass
+class Sample:
+    """What the watcher saw at one moment: the kernel's TCP sockets and CPU seconds so far."""
+
+    at: float
+    tcp_sockets: int
+    machine: Any  # psutil.cpu_times(): user, system, irq, softirq, steal, idle, ...
+    ramp_cpu: float  # user + system seconds of every process of the ramp, ended ones included
+
+
+class RampCpu:
+    """CPU seconds used by the ramp's processes, remembered for those that have ended."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, psutil.Process] = {}
+        self.last: dict[int, float] = {}
+
+    def total(self, parents: list[psutil.Process]) -> float:
+        for parent in parents:
+            try:
+                for proc in [parent, *parent.children(recursive=True)]:
+                    self.known.setdefault(proc.pid, proc)
+            except psutil.Error:
+                pass
+        for pid, proc in self.known.items():
+            try:
+                times = proc.cpu_times()
+                self.last[pid] = times.user + times.system
+            except psutil.Error:
+                pass  # ended: its last reading stands
+        return sum(self.last.values())
+
+
+def _busy(times: Any) -> float:
+    return times.user + times.nice + times.system + times.irq + times.softirq
+
+
+def _cycles(samples: list[Sample], base: int, counts: list[int]) -> list[Optional[tuple[Sample, Sample]]]:
+    """For each step, the samples where its cycle began and ended: when the kernel first held its connections."""
+    ends: list[Optional[Sample]] = []
+    for count in counts:
+        ends.append(next((s for s in samples if s.tcp_sockets - base >= 2 * count), None))
+    starts = [samples[0] if samples else None, *ends[:-1]]
+    return [(a, b) if a is not None and b is not None and b.at > a.at else None for a, b in zip(starts, ends)]
+
+
+def _cpu_columns(cycle: Optional[tuple[Sample, Sample]], new: int) -> list[str]:
+    """The step's cycle: seconds, then core-seconds of the ramp, other busy, steal and idle; ramp us per connection."""
+    if cycle is None:
+        return ["?"] * 6
+    a, b = cycle
+    ramp = b.ramp_cpu - a.ramp_cpu
+    other = _busy(b.machine) - _busy(a.machine) - ramp
+    steal = b.machine.steal - a.machine.steal
+    idle = b.machine.idle + b.machine.iowait - a.machine.idle - a.machine.iowait
+    return [f"{b.at - a.at:.1f}", f"{ramp:.1f}", f"{other:.1f}", f"{steal:.1f}", f"{idle:.1f}",
+            f"{1e6 * ramp / new:,.0f}"]
+
+
+def _cpu_by_program() -> dict[int, tuple[str, float]]:
+    """Every process's name and CPU seconds so far, kernel threads included."""
+    out = {}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is not None:
+            out[proc.pid] = (proc.info["name"] or "?", times.user + times.system)
+    return out
 
 
 def main() -> int:
@@ -53,6 +129,9 @@ def main() -> int:
     done = threading.Event()
     ramp: list[psutil.Process] = []
     seen: set[int] = set()  # every process of the ramp's, to check that none outlives it
+    samples: list[Sample] = []
+    ramp_cpu = RampCpu()
+    programs_before = _cpu_by_program()
 
     def watch() -> None:
         while not done.wait(0.5):
@@ -64,6 +143,9 @@ def main() -> int:
                     seen.update(child.pid for child in parent.children(recursive=True))
                 except psutil.Error:
                     pass
+            tcp = platform.kernel_tcp_stats()[0]
+            if tcp is not None:
+                samples.append(Sample(time.monotonic(), tcp, psutil.cpu_times(), ramp_cpu.total(ramp)))
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -77,25 +159,35 @@ def main() -> int:
         _, stderr = proc.communicate()
         wall = time.monotonic() - started
         done.set()
+        watcher.join()
+        programs_after = _cpu_by_program()
         if not out.exists():
             print(f"the ramp wrote no report (exit {proc.returncode}): {stderr.strip()[-300:]}")
             return 1
         data = json.loads(out.read_text())
     steps = data["steps"]
+    cycles = _cycles(samples, established_before or 0, [s["connections"] for s in steps])
     rows, previous, previous_rss = [], 0, None
-    for s in steps:
+    for s, cycle in zip(steps, cycles):
         new = max(1, s["connections"] - previous)
         previous = s["connections"]
         rss = s["client_rss"] + s["server_rss"]
         grew = "" if previous_rss is None else f"{(rss - previous_rss) / new:,.0f}"
         previous_rss = rss
-        # CPU over the sample interval (the step and its hold), per connection the step added, both sides.
-        cpu = ((s["client_cpu"] or 0) + (s["server_cpu"] or 0)) / 100 * (s["seconds"] + args.hold)
+        # CPU over the sample interval (the step and its hold), per connection the step added, each side.
+        client, server = ((s[side] or 0) / 100 * (s["seconds"] + args.hold) for side in ("client_cpu", "server_cpu"))
         rows.append([f"{s['connections']:,}", f"{s['seconds']:.1f}", f"{s['rate']:,.0f}",
                      f"{s['kernel_tcp_inuse']:,}" if s.get("kernel_tcp_inuse") is not None else "?",
-                     grew, f"{1e6 * cpu / new:,.0f}"])
+                     grew, f"{1e6 * (client + server) / new:,.0f}", f"{1e6 * client / new:,.0f}",
+                     f"{1e6 * server / new:,.0f}", *_cpu_columns(cycle, new)])
     print(tabulate(rows, headers=["connections", "step s", "conn/s", "kernel TCP sockets",
-                                  "RSS B per new conn (both sides)", "CPU us per new conn"]))
+                                  "RSS B/new conn", "CPU us/new conn", "client", "server",
+                                  "cycle s", "ramp core-s", "other busy", "steal", "idle", "ramp us/conn"]))
+    others = sorted(((after - programs_before.get(pid, ("", 0.0))[1], name)
+                     for pid, (name, after) in programs_after.items()
+                     if pid not in seen and pid not in ramp_cpu.known and pid != psutil.Process().pid), reverse=True)
+    print("other programs' CPU over the ramp: " + (", ".join(f"{name} {cpu:.1f} s" for cpu, name in others[:6])
+                                                     or "none"))
     reached, config, predicted = data["reached"], data["config"], data["predicted"]
     first, last = steps[0], steps[-1]
     grown = max(1, last["connections"] - first["connections"])
@@ -113,6 +205,10 @@ def main() -> int:
     print(f"memory/conn  client {(last['client_rss'] - first['client_rss']) / grown:,.0f} B, server "
           f"{(last['server_rss'] - first['server_rss']) / grown:,.0f} B (RSS growth from the first step), "
           f"kernel {kernel:,.0f} B (slab growth, both ends)" if kernel else "kernel unknown")
+    servers = [p["held"] for p in data.get("processes") or [] if p["side"] == "server"]
+    if servers:
+        print(f"server share {min(servers):,} to {max(servers):,} held per process (mean "
+              f"{sum(servers) / len(servers):,.0f}; the kernel spreads them by hash)")
     times = [s["seconds"] for s in steps]
     print(f"step time    first {times[0]:.1f} s, median {sorted(times)[len(times) // 2]:.1f} s, "
           f"last {times[-1]:.1f} s (last/first {times[-1] / times[0]:.2f})")
