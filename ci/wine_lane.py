@@ -260,16 +260,14 @@ def main() -> int:
                     job_env = dict(env, NETPROBE_OUTPUT_DIR=out, **inputs)
                     job_env.pop("GITHUB_STEP_SUMMARY", None)
                     job_env.pop("GITHUB_OUTPUT", None)
-                    say(f"-- the Windows job: {title}")
-                    if wine(home, ["ci/action.py"], job_env, 600) == 0:
-                        continue
                     # Wine itself sometimes fails a CreateProcess under load ([WinError 1359] Internal
-                    # error): one more run, and the log keeps the first. A real failure fails twice.
-                    say(f"-- the Windows job failed once: {title}, run again (the output above stays in the log)")
-                    if wine(home, ["ci/action.py"], job_env, 600) != 0:
-                        failed.append(f"the Windows job: {title}")
+                    # error): a failed job runs once more, and the log keeps both. A real failure fails twice.
+                    for attempt in ("", " (its second run: the first failed, its output is above)"):
+                        say(f"-- the Windows job: {title}{attempt}")
+                        if wine(home, ["ci/action.py"], job_env, 600) == 0:
+                            break
                     else:
-                        say(f"-- the Windows job passed on its second run: {title}")
+                        failed.append(f"the Windows job: {title}")
     finally:
         # Wine's server outlives its last process by a few seconds: end it and whatever it still runs.
         subprocess.run(["wineserver", "-k"], env=env, check=False)

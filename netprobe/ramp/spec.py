@@ -283,9 +283,6 @@ def plan_processes(spec: RampSpec, server_processes_given: bool = False) -> Ramp
     per_process = hard - PROCESS_FD_RESERVE
     if spec.to <= per_process:
         return spec  # one client process holds it; --processes alone still chose the server's
-    # Where loopback aliases route, a client process connects from as many addresses as its share
-    # needs (sources_per_client); elsewhere every process shares 127.0.0.1's ports.
-    per_client = per_process
     servers = 1
     if platform.SHARES_PORT:
         servers = -(-spec.to // per_process)
@@ -293,7 +290,9 @@ def plan_processes(spec: RampSpec, server_processes_given: bool = False) -> Ramp
             servers += 1
     if server_processes_given:
         servers = spec.server_processes
-    clients = -(-spec.to // per_client) if platform.can_bind_loopback_aliases() else 1
+    # Where loopback aliases route, each client process holds its fd budget, from as many addresses
+    # as its share needs (sources_per_client); elsewhere every process would share 127.0.0.1's ports.
+    clients = -(-spec.to // per_process) if platform.can_bind_loopback_aliases() else 1
     if servers == spec.server_processes and clients == 1:
         return spec
     return dataclasses.replace(spec, server_processes=servers, client_processes=clients)
