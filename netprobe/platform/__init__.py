@@ -37,7 +37,7 @@ CONTRACT = (
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue", "readable_by_others",
-    "share_port", "kernel_slab_bytes", "compatibility_layer",
+    "share_port", "kernel_slab_bytes", "compatibility_layer", "peer_left_before_accept",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
@@ -74,6 +74,7 @@ readable_by_others = _impl.readable_by_others
 share_port = _impl.share_port
 kernel_slab_bytes = _impl.kernel_slab_bytes
 compatibility_layer = _impl.compatibility_layer
+peer_left_before_accept = _impl.peer_left_before_accept
 
 
 def remedy(reason: StopReason, side: str, hard: int | None, soft: int | None = None,

@@ -22,6 +22,7 @@ from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platf
     kernel_slab_bytes,
     linger_zero,
     move_fd_above,
+    peer_left_before_accept,
     presize_fd_table,
     probe_select_cap,
     process_fds,

@@ -50,6 +50,20 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     """Map a Linux errno met during ``operation`` to a stop reason, or None if unknown."""
     return classify_errno_name(errno_name(code), operation)
 
+
+# Linux's accept() passes a pending connection's own network error up (accept(2), NOTES: "treat
+# them like EAGAIN by retrying"), besides ECONNABORTED for one reset before it was accepted.
+_PEER_LEFT = frozenset({
+    "ECONNABORTED", "EPROTO", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN", "ENONET", "EHOSTUNREACH", "EOPNOTSUPP",
+    "ENETUNREACH",
+})
+
+
+def peer_left_before_accept(exc: OSError) -> bool:
+    """Whether accept() failed on one pending connection's own error (its peer gone), not the listener's."""
+    return _errno.errorcode.get(exc.errno or 0) in _PEER_LEFT
+
+
 PROC_SYS = "/proc/sys"
 
 # SystemFacts field -> (path under /proc/sys, index of the integer in the file)

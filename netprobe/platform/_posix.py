@@ -251,6 +251,15 @@ def classify_message(text: str, operation: str) -> Optional[StopReason]:
     return classify_errno(errno_from_message(text), operation)
 
 
+# accept() errors that belong to one pending connection its peer gave up on, not to the listener.
+_PEER_LEFT = frozenset({_errno.ECONNABORTED, _errno.EPROTO})
+
+
+def peer_left_before_accept(exc: OSError) -> bool:
+    """Whether accept() failed because the peer abandoned its connection first: accept the next one."""
+    return exc.errno in _PEER_LEFT
+
+
 def compatibility_layer() -> Optional[str]:
     """A layer standing in for the OS, where netprobe can tell: none on POSIX systems."""
     return None

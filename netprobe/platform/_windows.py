@@ -213,6 +213,20 @@ def can_bind_loopback_aliases() -> bool:
     return False
 
 
+# A connection reset before it was accepted: accept() says WSAECONNRESET (its documented code) or
+# WSAECONNABORTED; AcceptEx, under the proactor, ERROR_NETNAME_DELETED (CPython gh-93821). Under
+# Wine 8 accept() says WSAENOTCONN, AcceptEx ERROR_UNEXP_NET_ERR, and the proactor's getpeername()
+# after AcceptEx WSAENOTCONN (each met by this project's Wine lane).
+_PEER_LEFT_WSA = frozenset({10053, 10054, 10057})
+_PEER_LEFT_WIN32 = frozenset({59, 64})
+
+
+def peer_left_before_accept(exc: OSError) -> bool:
+    """Whether accept() failed because the peer reset its pending connection: accept the next one."""
+    winerror = getattr(exc, "winerror", None)
+    return exc.errno in _PEER_LEFT_WSA or winerror in _PEER_LEFT_WSA or winerror in _PEER_LEFT_WIN32
+
+
 def compatibility_layer() -> Optional[str]:
     """The layer this Windows program runs on instead of Windows (``Wine 8.0``), or None on Windows itself.
 

@@ -5,7 +5,9 @@ a stream server costs a StreamReader, a StreamWriter and a task per connection, 
 only its callbacks, and ``pause_writing``/``resume_writing`` give back-pressure directly.
 Connections are accepted by an accept task per listener with ``loop.sock_accept`` (which
 every loop offers, the proactor included) and handed to ``loop.connect_accepted_socket``,
-so an accept error reaches this code and is recorded, instead of being logged by the loop.
+so an accept error reaches this code and is recorded, instead of being logged by the loop
+(or, on the proactor, ending the listener: CPython gh-93821). A connection reset before it was
+accepted is its peer's affair: accepting goes on at once.
 
 Limits met inside the loop: ``loop.create_server`` logs EMFILE on accept through the
 exception handler and retries after a second (CPython's selector_events); here accept errors
@@ -31,6 +33,20 @@ from netprobe.sockets import abort
 from netprobe.stops import StopReason
 
 TICK = 0.2
+
+
+# The proactor runs each AcceptEx in a task that only closes its socket when cancelled; the
+# accept's error also reaches sock_accept's caller, but the task's copy, never awaited, is logged
+# as "Task exception was never retrieved" (CPython gh-93821), once per client reset before accept.
+_PROACTOR_ACCEPT_TASK = "IocpProactor.accept.<locals>.accept_coro"
+
+
+def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Pass the loop's reports on, but for the proactor's accept task: its error is the accept loop's."""
+    future = context.get("future")
+    coro = future.get_coro() if isinstance(future, asyncio.Task) else None
+    if getattr(coro, "__qualname__", None) != _PROACTOR_ACCEPT_TASK:
+        loop.default_exception_handler(context)
 
 
 class _Connection(asyncio.Protocol):
@@ -123,8 +139,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.flush_due = False
         server = self.server
-        if server.transports.pop(id(self), None) is not None:
-            server.held -= 1
+        held = server.transports.pop(id(self), None) is not None
         if isinstance(exc, OSError):
             count_failure(server, exc)
         elif exc is not None:
@@ -132,6 +147,8 @@ class _Connection(asyncio.Protocol):
         if self.session is not None:
             server.errors += self.session.errors
             self.session.close()
+        if held:
+            server.held -= 1  # after its files are closed: the control thread may report held at any moment
         server.connection_closed()
 
 
@@ -158,6 +175,7 @@ class AsyncioServer(ServerBase):
         self._stopped: Optional[asyncio.Event] = None
         self._may_accept: Optional[asyncio.Event] = None
         self._capped = False
+        self.loop.set_exception_handler(_exception_handler)
 
     @property
     def accepting(self) -> bool:
@@ -212,7 +230,9 @@ class AsyncioServer(ServerBase):
                 pause = self._accept_failed(exc)
                 if pause is None:
                     self.errors += 1
-                await asyncio.sleep(pause or TICK)  # out of fds: back off, keep serving the rest
+                    pause = TICK  # an error of no known kind: never spin on it
+                if pause:
+                    await asyncio.sleep(pause)  # out of fds: back off, keep serving the rest
                 continue
             self._accepted()
             try:

@@ -163,7 +163,14 @@ class ServerBase(ABC):
             self.limit = LimitMet(reason, platform.errno_name(code), message, self.held, at_fd)
 
     def _accept_failed(self, exc: OSError) -> Optional[float]:
-        """Record an accept() error; return how long to pause accepting, or None if it was transient."""
+        """Record an accept() error; return how long to pause accepting, 0 to accept on, None if unknown.
+
+        A connection its peer reset before it was accepted is that peer's: counted as a reset,
+        and accepting goes on at once (a client that resets in a loop must not stall the rest).
+        """
+        if platform.peer_left_before_accept(exc):
+            self.resets += 1
+            return 0.0
         reason = platform.classify_errno(exc.errno, Operation.ACCEPT)
         if reason is None or reason not in ACCEPT_LIMITS:
             return None

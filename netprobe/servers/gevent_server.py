@@ -106,7 +106,9 @@ class GeventServer(ServerBase):
                 pause = self._accept_failed(exc)
                 if pause is None:
                     self.errors += 1
-                self._gevent.sleep(pause or TICK)  # out of fds: back off, keep serving the rest
+                    pause = TICK  # an error of no known kind: never spin on it
+                if pause:
+                    self._gevent.sleep(pause)  # out of fds: back off, keep serving the rest
                 continue
             self._accepted()
             self._group.spawn(self._handle, sock)
@@ -120,11 +122,11 @@ class GeventServer(ServerBase):
         except self._gevent.GreenletExit:
             pass
         finally:
-            self.held -= 1
             if graceful:
                 sock.close()  # FIN after what is still in the send buffer
             else:
                 abort(sock)
+            self.held -= 1  # once closed: the control thread may report held at any moment
             self._connection_gone()
 
     def close(self) -> None:

@@ -8,7 +8,6 @@ and select()'s own cap recorded as a limit instead of a crash.
 
 from __future__ import annotations
 
-import errno
 import select
 import socket
 from collections import deque
@@ -103,12 +102,11 @@ class SelectLoopServer(ServerBase):
             return
         except OSError as exc:
             pause = self._accept_failed(exc)
-            if pause is not None:
+            if pause is None:
+                raise
+            if pause:
                 self._pause_accepting(pause)
-                return
-            if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
-                return
-            raise
+            return  # paused at a limit, or the peer gave up before we accepted
         self._accepted()
         sock.setblocking(False)
         session = None if self.protocol.stateless else self.protocol.session()
@@ -173,7 +171,6 @@ class SelectLoopServer(ServerBase):
         """Forget a connection; ``graceful`` closes with FIN after what is sent, else with RST."""
         if self.conns.pop(conn.sock, None) is None:
             return
-        self.held -= 1
         if conn.session is not None:
             self.errors += conn.session.errors
             conn.session.close()
@@ -181,6 +178,7 @@ class SelectLoopServer(ServerBase):
             conn.sock.close()
         else:
             abort(conn.sock)
+        self.held -= 1  # only now: the control thread may report held at any moment
         self._connection_gone()
 
     def close(self) -> None:

@@ -8,7 +8,6 @@ connections it held. ``ramp`` runs it; ``serve`` and ``bench`` run it as ``--bac
 
 from __future__ import annotations
 
-import errno
 import selectors
 import socket
 from typing import Optional, cast
@@ -118,13 +117,13 @@ class SelectorServer(ServerBase):
                 continue
             except OSError as exc:
                 pause = self._accept_failed(exc)
-                if pause is not None:
+                if pause is None:
+                    raise
+                if pause:
                     # The listener stays readable while the queue is full: pause it or the loop spins.
                     self._pause_accepting(pause)
                     return
-                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
-                    continue  # the peer gave up before we accepted
-                raise
+                continue  # the peer gave up before we accepted: take the next
             self._accepted()
             sock.setblocking(False)
             fd = sock.fileno()
@@ -222,8 +221,11 @@ class SelectorServer(ServerBase):
             self.sel.modify(sock, wanted, None)
 
     def _drop(self, sock: socket.socket, fd: int, graceful: bool = False) -> None:
-        """Forget a connection; ``graceful`` closes with FIN after what is sent, else with RST."""
-        self.held -= 1
+        """Forget a connection; ``graceful`` closes with FIN after what is sent, else with RST.
+
+        It stops counting as held once its socket and its session's files are closed: the
+        control thread may report ``held`` at any moment.
+        """
         self.pending.pop(fd, None)
         self._eof.discard(fd)
         session = self.sessions.pop(fd, None)
@@ -238,6 +240,7 @@ class SelectorServer(ServerBase):
             sock.close()
         else:
             abort(sock)
+        self.held -= 1
         self._connection_gone()
 
     def close(self) -> None:

@@ -95,9 +95,12 @@ class ThreadPerConnectionServer(ServerBase):
                 with self._accept_lock:
                     self.held = len(self._conns)  # the limit records what is held now
                     pause = self._accept_failed(exc)
-                    if pause is None and self._running:
-                        self.errors += 1
-                time.sleep(pause or TICK)  # out of fds: wait for some to be freed, never spin
+                    if pause is None:
+                        if self._running:
+                            self.errors += 1
+                        pause = TICK  # an error of no known kind (or the listener closed): never spin
+                if pause:
+                    time.sleep(pause)  # out of fds: wait for some to be freed
                 continue
             conn = _Conn(sock)
             conn.thread = thread = threading.Thread(target=self._handle, args=(conn,), daemon=True)
@@ -128,12 +131,13 @@ class ThreadPerConnectionServer(ServerBase):
             self._forget(conn, graceful)
 
     def _forget(self, conn: _Conn, graceful: bool) -> None:
-        if self._conns.pop(id(conn), None) is not None:
-            self._finished.append((conn.bytes_in, conn.bytes_out, conn.errors, conn.resets))
+        """Close a connection, then stop counting it: status() may count held at any moment."""
         if graceful:
             conn.sock.close()  # FIN after the replies still in the send buffer
         else:
             abort(conn.sock)
+        if self._conns.pop(id(conn), None) is not None:
+            self._finished.append((conn.bytes_in, conn.bytes_out, conn.errors, conn.resets))
 
     def close(self) -> None:
         self._running = False

@@ -270,6 +270,29 @@ class BackendContract:
             server.close()
         assert "raised exception" not in said and "Traceback" not in said, said[-2000:]
 
+    def test_clients_that_reset_before_being_accepted_leave_the_server_serving_and_silent(self, root):
+        """A connection reset while it waits in the accept queue is its peer's affair, not an error.
+
+        Windows fails such an accept (Wine: WSAENOTCONN; the proactor's AcceptEx: ERROR_NETNAME_DELETED
+        or Wine's ERROR_UNEXP_NET_ERR): the select servers died of it, and asyncio logged each one.
+        """
+        server = self.start("file", root)
+        try:
+            for _ in range(100):
+                abort(socket.create_connection(server.addresses[0], timeout=10))
+            good = _connect(server.addresses[0], 1)[0]
+            assert get(good, "hello.txt").startswith(b"hello from the root")
+            abort(good)
+            deadline = time.monotonic() + 5
+            while server.status().held and time.monotonic() < deadline:
+                time.sleep(0.02)
+            status = server.status()
+            said = server.stderr_text()
+        finally:
+            server.close()
+        assert status.held == 0 and status.errors == 0, status
+        assert "Traceback" not in said and "exception" not in said, said[-2000:]
+
     def test_a_peer_that_never_reads_gets_back_pressure(self):
         server = self.start("echo")
         proc = psutil.Process(server.pid)

@@ -77,3 +77,41 @@ def test_a_reset_is_the_server_closing_an_accepted_connection_whenever_it_arrive
     assert _linux.classify_errno(104, "connect") == StopReason.CLOSED_BY_SERVER  # ECONNRESET on Linux
     assert _linux.classify_errno(104, "verify") == StopReason.CLOSED_BY_SERVER
     assert _windows.classify_errno(10054, "connect") == StopReason.CLOSED_BY_SERVER  # WSAECONNRESET
+
+
+def _as_windows_raises(code: int, message: str, winerror: int) -> OSError:
+    """An OSError as Windows' CPython builds it: a Win32 error's errno is EINVAL, its code in ``winerror``."""
+    exc = OSError(code, message, None, winerror)
+    if getattr(exc, "winerror", None) is None:
+        setattr(exc, "winerror", winerror)  # noqa: B010  (CPython sets it on Windows only)
+    return exc
+
+
+@pytest.mark.parametrize("exc", [
+    # Recorded in this project's Wine lane (Wine 8.0, CPython 3.13.2): the proactor's AcceptEx
+    # and getpeername(), and accept(), each for a client that reset before it was accepted.
+    _as_windows_raises(22, "Unexpected network error", 59),
+    _as_windows_raises(10057, "Windows Error 0x2749", 10057),
+    # On Windows itself (CPython gh-93821, a user's log): AcceptEx's ERROR_NETNAME_DELETED.
+    _as_windows_raises(22, "The specified network name is no longer available", 64),
+    # accept()'s documented code for a connection reset before it was accepted (Winsock's accept).
+    _as_windows_raises(10054, "An existing connection was forcibly closed by the remote host", 10054),
+])
+def test_windows_accept_errors_of_a_peer_that_left_are_the_peers(exc):
+    assert _windows.peer_left_before_accept(exc)
+
+
+def test_accept_errors_of_the_listener_are_not_the_peers():
+    assert not _windows.peer_left_before_accept(_as_windows_raises(10024, "Too many open files", 10024))
+    assert not _windows.peer_left_before_accept(OSError(24, "Too many open files"))
+    for module in (_linux, _darwin):
+        assert not module.peer_left_before_accept(OSError(errno.EMFILE, "Too many open files"))
+        assert not module.peer_left_before_accept(OSError(errno.ENOBUFS, "No buffer space available"))
+
+
+def test_posix_accept_errors_of_a_peer_that_left_are_the_peers():
+    for module in (_linux, _darwin):
+        assert module.peer_left_before_accept(OSError(errno.ECONNABORTED, "Software caused connection abort"))
+    # Linux's accept(2) hands up the pending connection's own network errors, to be retried.
+    assert _linux.peer_left_before_accept(OSError(errno.EPROTO, "Protocol error"))
+    assert _linux.peer_left_before_accept(OSError(errno.ENETUNREACH, "Network is unreachable"))
