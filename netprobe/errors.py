@@ -69,6 +69,12 @@ class ServerGone(NetprobeError):
     exit_status = ExitStatus.LIMIT_HIT
 
 
+class ChildStartError(NetprobeError):
+    """The OS refused to start a process netprobe needs (out of processes, fds or memory; Wine's CreateProcess)."""
+
+    exit_status = ExitStatus.LIMIT_HIT
+
+
 class DistributedError(NetprobeError):
     """A distributed ramp's master could not run it (no workers, a version mismatch, a port it cannot bind)."""
 

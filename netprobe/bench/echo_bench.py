@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 from typing import IO, TYPE_CHECKING, Optional
 
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
+from netprobe.children import python_command, start_command
 from netprobe.clients.registry import CLIENTS, ClientSpec
 from netprobe.errors import ServerGone, UsageError
 from netprobe.hostinfo import platform_info
@@ -98,8 +98,8 @@ def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: f
         else:
             host, port = target
         rss_idle = sproc.memory_info().rss if sproc else None
-        load = subprocess.Popen([sys.executable, "-m", "netprobe.bench.echo_client"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        load = start_command(python_command("netprobe.bench.echo_client"), "the load process",
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1)
         assert load.stdin is not None
         load.stdin.write(EchoLoadSpec(host, port, clients, size, duration, client.name).to_json() + "\n")
         load.stdin.flush()

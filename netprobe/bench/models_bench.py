@@ -10,12 +10,12 @@ from __future__ import annotations
 import http.server
 import math
 import subprocess
-import sys
 import threading
 import time
 from typing import Any, Optional
 
 from netprobe.bench.messages import ModelsChildResult, ModelsSpec
+from netprobe.children import run_python
 from netprobe.errors import RecordError, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchModelsResult, ModelRun
@@ -86,9 +86,8 @@ def check_models_options(tasks: int, delay: float) -> None:
 
 
 def _run_model(model: str, url: str, tasks: int, timeout: float) -> ModelsChildResult:
-    proc = subprocess.run([sys.executable, "-m", "netprobe.bench.models_child"],
-                          input=ModelsSpec(model, url, tasks).to_json() + "\n", capture_output=True, text=True,
-                          timeout=timeout)
+    proc = run_python("netprobe.bench.models_child", f"the {model} model's process",
+                      ModelsSpec(model, url, tasks).to_json(), timeout)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(tail)

@@ -6,11 +6,10 @@ import hashlib
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 
 from netprobe.bench.messages import TransferLoadResult, TransferLoadSpec
+from netprobe.children import run_python
 from netprobe.errors import ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchTransferResult
@@ -67,10 +66,8 @@ def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFA
         server = ChildServer(ServerSpec(backend=backend, protocol=ProtocolName.FILE, root=root,
                                         max_file_size=max(file_size, 1), want_fds=2 * clients + 64))
         host, port = server.addresses[0]
-        proc = subprocess.run(
-            [sys.executable, "-m", "netprobe.bench.transfer_client"],
-            input=TransferLoadSpec(host, port, clients, SERVED_NAME, sha.hex()).to_json() + "\n",
-            capture_output=True, text=True, timeout=120 + clients)
+        proc = run_python("netprobe.bench.transfer_client", "the transfer client",
+                          TransferLoadSpec(host, port, clients, SERVED_NAME, sha.hex()).to_json(), 120 + clients)
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise UsageError(f"the transfer client failed: {tail}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from netprobe import platform
+from netprobe.children import python_command, start_command
 from netprobe.clients.base import BatchOutcome, Client, ClientFailure
 from netprobe.clients.registry import ClientSpec
 from netprobe.clients.watch import Sweep
@@ -98,8 +99,8 @@ class SpreadClient(Client):
             for own in sources:
                 child_spec = SpreadChildSpec(model, destinations, own, payload.decode("latin-1"), verify, batch,
                                              per_child_fds, probe)
-                child = subprocess.Popen([sys.executable, "-m", "netprobe.clients.spread"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True, bufsize=1)
+                child = start_command(python_command("netprobe.clients.spread"), "a client process",
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=1)
                 self.children.append(child)
                 self.held_by.append(0)
                 self._send(child, child_spec.to_json())

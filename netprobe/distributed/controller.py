@@ -14,8 +14,9 @@ import tempfile
 import time
 from typing import IO, Any, Optional
 
+from netprobe.children import python_command, start_command
 from netprobe.distributed.messages import MasterEvent, MasterInput, WorkerSpec
-from netprobe.errors import DistributedError, NetprobeError, UsageError
+from netprobe.errors import ChildStartError, DistributedError, NetprobeError, UsageError
 from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
 from netprobe.ramp.spec import RampSpec
@@ -27,8 +28,8 @@ WORKER_EXIT_WAIT = 10.0
 def start_python(module: str, first_line: str, stdout: Any = None, stderr: Any = None) -> subprocess.Popen[str]:
     """Start ``python -m module`` with locust's environment, its one input line (a record's JSON) on stdin."""
     env = {**os.environ, **LOCUST_ENV}
-    proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
-                            text=True, env=env)
+    proc = start_command(python_command(module), f"netprobe's {module}", stdin=subprocess.PIPE, stdout=stdout,
+                         stderr=stderr, env=env)
     assert proc.stdin is not None
     try:
         proc.stdin.write(first_line + "\n")
@@ -47,8 +48,12 @@ def run_distributed(spec: RampSpec, secret: str) -> RampResult:
     """Run a distributed ramp with the run's ``secret``; never leaves the master or a local worker behind."""
     assert spec.workers is not None
     errors = tempfile.TemporaryFile(mode="w+")
-    master = start_python("netprobe.distributed.master", MasterInput(spec, secret).to_json(), stdout=subprocess.PIPE,
-                          stderr=errors)
+    try:
+        master = start_python("netprobe.distributed.master", MasterInput(spec, secret).to_json(),
+                              stdout=subprocess.PIPE, stderr=errors)
+    except ChildStartError:
+        errors.close()
+        raise
     workers: list[subprocess.Popen[str]] = []
     try:
         assert master.stdout is not None

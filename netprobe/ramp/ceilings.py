@@ -9,11 +9,11 @@ memory figures inherit another's heap.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Optional
 
+from netprobe.children import python_command, start_command
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models.ramp import CeilingRow, CeilingsResult, RampResult, RampStep
@@ -55,8 +55,8 @@ def ceiling_row(ramp: RampResult) -> CeilingRow:
 
 def _ramp_in_child(spec: RampSpec) -> tuple[RampResult, bool]:
     """Run one ramp in a fresh interpreter, so each backend's client memory is its own; (result, interrupted)."""
-    child = subprocess.Popen([sys.executable, "-m", "netprobe.ramp.one"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = start_command(python_command("netprobe.ramp.one"), f"the {spec.backend.name} ramp's process",
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     interrupted = False
     request: Optional[str] = spec.to_json() + "\n"
     while True:

@@ -14,7 +14,7 @@ from typing import Optional
 
 from netprobe import platform
 from netprobe.clients.base import Client
-from netprobe.errors import ServerGone
+from netprobe.errors import ChildStartError, ServerGone
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction, SelectorCap
 from netprobe.models.ramp import Peak, ProcessShare, RampResult, RampStep, StopInfo
@@ -203,6 +203,8 @@ class _Run:
                     shares = self._shares() if spec.spread else None
                 except ServerGone as exc:  # it died before the first step
                     stop = self._stop(StopReason.SERVER_EXITED, Side.SERVER, None, str(exc), last)
+                except ChildStartError as exc:  # the OS would not start a client process
+                    stop = self._stop(StopReason.OTHER, Side.CLIENT, None, str(exc), last)
                 except KeyboardInterrupt:
                     last = sampler.sample() if sampler else Sample()
                     stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", last)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
-import sys
 import tempfile
 import threading
 from typing import Any, Optional
 
-from netprobe.errors import ServerGone, UsageError
+from netprobe.children import python_command, start_command
+from netprobe.errors import ChildStartError, ServerGone, UsageError
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerReady, ServerStatus
@@ -29,13 +29,16 @@ class ChildServer(ServerHandle):
     def __init__(self, spec: ServerSpec, command: Optional[list[str]] = None) -> None:
         # ``command`` replaces netprobe's own child (benchmarks run baseline servers that speak
         # the same stdio protocol); the spec is its first line of input either way.
-        cmd = command or [sys.executable, "-m", "netprobe.servers.child"]
+        cmd = command or python_command("netprobe.servers.child")
         self._stderr = tempfile.TemporaryFile()
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
-        )
+        try:
+            self.proc = start_command(cmd, "the server process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self._stderr, bufsize=1)
+        except ChildStartError as exc:
+            self._stderr.close()
+            raise ServerGone(str(exc)) from None
         self.pid = self.proc.pid
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

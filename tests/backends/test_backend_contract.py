@@ -54,6 +54,19 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return data
 
 
+def _serves_then_idles(server):
+    """A normal get is answered; once its client resets, the server holds nothing within 5 s: its status then."""
+    good = _connect(server.addresses[0], 1)[0]
+    assert get(good, "hello.txt").startswith(b"hello from the root")
+    abort(good)
+    deadline = time.monotonic() + 5
+    status = server.status()
+    while status.held and time.monotonic() < deadline:
+        time.sleep(0.02)
+        status = server.status()
+    return status
+
+
 class BackendContract:
     """Mixin: subclasses set BACKEND."""
 
@@ -259,12 +272,7 @@ class BackendContract:
                 sock.sendall(framing.encode(b"G" + b"hello.txt") * 400)  # ~8 MB of replies due
                 time.sleep(0.02)
                 abort(sock)  # RST while they are being written
-            good = _connect(server.addresses[0], 1)[0]
-            assert get(good, "hello.txt").startswith(b"hello from the root")
-            abort(good)
-            deadline = time.monotonic() + 5
-            while server.status().held and time.monotonic() < deadline:
-                time.sleep(0.02)
+            _serves_then_idles(server)
             said = server.stderr_text()
         finally:
             server.close()
@@ -280,13 +288,7 @@ class BackendContract:
         try:
             for _ in range(100):
                 abort(socket.create_connection(server.addresses[0], timeout=10))
-            good = _connect(server.addresses[0], 1)[0]
-            assert get(good, "hello.txt").startswith(b"hello from the root")
-            abort(good)
-            deadline = time.monotonic() + 5
-            while server.status().held and time.monotonic() < deadline:
-                time.sleep(0.02)
-            status = server.status()
+            status = _serves_then_idles(server)
             said = server.stderr_text()
         finally:
             server.close()
