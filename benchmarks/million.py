@@ -15,7 +15,13 @@ Beside each step it prints where the machine's CPU went over that step's whole c
 hold and sampling, from one step's last connection to the next's, told by the kernel's count):
 the ramp's own processes, the rest of the kernel's and other programs' busy time, time stolen by
 the hypervisor, and idle time; and at the end the programs other than the ramp that used the most.
-A step that grows while the ramp's CPU per connection stays flat is waiting on something else.
+A step that grows while the ramp's CPU per connection stays flat is waiting on something else;
+the ramp's CPU per connection is split into user space (Python and netprobe's code) and the
+kernel (its socket calls: the TCP hash lookups, the slab pages each connection takes).
+
+After the ramp it touches 2 GiB of fresh memory and prints the cost per page, 128 MiB at a time:
+on a VM that hands its free memory back to the host, the pages past what the guest keeps backed
+cost a fault on the host too, and so does every connection once the ramp has used that up.
 
 Every TCP packet is looked up in the kernel's established hash; Linux sizes it at boot (262,144
 buckets on this 24 GiB machine) and never grows it, so with two million sockets each chain holds
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import subprocess
 import sys
 import tempfile
@@ -51,6 +58,7 @@ class Sample:
     tcp_sockets: int
     machine: Any  # psutil.cpu_times(): user, system, irq, softirq, steal, idle, ...
     ramp_cpu: float  # user + system seconds of every process of the ramp, ended ones included
+    ramp_user: float  # of which in user space: Python and netprobe's own code
 
 
 class RampCpu:
@@ -58,9 +66,10 @@ class RampCpu:
 
     def __init__(self) -> None:
         self.known: dict[int, psutil.Process] = {}
-        self.last: dict[int, float] = {}
+        self.last: dict[int, tuple[float, float]] = {}
 
-    def total(self, parents: list[psutil.Process]) -> float:
+    def total(self, parents: list[psutil.Process]) -> tuple[float, float]:
+        """(user + system, user) seconds of the ramp's processes so far."""
         for parent in parents:
             try:
                 for proc in [parent, *parent.children(recursive=True)]:
@@ -70,10 +79,10 @@ class RampCpu:
         for pid, proc in self.known.items():
             try:
                 times = proc.cpu_times()
-                self.last[pid] = times.user + times.system
+                self.last[pid] = (times.user + times.system, times.user)
             except psutil.Error:
                 pass  # ended: its last reading stands
-        return sum(self.last.values())
+        return sum(t[0] for t in self.last.values()), sum(t[1] for t in self.last.values())
 
 
 def _busy(times: Any) -> float:
@@ -90,16 +99,17 @@ def _cycles(samples: list[Sample], base: int, counts: list[int]) -> list[Optiona
 
 
 def _cpu_columns(cycle: Optional[tuple[Sample, Sample]], new: int) -> list[str]:
-    """The step's cycle: seconds, then core-seconds of the ramp, other busy, steal and idle; ramp us per connection."""
+    """A step's cycle: seconds; core-seconds of the ramp, other busy, steal, idle; ramp us/connection, user, kernel."""
     if cycle is None:
-        return ["?"] * 6
+        return ["?"] * 8
     a, b = cycle
     ramp = b.ramp_cpu - a.ramp_cpu
     other = _busy(b.machine) - _busy(a.machine) - ramp
     steal = b.machine.steal - a.machine.steal
     idle = b.machine.idle + b.machine.iowait - a.machine.idle - a.machine.iowait
+    user = b.ramp_user - a.ramp_user
     return [f"{b.at - a.at:.1f}", f"{ramp:.1f}", f"{other:.1f}", f"{steal:.1f}", f"{idle:.1f}",
-            f"{1e6 * ramp / new:,.0f}"]
+            f"{1e6 * ramp / new:,.0f}", f"{1e6 * user / new:,.0f}", f"{1e6 * (ramp - user) / new:,.0f}"]
 
 
 def _cpu_by_program() -> dict[int, tuple[str, float]]:
@@ -145,7 +155,7 @@ def main() -> int:
                     pass
             tcp = platform.kernel_tcp_stats()[0]
             if tcp is not None:
-                samples.append(Sample(time.monotonic(), tcp, psutil.cpu_times(), ramp_cpu.total(ramp)))
+                samples.append(Sample(time.monotonic(), tcp, psutil.cpu_times(), *ramp_cpu.total(ramp)))
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -182,7 +192,8 @@ def main() -> int:
                      f"{1e6 * server / new:,.0f}", *_cpu_columns(cycle, new)])
     print(tabulate(rows, headers=["connections", "step s", "conn/s", "kernel TCP sockets",
                                   "RSS B/new conn", "CPU us/new conn", "client", "server",
-                                  "cycle s", "ramp core-s", "other busy", "steal", "idle", "ramp us/conn"]))
+                                  "cycle s", "ramp core-s", "other busy", "steal", "idle", "ramp us/conn", "user",
+                                  "kernel"]))
     others = sorted(((after - programs_before.get(pid, ("", 0.0))[1], name)
                      for pid, (name, after) in programs_after.items()
                      if pid not in seen and pid not in ramp_cpu.known and pid != psutil.Process().pid), reverse=True)
@@ -218,12 +229,42 @@ def main() -> int:
     after = platform.kernel_tcp_stats()[0]
     print(f"left behind  {len(left)} processes; kernel TCP sockets {after:,} (before {established_before:,})"
           if after is not None and established_before is not None else f"left behind  {len(left)} processes")
+    touch = _first_touch_us_per_page()
+    print("first touch  " + " ".join(f"{us:.1f}" for us in touch) + " us per 4 KiB page, "
+          f"{TOUCH_CHUNK >> 20} MiB at a time (memory the guest handed back to its host faults there first)")
     ok = sockets / 2 == reached if data["stop"] is None else abs(reached - predicted["max_connections"]) <= (
         0.05 * predicted["max_connections"])
     # /proc/net/sockstat counts every program's TCP sockets: run this on an otherwise quiet machine.
     print("checks       " + (f"the kernel agrees with netprobe's count: {ok}" if data["stop"] is None else
                              f"stopped within 5% of the prediction: {ok}"))
     return 0 if ok and not left else 1
+
+
+TOUCH_CHUNK = 128 << 20
+TOUCH_CHUNKS = 16
+
+
+def _first_touch_us_per_page() -> list[float]:
+    """Microseconds to touch each 4 KiB page of fresh anonymous memory, per chunk of 2 GiB in all.
+
+    On bare metal every chunk costs the same (the guest's page fault and zeroing). A VM whose
+    balloon reports free pages to the host (virtio-balloon free page reporting) keeps only some
+    of its free memory backed: chunks past that cost a fault on the host as well, several times
+    dearer. Every new connection takes kernel memory, so a ramp that has used up the backed
+    memory pays that on every page it takes from then on: its first steps are the cheaper ones.
+    """
+    page = mmap.PAGESIZE
+    area = mmap.mmap(-1, TOUCH_CHUNK * TOUCH_CHUNKS)
+    try:
+        out = []
+        for chunk in range(TOUCH_CHUNKS):
+            started = time.perf_counter()
+            for offset in range(chunk * TOUCH_CHUNK, (chunk + 1) * TOUCH_CHUNK, page):
+                area[offset] = 1
+            out.append((time.perf_counter() - started) * 1e6 / (TOUCH_CHUNK // page))
+        return out
+    finally:
+        area.close()
 
 
 EHASH = Path("/proc/sys/net/ipv4/tcp_ehash_entries")
