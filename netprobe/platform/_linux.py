@@ -53,15 +53,14 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
 
 # Linux's accept() passes a pending connection's own network error up (accept(2), NOTES: "treat
 # them like EAGAIN by retrying"), besides ECONNABORTED for one reset before it was accepted.
-_PEER_LEFT = frozenset({
-    "ECONNABORTED", "EPROTO", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN", "ENONET", "EHOSTUNREACH", "EOPNOTSUPP",
-    "ENETUNREACH",
-})
+# Linux's numbers (asm-generic/errno.h), so a Linux result reads the same on any OS: ECONNABORTED,
+# EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH.
+_PEER_LEFT = frozenset({103, 71, 100, 92, 112, 64, 113, 95, 101})
 
 
 def peer_left_before_accept(exc: OSError) -> bool:
     """Whether accept() failed on one pending connection's own error (its peer gone), not the listener's."""
-    return _errno.errorcode.get(exc.errno or 0) in _PEER_LEFT
+    return exc.errno in _PEER_LEFT
 
 
 PROC_SYS = "/proc/sys"
