@@ -29,8 +29,13 @@ def start_command(command: list[str], what: str, **popen: Any) -> subprocess.Pop
 
 def run_python(module: str, what: str, first_line: str, timeout: float) -> subprocess.CompletedProcess[str]:
     """Run ``module`` to its end with ``first_line`` as its input, its output and errors captured."""
-    try:
-        return subprocess.run(python_command(module), input=first_line + "\n", capture_output=True, text=True,
-                              timeout=timeout)
-    except OSError as exc:
-        raise ChildStartError(f"{what} could not be started: {exc.strerror or exc}") from None
+    child = start_command(python_command(module), what, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    with child:
+        try:
+            out, err = child.communicate(first_line + "\n", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
