@@ -218,13 +218,12 @@ def can_bind_loopback_aliases() -> bool:
 # Wine 8 accept() says WSAENOTCONN, AcceptEx ERROR_UNEXP_NET_ERR, and the proactor's getpeername()
 # after AcceptEx WSAENOTCONN (each met by this project's Wine lane).
 _PEER_LEFT_WSA = frozenset({10053, 10054, 10057})
-_PEER_LEFT_WIN32 = frozenset({59, 64})
+_PEER_LEFT_WINERROR = _PEER_LEFT_WSA | {59, 64}
 
 
 def peer_left_before_accept(exc: OSError) -> bool:
     """Whether accept() failed because the peer reset its pending connection: accept the next one."""
-    winerror = getattr(exc, "winerror", None)
-    return exc.errno in _PEER_LEFT_WSA or winerror in _PEER_LEFT_WSA or winerror in _PEER_LEFT_WIN32
+    return exc.errno in _PEER_LEFT_WSA or getattr(exc, "winerror", None) in _PEER_LEFT_WINERROR
 
 
 def compatibility_layer() -> Optional[str]:

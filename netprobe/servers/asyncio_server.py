@@ -32,9 +32,6 @@ from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
 from netprobe.stops import StopReason
 
-TICK = 0.2
-
-
 # The proactor runs each AcceptEx in a task that only closes its socket when cancelled; the
 # accept's error also reaches sock_accept's caller, but the task's copy, never awaited, is logged
 # as "Task exception was never retrieved" (CPython gh-93821), once per client reset before accept.
@@ -227,10 +224,7 @@ class AsyncioServer(ServerBase):
             try:
                 sock, _ = await loop.sock_accept(lsock)
             except OSError as exc:
-                pause = self._accept_failed(exc)
-                if pause is None:
-                    self.errors += 1
-                    pause = TICK  # an error of no known kind: never spin on it
+                pause = self._wait_after_accept_error(exc)
                 if pause:
                     await asyncio.sleep(pause)  # out of fds: back off, keep serving the rest
                 continue

@@ -30,6 +30,8 @@ RECV_SIZE = 16 * 1024
 # How long accepting pauses after EMFILE, doubling up to the maximum, so no loop ever spins.
 ACCEPT_BACKOFF = 0.05
 ACCEPT_BACKOFF_MAX = 1.0
+# How long an accept loop of its own rests after an accept() error of no known kind: never spinning.
+UNKNOWN_ACCEPT_ERROR_PAUSE = 0.2
 
 
 class Counters(TypingProtocol):
@@ -178,6 +180,19 @@ class ServerBase(ABC):
         self._record_limit(reason, exc.errno, exc.strerror or str(exc))
         pause = self._backoff
         self._backoff = min(self._backoff * 2, ACCEPT_BACKOFF_MAX)
+        return pause
+
+    def _wait_after_accept_error(self, exc: OSError) -> float:
+        """Seconds an accept loop of its own (a task, greenlet or thread) waits before accepting again.
+
+        A limit's back-off; none after a client that left; a short rest after an error of no known
+        kind, counted as an error while the server runs.
+        """
+        pause = self._accept_failed(exc)
+        if pause is None:
+            if self._running:
+                self.errors += 1
+            pause = UNKNOWN_ACCEPT_ERROR_PAUSE
         return pause
 
     def _accepted(self) -> None:

@@ -103,10 +103,7 @@ class GeventServer(ServerBase):
                     self._record_limit(StopReason.LOOP_LIMIT, None, str(exc))
                     self._stop_accepting_at_cap()
                     continue
-                pause = self._accept_failed(exc)
-                if pause is None:
-                    self.errors += 1
-                    pause = TICK  # an error of no known kind: never spin on it
+                pause = self._wait_after_accept_error(exc)
                 if pause:
                     self._gevent.sleep(pause)  # out of fds: back off, keep serving the rest
                 continue

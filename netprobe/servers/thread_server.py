@@ -94,11 +94,7 @@ class ThreadPerConnectionServer(ServerBase):
             except OSError as exc:
                 with self._accept_lock:
                     self.held = len(self._conns)  # the limit records what is held now
-                    pause = self._accept_failed(exc)
-                    if pause is None:
-                        if self._running:
-                            self.errors += 1
-                        pause = TICK  # an error of no known kind (or the listener closed): never spin
+                    pause = self._wait_after_accept_error(exc)
                 if pause:
                     time.sleep(pause)  # out of fds: wait for some to be freed
                 continue
