@@ -20,8 +20,8 @@ import time
 
 import psutil
 
+from netprobe.ramp.options import RampOptions, build_ramp_spec
 from netprobe.ramp.runner import run_ramp
-from netprobe.ramp.spec import RampOptions, build_ramp_spec
 
 LINGER_ZERO = struct.pack("ii", 1, 0)
 

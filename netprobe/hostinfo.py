@@ -6,7 +6,7 @@ import platform as _stdlib_platform
 import sys
 
 from netprobe import platform
-from netprobe.models import PlatformInfo
+from netprobe.common_records import PlatformInfo
 
 
 def platform_info() -> PlatformInfo:

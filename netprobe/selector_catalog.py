@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import selectors
 
+from netprobe.common_records import SelectorCap
 from netprobe.errors import UnavailableError
-from netprobe.models import SelectorCap
 
 # CPython's DefaultSelector preference order (Lib/selectors.py).
 SELECTOR_ORDER = ("KqueueSelector", "EpollSelector", "DevpollSelector", "PollSelector", "SelectSelector")

@@ -31,7 +31,7 @@ from netprobe.vocabulary import Format, Placement, Verify
 
 if TYPE_CHECKING:
     from netprobe.models.ramp import RampResult, RampStep
-    from netprobe.ramp.spec import RampSpec
+    from netprobe.ramp_spec import RampSpec
 
 
 @app.command()
@@ -88,7 +88,7 @@ def ramp(
     netprobe ramp --fd-limit 256 --to 1000; netprobe ramp --target 127.0.0.1:6379 --to 5000;
     netprobe ramp --backend all --to 5000 (one ceiling table: every backend, what stops each)
     """
-    from netprobe.ramp.spec import RampOptions
+    from netprobe.ramp.options import RampOptions
 
     check_destinations(output, plot)
     options = RampOptions(
@@ -101,13 +101,13 @@ def ramp(
     if backend.value == "all":
         from netprobe.plots import plot_ceilings
         from netprobe.ramp.ceilings import run_ceilings
-        from netprobe.ramp.spec import build_ceiling_specs
+        from netprobe.ramp.options import build_ceiling_specs
 
         specs = build_ceiling_specs(options)
         announce = None if quiet or not terminal().interactive else _announce
         return deliver(run_ceilings(specs, progress=announce), fmt, output, plot, plot_ceilings)
     from netprobe.plots import plot_ramp
-    from netprobe.ramp.spec import build_ramp_spec
+    from netprobe.ramp.options import build_ramp_spec
 
     spec = build_ramp_spec(options)
     secret = _run_secret(spec, secret_file)

@@ -26,9 +26,6 @@ from netprobe.errors import RecordError
 from netprobe.records import Record
 from netprobe.vocabulary import Operation, Verify
 
-# fds a child keeps beyond its connections: stdio, its selector, psutil.
-CHILD_FD_RESERVE = 64
-
 
 @dataclass(frozen=True)
 class SpreadChildSpec(Record):

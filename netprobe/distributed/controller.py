@@ -19,7 +19,7 @@ from netprobe.distributed.messages import MasterEvent, MasterInput, WorkerSpec
 from netprobe.errors import ChildStartError, DistributedError, NetprobeError, UsageError
 from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 from netprobe.sockets import local_source_ips, parse_host_port
 
 WORKER_EXIT_WAIT = 10.0

@@ -37,8 +37,8 @@ from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo, WorkerFai
 from netprobe.ramp.classify import classify_stop
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.runner import settled_queue
-from netprobe.ramp.spec import RampSpec
 from netprobe.ramp.verdict import verdict
+from netprobe.ramp_spec import RampSpec
 from netprobe.sockets import format_address
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from netprobe.models.ramp import RampResult, WorkerFailure, WorkerSummary
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
 from netprobe.vocabulary import Verify
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from netprobe.common_records import Note, PlatformInfo, SelectorCap
 from netprobe.records import Record
 
 LIMITS_SCHEMA = "netprobe.limits/1"
@@ -20,36 +21,6 @@ BENCH_MODELS_SCHEMA = "netprobe.bench.models/1"
 BENCH_ECHO_SCHEMA = "netprobe.bench.echo/1"
 BENCH_TRANSFER_SCHEMA = "netprobe.bench.transfer/1"
 
-
-@dataclass(frozen=True)
-class Note(Record):
-    """Why a fact is missing or was adjusted."""
-
-    field: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class PlatformInfo(Record):
-    """The OS, machine and Python a result was measured on."""
-
-    system: str
-    release: str
-    machine: str
-    python: str
-    implementation: str
-    #: What stands in for the OS where netprobe can tell (``Wine 8.0``); None on the OS itself.
-    compatibility_layer: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class SelectorCap(Record):
-    """What bounds one selector: an fd number, a count of sockets, or RLIMIT_NOFILE."""
-
-    # "fd_number", "count" or "rlimit"; "loop" (an event loop's own count of sockets) only in a ramp
-    kind: str
-    limit: Optional[int]
-    detail: str
 
 @dataclass(frozen=True)
 class SelectorsInfo(Record):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from netprobe.models import CEILINGS_SCHEMA, RAMP_SCHEMA, Note, PlatformInfo, Prediction
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Side

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
-from netprobe.models import Note
+from netprobe.common_records import Note
 from netprobe.platform._parsers import excluded_in_range
 
 

@@ -9,8 +9,8 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Optional
 
+from netprobe.common_records import SelectorCap
 from netprobe.errors import AboveHardLimit, Unsupported
-from netprobe.models import SelectorCap
 
 try:
     import fcntl

@@ -13,8 +13,8 @@ import struct
 import subprocess
 from typing import TYPE_CHECKING, Optional
 
+from netprobe.common_records import SelectorCap
 from netprobe.errors import Unsupported
-from netprobe.models import SelectorCap
 from netprobe.platform import _common
 from netprobe.platform._parsers import errno_from_message, parse_dynamicport, parse_excludedportrange
 from netprobe.stops import StopReason, classify_errno_name

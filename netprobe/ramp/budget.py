@@ -12,11 +12,10 @@ from typing import Optional
 from netprobe import platform
 from netprobe.models import Note, SelectorCap
 from netprobe.prediction import MEMORY_PER_CONNECTION
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp.processes import CLIENT_FD_RESERVE
+from netprobe.ramp_spec import RampSpec
 from netprobe.stops import StopReason
 
-# fds the client keeps free beyond its connections: the report, psutil, pipes to the server.
-CLIENT_FD_RESERVE = 64
 SYSTEM_FD_MARGIN = 0.02
 MEMORY_MARGIN = 0.05
 MEMORY_FLOOR = 256 * 1024 * 1024

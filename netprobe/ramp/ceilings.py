@@ -17,7 +17,7 @@ from netprobe.children import python_command, start_command
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models.ramp import CeilingRow, CeilingsResult, RampResult, RampStep
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 
 
 def _per_connection(steps: list[RampStep], side: str) -> Optional[float]:

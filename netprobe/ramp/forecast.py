@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 from netprobe import platform
 from netprobe.models import Prediction, SelectorCap
 from netprobe.prediction import Budget, CeilingInputs, predict, server_reserved_fds
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 from netprobe.selector_catalog import NO_CAP
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Placement

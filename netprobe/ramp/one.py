@@ -6,7 +6,7 @@ import sys
 
 from netprobe.errors import ExitStatus
 from netprobe.ramp.runner import run_ramp
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 
 
 def main() -> int:

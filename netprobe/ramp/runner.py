@@ -20,14 +20,15 @@ from netprobe.models import Note, Prediction, SelectorCap
 from netprobe.models.ramp import Peak, ProcessShare, RampResult, RampStep, StopInfo
 from netprobe.platform import TcpCounters
 from netprobe.probes import parse_probe
-from netprobe.ramp.budget import CLIENT_FD_RESERVE, FdBudget, guard
+from netprobe.ramp.budget import FdBudget, guard
 from netprobe.ramp.classify import classify_stop, refusal_of
 from netprobe.ramp.forecast import forecast
 from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.plan import RampPlan
+from netprobe.ramp.processes import CLIENT_FD_RESERVE, busiest_share, sources_per_client
 from netprobe.ramp.sampler import Sample, Sampler
-from netprobe.ramp.spec import RampSpec, busiest_share, sources_per_client
 from netprobe.ramp.verdict import slowdown, verdict
+from netprobe.ramp_spec import RampSpec
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.process import ChildServer

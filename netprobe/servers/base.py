@@ -16,8 +16,8 @@ from typing import Any, Optional
 from typing import Protocol as TypingProtocol
 
 from netprobe import platform
+from netprobe.common_records import SelectorCap
 from netprobe.errors import PlatformError, ProtocolError, UsageError
-from netprobe.models import SelectorCap
 from netprobe.protocols import Protocol, make_protocol
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.status import LimitMet, ServerStatus

@@ -14,8 +14,8 @@ import importlib.util
 from typing import Optional
 
 from netprobe import platform
+from netprobe.common_records import SelectorCap
 from netprobe.errors import UnavailableError, UsageError
-from netprobe.models import SelectorCap
 
 LOOPS = ("default", "libev", "libuv")
 

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Optional
 
-from netprobe.models import SelectorCap
+from netprobe.common_records import SelectorCap
 from netprobe.servers.status import ServerStatus
 
 

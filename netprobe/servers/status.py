@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-from netprobe.models import SelectorCap
+from netprobe.common_records import SelectorCap
 from netprobe.records import Record
 from netprobe.stops import StopReason
 

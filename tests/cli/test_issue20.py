@@ -12,7 +12,7 @@ import pytest
 from netprobe import platform
 from netprobe.cli import run
 from netprobe.errors import RecordError
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 from tests.conftest import run_netprobe
 
 

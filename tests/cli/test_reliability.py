@@ -32,7 +32,7 @@ posix_only = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="POSIX devices, 
 def _ramp_doc(ok: bool, reached: int, target: int = 1000, system: str = "Linux") -> dict:
     """A whole netprobe.ramp/1 document, written by the records themselves."""
     from netprobe.models import Peak, PlatformInfo, Prediction, RampResult, StopInfo
-    from netprobe.ramp.spec import RampSpec
+    from netprobe.ramp_spec import RampSpec
 
     stop = None if ok else StopInfo(StopReason.FD_LIMIT, Side.SERVER, "EMFILE", "Too many open files", reached,
                                     None, reached + 5, "raise the soft fd limit")

@@ -12,7 +12,7 @@ from netprobe.hostinfo import platform_info
 from netprobe.limits import build_limits_report
 from netprobe.models import MemoryStats, Peak, PlatformInfo, Prediction, ProcessStats, RampResult, SelectorCap, StopInfo
 from netprobe.platform import _darwin, _parsers, _windows
-from netprobe.ramp.spec import RampSpec
+from netprobe.ramp_spec import RampSpec
 from netprobe.selector_catalog import default_selector
 from netprobe.stops import StopReason
 from tests.conftest import DATA

@@ -9,7 +9,7 @@ import pytest
 from netprobe import platform
 from netprobe.cli.ramp import run_spec
 from netprobe.ramp.ceilings import run_ceilings
-from netprobe.ramp.spec import RampOptions, build_ceiling_specs, build_ramp_spec
+from netprobe.ramp.options import RampOptions, build_ceiling_specs, build_ramp_spec
 from netprobe.servers.registry import BACKENDS, backend_names
 from netprobe.vocabulary import Placement
 from tests.conftest import needs_rlimit, run_netprobe

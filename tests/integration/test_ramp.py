@@ -14,7 +14,7 @@ import pytest
 
 from netprobe import platform
 from netprobe.cli.ramp import run_spec
-from netprobe.ramp.spec import RampOptions, build_ramp_spec
+from netprobe.ramp.options import RampOptions, build_ramp_spec
 from netprobe.selector_catalog import available_selectors
 from tests.conftest import (
     ROOT,

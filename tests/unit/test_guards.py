@@ -4,7 +4,7 @@ import pytest
 
 from netprobe import platform
 from netprobe.errors import UsageError
-from netprobe.ramp.spec import RampOptions, build_ramp_spec
+from netprobe.ramp.options import RampOptions, build_ramp_spec
 from netprobe.sockets import check_destination, is_loopback, parse_host_port
 from tests.conftest import fd_limit_refusal
 

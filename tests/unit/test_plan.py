@@ -30,7 +30,7 @@ def test_issue19_the_busiest_server_process_is_planned_for_not_the_average():
     import collections
     import random
 
-    from netprobe.ramp.spec import busiest_share
+    from netprobe.ramp.processes import busiest_share
 
     deal = random.Random(19)
     connections, processes = 100_000, 11
@@ -44,7 +44,7 @@ def test_issue19_the_busiest_server_process_is_planned_for_not_the_average():
 
 def test_issue19_a_client_process_connects_from_enough_addresses_to_keep_each_to_a_quarter_of_its_ports():
     from netprobe import platform
-    from netprobe.ramp.spec import connections_per_source, sources_per_client
+    from netprobe.ramp.processes import connections_per_source, sources_per_client
     from netprobe.sockets import local_source_ips
 
     per_source = connections_per_source()

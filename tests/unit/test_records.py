@@ -10,7 +10,8 @@ import pytest
 
 from netprobe.errors import RecordError
 from netprobe.models.ramp import WorkerFailure
-from netprobe.ramp.spec import RampOptions, RampSpec, build_ramp_spec
+from netprobe.ramp.options import RampOptions, build_ramp_spec
+from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
 from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
