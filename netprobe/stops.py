@@ -62,6 +62,9 @@ class StopKind:
     #: The remedy where the soft limit already equals the hard one, generic and per OS (fd_limit).
     at_hard: Optional[str] = None
     at_hard_on: dict[str, str] = field(default_factory=dict)
+    #: Whether stopping here found a wall of the target's capacity: a ramp without ``--to`` that
+    #: stops so is a success. Not so for nothing listening, a signal, a lost worker or the unknown.
+    finds_wall: bool = True
 
 
 KINDS: tuple[StopKind, ...] = (
@@ -166,7 +169,7 @@ KINDS: tuple[StopKind, ...] = (
     StopKind(
         StopReason.REFUSED, "ECONNREFUSED: nothing listens", "server",
         "nothing accepts at that address (or its accept queue overflowed and it resets)",
-        errnos=("ECONNREFUSED",)),
+        errnos=("ECONNREFUSED",), finds_wall=False),
     StopKind(
         StopReason.TIMEOUT, "connected, but no answer within `--timeout`", "server",
         "the peer did not answer within --timeout: it is stalled or overloaded; raise --timeout or look at "
@@ -199,14 +202,14 @@ KINDS: tuple[StopKind, ...] = (
         "a worker of a distributed ramp stopped answering (killed, network lost); its share is not moved to "
         "the others", "client",
         "a worker stopped answering (killed, or its network went away): look at that machine, then run again; "
-        "netprobe does not move its share onto the others"),
+        "netprobe does not move its share onto the others", finds_wall=False),
     StopKind(
         StopReason.INTERRUPTED,
         "Ctrl-C or SIGTERM: exit 130, the partial report is still printed and written", "",
-        "run again without interrupting"),
+        "run again without interrupting", finds_wall=False),
     StopKind(
         StopReason.OTHER, "anything else, with its errno and message", "",
-        "see the message; this stop is not one netprobe recognises"),
+        "see the message; this stop is not one netprobe recognises", finds_wall=False),
 )
 
 _BY_REASON = {kind.reason: kind for kind in KINDS}
@@ -280,6 +283,11 @@ def kind_of(reason: StopReason) -> StopKind:
     return _BY_REASON[reason]
 
 
+def finds_wall(reason: StopReason) -> bool:
+    """Whether a stop for ``reason`` found a wall of the target's capacity (see ``StopKind.finds_wall``)."""
+    return _BY_REASON[reason].finds_wall
+
+
 def classify_errno_name(name: Optional[str], operation: str) -> Optional[StopReason]:
     """The stop an errno name (``"EMFILE"``; Winsock's without ``WSA``) met during ``operation`` means, if any."""
     if name is None:
@@ -308,8 +316,9 @@ def remedy(reason: StopReason, os_name: str, side: str, hard: Optional[int], sof
 
 def docs_table() -> str:
     """The stop-reason table of docs/ramp.md, in markdown."""
-    rows = ["| reason | what happened | typical side |", "|---|---|---|"]
-    rows += [f"| `{k.reason}` | {k.meaning} | {k.typical_side} |" for k in KINDS]
+    rows = ["| reason | what happened | typical side | a wall (ok without `--to`) |", "|---|---|---|---|"]
+    rows += [f"| `{k.reason}` | {k.meaning} | {k.typical_side} | {'yes' if k.finds_wall else 'no'} |"
+             for k in KINDS]
     return "\n".join(rows) + "\n"
 
 

@@ -37,7 +37,7 @@ from netprobe.models.ramp import Peak, RampResult, RampStep, StopInfo, WorkerFai
 from netprobe.ramp.classify import classify_stop
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.runner import settled_queue
-from netprobe.ramp.verdict import verdict
+from netprobe.ramp.verdict import ramp_ok, reached_at_stop, verdict
 from netprobe.ramp_spec import RampSpec
 from netprobe.sockets import format_address
 from netprobe.stats import p50_p99
@@ -180,15 +180,12 @@ class Master:
                 break
             if spec.hold:
                 self._pause(spec.hold)
-        reached = sum(w.held for w in self.workers.values())
-        if stop is not None and stop.unaccepted:
-            reached = max(0, reached - stop.unaccepted)  # open to the workers, never accepted by the server
+        reached = reached_at_stop(sum(w.held for w in self.workers.values()), stop)
         if stop is not None:
             stop.at_connections = reached
         prediction = self._prediction()
-        ok = stop is None and (spec.to is None or reached >= plan.goal)
         return RampResult(
-            config=spec, ok=ok, to=spec.to, reached=reached,
+            config=spec, ok=ramp_ok(spec.to, plan.goal, reached, stop), to=spec.to, reached=reached,
             peak=Peak(max((s.client_fds or 0 for s in steps), default=None), None,
                       max((s.client_rss or 0 for s in steps), default=None), None),
             stop=stop, predicted=prediction, verdict=verdict(spec.to, reached, stop, prediction, "workers"),

@@ -27,7 +27,7 @@ from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.processes import CLIENT_FD_RESERVE, busiest_share, sources_per_client
 from netprobe.ramp.sampler import Sample, Sampler
-from netprobe.ramp.verdict import slowdown, verdict
+from netprobe.ramp.verdict import ramp_ok, reached_at_stop, slowdown, verdict
 from netprobe.ramp_spec import RampSpec
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
@@ -209,22 +209,14 @@ class _Run:
                 except KeyboardInterrupt:
                     last = sampler.sample() if sampler else Sample()
                     stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", last)
-            reached = self.client.held if self.client is not None else 0
-            if stop is not None and stop.server_held is not None:
-                # The server counts exactly what it held when the limit struck; connections it
-                # answered at once and shed a moment later look verified to the client.
-                reached = min(reached, stop.server_held)
-            elif stop is not None and stop.unaccepted:
-                reached = max(0, reached - stop.unaccepted)  # open to the client, never accepted
+            reached = reached_at_stop(self.client.held if self.client is not None else 0, stop)
         finally:
             with deferred():
                 self.cleanup()
         if stop is not None:
             stop.at_connections = reached
-        ok = (reached >= self.plan.goal) if spec.to is not None else (
-            stop is None or stop.reason != StopReason.INTERRUPTED)
         return RampResult(
-            config=spec, ok=ok and (stop is None or spec.to is None), to=spec.to, reached=reached,
+            config=spec, ok=ramp_ok(spec.to, self.plan.goal, reached, stop), to=spec.to, reached=reached,
             peak=self._peak(), stop=stop, predicted=prediction,
             verdict=" ".join(filter(None, [verdict(spec.to, reached, stop, prediction, spec.placement),
                                            slowdown(self.steps)])), steps=self.steps,

@@ -7,7 +7,7 @@ from typing import Optional
 from netprobe.models import Prediction
 from netprobe.models.ramp import RampStep, StopInfo
 from netprobe.stats import percentiles
-from netprobe.stops import StopReason
+from netprobe.stops import StopReason, finds_wall
 from netprobe.vocabulary import Placement
 
 # |predicted - reached| within this many connections counts as "as predicted".
@@ -17,6 +17,32 @@ SLOWDOWN_FACTOR = 3.0
 SLOWDOWN_FLOOR_S = 0.5
 # Stops that are a limit of the server's own (not the clients' predicted ceiling).
 SERVER_LIMITS = frozenset({StopReason.CLOSED_BY_SERVER, StopReason.STOPPED_ACCEPTING})
+
+
+def reached_at_stop(held: int, stop: Optional[StopInfo]) -> int:
+    """What a ramp held when it stopped: what its holder holds, checked against the server's own account.
+
+    Where the server counted what it held when its limit struck, that count binds (a connection it
+    answered at once and shed a moment later looks verified to the client); else connections the
+    kernel completed that the server never accepted (its listen queue) are not held.
+    """
+    if stop is None:
+        return held
+    if stop.server_held is not None:
+        return min(held, stop.server_held)
+    return max(0, held - (stop.unaccepted or 0))
+
+
+def ramp_ok(to: Optional[int], goal: int, reached: int, stop: Optional[StopInfo]) -> bool:
+    """The one rule of a ramp's success, wherever its connections were held.
+
+    With ``--to``: reached it, with no stop. Without: the ramp found a wall of the target's capacity
+    (``StopKind.finds_wall``) or went as far as ``--max``; nothing listening, a signal, a lost
+    worker or an unknown stop found no wall.
+    """
+    if to is not None:
+        return stop is None and reached >= goal
+    return stop is None or finds_wall(stop.reason)
 
 
 def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction, placement: str) -> str:
