@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 @app.command()
 def ramp(
-    to: Optional[int] = typer.Option(None, "--to", help="Target number of concurrent connections: exit 0 when reached. Without it: ramp "
-                                           "to the first wall (exit 0 when one is found; a refused port is none)."),
+    to: Optional[int] = typer.Option(
+        None, "--to", help="Target number of concurrent connections: exit 0 when reached. Without it: ramp to the "
+                           "first wall (exit 0 when one is found; a refused port is none)."),
     step: Optional[int] = typer.Option(None, "--step", help="Connections added per step (default: ~10 steps)."),
     hold: float = typer.Option(0.0, "--hold", help="Seconds to hold each step before the next."),
     timeout: float = typer.Option(5.0, "--timeout", help="Seconds each verification may take."),
