@@ -1,22 +1,21 @@
-"""What every client model shares: where to connect, what a batch achieved, and cleanup."""
+"""What every client model shares: where to connect, how each connection is checked, and cleanup."""
 
 from __future__ import annotations
 
 import errno
-import os
 import random
 import socket
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
+from netprobe.clients.holder import ConnectionHolder
+from netprobe.clients.outcome import BatchOutcome
 from netprobe.clients.watch import HeldWatch, Sweep, printable
 from netprobe.probes import MAX_REPLY, Probe
 from netprobe.sockets import abort
-from netprobe.vocabulary import Operation
 
 # connect_ex results that mean "in progress", on POSIX and Windows (WSAEWOULDBLOCK).
 IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, getattr(errno, "WSAEWOULDBLOCK", 10035)}
@@ -25,61 +24,7 @@ IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, getattr(er
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
 
 
-@dataclass
-class ClientFailure:
-    """The first error a client met: the operation it was doing and the errno."""
-
-    operation: Operation
-    errno: Optional[int]
-    message: str
-
-
-@dataclass
-class BatchOutcome:
-    """What one call to ``open`` or ``reverify`` achieved."""
-
-    verified: int = 0
-    # An array, not a list: a float object per connection would fragment the heap for good.
-    latencies_ms: array[float] = field(default_factory=lambda: array("d"))
-    failure: Optional[ClientFailure] = None
-    unconnected: int = 0  # handshake still pending at the deadline
-    unanswered: int = 0  # connected, but the check did not pass by the deadline
-    peer_closed: int = 0  # the peer closed or reset the connection
-
-    @property
-    def clean(self) -> bool:
-        """Whether every connection of the batch passed its check."""
-        return self.failure is None and not (self.unconnected or self.unanswered or self.peer_closed)
-
-    def tally(self, failed: Optional[Operation], exc: Optional[BaseException], latency: Optional[float]) -> None:
-        """Count one connection's outcome: verified (``failed`` None), timed out, or failed at an operation."""
-        if failed is None:
-            self.verified += 1
-            if latency is not None:
-                self.latencies_ms.append(latency)
-        elif failed == Operation.TIMEOUT:
-            self.unanswered += 1
-        else:
-            if failed == Operation.VERIFY and isinstance(exc, (ConnectionResetError, ConnectionAbortedError,
-                                                                BrokenPipeError)):
-                self.peer_closed += 1  # connected, then closed by the server before it answered
-            self.fail(failed, exc)
-
-    def fail(self, operation: Operation, exc_or_errno: Union[BaseException, Optional[int]],
-             message: Optional[str] = None) -> None:
-        """Record the batch's first failure: the operation and its errno; later ones are ignored."""
-        if self.failure is not None:
-            return
-        if isinstance(exc_or_errno, BaseException):
-            code = getattr(exc_or_errno, "errno", None)
-            text = message or getattr(exc_or_errno, "strerror", None) or str(exc_or_errno)
-        else:
-            code = exc_or_errno
-            text = message or (os.strerror(code) if code else "failed")
-        self.failure = ClientFailure(operation, code, text)
-
-
-class Client(ABC):
+class Client(ConnectionHolder):
     """Opens connections to ``destinations`` round-robin, from ``source_ips`` round-robin."""
 
     name = "client"
@@ -225,7 +170,7 @@ class Client(ABC):
     def close(self) -> None:
         """Close every connection abortively and release every resource."""
 
-    def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:  # noqa: B027 (optional hook)
+    def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:
         """Drive a server that shares this thread: call ``server_step(timeout)`` while waiting for events.
 
         Only client models registered with ``drives_inline_server`` use it; the others ignore it.

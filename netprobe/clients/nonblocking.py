@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from netprobe import platform
-from netprobe.clients.base import IN_PROGRESS, BatchOutcome, Client, abort_all, set_nodelay
+from netprobe.clients.base import IN_PROGRESS, Client, abort_all, set_nodelay
+from netprobe.clients.outcome import BatchOutcome
 from netprobe.vocabulary import Operation, Verify
 
 # How long the loop waits for events before asking whether the server already gave up.

@@ -19,7 +19,8 @@ from typing import Any, Optional
 
 from netprobe import platform
 from netprobe.children import python_command, start_command
-from netprobe.clients.base import BatchOutcome, Client, ClientFailure
+from netprobe.clients.base import Client
+from netprobe.clients.outcome import BatchOutcome, ClientFailure
 from netprobe.clients.registry import ClientSpec
 from netprobe.clients.watch import Sweep
 from netprobe.errors import RecordError
@@ -51,22 +52,13 @@ class SpreadOrder(Record):
 
 
 @dataclass(frozen=True)
-class FailureRecord(Record):
-    """A ``ClientFailure`` across the pipe."""
-
-    operation: Operation
-    errno: Optional[int]
-    message: str
-
-
-@dataclass(frozen=True)
 class SpreadReply(Record):
     """Child to parent: what it holds now, and what the order found."""
 
     held: int
     verified: int = 0
     latencies_ms: list[float] = field(default_factory=list)
-    failure: Optional[FailureRecord] = None
+    failure: Optional[ClientFailure] = None
     unconnected: int = 0
     unanswered: int = 0
     peer_closed: int = 0
@@ -158,8 +150,7 @@ class SpreadClient(Client):
             if reply.error is not None and out.failure is None:
                 out.failure = ClientFailure(Operation.CONNECT, None, reply.error)
             if reply.failure is not None and out.failure is None:
-                f = reply.failure
-                out.failure = ClientFailure(f.operation, f.errno, f.message)
+                out.failure = reply.failure
         return out
 
     def sample(self, count: int, exclude_newest: int) -> list[Any]:
@@ -240,9 +231,7 @@ def _child() -> int:
                 break
             if order.op == "open":
                 out = client.open(order.count, order.timeout, lambda: False) if order.count else BatchOutcome()
-                f = out.failure
-                say(SpreadReply(client.held, out.verified, list(out.latencies_ms),
-                                FailureRecord(f.operation, f.errno, f.message) if f else None,
+                say(SpreadReply(client.held, out.verified, list(out.latencies_ms), out.failure,
                                 out.unconnected, out.unanswered, out.peer_closed))
             elif order.op == "sweep":
                 swept = client.sweep_until_quiet(order.timeout, time.sleep) if order.timeout else client.sweep()

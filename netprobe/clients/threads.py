@@ -10,7 +10,8 @@ from array import array
 from collections.abc import Callable
 from typing import Any, Optional
 
-from netprobe.clients.base import BatchOutcome, Client, blocking_pingpong, set_nodelay
+from netprobe.clients.base import Client, blocking_pingpong, set_nodelay
+from netprobe.clients.outcome import BatchOutcome
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation, Verify
 

@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from netprobe import __version__, platform
-from netprobe.clients.base import BatchOutcome
+from netprobe.clients.outcome import BatchOutcome
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import (
     HeldReport,

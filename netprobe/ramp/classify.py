@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from netprobe import platform
-from netprobe.clients.base import BatchOutcome
+from netprobe.clients.outcome import BatchOutcome
 from netprobe.clients.watch import Sweep
 from netprobe.servers.status import ServerStatus
 from netprobe.stops import Refusal, StopReason, recognise_refusal
@@ -49,6 +49,9 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
             message += f" (at fd {limit.at_fd})"
         kept = limit.held if held is None else min(limit.held, held)  # what it still held once it shed any
         return Classified(limit.reason, Side.SERVER, limit.errno, f"{message}; it held {kept:,}")
+    named = out.named
+    if named is not None and named.reason == StopReason.CLOSED_BY_SERVER:
+        return Classified(named.reason, named.side, named.errno, named.message)
     if swept is not None and swept.closed:
         saying = f', saying "{swept.said}"' if swept.said else ""
         return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None,
@@ -58,6 +61,8 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
         return Classified(StopReason.STOPPED_ACCEPTING, Side.SERVER, None,
                           f"{holding}{unaccepted:,} more completed by the kernel but never accepted: "
                           "the server stopped accepting")
+    if named is not None:  # named where the connections are held, in that machine's words
+        return Classified(named.reason, named.side, named.errno, named.message)
     f = out.failure
     if f is not None:
         if f.operation == Operation.VERIFY and (recognise_refusal(f.message) is not None or out.peer_closed):

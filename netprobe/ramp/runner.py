@@ -8,12 +8,13 @@ them against a server placement; ``sampler``, ``budget``, ``forecast``, ``classi
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Optional
 
 from netprobe import platform
-from netprobe.clients.base import Client
+from netprobe.clients.holder import ConnectionHolder
 from netprobe.errors import ChildStartError, ServerGone
 from netprobe.hostinfo import platform_info
 from netprobe.models import Note, Prediction, SelectorCap
@@ -45,6 +46,7 @@ QUEUE_GRACE = 1.0
 QUEUE_POLL = 0.05
 # A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
 BATCH_MAX = 1024
+PAUSE_SLICE = 0.1  # a hold is waited in slices this long, so a stop asked meanwhile ends it at once
 
 ProgressCallback = Callable[[RampStep, int], None]
 
@@ -89,12 +91,13 @@ def _server_status(server: ServerHandle) -> tuple[Optional[ServerStatus], Option
 class _Run:
     """One ramp's state, so cleanup can find whatever was started."""
 
-    def __init__(self, spec: RampSpec) -> None:
+    def __init__(self, spec: RampSpec, holder: Optional[ConnectionHolder] = None) -> None:
         self.spec = spec
         self.plan = RampPlan.build(spec.to, spec.step, spec.max)
         self.steps: list[RampStep] = []
         self.server: Optional[ServerHandle] = None
-        self.client: Optional[Client] = None
+        self.given = holder  # a holder started elsewhere (a distributed ramp's workers)
+        self.client: Optional[ConnectionHolder] = None
         self.budget = FdBudget()
 
     def start_server(self) -> ServerHandle:
@@ -119,12 +122,16 @@ class _Run:
                                                                       f"{server.raised_from} to {server.soft_limit}"))
         return server
 
-    def start_client(self, source_ips: Optional[list[str]], batch: int) -> Client:
-        """The ramp's client model: in this process, or spread over child processes each with its own address."""
+    def start_holder(self, source_ips: Optional[list[str]], batch: int) -> ConnectionHolder:
+        """The ramp's holder: the one given, the client model in this process, or spread over child processes."""
         spec = self.spec
         assert self.server is not None
+        if self.given is not None:
+            return self.given
         if spec.client_processes == 1:
-            return spec.client.create(self.server.addresses, source_ips, PAYLOAD, spec.verify, batch)
+            client = spec.client.create(self.server.addresses, source_ips, PAYLOAD, spec.verify, batch)
+            client.probe = parse_probe(spec.probe) if spec.probe else None
+            return client
         from netprobe.clients.spread import SpreadClient
         from netprobe.sockets import local_source_ips
 
@@ -183,22 +190,22 @@ class _Run:
         try:
             with interrupt_once():
                 try:
-                    if spec.client_processes == 1:
+                    if spec.client_processes == 1 and self.given is None:
                         self.budget.prepare_client(spec, self.plan.goal)
                     self.server = self.start_server()
                     source_ips = ([f"127.0.0.{i}" for i in range(1, spec.source_ips + 1)]
                                   if spec.source_ips > 1 else None)
                     facts = platform.read_system_facts()
-                    self.client = client = self.start_client(source_ips, min(facts.somaxconn or 128, BATCH_MAX))
+                    self.client = client = self.start_holder(source_ips, min(facts.somaxconn or 128, BATCH_MAX))
                     sampler = Sampler(self.server.pids, client.pids)
-                    client.probe = parse_probe(spec.probe) if spec.probe else None
                     self._note_what_cannot_be_told()
                     client.pump(self.server.step)
                     cap = self.select_cap()
                     if spec.in_process and spec.client.drives_inline_server:
                         client.fd_floor = self.budget.above_select_cap(cap, self.plan.goal)
-                    prediction = forecast(spec, self.server.waits_with, cap, self.server.soft_limit, sampler.me,
-                                          sampler.server, facts, client.fd_floor is not None)
+                    prediction = client.prediction() or forecast(
+                        spec, self.server.waits_with, cap, self.server.soft_limit, sampler.me, sampler.server, facts,
+                        client.fd_floor is not None)
                     sampler.start()
                     stop, last = self._steps(sampler, progress)
                     shares = self._shares() if spec.spread else None
@@ -220,10 +227,11 @@ class _Run:
             peak=self._peak(), stop=stop, predicted=prediction,
             verdict=" ".join(filter(None, [verdict(spec.to, reached, stop, prediction, spec.placement),
                                            slowdown(self.steps)])), steps=self.steps,
-            platform=platform_info(), notes=self.budget.notes, seconds=round(time.monotonic() - started, 3),
-            client_cpu_seconds=sampler.cpu_seconds("client") if sampler else None,
+            platform=platform_info(), notes=[*self.budget.notes, *(self.given.notes() if self.given else [])],
+            seconds=round(time.monotonic() - started, 3),
+            client_cpu_seconds=sampler.cpu_seconds("client") if sampler and self.given is None else None,
             server_cpu_seconds=sampler.cpu_seconds("server") if sampler else None,
-            processes=shares,
+            workers=self.given.worker_summaries() if self.given else None, processes=shares,
         )
 
     def _steps(self, sampler: Sampler, progress: Optional[ProgressCallback]) -> tuple[Optional[StopInfo], Sample]:
@@ -238,8 +246,11 @@ class _Run:
             return gone is not None or (status is not None and status.limit is not None)
 
         for goal in self.plan:
+            if client.interrupted():
+                raise KeyboardInterrupt
             new = goal - client.held
-            guarded = guard(platform.read_system_facts, new)
+            # The guards watch this machine: a distributed ramp's connections are held on the workers'.
+            guarded = guard(platform.read_system_facts, new) if not spec.distributed else None
             if guarded is not None:
                 return self._stop(guarded[0], Side.SYSTEM, None, guarded[1], last), last
             t0 = time.perf_counter()
@@ -256,7 +267,7 @@ class _Run:
             swept = client.sweep_until_quiet(min(spec.timeout, QUEUE_GRACE), self._wait)
             unaccepted = self.unaccepted(spec.timeout)
             elapsed = time.perf_counter() - t0
-            last = sampler.sample()
+            last = self._sample(sampler)
             # Ask the server after every step, not only after a failure: a connection it answered
             # at once and then had to shed (select's cap) looks verified from the client side.
             status, gone = _server_status(server)
@@ -287,12 +298,16 @@ class _Run:
                 refusal = refusal_of(swept, failed)
                 if refusal is not None:
                     stop.setting, stop.remedy = f"{refusal.server} {refusal.setting}", refusal.remedy
+                elsewhere = (failed or out).named
+                if elsewhere is not None and elsewhere.reason == stop.reason:
+                    stop.remedy, stop.worker = elsewhere.remedy, elsewhere.worker
+                    stop.said, stop.setting = stop.said or elsewhere.said, stop.setting or elsewhere.setting
                 if limit is not None:
                     stop.server_held = limit.held
                 self._hold_at_stop()
                 return stop, last
             if spec.hold:
-                time.sleep(spec.hold)
+                self._pause(spec.hold)
         return None, last
 
     def _note_what_cannot_be_told(self) -> None:
@@ -314,7 +329,7 @@ class _Run:
         """With --hold, hold the failing step too: the server stays in the state that broke it, for a look."""
         if self.spec.hold:
             try:
-                time.sleep(self.spec.hold)
+                self._pause(self.spec.hold)
             except KeyboardInterrupt:
                 pass  # the stop is already named; the signal ends the hold, and the run ends as it would
 
@@ -329,12 +344,30 @@ class _Run:
         return settled_queue(self.server.addresses, timeout, self._wait)
 
     def _wait(self, seconds: float) -> None:
-        """Let ``seconds`` pass; an inline server (this thread) keeps working meanwhile."""
-        assert self.server is not None
+        """Let ``seconds`` pass; an inline server (this thread) or the holder keeps working meanwhile."""
+        assert self.server is not None and self.client is not None
         if self.server.step is not None:
             self.server.step(seconds)
         else:
-            time.sleep(seconds)
+            self.client.wait(seconds)
+
+    def _pause(self, seconds: float) -> None:
+        """Hold for ``seconds`` in slices, so that a stop asked of the holder ends the hold at once."""
+        assert self.client is not None
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.client.interrupted():
+                raise KeyboardInterrupt
+            self._wait(min(PAUSE_SLICE, left))
+
+    def _sample(self, sampler: Sampler) -> Sample:
+        """Both sides now; the client side as its holder says where its processes are not this machine's."""
+        sample = sampler.sample()
+        assert self.client is not None
+        usage = self.client.usage()
+        if usage is None:
+            return sample
+        return dataclasses.replace(sample, client_fds=usage[0], client_rss=usage[1], client_cpu=None)
 
     def _stop(self, reason: StopReason, side: Side, errno_name: Optional[str], message: str,
               sample: Sample) -> StopInfo:
@@ -375,8 +408,13 @@ class _Run:
                 self.budget.restore()
 
 
-def run_ramp(spec: RampSpec, progress: Optional[ProgressCallback] = None) -> RampResult:
-    """Ramp connections on this machine as ``spec`` says; never leaves sockets or children behind."""
-    if spec.distributed:
+def run_ramp(spec: RampSpec, progress: Optional[ProgressCallback] = None,
+             holder: Optional[ConnectionHolder] = None) -> RampResult:
+    """Ramp connections as ``spec`` says, held by ``holder`` or by the one the spec chooses on this machine.
+
+    Never leaves sockets or children behind. A distributed spec needs its workers' holder: the
+    master process builds it (``netprobe.distributed.master``).
+    """
+    if spec.distributed and holder is None:
         raise ValueError("a distributed spec is run by netprobe.distributed.controller.run_distributed")
-    return _Run(spec).run(progress)
+    return _Run(spec, holder).run(progress)

@@ -371,7 +371,7 @@ def test_issue20_4_a_worker_whose_master_died_ends_and_closes_its_connections(se
 @posix_only  # the slow server is one held at an fd limit
 def test_issue20_3_a_server_that_stops_completing_handshakes_is_not_a_lost_worker(child_server, tmp_path):
     """Workers still retrying handshakes past the old step deadline say so; the stop is the server's."""
-    from netprobe.distributed.master import STEP_GRACE
+    from netprobe.distributed.pool import STEP_GRACE
 
     slow = child_server(ServerSpec(fd_limit=200))
     out = tmp_path / "r.json"

@@ -1,0 +1,94 @@
+"""Every way of holding a ramp's connections gives one verdict: one `ok` rule, one stop naming.
+
+The same scenarios run through the three holders against an external server, so each can take
+part: connections held in this process, in child processes of this machine (a spread ramp) and
+by a worker of a distributed ramp. Each must name the same stop on the same side, agree on `ok`,
+and reach the same count: exactly at a refused port, within 2 at a server's fd limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import socket
+
+import pytest
+
+from netprobe import platform
+from netprobe.ramp.options import RampOptions, build_ramp_spec
+from netprobe.ramp.runner import run_ramp
+from netprobe.servers.registry import BACKENDS
+from netprobe.servers.spec import ServerSpec
+from netprobe.vocabulary import Verify
+from tests.conftest import UNCAPPED_BACKEND, run_netprobe
+
+HOLDERS = ["in-process", "spread", "workers"]
+needs_locust = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
+                                  reason="the dist extra is not installed: pip install '.[dist]'")
+
+
+@pytest.fixture(autouse=True)
+def run_secret(monkeypatch):
+    """A distributed run's secret of this module's own, given to its local workers."""
+    monkeypatch.setenv("NETPROBE_SECRET", "the holder suite's shared secret, 0123456789")
+
+
+def _refused_port() -> int:
+    """A loopback port nothing listens on (bound, then closed, by this test)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Verify) -> dict:
+    """Ramp ``target`` through ``holder``; return the ramp's JSON document with the exit status as ``exit``."""
+    if holder == "spread":
+        spec = build_ramp_spec(RampOptions(target=target, to=to, step=step, verify=verify, timeout=2.0))
+        result = run_ramp(dataclasses.replace(spec, client_processes=2))
+        document = json.loads(result.to_json())
+        document["exit"] = 0 if result.ok else 1
+        return document
+    args = ["ramp", "--target", target, "--verify", str(verify), "--timeout", "2", "--format", "json"]
+    args += [] if to is None else ["--to", str(to)]
+    args += [] if step is None else ["--step", str(step)]
+    if holder == "workers":
+        args += ["--workers", "1", "--spawn-local", "--worker-wait", "20"]
+    proc = run_netprobe(*args)
+    assert proc.returncode in (0, 1), proc.stderr
+    document = json.loads(proc.stdout)
+    document["exit"] = proc.returncode
+    return document
+
+
+def _holder(name: str):
+    return pytest.param(name, marks=needs_locust) if name == "workers" else name
+
+
+@pytest.mark.parametrize("holder", [_holder(h) for h in HOLDERS])
+@pytest.mark.parametrize("to", [None, 100])
+def test_a_refused_port_is_never_a_success(holder, to):
+    port = _refused_port()
+    document = _ramp(holder, f"127.0.0.1:{port}", to, None, Verify.CONNECT)
+    assert document["exit"] == 1 and document["ok"] is False
+    assert document["reached"] == 0
+    assert (document["stop"]["reason"], document["stop"]["side"]) == ("refused", "server")
+
+
+@pytest.mark.skipif(not platform.HAS_RLIMIT, reason="a server's fd limit needs RLIMIT_NOFILE (POSIX)")
+@pytest.mark.parametrize("verify", [Verify.CONNECT, Verify.ECHO])
+def test_every_holder_names_a_servers_fd_limit_alike(child_server, verify):
+    server = child_server(ServerSpec(backend=BACKENDS.get(UNCAPPED_BACKEND), fd_limit=300))
+    host, port = server.addresses[0]
+    seen = {}
+    for holder in [h for h in HOLDERS if h != "workers" or importlib.util.find_spec("locust")]:
+        document = _ramp(holder, f"{host}:{port}", 1000, 100, verify)
+        seen[holder] = (document["exit"], document["ok"], document["stop"]["reason"], document["stop"]["side"],
+                        document["reached"])
+    first = next(iter(seen.values()))
+    # Seen from outside, a server at its fd limit stops accepting: its listen queue fills (Linux reads it).
+    assert first[:2] == (1, False) and first[3] == "server", seen
+    assert all(v[:4] == first[:4] for v in seen.values()), seen
+    reached = [v[4] for v in seen.values()]
+    assert max(reached) - min(reached) <= 2, seen
+    assert 250 <= min(reached) <= 300, seen
