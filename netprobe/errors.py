@@ -14,6 +14,7 @@ class ExitStatus(enum.IntEnum):
 
     SUCCESS = 0
     LIMIT_HIT = 1  # a ramp stopped short of its target, or a report gate failed
+    RUN_FAILED = 1  # the run itself failed: a process it started crashed or answered garbage
     USAGE = 2  # bad input: the user can fix the command line
     INTERRUPTED = 130  # 128 + SIGINT
 
@@ -32,8 +33,15 @@ class UnavailableError(UsageError):
     """A selector, backend or feature does not exist on this platform."""
 
 
-class RecordError(UsageError):
-    """A typed record (a JSON document, a message from another process) failed its checks on arrival."""
+class RecordError(NetprobeError):
+    """A typed record (a JSON document, a message from another process) failed its checks on arrival.
+
+    A process or peer of the run that answers garbage fails the run (exit 1); where the record is a
+    file the user handed in (``report``, ``$NETPROBE_REFUSALS``), the reader words it as a
+    ``UsageError`` naming the file.
+    """
+
+    exit_status = ExitStatus.RUN_FAILED
 
 
 class Unauthenticated(RecordError):
@@ -73,6 +81,12 @@ class ChildStartError(NetprobeError):
     """The OS refused to start a process netprobe needs (out of processes, fds or memory; Wine's CreateProcess)."""
 
     exit_status = ExitStatus.LIMIT_HIT
+
+
+class ChildFailed(NetprobeError):
+    """A process netprobe started for the run crashed, or ended without its result."""
+
+    exit_status = ExitStatus.RUN_FAILED
 
 
 class DistributedError(NetprobeError):

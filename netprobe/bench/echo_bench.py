@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Optional
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
 from netprobe.children import python_command, start_command
 from netprobe.clients.registry import CLIENTS, ClientSpec
-from netprobe.errors import ServerGone, UsageError
+from netprobe.errors import RecordError, ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchEchoResult, EchoRun
 from netprobe.records import R
@@ -126,7 +126,7 @@ def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: f
             client_cpu=result.client_cpu,
             client_bound=client.name != "threads" and result.client_cpu >= CLIENT_BOUND_CPU,
         )
-    except (ServerGone, RuntimeError, UsageError, OSError, ValueError, psutil.Error) as exc:
+    except (ServerGone, RuntimeError, UsageError, RecordError, OSError, ValueError, psutil.Error) as exc:
         return EchoRun(label, None, None, None, None, None, None, None, None, None, None, 0, None, False,
                        error=f"{type(exc).__name__}: {exc}")
     finally:

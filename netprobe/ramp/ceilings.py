@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Optional
 
 from netprobe.children import python_command, start_command
-from netprobe.errors import UsageError
+from netprobe.errors import ChildFailed
 from netprobe.hostinfo import platform_info
 from netprobe.models.ramp import CeilingRow, CeilingsResult, RampResult, RampStep
 from netprobe.ramp_spec import RampSpec
@@ -68,7 +68,7 @@ def _ramp_in_child(spec: RampSpec) -> tuple[RampResult, bool]:
             interrupted, request = True, None
     if child.returncode not in (0, 1, 130) or not out.strip():
         tail = (err.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
-        raise UsageError(f"the {spec.backend.name} ramp failed: {tail}")
+        raise ChildFailed(f"the {spec.backend.name} ramp failed: {tail}")
     return RampResult.from_json(out, f"the {spec.backend.name} ramp"), interrupted or child.returncode == 130
 
 

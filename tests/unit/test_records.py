@@ -107,3 +107,17 @@ def test_a_bench_load_process_refuses_a_spec_that_does_not_fit_before_any_socket
                           timeout=60)
     assert done.returncode != 0
     assert "RecordError" in done.stderr.strip().splitlines()[-1], done.stderr
+
+
+def test_garbage_from_a_process_of_the_run_fails_the_run_while_a_users_bad_file_is_bad_input(tmp_path):
+    """A child's or peer's garbled answer is exit 1 (the run failed); a malformed file handed to report is exit 2."""
+    from netprobe.errors import ChildFailed, ExitStatus, UsageError
+    from tests.conftest import run_netprobe
+
+    assert RecordError("the server's first line: missing").exit_status == ExitStatus.RUN_FAILED == 1
+    assert ChildFailed("the select ramp failed").exit_status == 1
+    assert not issubclass(RecordError, UsageError)
+    bad = tmp_path / "ramp.json"
+    bad.write_text('{"schema": "netprobe.ramp/1", "ok": "yes"}', encoding="utf-8")
+    done = run_netprobe("report", str(bad))
+    assert done.returncode == 2 and str(bad) in done.stderr and "Traceback" not in done.stderr
