@@ -54,8 +54,9 @@ def ramp(
     placement: Placement = typer.Option(Placement.PROCESS, "--placement", "--server",
                                         help="Where netprobe's server runs: process (a child with its own fds) "
                                              "or thread (inside netprobe's process: 2 fds per connection)."),
-    client: ClientModel = typer.Option("nonblocking", "--client",
-                                       help="Client model: how connections are opened and held."),
+    client: Optional[ClientModel] = typer.Option(
+        None, "--client", help="Client model: how connections are opened and held (default nonblocking; "
+                               "workers of --workers hold theirs with gevent)."),
     verify: Optional[Verify] = typer.Option(None, "--verify",
                                             help="echo (default) or connect (default with --target)."),
     probe: Optional[str] = typer.Option(None, "--probe",
@@ -95,8 +96,9 @@ def ramp(
     check_destinations(output, plot)
     options = RampOptions(
         to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum, backend=backend.value,
-        selector=selector.value if selector else None, loop=loop, placement=placement, client=client.value,
-        verify=verify, target=target, allow_remote=allow_remote, ports=ports, source_ips=source_ips,
+        selector=selector.value if selector else None, loop=loop, placement=placement,
+        client=client.value if client else None, verify=verify, target=target, allow_remote=allow_remote,
+        ports=ports, source_ips=source_ips,
         workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait, probe=probe,
         processes=processes,
     )

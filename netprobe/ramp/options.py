@@ -31,6 +31,8 @@ MAX_SOURCE_IPS = 254  # 127.0.0.1-127.0.0.254
 MAX_SECONDS = 7 * 24 * 3600  # longer than any hold or wait a ramp means; larger values overflow sleep()
 MIN_TIMEOUT = 0.001
 MAX_PORTS = 1024
+# The client model a distributed ramp's workers hold connections with: they run on locust's gevent hub.
+WORKER_CLIENT = "gevent"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class RampOptions:
     selector: Optional[str] = None
     loop: Optional[str] = None
     placement: Placement = Placement.PROCESS
-    client: str = DEFAULT_CLIENT
+    client: Optional[str] = None  # None: the default model (nonblocking; gevent on workers)
     verify: Optional[Verify] = None
     target: Optional[str] = None  # HOST:PORT of an external server
     allow_remote: bool = False
@@ -92,7 +94,8 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
         raise UsageError(f"--ports {opts.ports} is above {MAX_PORTS}: each is a listener of netprobe's own server")
     if opts.to is not None and opts.to > opts.max:
         raise UsageError(f"--to {opts.to} is above --max {opts.max}")
-    client = CLIENTS.get(opts.client)
+    distributed = opts.workers is not None or opts.spawn_local or opts.master_bind is not None
+    client = CLIENTS.get(opts.client or (WORKER_CLIENT if distributed else DEFAULT_CLIENT))
     verify = _verify(opts)
     refusals()  # a bad $NETPROBE_REFUSALS file is a usage error now, not at the stop
     if opts.source_ips > 1:
@@ -106,10 +109,9 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
         to=opts.to, step=opts.step, hold=opts.hold, timeout=opts.timeout, max=opts.max, client=client,
         verify=verify, allow_remote=opts.allow_remote, source_ips=opts.source_ips, sample=opts.sample,
         probe=opts.probe)
-    distributed = _workers(opts) if (opts.workers is not None or opts.spawn_local
-                                     or opts.master_bind is not None) else {}
+    workers = _workers(opts) if distributed else {}
     if opts.target is not None:
-        return RampSpec(**common, **distributed, target_address=_external_target(opts))
+        return RampSpec(**common, **workers, target_address=_external_target(opts))
     backend = BACKENDS.get(opts.backend)
     options = resolve_options(backend, opts.selector, opts.loop)
     spec = RampSpec(**common, backend=backend, selector_class=options.selector_class, loop=options.loop,
@@ -160,6 +162,9 @@ def _workers(opts: RampOptions) -> dict[str, Any]:
     if opts.target is None:
         raise UsageError("--workers ramps an external server: name it with --target HOST:PORT "
                          "(start one here with `netprobe serve`)")
+    if opts.client not in (None, WORKER_CLIENT):
+        raise UsageError(f"--client {opts.client} cannot apply with --workers: a worker holds its connections "
+                         f"on locust's gevent hub, with the {WORKER_CLIENT} client")
     if opts.source_ips != 1:
         raise UsageError("--source-ips is per worker with --workers: give each `netprobe worker` its --source-ip")
     _seconds("--worker-wait", opts.worker_wait, zero_ok=False)

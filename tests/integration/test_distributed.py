@@ -198,8 +198,10 @@ def test_a_worker_of_another_version_is_refused_with_both_named(server, tmp_path
     (["--spawn-local", "--target", "127.0.0.1:9"], "go with --workers"),
     (["--workers", "2", "--target", "127.0.0.1:9", "--master-bind", "192.0.2.1:5557"], "--allow-remote"),
     (["--workers", "2", "--target", "127.0.0.1:9", "--worker-wait", "nan"], "--worker-wait must be"),
+    (["--workers", "2", "--target", "127.0.0.1:9", "--client", "threads"], "--client threads cannot apply with"),
 ])
 def test_bad_distributed_input_is_one_line_and_exit_2(argv, message):
+    """Caught before any process starts; a client model the workers cannot honour is refused, not ignored."""
     done = run_netprobe("ramp", "--to", "10", *argv)
     assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
 
