@@ -18,7 +18,8 @@ import time
 from netprobe import platform
 from netprobe.clients.registry import CLIENTS
 from netprobe.ramp.options import RampOptions, build_ramp_spec
-from netprobe.ramp.runner import PAYLOAD, run_ramp
+from netprobe.ramp.runner import run_ramp
+from netprobe.ramp.shape import PAYLOAD
 from netprobe.servers.process import ChildServer
 from netprobe.servers.spec import ServerSpec
 from netprobe.vocabulary import Verify

@@ -39,7 +39,8 @@ from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.probes import parse_probe
 from netprobe.ramp.classify import classify_stop, refusal_of
-from netprobe.ramp.runner import QUEUE_GRACE
+from netprobe.ramp.evidence import QUEUE_GRACE
+from netprobe.ramp.shape import PAYLOAD
 from netprobe.sockets import check_destination, format_address
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Message, Side
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
     from netprobe.clients.gevent_client import GeventClient
 
-PAYLOAD = b"netprobe ping\n"
 BATCH = 128
 PROGRESS_EVERY = 1.0  # seconds between a busy worker's words of progress
 MASTER_SILENCE = 10.0  # seconds without the master's heartbeat (it sends one a second) before it counts as gone

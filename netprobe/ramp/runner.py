@@ -1,11 +1,11 @@
-"""Run a ramp on this machine: hold more connections step by step until the target or the first limit.
+"""The one ramp engine: hold more connections step by step until the target or the first wall, and name it.
 
-The plan (``RampPlan``) decides how many connections each step holds; the client model opens
-them against a server placement; ``sampler``, ``budget``, ``forecast``, ``classify`` and
-``verdict`` do the rest. A distributed ramp is not run here: the caller chooses
-(``netprobe.distributed.controller.run_distributed`` takes the same ``RampSpec``).
+One step loop, one stop naming, one ``ok`` rule and one result, over any ``ConnectionHolder``: a
+client model in this process, one spread over child processes (``shape``), or a distributed
+ramp's workers (the master process passes its ``WorkerPool``). The plan (``RampPlan``) decides
+each step's count; ``evidence``, ``sampler``, ``budget``, ``forecast``, ``classify`` and
+``verdict`` do the rest.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -15,77 +15,34 @@ from typing import Optional
 
 from netprobe import platform
 from netprobe.clients.holder import ConnectionHolder
+from netprobe.clients.outcome import BatchOutcome
+from netprobe.clients.watch import Sweep
 from netprobe.errors import ChildStartError, ServerGone
 from netprobe.hostinfo import platform_info
-from netprobe.models import Note, Prediction, SelectorCap
-from netprobe.models.ramp import Peak, ProcessShare, RampResult, RampStep, StopInfo
+from netprobe.models import Prediction
+from netprobe.models.ramp import ProcessShare, RampResult, RampStep, StopInfo
 from netprobe.platform import TcpCounters
-from netprobe.probes import parse_probe
 from netprobe.ramp.budget import FdBudget, guard
 from netprobe.ramp.classify import classify_stop, refusal_of
+from netprobe.ramp.evidence import QUEUE_GRACE, counter_deltas, server_status, settled_queue
 from netprobe.ramp.forecast import forecast
-from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.plan import RampPlan
-from netprobe.ramp.processes import CLIENT_FD_RESERVE, busiest_share, sources_per_client
-from netprobe.ramp.sampler import Sample, Sampler
+from netprobe.ramp.sampler import Sample, Sampler, peak_of
+from netprobe.ramp.shape import process_shares, start_holder, start_server, watch_cap, what_cannot_be_told
 from netprobe.ramp.verdict import ramp_ok, reached_at_stop, slowdown, verdict
 from netprobe.ramp_spec import RampSpec
-from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
-from netprobe.servers.process import ChildServer
 from netprobe.servers.status import ServerStatus
 from netprobe.signals import deferred, interrupt_once
-from netprobe.sockets import is_loopback
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
-from netprobe.vocabulary import Side, Verify
+from netprobe.vocabulary import Side
 
-PAYLOAD = b"netprobe ping\n"
-# How long a listen queue may take to drain before its connections count as never accepted.
-QUEUE_GRACE = 1.0
-QUEUE_POLL = 0.05
 # A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
 BATCH_MAX = 1024
 PAUSE_SLICE = 0.1  # a hold is waited in slices this long, so a stop asked meanwhile ends it at once
 
 ProgressCallback = Callable[[RampStep, int], None]
-
-
-def settled_queue(addresses: list[tuple[str, int]], timeout: float, wait: Callable[[float], object]) -> Optional[int]:
-    """What is still queued at the listeners of ``addresses`` once a busy server had ``QUEUE_GRACE`` to drain it.
-
-    Only listeners on this machine can be asked, and only where the kernel tells (Linux sock_diag);
-    None where it cannot be known. ``wait`` lets time pass (an inline server or gevent keeps working).
-    """
-    local = [a for a in addresses if is_loopback(a[0])]
-    if not local:
-        return None
-    deadline = time.monotonic() + min(timeout, QUEUE_GRACE)
-    while True:
-        known = [q for q in (platform.listen_queue(a) for a in local) if q is not None]
-        if not known:
-            return None
-        queued = sum(known)
-        if queued == 0 or time.monotonic() >= deadline:
-            return queued
-        wait(QUEUE_POLL)
-
-
-def counter_deltas(before: Optional[TcpCounters],
-                   after: Optional[TcpCounters]) -> tuple[Optional[int], Optional[int], Optional[int]]:
-    """How much each kernel counter rose over a step; None each where the OS did not say."""
-    if before is None or after is None:
-        return None, None, None
-    return (after.listen_overflows - before.listen_overflows, after.listen_drops - before.listen_drops,
-            after.syn_retransmits - before.syn_retransmits)
-
-
-def _server_status(server: ServerHandle) -> tuple[Optional[ServerStatus], Optional[str]]:
-    """Return (status, why-the-server-is-gone)."""
-    try:
-        return server.status(), None
-    except ServerGone as exc:
-        return None, str(exc)
 
 
 class _Run:
@@ -100,80 +57,12 @@ class _Run:
         self.client: Optional[ConnectionHolder] = None
         self.budget = FdBudget()
 
-    def start_server(self) -> ServerHandle:
-        """The ramp's server: the external target, one in this process, or a child."""
-        spec = self.spec
-        if spec.target_address is not None:
-            return ExternalTarget(spec.target_address)
-        if spec.in_process:
-            return InProcessServer(spec.backend, spec.server_options, spec.ports, spec.client.drives_inline_server)
-        if spec.server_processes > 1:
-            from netprobe.servers.group import ServerGroup
-
-            share = busiest_share(self.plan.goal, spec.server_processes)
-            group = ServerGroup(spec.server_spec(want_fds=share + CLIENT_FD_RESERVE), spec.server_processes)
-            self.budget.notes.append(Note("server.processes", f"netprobe's server runs as {spec.server_processes} "
-                                                              "processes on one port (SO_REUSEPORT), each with its "
-                                                              "own fd limit"))
-            return group
-        server = ChildServer(spec.server_spec(want_fds=self.plan.goal + CLIENT_FD_RESERVE))
-        if server.raised_from is not None:
-            self.budget.notes.append(Note("server.fd_limit", f"the server raised its soft fd limit from "
-                                                                      f"{server.raised_from} to {server.soft_limit}"))
-        return server
-
     def start_holder(self, source_ips: Optional[list[str]], batch: int) -> ConnectionHolder:
         """The ramp's holder: the one given, the client model in this process, or spread over child processes."""
-        spec = self.spec
         assert self.server is not None
         if self.given is not None:
             return self.given
-        if spec.client_processes == 1:
-            client = spec.client.create(self.server.addresses, source_ips, PAYLOAD, spec.verify, batch)
-            client.probe = parse_probe(spec.probe) if spec.probe else None
-            return client
-        from netprobe.clients.spread import SpreadClient
-        from netprobe.sockets import local_source_ips
-
-        share = -(-self.plan.goal // spec.client_processes)
-        each = sources_per_client(share)
-        self.budget.notes.append(Note("client.processes", f"the {spec.client.name} client runs as "
-                                                          f"{spec.client_processes} processes, each from "
-                                                          f"{each} loopback address(es) of its own"))
-        return SpreadClient(self.server.addresses, local_source_ips(spec.client_processes, each=each), PAYLOAD,
-                            spec.verify, batch, spec.client, share + CLIENT_FD_RESERVE, spec.probe)
-
-    def _shares(self) -> Optional[list[ProcessShare]]:
-        """Each process of a spread ramp: what it holds, its fds and RSS, as the kernel and it say now."""
-        import psutil
-
-        from netprobe.clients.spread import SpreadClient
-        from netprobe.servers.group import ServerGroup
-
-        held: list[tuple[Side, int, int]] = []
-        if isinstance(self.server, ServerGroup):
-            try:
-                held += [(Side.SERVER, pid, s.held) for pid, s in zip(self.server.pids, self.server.statuses())]
-            except ServerGone:
-                return None
-        if isinstance(self.client, SpreadClient):
-            held += [(Side.CLIENT, pid, n) for pid, n in zip(self.client.pids, self.client.held_by)]
-        shares = []
-        for side, pid, count in held:
-            try:
-                proc = psutil.Process(pid)
-                fds, rss = platform.process_fds(proc), proc.memory_info().rss
-            except (psutil.Error, OSError):
-                fds = rss = None
-            shares.append(ProcessShare(side, pid, count, fds, rss))
-        return shares
-
-    def select_cap(self) -> SelectorCap:
-        """What caps the loop of netprobe's own server: its own cap, or select()'s if it waits with select()."""
-        assert self.server is not None
-        if self.server.watch_cap is not None:
-            return self.server.watch_cap
-        return platform.probe_select_cap() if self.server.waits_with == "SelectSelector" else NO_CAP
+        return start_holder(self.spec, self.plan.goal, self.server.addresses, source_ips, batch, self.budget.notes)
 
     # --- the ramp
 
@@ -192,15 +81,15 @@ class _Run:
                 try:
                     if spec.client_processes == 1 and self.given is None:
                         self.budget.prepare_client(spec, self.plan.goal)
-                    self.server = self.start_server()
+                    self.server = start_server(spec, self.plan.goal, self.budget.notes)
                     source_ips = ([f"127.0.0.{i}" for i in range(1, spec.source_ips + 1)]
                                   if spec.source_ips > 1 else None)
                     facts = platform.read_system_facts()
                     self.client = client = self.start_holder(source_ips, min(facts.somaxconn or 128, BATCH_MAX))
                     sampler = Sampler(self.server.pids, client.pids)
-                    self._note_what_cannot_be_told()
+                    self.budget.notes += what_cannot_be_told(spec)
                     client.pump(self.server.step)
-                    cap = self.select_cap()
+                    cap = watch_cap(self.server)
                     if spec.in_process and spec.client.drives_inline_server:
                         client.fd_floor = self.budget.above_select_cap(cap, self.plan.goal)
                     prediction = client.prediction() or forecast(
@@ -208,7 +97,7 @@ class _Run:
                         client.fd_floor is not None)
                     sampler.start()
                     stop, last = self._steps(sampler, progress)
-                    shares = self._shares() if spec.spread else None
+                    shares = process_shares(self.server, self.client) if spec.spread else None
                 except ServerGone as exc:  # it died before the first step
                     stop = self._stop(StopReason.SERVER_EXITED, Side.SERVER, None, str(exc), last)
                 except ChildStartError as exc:  # the OS would not start a client process
@@ -224,7 +113,7 @@ class _Run:
             stop.at_connections = reached
         return RampResult(
             config=spec, ok=ramp_ok(spec.to, self.plan.goal, reached, stop), to=spec.to, reached=reached,
-            peak=self._peak(), stop=stop, predicted=prediction,
+            peak=peak_of(self.steps), stop=stop, predicted=prediction,
             verdict=" ".join(filter(None, [verdict(spec.to, reached, stop, prediction, spec.placement),
                                            slowdown(self.steps)])), steps=self.steps,
             platform=platform_info(), notes=[*self.budget.notes, *(self.given.notes() if self.given else [])],
@@ -242,7 +131,7 @@ class _Run:
         counters_before = platform.tcp_counters()  # each step's reading is the next one's start
 
         def server_gave_up() -> bool:
-            status, gone = _server_status(server)
+            status, gone = server_status(server)
             return gone is not None or (status is not None and status.limit is not None)
 
         for goal in self.plan:
@@ -270,60 +159,56 @@ class _Run:
             last = self._sample(sampler)
             # Ask the server after every step, not only after a failure: a connection it answered
             # at once and then had to shed (select's cap) looks verified from the client side.
-            status, gone = _server_status(server)
+            status, gone = server_status(server)
             limit = status.limit if status is not None else None
             # The server's own count is exact where it has one; else what the client holds, less the queue.
             held = min(client.held, limit.held) if limit is not None else client.held - (unaccepted or 0)
-            tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
-            counters_after = platform.tcp_counters()
-            overflows, drops, resent = counter_deltas(counters_before, counters_after)
-            counters_before = counters_after
-            p50, p99 = p50_p99(latencies)
-            step = RampStep(
-                connections=held, client_fds=last.client_fds, server_fds=last.server_fds,
-                client_rss=last.client_rss, server_rss=last.server_rss, client_cpu=last.client_cpu,
-                server_cpu=last.server_cpu, p50_ms=p50, p99_ms=p99, seconds=round(elapsed, 4),
-                rate=round(out.verified / elapsed, 1) if elapsed > 0 else 0.0,
-                kernel_tcp_inuse=tcp_inuse, kernel_tcp_mem_pages=tcp_mem,
-                listen_overflows=overflows, listen_drops=drops, syn_retransmits=resent,
-            )
+            step, counters_before = self._record(out.verified, latencies, held, elapsed, last, counters_before)
             self.steps.append(step)
             if progress is not None:
                 progress(step, len(self.plan))
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
             if failed is not None or gone is not None or limit is not None or swept.closed or unaccepted:
-                named = classify_stop(failed or out, status, gone, spec.timeout, swept, unaccepted, held)
-                stop = self._stop(named.reason, named.side, named.errno, named.message, last)
-                stop.said, stop.unaccepted = swept.said, unaccepted or None
-                refusal = refusal_of(swept, failed)
-                if refusal is not None:
-                    stop.setting, stop.remedy = f"{refusal.server} {refusal.setting}", refusal.remedy
-                elsewhere = (failed or out).named
-                if elsewhere is not None and elsewhere.reason == stop.reason:
-                    stop.remedy, stop.worker = elsewhere.remedy, elsewhere.worker
-                    stop.said, stop.setting = stop.said or elsewhere.said, stop.setting or elsewhere.setting
-                if limit is not None:
-                    stop.server_held = limit.held
+                stop = self._name_stop(failed or out, status, gone, swept, unaccepted, held, last)
                 self._hold_at_stop()
                 return stop, last
             if spec.hold:
                 self._pause(spec.hold)
         return None, last
 
-    def _note_what_cannot_be_told(self) -> None:
-        """Say where a connection-only check cannot tell accepted connections from queued ones."""
-        spec = self.spec
-        if spec.target_address is None or spec.verify != Verify.CONNECT:
-            return
-        if not is_loopback(spec.target_address[0]):
-            why = "a server on another machine"
-        elif not platform.READS_LISTEN_QUEUE:
-            why = "this OS, which does not tell netprobe a listener's accept queue,"
-        else:
-            return
-        self.budget.notes.append(Note("held", f"with --verify connect, connections waiting in the listen queue of "
-                                              f"{why} cannot be told from accepted ones: --probe checks that the "
-                                              "server serves each one"))
+    def _record(self, verified: int, latencies: list[float], held: int, elapsed: float, last: Sample,
+                counters_before: Optional[TcpCounters]) -> tuple[RampStep, Optional[TcpCounters]]:
+        """One step's row, with the kernel's counters' rise since ``counters_before``; and the counters now."""
+        tcp_inuse, tcp_mem = platform.kernel_tcp_stats()
+        counters_after = platform.tcp_counters()
+        overflows, drops, resent = counter_deltas(counters_before, counters_after)
+        p50, p99 = p50_p99(latencies)
+        step = RampStep(
+            connections=held, client_fds=last.client_fds, server_fds=last.server_fds,
+            client_rss=last.client_rss, server_rss=last.server_rss, client_cpu=last.client_cpu,
+            server_cpu=last.server_cpu, p50_ms=p50, p99_ms=p99, seconds=round(elapsed, 4),
+            rate=round(verified / elapsed, 1) if elapsed > 0 else 0.0,
+            kernel_tcp_inuse=tcp_inuse, kernel_tcp_mem_pages=tcp_mem,
+            listen_overflows=overflows, listen_drops=drops, syn_retransmits=resent,
+        )
+        return step, counters_after
+
+    def _name_stop(self, failed: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str], swept: Sweep,
+                   unaccepted: Optional[int], held: int, last: Sample) -> StopInfo:
+        """The stop of a step: named from the server's account first, then what the holder saw."""
+        named = classify_stop(failed, status, gone, self.spec.timeout, swept, unaccepted, held)
+        stop = self._stop(named.reason, named.side, named.errno, named.message, last)
+        stop.said, stop.unaccepted = swept.said, unaccepted or None
+        refusal = refusal_of(swept, failed)
+        if refusal is not None:
+            stop.setting, stop.remedy = f"{refusal.server} {refusal.setting}", refusal.remedy
+        elsewhere = failed.named  # named on the machine that met it: its remedy is that machine's
+        if elsewhere is not None and elsewhere.reason == stop.reason:
+            stop.remedy, stop.worker = elsewhere.remedy, elsewhere.worker
+            stop.said, stop.setting = stop.said or elsewhere.said, stop.setting or elsewhere.setting
+        if status is not None and status.limit is not None:
+            stop.server_held = status.limit.held
+        return stop
 
     def _hold_at_stop(self) -> None:
         """With --hold, hold the failing step too: the server stays in the state that broke it, for a look."""
@@ -387,13 +272,6 @@ class _Run:
                                    and self.spec.target_address is None):
             return platform.fd_limits()[0]
         return None
-
-    def _peak(self) -> Peak:
-        def top(name: str) -> Optional[int]:
-            values = [getattr(s, name) for s in self.steps if getattr(s, name) is not None]
-            return max(values) if values else None
-
-        return Peak(top("client_fds"), top("server_fds"), top("client_rss"), top("server_rss"))
 
     def cleanup(self) -> None:
         """Close every socket, reap the server, restore the fd limit: whatever happened before."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from netprobe import platform
+from netprobe.models.ramp import Peak, RampStep
 
 if TYPE_CHECKING:
     import psutil
@@ -92,3 +93,12 @@ class Sampler:
         cfds, crss, ccpu = self._one(self.clients, "client", wall)
         sfds, srss, scpu = self._one(self.servers, "server", wall)
         return Sample(cfds, crss, ccpu, sfds, srss, scpu)
+
+
+def peak_of(steps: list[RampStep]) -> Peak:
+    """The most fds and RSS each side used over a ramp's steps; None where no step could tell."""
+    def top(name: str) -> Optional[int]:
+        values = [getattr(s, name) for s in steps if getattr(s, name) is not None]
+        return max(values) if values else None
+
+    return Peak(top("client_fds"), top("server_fds"), top("client_rss"), top("server_rss"))
