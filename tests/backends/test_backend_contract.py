@@ -231,7 +231,7 @@ class BackendContract:
                 abort(s)
             server.close()
 
-    def test_issue20_8_a_normal_client_is_served_next_to_eight_that_ask_and_never_read(self, root):
+    def test_a_normal_client_is_served_next_to_eight_that_ask_and_never_read(self, root):
         """Per-connection work per loop turn is bounded: hogs that pipeline gets cannot starve a normal client.
 
         Before the fix a normal get waited 4.9-7.5 s next to one such client on asyncio, uvloop and
@@ -263,7 +263,7 @@ class BackendContract:
                 server.close()
             assert max(waits) < STARVED, f"{self.BACKEND} {loop or ''}: a normal get waited up to {max(waits):.1f} s"
 
-    def test_issue20_19_clients_that_reset_with_replies_due_leave_the_server_silent(self, root):
+    def test_clients_that_reset_with_replies_due_leave_the_server_silent(self, root):
         """Replies due to a connection that was reset are dropped, never written to it (asyncio logged each try)."""
         server = self.start("file", root)
         try:
@@ -359,7 +359,7 @@ class BackendContract:
 
     # --- reliability (issue 13): each test is named after the defect it pins down
 
-    def test_issue13_1_put_onto_a_directory_is_that_clients_error(self, root):
+    def test_put_onto_a_directory_is_that_clients_error(self, root):
         (root / "adir").mkdir()
         server = self.start("file", root)
         try:
@@ -374,7 +374,7 @@ class BackendContract:
         finally:
             server.close()
 
-    def test_issue13_2_put_on_a_full_disk_is_that_clients_error(self, tmp_path):
+    def test_put_on_a_full_disk_is_that_clients_error(self, tmp_path):
         small = tmp_path / "small"
         small.mkdir()
         mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
@@ -399,7 +399,7 @@ class BackendContract:
         finally:
             subprocess.run(["umount", str(small)], check=True)
 
-    def test_issue13_3_requests_never_read_pin_bounded_memory(self, root):
+    def test_requests_never_read_pin_bounded_memory(self, root):
         server = self.start("file", root)
         proc = psutil.Process(server.pid)
         rss_before = proc.memory_info().rss
@@ -422,7 +422,7 @@ class BackendContract:
             server.close()
 
     @pytest.mark.parametrize("protocol, size", [("echo", 200_000), ("upper", 4_000_000)])
-    def test_issue13_7_a_half_closed_client_gets_every_reply(self, protocol, size):
+    def test_a_half_closed_client_gets_every_reply(self, protocol, size):
         server = self.start(protocol)
         sock = _connect(server.addresses[0], 1)[0]
         try:
@@ -438,7 +438,7 @@ class BackendContract:
             abort(sock)
             server.close()
 
-    def test_issue13_7_a_half_closed_get_receives_the_whole_file(self, root):
+    def test_a_half_closed_get_receives_the_whole_file(self, root):
         (root / "mib.bin").write_bytes(os.urandom(1024 * 1024))
         server = self.start("file", root)
         sock = _connect(server.addresses[0], 1)[0]

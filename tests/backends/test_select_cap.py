@@ -24,7 +24,7 @@ SELECT_CAP = platform.probe_select_cap()
     ("selectors", ServerOptions(selector_class="SelectSelector")),
     ("asyncio", ServerOptions(selector_class="SelectSelector", loop="selector")),
 ])
-def test_issue13_6_accepting_resumes_after_the_cap(backend, options):
+def test_accepting_resumes_after_the_cap(backend, options):
     server = ChildServer(ServerSpec(backend=BACKENDS.get(backend), options=options, want_fds=2048))
     socks: list[socket.socket] = []
     try:
@@ -54,7 +54,7 @@ def test_issue13_6_accepting_resumes_after_the_cap(backend, options):
         server.close()
 
 
-def test_issue13_13_a_large_get_is_hashed_a_slice_at_a_time(tmp_path):
+def test_a_large_get_is_hashed_a_slice_at_a_time(tmp_path):
     """An event loop serves other clients between slices: pull() returns before the file is hashed."""
     import hashlib
 

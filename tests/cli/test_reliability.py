@@ -50,7 +50,7 @@ def _put(path, doc) -> str:
 # --- 4: the CI gate
 
 
-def test_issue13_4_same_named_files_keep_every_column_and_a_short_ramp_fails(tmp_path, capsys):
+def test_same_named_files_keep_every_column_and_a_short_ramp_fails(tmp_path, capsys):
     a = _put(tmp_path / "a" / "ramp.json", _ramp_doc(True, 1000))
     b = _put(tmp_path / "b" / "ramp.json", _ramp_doc(False, 251))
     c = _put(tmp_path / "c" / "ramp.json", _ramp_doc(True, 1000))
@@ -59,14 +59,14 @@ def test_issue13_4_same_named_files_keep_every_column_and_a_short_ramp_fails(tmp
     assert len(data["columns"]) == 3 and not data["ok"] and len(data["ramps_short"]) == 1
 
 
-def test_issue13_4_the_same_file_twice_is_refused(tmp_path, capsys):
+def test_the_same_file_twice_is_refused(tmp_path, capsys):
     a = _put(tmp_path / "a.json", _ramp_doc(True, 1000))
     b = _put(tmp_path / "b.json", _ramp_doc(True, 1000, system="Darwin"))
     assert run(["report", a, b, a]) == 2
     assert "given twice" in capsys.readouterr().err
 
 
-def test_issue13_4_a_ramp_that_says_ok_but_fell_short_fails(tmp_path):
+def test_a_ramp_that_says_ok_but_fell_short_fails(tmp_path):
     lying = _put(tmp_path / "r.json", _ramp_doc(True, 10))
     assert run(["report", lying]) == 1
 
@@ -75,7 +75,7 @@ def test_issue13_4_a_ramp_that_says_ok_but_fell_short_fails(tmp_path):
 
 
 @posix_only
-def test_issue13_5_output_through_a_symlink_keeps_the_link(tmp_path):
+def test_output_through_a_symlink_keeps_the_link(tmp_path):
     target = tmp_path / "real.json"
     target.write_text("old")
     link = tmp_path / "link.json"
@@ -85,7 +85,7 @@ def test_issue13_5_output_through_a_symlink_keeps_the_link(tmp_path):
 
 
 @posix_only
-def test_issue13_5_output_to_a_fifo_writes_through(tmp_path):
+def test_output_to_a_fifo_writes_through(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received = []
@@ -102,14 +102,14 @@ def test_issue13_5_output_to_a_fifo_writes_through(tmp_path):
 
 @posix_only
 @skip_unless_root
-def test_issue13_5_output_to_dev_null_leaves_the_device(tmp_path):
+def test_output_to_dev_null_leaves_the_device(tmp_path):
     done = run_netprobe("limits", "--output", "/dev/null")
     assert done.returncode == 0, done.stderr
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
 @posix_only
-def test_issue13_14_output_files_follow_the_umask(tmp_path):
+def test_output_files_follow_the_umask(tmp_path):
     out = tmp_path / "limits.json"
     old = os.umask(0o022)
     try:
@@ -132,13 +132,13 @@ def test_issue13_14_output_files_follow_the_umask(tmp_path):
                  marks=pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")),
     (["ramp", "--to", "10", "--plot", ".png"], "give a .png file name"),
 ])
-def test_issue13_8_unwritable_outputs_are_refused_before_the_work(capsys, argv, message):
+def test_unwritable_outputs_are_refused_before_the_work(capsys, argv, message):
     assert run(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
 
 
-def test_issue13_8_a_failure_at_the_end_keeps_the_result_and_says_where(tmp_path):
+def test_a_failure_at_the_end_keeps_the_result_and_says_where(tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
     path = gone / "r.json"
@@ -154,7 +154,7 @@ def test_issue13_8_a_failure_at_the_end_keeps_the_result_and_says_where(tmp_path
 
 
 @posix_only
-def test_issue13_11_stdout_that_cannot_be_written_is_one_line(tmp_path):
+def test_stdout_that_cannot_be_written_is_one_line(tmp_path):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
     with open("/dev/full", "w") as full:
@@ -168,7 +168,7 @@ def test_issue13_11_stdout_that_cannot_be_written_is_one_line(tmp_path):
 
 @posix_only
 @pytest.mark.parametrize("path", ["/dev/zero", "/dev/null"])
-def test_issue13_9_report_refuses_devices(capsys, path):
+def test_report_refuses_devices(capsys, path):
     assert run(["report", path]) == 2
     assert "not a regular file" in capsys.readouterr().err
 
@@ -179,7 +179,7 @@ def test_issue13_9_report_refuses_devices(capsys, path):
     (lambda: {**_ramp_doc(True, 1000), "reached": "1000"}, "reached: expected int, got str"),
     (lambda: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
-def test_issue13_11_report_refuses_documents_of_the_wrong_shape(tmp_path, capsys, content, message):
+def test_report_refuses_documents_of_the_wrong_shape(tmp_path, capsys, content, message):
     doc = content()
     path = tmp_path / "r.json"
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
@@ -188,7 +188,7 @@ def test_issue13_11_report_refuses_documents_of_the_wrong_shape(tmp_path, capsys
     assert err.count("\n") == 1 and message in err
 
 
-def test_issue13_14_a_newline_in_a_field_cannot_break_the_markdown_table(tmp_path, capsys):
+def test_a_newline_in_a_field_cannot_break_the_markdown_table(tmp_path, capsys):
     doc = _ramp_doc(False, 5)
     doc["platform"]["machine"] = "x86_64\n\n# injected heading\n| x |"
     path = _put(tmp_path / "r.json", doc)
@@ -220,7 +220,7 @@ def test_issue13_14_a_newline_in_a_field_cannot_break_the_markdown_table(tmp_pat
     (["ramp", "--to", "10", "--selector", "poll", "--target", "127.0.0.1:9"], "cannot apply to --target"),
     (["serve", "--backend", "threads", "--selector", "poll"], "--selector applies to --backend"),
 ])
-def test_issue13_10_numbers_and_options_are_checked_before_the_work(capsys, argv, message):
+def test_numbers_and_options_are_checked_before_the_work(capsys, argv, message):
     assert run(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
@@ -230,7 +230,7 @@ def test_issue13_10_numbers_and_options_are_checked_before_the_work(capsys, argv
 
 
 @posix_only
-def test_issue13_12_two_quick_sigterms_still_write_the_report_and_leave_nothing(tmp_path):
+def test_two_quick_sigterms_still_write_the_report_and_leave_nothing(tmp_path):
     out = tmp_path / "r.json"
     status, err, kids = signal_netprobe(["ramp", "--to", "8000", "--step", "400", "--hold", "0.5",
                                          "--format", "json", "--output", str(out)],
@@ -242,7 +242,7 @@ def test_issue13_12_two_quick_sigterms_still_write_the_report_and_leave_nothing(
 
 
 @posix_only
-def test_issue13_12_sigterm_to_bench_transfer_leaves_no_temporary_root():
+def test_sigterm_to_bench_transfer_leaves_no_temporary_root():
     before = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("netprobe-transfer-")}
     status, err, _ = signal_netprobe(["bench", "transfer", "--clients", "200", "--file-size", "2000000"],
                                      (signal.SIGTERM,), settle=0.5)
@@ -253,7 +253,7 @@ def test_issue13_12_sigterm_to_bench_transfer_leaves_no_temporary_root():
 
 
 @posix_only
-def test_issue13_14_serve_into_a_closed_pipe_then_sigterm_exits_0():
+def test_serve_into_a_closed_pipe_then_sigterm_exits_0():
     with netprobe_process("serve", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stdout.readline().startswith("127.0.0.1:")
         proc.stdout.close()  # `| head -1`: the reader is gone

@@ -255,7 +255,7 @@ def _holding(server, hold: str, count: int = 100) -> subprocess.Popen:
 
 
 @posix_only
-def test_issue20_5_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
+def test_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
     ramp = _holding(server, "40")
     try:
         time.sleep(1)  # into the hold
@@ -271,7 +271,7 @@ def test_issue20_5_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
 
 
 @posix_only
-def test_issue20_5_a_master_whose_cli_was_killed_ends_and_its_workers_with_it(server):
+def test_a_master_whose_cli_was_killed_ends_and_its_workers_with_it(server):
     ramp = _holding(server, "60")
     try:
         kids = psutil.Process(ramp.pid).children(recursive=True)
@@ -288,7 +288,7 @@ def test_issue20_5_a_master_whose_cli_was_killed_ends_and_its_workers_with_it(se
 
 
 @posix_only
-def test_issue20_7_sigint_before_any_worker_connects_is_130_not_a_crash(server):
+def test_sigint_before_any_worker_connects_is_130_not_a_crash(server):
     port = _free_port()
     ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--master-bind", f"127.0.0.1:{port}",
                      "--to", "10", "--worker-wait", "30")
@@ -302,7 +302,7 @@ def test_issue20_7_sigint_before_any_worker_connects_is_130_not_a_crash(server):
     assert "Traceback" not in err and "min()" not in err
 
 
-def test_issue20_9_ipv6_target_with_local_workers(child_server):
+def test_ipv6_target_with_local_workers(child_server):
     try:
         v6 = child_server(ServerSpec(host="::1", want_fds=1024))
     except UsageError as exc:  # the server could not listen on ::1: no IPv6 loopback here
@@ -314,7 +314,7 @@ def test_issue20_9_ipv6_target_with_local_workers(child_server):
     assert json.loads(proc.stdout)["reached"] == 200
 
 
-def test_issue20_1_a_stranger_on_the_master_port_changes_nothing_and_is_counted(server, tmp_path):
+def test_a_stranger_on_the_master_port_changes_nothing_and_is_counted(server, tmp_path):
     """Raw bytes, plain ZeroMQ with fake hellos and a 10**18 report, CURVE with a stranger's key: all turned away."""
     out, port = tmp_path / "r.json", _free_port()
     ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--spawn-local", "--master-bind",
@@ -338,7 +338,7 @@ def test_issue20_1_a_stranger_on_the_master_port_changes_nothing_and_is_counted(
     assert _drained(server) == 0
 
 
-def test_issue20_4_a_worker_facing_something_that_is_no_master_gives_up_within_its_wait(loopback_listener):
+def test_a_worker_facing_something_that_is_no_master_gives_up_within_its_wait(loopback_listener):
     host, port = loopback_listener.getsockname()[:2]
     started = time.monotonic()
     done = run_netprobe("worker", "--master", f"{host}:{port}", "--wait", "3", timeout=60)
@@ -348,7 +348,7 @@ def test_issue20_4_a_worker_facing_something_that_is_no_master_gives_up_within_i
 
 
 @posix_only
-def test_issue20_4_a_worker_whose_master_died_ends_and_closes_its_connections(server):
+def test_a_worker_whose_master_died_ends_and_closes_its_connections(server):
     port = _free_port()
     ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",
                      "--to", "100", "--step", "100", "--hold", "120")
@@ -371,7 +371,7 @@ def test_issue20_4_a_worker_whose_master_died_ends_and_closes_its_connections(se
 
 
 @posix_only  # the slow server is one held at an fd limit
-def test_issue20_3_a_server_that_stops_completing_handshakes_is_not_a_lost_worker(child_server, tmp_path):
+def test_a_server_that_stops_completing_handshakes_is_not_a_lost_worker(child_server, tmp_path):
     """Workers still retrying handshakes past the old step deadline say so; the stop is the server's."""
     from netprobe.distributed.pool import STEP_GRACE
 
@@ -386,7 +386,7 @@ def test_issue20_3_a_server_that_stops_completing_handshakes_is_not_a_lost_worke
     assert data["steps"][0]["seconds"] > 0.4 + STEP_GRACE, "the step no longer outlasts a fixed deadline"
 
 
-def test_issue20_10_a_report_no_worker_could_send_names_its_worker(server, tmp_path):
+def test_a_report_no_worker_could_send_names_its_worker(server, tmp_path):
     """A worker of this run (it has the secret) that claims 10**18 connections: named, and not counted."""
     port, out = _free_port(), tmp_path / "r.json"
     ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",

@@ -79,7 +79,7 @@ def test_a_group_is_checked_before_any_process_starts():
 
 @pytest.mark.skipif(not platform.HAS_RLIMIT, reason="sets the ramp's hard fd limit")
 @shares_port
-def test_issue19_3_a_ramp_past_one_process_spreads_over_processes_and_reaches_its_target(tmp_path):
+def test_a_ramp_past_one_process_spreads_over_processes_and_reaches_its_target(tmp_path):
     """A hard fd limit of 1,000 (set in the ramp's own process): 3,000 connections take 4 servers and 4 clients."""
     import json
     import resource
@@ -101,7 +101,7 @@ def test_issue19_3_a_ramp_past_one_process_spreads_over_processes_and_reaches_it
 
 
 @shares_port
-def test_issue19_1_ramp_processes_runs_the_server_as_n_and_keeps_each_share():
+def test_ramp_processes_runs_the_server_as_n_and_keeps_each_share():
     import json
 
     from tests.conftest import run_netprobe

@@ -16,33 +16,33 @@ FACTS = SystemFacts(system_max=2_466_193, system_in_use=3_165, per_process_max=1
 MEASURED = KernelMemory(7_000, "measured over 1,000 loopback connections")
 
 
-def test_issue19_2_the_file_table_binds_this_machine_first():
+def test_the_file_table_binds_this_machine_first():
     m = machine_limits(FACTS, 20_000, 24 * 2**30, MEASURED, LOOPBACK_127_8)
     assert m.ceiling == (2_466_193 - 3_165) // 2 and m.binding == "system_fd_limit"
     assert m.processes_needed == 124  # 2 fds per connection over 20,000 per process
     assert m.kernel_bytes_per_connection == 7_000 and m.nr_open == 1_048_576
 
 
-def test_issue19_2_memory_binds_a_machine_with_a_large_file_table():
+def test_memory_binds_a_machine_with_a_large_file_table():
     m = machine_limits(SystemFacts(system_max=100_000_000, system_in_use=0, port_low=32768, port_high=60999),
                        1_048_576, 4 * 2**30, MEASURED, LOOPBACK_127_8)
     assert m.binding == "memory" and m.ceiling == 4 * 2**30 // 7_000
 
 
-def test_issue19_2_one_loopback_source_binds_at_its_ephemeral_ports():
+def test_one_loopback_source_binds_at_its_ephemeral_ports():
     """macOS and Windows answer only 127.0.0.1 without configured aliases: one address's ports bind."""
     m = machine_limits(FACTS, 20_000, 24 * 2**30, MEASURED, 1)
     assert m.binding == "port_exhaustion" and m.ceiling == 60999 - 32768 + 1 and m.loopback_sources == 1
 
 
-def test_issue19_2_what_the_os_does_not_tell_is_unknown_not_zero():
+def test_what_the_os_does_not_tell_is_unknown_not_zero():
     m = machine_limits(SystemFacts(), None, None, KernelMemory(None, "this OS does not tell its kernel's slab"), 1)
     assert m.ceiling is None and m.binding is None and m.processes_needed is None
     assert m.kernel_bytes_per_connection is None and "does not tell" in m.kernel_bytes_how
 
 
 @pytest.mark.skipif(platform.kernel_slab_bytes() is None, reason="this OS does not publish its kernel's slab")
-def test_issue19_2_kernel_memory_is_measured_once_per_kernel_and_cached(tmp_path, monkeypatch, no_time_wait_flood):
+def test_kernel_memory_is_measured_once_per_kernel_and_cached(tmp_path, monkeypatch, no_time_wait_flood):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     first = kernel_memory("a-kernel", 20_000, 10)
     assert first.per_connection is not None and 1_000 < first.per_connection < 100_000, first

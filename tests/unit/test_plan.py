@@ -21,7 +21,7 @@ def test_open_ended_plan_stops_at_maximum():
     assert plan.goal == 2500
 
 
-def test_issue19_the_busiest_server_process_is_planned_for_not_the_average():
+def test_the_busiest_server_process_is_planned_for_not_the_average():
     """SO_REUSEPORT hands out connections by hash: shares spread like a binomial's, and the busiest must fit.
 
     A million over 51 processes planned at the mean (19,608 plus 64 fds) ran out at 999,959;
@@ -42,7 +42,7 @@ def test_issue19_the_busiest_server_process_is_planned_for_not_the_average():
     assert busiest_share(1_000_000, 51) > 19_936 >= busiest_share(1_000_000, 53)  # a hard limit of 20,000
 
 
-def test_issue19_a_client_process_connects_from_enough_addresses_to_keep_each_to_a_quarter_of_its_ports():
+def test_a_client_process_connects_from_enough_addresses_to_keep_each_to_a_quarter_of_its_ports():
     from netprobe import platform
     from netprobe.ramp.processes import connections_per_source, sources_per_client
     from netprobe.sockets import local_source_ips

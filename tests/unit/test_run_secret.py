@@ -37,7 +37,7 @@ def _order() -> dict:
     return HoldOrder(3, 500, ("127.0.0.1", 6379), 5.0, Verify.CONNECT).to_dict()
 
 
-def test_issue20_1_a_sealed_record_opens_with_the_same_secret_kind_and_worker():
+def test_a_sealed_record_opens_with_the_same_secret_kind_and_worker():
     sealed = seal(SECRET, "np_hold", "w1", _order())
     assert HoldOrder.from_dict(unseal(SECRET, "np_hold", "w1", sealed)).goal == 500
 
@@ -51,7 +51,7 @@ def test_issue20_1_a_sealed_record_opens_with_the_same_secret_kind_and_worker():
     lambda m: b"\x01\x02 not a message",
     lambda m: {**m, "body": {"x": float("nan")}},
 ])
-def test_issue20_1_a_message_without_the_secrets_proof_is_unauthenticated(tamper):
+def test_a_message_without_the_secrets_proof_is_unauthenticated(tamper):
     with pytest.raises(Unauthenticated):
         unseal(SECRET, "np_hold", "w1", tamper(seal(SECRET, "np_hold", "w1", _order())))
 
@@ -61,12 +61,12 @@ def test_issue20_1_a_message_without_the_secrets_proof_is_unauthenticated(tamper
     (SECRET, "np_held", "w1"),  # the same body replayed as another kind of message
     (SECRET, "np_hold", "w2"),  # or to another worker
 ])
-def test_issue20_1_a_seal_binds_secret_kind_and_worker(secret, kind, worker):
+def test_a_seal_binds_secret_kind_and_worker(secret, kind, worker):
     with pytest.raises(Unauthenticated):
         unseal(secret, kind, worker, seal(SECRET, "np_hold", "w1", _order()))
 
 
-def test_issue20_1_the_curve_keys_follow_from_the_secret_alone():
+def test_the_curve_keys_follow_from_the_secret_alone():
     pytest.importorskip("zmq")
     from netprobe.distributed.secret import CurveKeys
 
@@ -75,13 +75,13 @@ def test_issue20_1_the_curve_keys_follow_from_the_secret_alone():
     assert len(keys.server_public) == len(keys.client_secret) == 40 and keys.server_public != keys.client_public
 
 
-def test_issue20_1_local_workers_get_a_fresh_secret_and_the_users_file_is_untouched(home):
+def test_local_workers_get_a_fresh_secret_and_the_users_file_is_untouched(home):
     first, second = run_secret(None, spawn_local=True), run_secret(None, spawn_local=True)
     assert first != second and len(first) >= 32
     assert not os.path.exists(user_secret_path())
 
 
-def test_issue20_1_a_master_for_remote_workers_makes_the_users_private_secret_once(home):
+def test_a_master_for_remote_workers_makes_the_users_private_secret_once(home):
     made = run_secret(None, spawn_local=False)
     path = user_secret_path()
     assert path.startswith(str(home)) and run_secret(None, spawn_local=False) == made
@@ -93,12 +93,12 @@ def test_issue20_1_a_master_for_remote_workers_makes_the_users_private_secret_on
             worker_secret(None)
 
 
-def test_issue20_1_a_worker_without_a_secret_is_told_where_to_get_one(home):
+def test_a_worker_without_a_secret_is_told_where_to_get_one(home):
     with pytest.raises(UsageError, match="--secret-file"):
         worker_secret(None)
 
 
-def test_issue20_1_the_secret_comes_from_the_file_then_the_environment(home, monkeypatch, tmp_path):
+def test_the_secret_comes_from_the_file_then_the_environment(home, monkeypatch, tmp_path):
     monkeypatch.setenv(SECRET_ENV, "from the environment, long enough")
     assert read_secret(None) == "from the environment, long enough"
     given = tmp_path / "run.secret"
@@ -112,7 +112,7 @@ def test_issue20_1_the_secret_comes_from_the_file_then_the_environment(home, mon
     ("line one\nline two of the secret", "not a secret"),
     (b"\xff\xfe not utf-8 at all....", "UTF-8"),
 ])
-def test_issue20_1_a_secret_that_cannot_be_one_is_a_usage_error(home, tmp_path, content, problem):
+def test_a_secret_that_cannot_be_one_is_a_usage_error(home, tmp_path, content, problem):
     given = tmp_path / "bad.secret"
     given.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(UsageError, match=problem):
@@ -128,6 +128,6 @@ def test_issue20_1_a_secret_that_cannot_be_one_is_a_usage_error(home, tmp_path, 
     (HeldReport(0, 10, [1.0] * 11, None, None, None), "latencies"),
     (HeldReport(0, 10, [], None, -5, None), "fds"),
 ])
-def test_issue20_10_a_report_no_worker_could_send_says_why(report, problem):
+def test_a_report_no_worker_could_send_says_why(report, problem):
     assert problem in (report.problem(asked=10) or "")
     assert HeldReport(0, 10, [0.5] * 10, None, 40, 10_000_000).problem(asked=10) is None

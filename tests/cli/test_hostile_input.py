@@ -1,4 +1,6 @@
-"""Issue 20's defects at the command line and in records, each a test named after its number.
+"""Hostile and absurd input at the command line and in records: one line and exit 2, never a traceback.
+
+(Found in issue 20's adversarial pass.)
 
 The distributed ones are in tests/integration/test_distributed.py, the servers' in the backend contract.
 """
@@ -16,7 +18,7 @@ from netprobe.ramp_spec import RampSpec
 from tests.conftest import run_netprobe
 
 
-def test_issue20_2_a_worker_connects_only_where_its_own_user_allows():
+def test_a_worker_connects_only_where_its_own_user_allows():
     """Whoever speaks on the master's port: a worker refuses a target off loopback without --allow-remote."""
     from netprobe.distributed.worker import target_refused
 
@@ -28,7 +30,7 @@ def test_issue20_2_a_worker_connects_only_where_its_own_user_allows():
     assert target_refused(("example.com", 80), allow_remote=True) is not None  # no DNS names but localhost
 
 
-def test_issue20_12_more_than_254_local_workers_get_real_loopback_addresses():
+def test_more_than_254_local_workers_get_real_loopback_addresses():
     import ipaddress
 
     from netprobe.sockets import local_source_ips
@@ -44,7 +46,7 @@ def test_issue20_12_more_than_254_local_workers_get_real_loopback_addresses():
     (lambda text: text.replace('"pid": ', '"pid": ' + "9" * 5000 + ", \"x\": ", 1), "not a netprobe report"),
     (lambda text: text.replace('"system": "', '"system": "\\ud800', 1), "lone surrogate"),
 ])
-def test_issue20_14_a_huge_number_or_a_lone_surrogate_is_one_line_not_a_traceback(tmp_path, capsys, inject,
+def test_a_huge_number_or_a_lone_surrogate_is_one_line_not_a_traceback(tmp_path, capsys, inject,
                                                                                    problem):
     limits = run_netprobe("limits", "--format", "json")
     bad = tmp_path / "bad.json"
@@ -54,7 +56,7 @@ def test_issue20_14_a_huge_number_or_a_lone_surrogate_is_one_line_not_a_tracebac
     assert err.count("\n") == 1 and problem in err and "Traceback" not in err
 
 
-def test_issue20_14_control_sequences_arriving_in_a_document_are_escaped():
+def test_control_sequences_arriving_in_a_document_are_escaped():
     from netprobe.models import PlatformInfo
 
     info = PlatformInfo.from_dict({"system": "\x1b[31mLinux", "release": "6", "machine": "x86_64",
@@ -67,18 +69,18 @@ def test_issue20_14_control_sequences_arriving_in_a_document_are_escaped():
     (["--timeout", "1e-300"], "below 0.001 s"),
     (["--ports", "30000"], "above 1024"),
 ])
-def test_issue20_15_17_absurd_durations_and_port_counts_are_usage_errors(args, problem):
+def test_absurd_durations_and_port_counts_are_usage_errors(args, problem):
     proc = run_netprobe("ramp", "--to", "10", *args)
     assert proc.returncode == 2 and problem in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_issue20_16_the_plot_cannot_replace_the_report(tmp_path):
+def test_the_plot_cannot_replace_the_report(tmp_path):
     same = str(tmp_path / "same.png")
     proc = run_netprobe("ramp", "--to", "10", "--output", same, "--plot", same)
     assert proc.returncode == 2 and "would replace the report" in proc.stderr
 
 
-def test_issue20_20_report_reads_the_ceiling_table_of_another_machine(tmp_path, capsys):
+def test_report_reads_the_ceiling_table_of_another_machine(tmp_path, capsys):
     proc = run_netprobe("ramp", "--backend", "all", "--to", "50", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     path = tmp_path / "ceilings.json"
@@ -88,7 +90,7 @@ def test_issue20_20_report_reads_the_ceiling_table_of_another_machine(tmp_path, 
     assert rows["selectors ceiling"] == ["50 (reached)"]
 
 
-def test_issue20_10_a_malformed_record_never_reaches_the_core():
+def test_a_malformed_record_never_reaches_the_core():
     data = json.loads(RampSpec(to=10).to_json())
     for key, bad in (("to", "10"), ("timeout", float("nan")), ("backend", "nosuch"), ("verify", "maybe")):
         with pytest.raises(RecordError):
@@ -96,7 +98,7 @@ def test_issue20_10_a_malformed_record_never_reaches_the_core():
 
 
 @pytest.mark.skipif(platform.NAME != "linux", reason="reads the child's peak RSS as Linux gives it (ru_maxrss in KiB)")
-def test_issue20_11_report_memory_is_bounded_over_all_its_files(tmp_path):
+def test_report_memory_is_bounded_over_all_its_files(tmp_path):
     """Files of empty objects (1.6 GB of RSS each before) are refused before parsing, one file or many."""
     import subprocess
     import sys

@@ -46,7 +46,7 @@ def _commands() -> list[list[str]]:
 
 
 @pytest.mark.parametrize("code_page", CODE_PAGES)
-def test_issue18_4_every_help_text_is_utf8_in_a_legacy_code_page(code_page):
+def test_every_help_text_is_utf8_in_a_legacy_code_page(code_page):
     for argv in _commands():
         done = _run(code_page, *argv)
         assert done.returncode == 0, (argv, done.stderr[-500:])
@@ -54,7 +54,7 @@ def test_issue18_4_every_help_text_is_utf8_in_a_legacy_code_page(code_page):
 
 
 @pytest.mark.parametrize("code_page", CODE_PAGES)
-def test_issue18_4_limits_ramp_and_report_are_utf8_in_a_legacy_code_page(code_page, tmp_path):
+def test_limits_ramp_and_report_are_utf8_in_a_legacy_code_page(code_page, tmp_path):
     limits = _run(code_page, "limits")
     assert limits.returncode == 0 and "—" in _readable(limits)  # a number the OS did not give
     ramp = tmp_path / "ramp.json"
@@ -67,7 +67,7 @@ def test_issue18_4_limits_ramp_and_report_are_utf8_in_a_legacy_code_page(code_pa
     assert bad.returncode == 2 and _readable(bad).count("\n") == 1
 
 
-def test_issue18_4_json_files_are_utf8_whatever_the_locale(tmp_path):
+def test_json_files_are_utf8_whatever_the_locale(tmp_path):
     out = tmp_path / "limits.json"
     done = subprocess.run([sys.executable, "-m", "netprobe", "limits", "--format", "json", "-o", str(out)],
                           capture_output=True, timeout=120, cwd=ROOT,
@@ -76,7 +76,7 @@ def test_issue18_4_json_files_are_utf8_whatever_the_locale(tmp_path):
     out.read_bytes().decode("utf-8")
 
 
-def test_issue18_5_a_handle_count_the_os_did_not_give_is_unknown_not_zero():
+def test_a_handle_count_the_os_did_not_give_is_unknown_not_zero():
     """Wine's psutil reads 0 handles for every process (issue 18); a live process never has 0."""
 
     from netprobe.platform import _windows
@@ -89,7 +89,7 @@ def test_issue18_5_a_handle_count_the_os_did_not_give_is_unknown_not_zero():
 
 
 @wine_differs("psutil reads 0 handles for every process")
-def test_issue18_5_this_os_counts_this_process_s_fds_or_handles():
+def test_this_os_counts_this_process_s_fds_or_handles():
     import psutil
 
     assert (platform.process_fds(psutil.Process()) or 0) > 0
