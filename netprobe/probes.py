@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Optional
 
 from netprobe.errors import UsageError
 
@@ -25,6 +26,7 @@ class Probe:
     complete: Callable[[bytes], bool]
     ok: Callable[[bytes], bool]
     summary: str
+    asks: str = ""  # the request in a word or two, for the help ("PING")
 
 
 def _line(reply: bytes) -> bool:
@@ -36,12 +38,24 @@ def _headers(reply: bytes) -> bool:
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in (
-    Probe("redis", b"PING\r\n", _line, lambda r: r.startswith(b"+PONG"), "redis PING, answered +PONG"),
+    Probe("redis", b"PING\r\n", _line, lambda r: r.startswith(b"+PONG"), "redis PING, answered +PONG", "PING"),
     Probe("memcached", b"version\r\n", _line, lambda r: r.startswith(b"VERSION "),
-          "memcached version, answered VERSION ..."),
+          "memcached version, answered VERSION ...", "version"),
     Probe("http", b"HEAD / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: netprobe\r\n\r\n", _headers,
-          lambda r: r.startswith(b"HTTP/1.") and r[9:10] in b"1234", "HTTP HEAD /, answered by any status below 500"),
+          lambda r: r.startswith(b"HTTP/1.") and r[9:10] in b"1234", "HTTP HEAD /, answered by any status below 500",
+          "HEAD /"),
 )}
+
+
+def probe_choices(with_requests: bool = False) -> str:
+    """The probes ``--probe`` takes, in words: every registered one (with its request), then raw bytes."""
+    names = [f"{p.name} ({p.asks})" if with_requests and p.asks else p.name for p in PROBES.values()]
+    return ", ".join(names) + " or hex:BYTES"
+
+
+def probe_of(text: Optional[str]) -> Optional[Probe]:
+    """The probe a spec names (checked when the spec was built), or None for the echo or a connect check."""
+    return parse_probe(text) if text is not None else None
 
 
 def parse_probe(text: str) -> Probe:
@@ -56,4 +70,4 @@ def parse_probe(text: str) -> Probe:
         if not request:
             raise UsageError("--probe hex: needs at least one byte to send")
         return Probe(text, request, lambda r: len(r) > 0, lambda r: len(r) > 0, "raw bytes; any reply counts")
-    raise UsageError(f"--probe must be one of {', '.join(PROBES)} or hex:BYTES, got {text!r}")
+    raise UsageError(f"--probe must be one of {probe_choices()}, got {text!r}")

@@ -27,6 +27,7 @@ from netprobe.cli.common import (
     terminal,
 )
 from netprobe.errors import UsageError
+from netprobe.probes import probe_choices
 from netprobe.vocabulary import Format, Placement, Verify
 
 if TYPE_CHECKING:
@@ -60,8 +61,8 @@ def ramp(
     verify: Optional[Verify] = typer.Option(None, "--verify",
                                             help="echo (default) or connect (default with --target)."),
     probe: Optional[str] = typer.Option(None, "--probe",
-                                        help="Check each connection with a request its server answers: redis (PING), "
-                                             "memcached (version), http (HEAD /) or hex:BYTES."),
+                                        help="Check each connection with a request its server answers: "
+                                             f"{probe_choices(with_requests=True)}."),
     target: Optional[str] = typer.Option(None, "--target", help="HOST:PORT of an external server to ramp against."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --target off loopback."),
     workers: Optional[int] = typer.Option(None, "--workers",

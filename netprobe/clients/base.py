@@ -30,7 +30,7 @@ class Client(ConnectionHolder):
     name = "client"
 
     def __init__(self, destinations: list[tuple[str, int]], source_ips: Optional[list[str]],
-                 payload: bytes, verify: str, batch: int) -> None:
+                 payload: bytes, verify: str, batch: int, probe: Optional[Probe] = None) -> None:
         self.destinations = destinations
         self.source_ips = source_ips or []
         self.payload = payload
@@ -42,7 +42,7 @@ class Client(ConnectionHolder):
         #: Keep this client's fds at or above this number (a select()-capped server shares the process).
         self.fd_floor: Optional[int] = None
         #: A request whose reply proves the server serves the connection, checked instead of the echo.
-        self.probe: Optional[Probe] = None
+        self.probe = probe
         self._watch = HeldWatch()
 
     def _next_addresses(self) -> tuple[tuple[str, int], Optional[str]]:

@@ -10,6 +10,7 @@ from netprobe.vocabulary import Verify
 
 if TYPE_CHECKING:
     from netprobe.clients.base import Client
+    from netprobe.probes import Probe
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,12 @@ class ClientSpec(Registration["Client"]):
     drives_inline_server: bool = False
 
     def create(self, destinations: list[tuple[str, int]], source_ips: Optional[list[str]], payload: bytes,
-               verify: Verify, batch: int) -> Client:
-        """Create this client model; only its own module (and gevent for gevent) is imported."""
-        return self.load()(destinations, source_ips, payload, verify, batch)
+               verify: Verify, batch: int, probe: Optional[Probe] = None) -> Client:
+        """Create this client model, checking each connection with ``probe`` where given (else the echo).
+
+        Only its own module (and gevent for gevent) is imported.
+        """
+        return self.load()(destinations, source_ips, payload, verify, batch, probe)
 
 
 CLIENTS: Registry[ClientSpec] = Registry(ClientSpec, "client model", "--client")

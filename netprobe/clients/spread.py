@@ -201,7 +201,7 @@ def _child() -> int:
     """The child side: hold a share with the client model, answering each order on stdout."""
     import time
 
-    from netprobe.probes import parse_probe
+    from netprobe.probes import probe_of
 
     def say(reply: SpreadReply) -> None:
         sys.stdout.write(reply.to_json() + "\n")
@@ -218,8 +218,7 @@ def _child() -> int:
             platform.raise_soft_fd_limit(spec.want_fds)
         platform.presize_fd_table(spec.want_fds)
         client = spec.model.create(spec.destinations, spec.source_ips or None, spec.payload.encode("latin-1"),
-                                   spec.verify, spec.batch)
-        client.probe = parse_probe(spec.probe) if spec.probe else None
+                                   spec.verify, spec.batch, probe_of(spec.probe))
     except (OSError, RecordError) as exc:
         say(SpreadReply(held=0, error=str(exc)))
         return 1

@@ -37,7 +37,7 @@ from netprobe.distributed.messages import (
 from netprobe.distributed.secret import Channel, CurveKeys
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
-from netprobe.probes import parse_probe
+from netprobe.probes import probe_of
 from netprobe.ramp.classify import classify_stop, refusal_of
 from netprobe.ramp.evidence import QUEUE_GRACE
 from netprobe.ramp.shape import PAYLOAD
@@ -113,8 +113,8 @@ class Worker:
         if self.client is None:
             from netprobe.clients.gevent_client import GeventClient
 
-            self.client = GeventClient([order.target], self.source_ips or None, PAYLOAD, order.verify, BATCH)
-            self.client.probe = parse_probe(order.probe) if order.probe else None
+            self.client = GeventClient([order.target], self.source_ips or None, PAYLOAD, order.verify, BATCH,
+                                       probe_of(order.probe))
         client = self.client
         want = order.goal - client.held
         in_flight = max(0, want)

@@ -16,7 +16,7 @@ from netprobe import platform
 from netprobe.clients.registry import CLIENTS
 from netprobe.errors import UnavailableError, UsageError
 from netprobe.extras import require_locust
-from netprobe.probes import parse_probe
+from netprobe.probes import parse_probe, probe_choices
 from netprobe.ramp.processes import CHILD_MIN_FDS, PROCESS_SPARE_FDS, plan_processes
 from netprobe.ramp_spec import DEFAULT_BACKEND, DEFAULT_CLIENT, DEFAULT_MAX, Address, RampSpec
 from netprobe.servers.registry import BACKENDS, resolve_options
@@ -137,7 +137,7 @@ def _verify(opts: RampOptions) -> Verify:
                              f"--verify {opts.verify}")
         return Verify.PROBE
     if opts.verify == Verify.PROBE:
-        raise UsageError("--verify probe needs --probe redis, memcached, http or hex:BYTES")
+        raise UsageError(f"--verify probe needs --probe {probe_choices()}")
     return Verify(opts.verify or (Verify.CONNECT if opts.target else Verify.ECHO))
 
 

@@ -13,7 +13,7 @@ from netprobe.clients.holder import ConnectionHolder
 from netprobe.common_records import Note, SelectorCap
 from netprobe.errors import ServerGone
 from netprobe.models.ramp import ProcessShare
-from netprobe.probes import parse_probe
+from netprobe.probes import probe_of
 from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.processes import CLIENT_FD_RESERVE, busiest_share, sources_per_client
 from netprobe.ramp_spec import Address, RampSpec
@@ -51,9 +51,7 @@ def start_holder(spec: RampSpec, goal: int, addresses: list[Address], source_ips
                  notes: list[Note]) -> ConnectionHolder:
     """The holder of a ramp on this machine: the client model in this process, or spread over child processes."""
     if spec.client_processes == 1:
-        client = spec.client.create(addresses, source_ips, PAYLOAD, spec.verify, batch)
-        client.probe = parse_probe(spec.probe) if spec.probe else None
-        return client
+        return spec.client.create(addresses, source_ips, PAYLOAD, spec.verify, batch, probe_of(spec.probe))
     from netprobe.clients.spread import SpreadClient
     from netprobe.sockets import local_source_ips
 
