@@ -45,7 +45,8 @@ else:
 
 # rich reads [words] in help text as markup; help strings escape their brackets with this.
 PLOT_HELP = "Also draw a PNG (needs: pip install 'netprobe\\[plot]')."
-FORMAT_OPTION = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown (GitHub-flavoured).")
+FORMAT_OPTION = typer.Option(Format.TABLE, "--format", "-f",
+                             help=", ".join(f.value for f in Format) + " (markdown: GitHub-flavoured).")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.")
 PLOT_OPTION = typer.Option(None, "--plot", help=PLOT_HELP)
 SECRET_FILE_OPTION = typer.Option(

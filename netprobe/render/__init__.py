@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
+
+from netprobe.vocabulary import Format
+
+# The module that renders a document (``render_document``) in each format but JSON, which is the
+# record itself. A new format is a ``Format`` member, its module, and one entry here: the CLI's
+# --format and the contract test read them.
+DOCUMENT_RENDERERS: dict[Format, str] = {
+    Format.TABLE: "netprobe.render.table",
+    Format.MARKDOWN: "netprobe.render.markdown",
+}
 
 
 def render(result: Any, fmt: str) -> str:
     """Return ``result`` rendered in ``fmt`` (a netprobe.vocabulary.Format), ending with a newline."""
-    if fmt == "json":
+    if fmt == Format.JSON:
         return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
     from netprobe.render import documents
 
     document = documents.document_for(result)
-    if fmt == "markdown":
-        from netprobe.render.markdown import render_document
-    else:
-        from netprobe.render.table import render_document
-    return render_document(document)
+    text: str = importlib.import_module(DOCUMENT_RENDERERS[Format(fmt)]).render_document(document)
+    return text

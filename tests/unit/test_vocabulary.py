@@ -13,7 +13,7 @@ from netprobe.cli import app
 from netprobe.clients.registry import client_names
 from netprobe.servers.registry import backend_names
 from netprobe.stops import StopReason
-from netprobe.vocabulary import Word
+from netprobe.vocabulary import Format, Word
 
 PACKAGE = Path(__file__).resolve().parents[2] / "netprobe"
 DOCS = PACKAGE.parent / "docs"
@@ -77,3 +77,21 @@ def test_every_registered_backend_and_client_is_in_the_docs():
 def test_the_stop_reason_table_of_the_docs_is_the_records():
     doc = (DOCS / "ramp.md").read_text("utf-8")
     assert stops.docs_table() in doc, "docs/ramp.md's stop table is stale: run python -m netprobe.stops"
+
+
+def test_every_output_format_has_a_renderer_and_the_help_names_it():
+    from netprobe.render import DOCUMENT_RENDERERS
+
+    assert set(DOCUMENT_RENDERERS) | {Format.JSON} == set(Format)
+    result = CliRunner().invoke(app, ["limits", "--help"], env={"COLUMNS": "300"})
+    for fmt in Format:
+        assert fmt.value in result.output
+
+
+def test_the_json_contract_lists_every_stop_reason_and_the_ok_rule_the_records_give():
+    doc = (DOCS / "json.md").read_text("utf-8")
+    listed = next(line for line in doc.splitlines() if line.startswith("| `stop.reason` |"))
+    assert ", ".join(f"`{r.value}`" for r in stops.StopReason) in listed.replace(" or ", ", ")
+    ok_row = next(line for line in doc.splitlines() if line.startswith("| `ok` | bool | with `--to`"))
+    no_wall = [r for r in stops.StopReason if not stops.finds_wall(r)]
+    assert " and ".join([", ".join(f"`{r.value}`" for r in no_wall[:-1]), f"`{no_wall[-1].value}`"]) in ok_row
