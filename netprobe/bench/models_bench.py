@@ -15,12 +15,13 @@ import time
 from typing import Any, Optional
 
 from netprobe.bench.messages import ModelsChildResult, ModelsSpec
+from netprobe.bench.models_child import FETCH_MODELS
 from netprobe.children import run_python
 from netprobe.errors import RecordError, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchModelsResult, ModelRun
 
-MODELS = ("sequential", "threads", "gevent", "asyncio")
+MODELS = tuple(FETCH_MODELS)  # registered in the child's module, which imports nothing at load
 BODY = b"netprobe: a slow answer\n" * 8
 
 
