@@ -22,6 +22,7 @@ from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
 from netprobe.vocabulary import Verify
 from tests.conftest import UNCAPPED_BACKEND, run_netprobe
+from tests.realservers.test_real_servers import CAP, redis  # noqa: F401 (a fixture: a real redis at maxclients CAP)
 
 HOLDERS = ["in-process", "spread", "workers"]
 needs_locust = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
@@ -41,15 +42,18 @@ def _refused_port() -> int:
         return s.getsockname()[1]
 
 
-def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Verify) -> dict:
+def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Verify,
+          probe: str | None = None) -> dict:
     """Ramp ``target`` through ``holder``; return the ramp's JSON document with the exit status as ``exit``."""
     if holder == "spread":
-        spec = build_ramp_spec(RampOptions(target=target, to=to, step=step, verify=verify, timeout=2.0))
+        spec = build_ramp_spec(RampOptions(target=target, to=to, step=step, verify=None if probe else verify,
+                                           timeout=2.0, probe=probe))
         result = run_ramp(dataclasses.replace(spec, client_processes=2))
         document = json.loads(result.to_json())
         document["exit"] = 0 if result.ok else 1
         return document
-    args = ["ramp", "--target", target, "--verify", str(verify), "--timeout", "2", "--format", "json"]
+    args = ["ramp", "--target", target, "--timeout", "2", "--format", "json"]
+    args += ["--probe", probe] if probe else ["--verify", str(verify)]
     args += [] if to is None else ["--to", str(to)]
     args += [] if step is None else ["--step", str(step)]
     if holder == "workers":
@@ -92,3 +96,18 @@ def test_every_holder_names_a_servers_fd_limit_alike(child_server, verify):
     reached = [v[4] for v in seen.values()]
     assert max(reached) - min(reached) <= 2, seen
     assert 250 <= min(reached) <= 300, seen
+
+
+@pytest.mark.skipif(platform.NAME != "linux", reason="redis from the OS packages: Linux")
+@pytest.mark.parametrize("probe", [None, "redis"])
+def test_every_holder_names_a_real_servers_cap_alike(redis, probe):  # noqa: F811 (the fixture)
+    seen = {}
+    for holder in [h for h in HOLDERS if h != "workers" or importlib.util.find_spec("locust")]:
+        document = _ramp(holder, redis.target, 2 * CAP, CAP // 3, Verify.CONNECT, probe)
+        stop = document["stop"]
+        seen[holder] = (document["exit"], document["ok"], stop["reason"], stop["side"], stop["setting"],
+                        document["reached"])
+    first = next(iter(seen.values()))
+    assert first[:5] == (1, False, "closed_by_server", "server", "redis maxclients"), seen
+    assert all(v[:5] == first[:5] for v in seen.values()), seen
+    assert all(abs(v[5] - CAP) <= 0.02 * CAP for v in seen.values()), seen
