@@ -3,7 +3,7 @@
 ``bare``: the smallest selectors echo loop there is, no bookkeeping at all.
 ``asyncio``: a stock asyncio Protocol echo server on the default event loop.
 ``streams``: a stock asyncio streams echo server, written the obvious way (start_server, read, write, drain).
-Prints {"ready": ..., "addresses": [...]} and quits on "quit" or the end of stdin.
+Prints {"ready": ..., "addresses": [...]} and quits on a quit order or the end of stdin.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import json
 import sys
 import threading
 
+from netprobe.children import ChildOrder
 from netprobe.servers.status import ServerStatus
+from netprobe.vocabulary import ChildOp
 
 # Baselines keep no counters: they answer status with zeros, in the contract's shape.
 STATUS = ServerStatus(held=0, accepted=0, bytes_in=0, bytes_out=0, errors=0, accept_errors=0).to_dict()
@@ -20,9 +22,10 @@ STATUS = ServerStatus(held=0, accepted=0, bytes_in=0, bytes_out=0, errors=0, acc
 
 def control(stop) -> None:
     for line in sys.stdin:
-        if line.strip() == "status":
+        order = ChildOrder.from_json(line, "an order")
+        if order.op == ChildOp.STATUS:
             print(json.dumps(STATUS), flush=True)
-        elif line.strip() == "quit":
+        elif order.op == ChildOp.QUIT:
             break
     stop()
 

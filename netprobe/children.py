@@ -1,21 +1,49 @@
-"""Starting netprobe's helper processes: one place turns the OS's refusal into a typed error.
+"""netprobe's helper processes: which modules are processes, how they start, and what they are told.
 
-Every child is this interpreter running one of netprobe's modules, fed a typed record on its
-stdin; a ``fork``/``CreateProcess`` that fails (EAGAIN at RLIMIT_NPROC, EMFILE for its pipes,
-ENOMEM, or Wine's ``[WinError 1359]``) is a ``ChildStartError`` naming the process, never a traceback.
+Every child is this interpreter running one of the modules in ``CHILD_ENTRY_POINTS`` (each has a
+``main()`` returning an ``ExitStatus``), fed a typed record on its stdin; later orders are
+``ChildOrder`` records, one a line. A ``fork``/``CreateProcess`` that fails (EAGAIN at
+RLIMIT_NPROC, EMFILE for its pipes, ENOMEM, or Wine's ``[WinError 1359]``) is a ``ChildStartError``
+naming the process, never a traceback.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from netprobe.errors import ChildStartError
+from netprobe.records import Record
+from netprobe.vocabulary import ChildOp
+
+# Every module netprobe runs as a process of its own, and what it is for: the one list to read.
+CHILD_ENTRY_POINTS: dict[str, str] = {
+    "netprobe.servers.child": "a server backend with its own fd budget (ramp, bench, serve --processes)",
+    "netprobe.clients.spread": "a share of a spread ramp's connections, from its own source addresses",
+    "netprobe.ramp.one": "one backend's ramp of ramp --backend all, in a fresh interpreter",
+    "netprobe.distributed.master": "a distributed ramp's master on locust",
+    "netprobe.distributed.worker": "a distributed ramp's worker on locust",
+    "netprobe.bench.echo_client": "bench echo's load",
+    "netprobe.bench.transfer_client": "bench transfer's clients",
+    "netprobe.bench.models_child": "one concurrency model of bench models, monkey-patched apart",
+}
+
+
+@dataclass(frozen=True)
+class ChildOrder(Record):
+    """Parent to child, after its spec: one order, as a JSON line on the child's stdin."""
+
+    op: ChildOp
+    count: int = 0
+    timeout: float = 0.0
 
 
 def python_command(module: str) -> list[str]:
-    """The command that runs ``module`` in this interpreter."""
+    """The command that runs ``module`` (one of ``CHILD_ENTRY_POINTS``) in this interpreter."""
+    if module not in CHILD_ENTRY_POINTS:
+        raise ValueError(f"{module} is not one of netprobe's child entry points")
     return [sys.executable, "-m", module]
 
 

@@ -62,6 +62,16 @@ class Message(Word):
     CLOSE = "np_close"  # master -> worker: close everything
 
 
+class ChildOp(Word):
+    """What a parent tells a child process it started, one ``ChildOrder`` record a line on the child's stdin."""
+
+    STATUS = "status"  # server child: answer with its ServerStatus
+    QUIT = "quit"  # server child: stop serving and exit
+    OPEN = "open"  # client child: open and check ``count`` more connections
+    SWEEP = "sweep"  # client child: drop what the server closed, for up to ``timeout`` seconds
+    CLOSE = "close"  # client child: close every connection and exit
+
+
 class Verify(Word):
     """How a ramp checks each connection: its echo, the handshake alone, or a probe's reply (``--probe``)."""
 

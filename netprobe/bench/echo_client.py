@@ -17,6 +17,7 @@ from typing import Optional
 
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
 from netprobe.clients.registry import CLIENTS
+from netprobe.errors import ExitStatus
 from netprobe.stats import percentiles
 from netprobe.vocabulary import Verify
 
@@ -43,7 +44,7 @@ def main() -> int:
             raise SystemExit(f"connected {client.held} of {spec.clients}: {failure}")
         print(EchoLoadReady(client.held).to_json(), flush=True)
         if sys.stdin.readline().strip() != "go":
-            return 1
+            return ExitStatus.RUN_FAILED
         me = psutil.Process()
         cpu0 = sum(me.cpu_times()[:2])
         latencies = array("d")
@@ -54,7 +55,7 @@ def main() -> int:
         result = EchoLoadResult(trips, elapsed, errors, round(100.0 * cpu / elapsed, 1), **latency_summary(latencies))
         print(result.to_json(), flush=True)
         sys.stdin.readline()  # "close", or the end of stdin
-        return 0
+        return ExitStatus.SUCCESS
     finally:
         client.close()
 

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
+from netprobe.errors import ExitStatus
+
 Fetch = Callable[[int], int]  # fetch task i with urlopen; the body's size
 NoteLoad = Callable[[], None]  # note the process's busiest moment so far
 
@@ -145,7 +147,7 @@ def main() -> int:
     seconds = time.perf_counter() - start
     note_load()
     print(ModelsChildResult(seconds, sum(1 for s in sizes if s > 0), busiest["rss"], busiest["threads"]).to_json())
-    return 0
+    return ExitStatus.SUCCESS
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import threading
 import time
 
 from netprobe.bench.messages import TransferLoadResult, TransferLoadSpec
-from netprobe.errors import ProtocolError
+from netprobe.errors import ExitStatus, ProtocolError
 from netprobe.protocols.files_client import get, put
 from netprobe.sockets import abort
 
@@ -62,7 +62,7 @@ def main() -> int:
     seconds = time.perf_counter() - began
     print(TransferLoadResult(counts["completed"], counts["failed"], counts["corrupt"], seconds, counts["bytes"],
                              latencies, list(errors)[:5]).to_json())
-    return 0
+    return ExitStatus.SUCCESS
 
 
 if __name__ == "__main__":

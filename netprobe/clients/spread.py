@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from netprobe import platform
-from netprobe.children import python_command, start_command
+from netprobe.children import ChildOrder, python_command, start_command
 from netprobe.clients.base import Client
 from netprobe.clients.outcome import BatchOutcome, ClientFailure
 from netprobe.clients.registry import ClientSpec
 from netprobe.clients.watch import Sweep
-from netprobe.errors import RecordError
+from netprobe.errors import ExitStatus, RecordError
 from netprobe.records import Record
-from netprobe.vocabulary import Operation, Verify
+from netprobe.vocabulary import ChildOp, Operation, Verify
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,6 @@ class SpreadChildSpec(Record):
     batch: int
     want_fds: int
     probe: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class SpreadOrder(Record):
-    """Parent to child: open ``count`` more, sweep for ``grace`` seconds, or close everything."""
-
-    op: str  # "open", "sweep" or "close"
-    count: int = 0
-    timeout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +114,7 @@ class SpreadClient(Client):
         except RecordError as exc:
             return SpreadReply(held=0, error=str(exc))
 
-    def _everyone(self, orders: list[SpreadOrder]) -> list[SpreadReply]:
+    def _everyone(self, orders: list[ChildOrder]) -> list[SpreadReply]:
         """Send each child its order, then read every answer: the children work at the same time."""
         for child, order in zip(self.children, orders):
             self._send(child, order.to_json())
@@ -139,7 +130,7 @@ class SpreadClient(Client):
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         """Spread ``count`` new connections over the children (the least held first) and sum the outcome."""
         target = split(self.held + count, len(self.children))
-        orders = [SpreadOrder("open", max(0, want - has), timeout) for want, has in zip(target, self.held_by)]
+        orders = [ChildOrder(ChildOp.OPEN, max(0, want - has), timeout) for want, has in zip(target, self.held_by)]
         out = BatchOutcome()
         for reply in self._everyone(orders):
             out.verified += reply.verified
@@ -170,7 +161,7 @@ class SpreadClient(Client):
         return self._sweep(grace)
 
     def _sweep(self, grace: float) -> Sweep:
-        replies = self._everyone([SpreadOrder("sweep", timeout=grace)] * len(self.children))
+        replies = self._everyone([ChildOrder(ChildOp.SWEEP, timeout=grace)] * len(self.children))
         said = next((r.said for r in replies if r.said), None)
         return Sweep(closed=sum(r.closed for r in replies), said=said)
 
@@ -182,7 +173,7 @@ class SpreadClient(Client):
         """Tell every child to close its connections, then reap it."""
         for child in self.children:
             try:
-                self._send(child, SpreadOrder("close").to_json())
+                self._send(child, ChildOrder(ChildOp.CLOSE).to_json())
             except (BrokenPipeError, OSError, ValueError):
                 pass
         for child in self.children:
@@ -197,7 +188,7 @@ class SpreadClient(Client):
         self.children = []
 
 
-def _child() -> int:
+def main() -> int:
     """The child side: hold a share with the client model, answering each order on stdout."""
     import time
 
@@ -221,24 +212,24 @@ def _child() -> int:
                                    spec.verify, spec.batch, probe_of(spec.probe))
     except (OSError, RecordError) as exc:
         say(SpreadReply(held=0, error=str(exc)))
-        return 1
+        return ExitStatus.RUN_FAILED
     say(SpreadReply(held=0))
     try:
         for line in sys.stdin:
-            order = SpreadOrder.from_json(line, "an order")
-            if order.op == "close":
+            order = ChildOrder.from_json(line, "an order")
+            if order.op == ChildOp.CLOSE:
                 break
-            if order.op == "open":
+            if order.op == ChildOp.OPEN:
                 out = client.open(order.count, order.timeout, lambda: False) if order.count else BatchOutcome()
                 say(SpreadReply(client.held, out.verified, list(out.latencies_ms), out.failure,
                                 out.unconnected, out.unanswered, out.peer_closed))
-            elif order.op == "sweep":
+            elif order.op == ChildOp.SWEEP:
                 swept = client.sweep_until_quiet(order.timeout, time.sleep) if order.timeout else client.sweep()
                 say(SpreadReply(client.held, closed=swept.closed, said=swept.said))
     finally:
         client.close()
-    return 0
+    return ExitStatus.SUCCESS
 
 
 if __name__ == "__main__":
-    sys.exit(_child())
+    sys.exit(main())

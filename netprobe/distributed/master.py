@@ -28,7 +28,7 @@ from netprobe.distributed import import_locust
 from netprobe.distributed.messages import HeldReport, MasterEvent, MasterInput, Progress, Refusal
 from netprobe.distributed.pool import WorkerPool
 from netprobe.distributed.secret import Channel, CurveKeys
-from netprobe.errors import RecordError
+from netprobe.errors import ExitStatus, RecordError
 from netprobe.models import Note
 from netprobe.models.ramp import RampResult, WorkerSummary
 from netprobe.ramp.runner import run_ramp
@@ -172,11 +172,11 @@ def main() -> int:
     try:
         master = Master(spec, given.secret)
     except SystemExit:  # locust exits when the master port is busy
-        _say(MasterEvent(error=f"cannot listen for workers on {where}: the port is busy", exit=2))
-        return 2
+        _say(MasterEvent(error=f"cannot listen for workers on {where}: the port is busy", exit=ExitStatus.USAGE))
+        return ExitStatus.USAGE
     except (RPCError, zmq.error.ZMQError) as exc:
-        _say(MasterEvent(error=f"cannot listen for workers on {where}: {exc}", exit=2))
-        return 2
+        _say(MasterEvent(error=f"cannot listen for workers on {where}: {exc}", exit=ExitStatus.USAGE))
+        return ExitStatus.USAGE
 
     def interrupt(*_: Any) -> None:
         master.interrupted = True
@@ -190,15 +190,16 @@ def main() -> int:
     try:
         problem = master.wait_for_workers()
         if problem is not None:
-            _say(MasterEvent(error=problem, exit=2 if master.mismatch else 1))
-            return 2 if master.mismatch else 1
+            status = ExitStatus.USAGE if master.mismatch else ExitStatus.RUN_FAILED
+            _say(MasterEvent(error=problem, exit=status))
+            return status
         result = master.run()
     finally:
         master.close()
     _say(MasterEvent(result=result))
     if result.interrupted:
-        return 130
-    return 0 if result.ok else 1
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if result.ok else ExitStatus.LIMIT_HIT
 
 
 if __name__ == "__main__":

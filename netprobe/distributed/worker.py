@@ -35,7 +35,7 @@ from netprobe.distributed.messages import (
     WorkerSummary,
 )
 from netprobe.distributed.secret import Channel, CurveKeys
-from netprobe.errors import UsageError
+from netprobe.errors import ExitStatus, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.probes import probe_of
 from netprobe.ramp.classify import classify_stop, refusal_of
@@ -215,7 +215,7 @@ def main() -> int:
     where = format_address((host, port))
     if not wait_for_master(host, port, spec.wait):
         sys.stderr.write(f"netprobe worker: no master at {where} after {spec.wait:g} s\n")
-        return 1
+        return ExitStatus.RUN_FAILED
     locust = import_locust()
     from netprobe.distributed.transport import SecureWorkerRunner
 
@@ -226,7 +226,7 @@ def main() -> int:
     except ConnectionError:
         sys.stderr.write(f"netprobe worker: no master of this run answered at {where} within {spec.wait:g} s "
                          "(something else listens there, or the master's secret is not this worker's)\n")
-        return 1
+        return ExitStatus.RUN_FAILED
     worker = Worker(runner, spec)
     worker.say(Message.HELLO, worker.identity())
     runner.greenlet.spawn(worker.watch_master)
@@ -240,11 +240,11 @@ def main() -> int:
         worker.client.close()
     if worker.refused:
         sys.stderr.write(f"netprobe worker: the master refused this worker: {worker.refused}\n")
-        return 2
+        return ExitStatus.USAGE
     if worker.master_gone:
         sys.stderr.write(f"netprobe worker: {worker.master_gone}; its connections are closed\n")
-        return 1
-    return 0
+        return ExitStatus.RUN_FAILED
+    return ExitStatus.SUCCESS
 
 
 if __name__ == "__main__":

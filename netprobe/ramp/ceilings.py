@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Optional
 
 from netprobe.children import python_command, start_command
-from netprobe.errors import ChildFailed
+from netprobe.errors import ChildFailed, ExitStatus
 from netprobe.hostinfo import platform_info
 from netprobe.models.ramp import CeilingRow, CeilingsResult, RampResult, RampStep
 from netprobe.ramp_spec import RampSpec
@@ -66,10 +66,12 @@ def _ramp_in_child(spec: RampSpec) -> tuple[RampResult, bool]:
         except KeyboardInterrupt:
             # The child got the same signal and writes its partial result; wait for it.
             interrupted, request = True, None
-    if child.returncode not in (0, 1, 130) or not out.strip():
+    ended_with_a_result = (ExitStatus.SUCCESS, ExitStatus.LIMIT_HIT, ExitStatus.INTERRUPTED)
+    if child.returncode not in ended_with_a_result or not out.strip():
         tail = (err.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
         raise ChildFailed(f"the {spec.backend.name} ramp failed: {tail}")
-    return RampResult.from_json(out, f"the {spec.backend.name} ramp"), interrupted or child.returncode == 130
+    result = RampResult.from_json(out, f"the {spec.backend.name} ramp")
+    return result, interrupted or child.returncode == ExitStatus.INTERRUPTED
 
 
 def run_ceilings(specs: list[RampSpec], progress: Optional[Callable[[str], None]] = None) -> CeilingsResult:

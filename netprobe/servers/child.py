@@ -1,7 +1,7 @@
 """Run a server backend as a child process with its own fd budget.
 
 Protocol on stdio, one JSON record per line: the parent writes the ``ServerSpec``; the child
-answers with a ``ServerReady`` once listening, then answers each ``status`` line with its
+answers with a ``ServerReady`` once listening, then answers each ``status`` order with its
 ``ServerStatus``; ``quit`` or the end of stdin (the controller died) stops it. Started by
 ``ramp`` and ``bench`` as ``python -m netprobe.servers.child``; imports neither psutil nor,
 unless it runs the gevent backend, gevent.
@@ -13,10 +13,12 @@ import signal
 import sys
 
 from netprobe import platform
-from netprobe.errors import NetprobeError
+from netprobe.children import ChildOrder
+from netprobe.errors import ExitStatus, NetprobeError
 from netprobe.servers.base import ServerBase
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerReady
+from netprobe.vocabulary import ChildOp
 
 
 def _write(line: str) -> None:
@@ -37,10 +39,10 @@ def _apply_fd_budget(spec: ServerSpec) -> ServerReady:
 
 def _control_loop(server: ServerBase) -> None:
     for line in sys.stdin:
-        command = line.strip()
-        if command == "status":
+        order = ChildOrder.from_json(line, "an order")
+        if order.op == ChildOp.STATUS:
             _write(server.status().to_json())
-        elif command == "quit":
+        elif order.op == ChildOp.QUIT:
             break
     server.stop()
 
@@ -56,7 +58,7 @@ def main() -> int:
         server = spec.create()
     except (OSError, NetprobeError) as exc:
         _write(ServerReady(error=str(exc), errno=platform.errno_name(getattr(exc, "errno", None))).to_json())
-        return 1
+        return ExitStatus.RUN_FAILED
     if spec.want_fds:
         platform.presize_fd_table(spec.want_fds)  # before the control thread starts
     try:
@@ -66,7 +68,7 @@ def main() -> int:
         server.serve()
     finally:
         server.close()
-    return 0
+    return ExitStatus.SUCCESS
 
 
 if __name__ == "__main__":

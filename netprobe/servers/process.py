@@ -13,11 +13,12 @@ import tempfile
 import threading
 from typing import Any, Optional
 
-from netprobe.children import python_command, start_command
+from netprobe.children import ChildOrder, python_command, start_command
 from netprobe.errors import ChildStartError, ServerGone, UsageError
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerReady, ServerStatus
+from netprobe.vocabulary import ChildOp
 
 STATUS_TIMEOUT = 5.0
 READY_TIMEOUT = 30.0
@@ -94,7 +95,7 @@ class ChildServer(ServerHandle):
             if self.proc.poll() is not None:
                 raise ServerGone(self.exit_description())
             try:
-                self._send("status")
+                self._send(ChildOrder(ChildOp.STATUS).to_json())
             except (BrokenPipeError, OSError):
                 raise ServerGone(self.exit_description()) from None
             return ServerStatus.from_dict(self._next_line(STATUS_TIMEOUT))
@@ -103,7 +104,7 @@ class ChildServer(ServerHandle):
         """Ask the child to quit, then make sure it is gone and reaped."""
         try:
             if self.proc.poll() is None and self.proc.stdin is not None:
-                self.proc.stdin.write("quit\n")
+                self.proc.stdin.write(ChildOrder(ChildOp.QUIT).to_json() + "\n")
                 self.proc.stdin.flush()
         except OSError:
             pass

@@ -14,10 +14,12 @@ import psutil
 import pytest
 
 from netprobe import platform
+from netprobe.children import ChildOrder
 from netprobe.servers.registry import ServerOptions
 from netprobe.servers.selector_server import MAX_PENDING, SelectorServer
 from netprobe.servers.spec import ServerSpec
 from netprobe.sockets import abort
+from netprobe.vocabulary import ChildOp
 
 
 class ServerContract:
@@ -172,7 +174,7 @@ def test_emfile_on_accept_is_reported_and_does_not_spin():
         cpu_before = sum(proc.cpu_times()[:2])
         time.sleep(1.0)
         cpu_spent = sum(proc.cpu_times()[:2]) - cpu_before
-        child.stdin.write("status\n")
+        child.stdin.write(ChildOrder(ChildOp.STATUS).to_json() + "\n")
         child.stdin.flush()
         status = json.loads(child.stdout.readline())
         assert status["limit"]["reason"] == "fd_limit"

@@ -1,0 +1,41 @@
+"""netprobe's processes are listed in one place, and each one is an entry point that says how it ended."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+from netprobe.children import CHILD_ENTRY_POINTS, ChildOrder, python_command
+from netprobe.errors import RecordError
+from netprobe.vocabulary import ChildOp
+
+PACKAGE = Path(__file__).resolve().parents[2] / "netprobe"
+
+
+@pytest.mark.parametrize("module", sorted(CHILD_ENTRY_POINTS))
+def test_every_child_entry_point_has_a_main_and_runs_it_as_a_script(module):
+    source = (PACKAGE.parent / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    assert "sys.exit(main())" in source, f"{module} does not run main() when started with -m"
+    # Importing it must not start anything: the main guard keeps the work for the child.
+    assert callable(importlib.import_module(module).main)
+
+
+def test_a_process_is_started_only_from_the_list():
+    with pytest.raises(ValueError, match="not one of netprobe's child entry points"):
+        python_command("netprobe.cli")
+    starts_a_module = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value == "-m":
+                starts_a_module.append(path.name)
+    assert starts_a_module == ["children.py"]
+
+
+def test_an_order_is_a_typed_record_and_a_garbled_one_is_refused():
+    order = ChildOrder(ChildOp.OPEN, count=5, timeout=1.5)
+    assert ChildOrder.from_json(order.to_json()) == order
+    with pytest.raises(RecordError, match="op"):
+        ChildOrder.from_json('{"op": "explode"}')
