@@ -62,6 +62,15 @@ class Message(Word):
     CLOSE = "np_close"  # master -> worker: close everything
 
 
+class ServerKind(Word):
+    """What a ramp's server is to netprobe: what it can read of it, and whose fd limit binds it."""
+
+    CHILD = "child"  # netprobe's own, in one child process: its counters, pid and soft limit are known
+    GROUP = "group"  # netprobe's own, as several child processes on one port: each member's are known
+    IN_PROCESS = "in_process"  # netprobe's own, inside this process: this process's fd limit binds it
+    EXTERNAL = "external"  # not netprobe's: only what the client sees, and what the OS tells
+
+
 class ChildOp(Word):
     """What a parent tells a child process it started, one ``ChildOrder`` record a line on the child's stdin."""
 

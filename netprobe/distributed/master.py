@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from netprobe import __version__
 from netprobe.distributed import import_locust
-from netprobe.distributed.messages import HeldReport, MasterEvent, MasterInput, Progress, Refusal
+from netprobe.distributed.messages import HeldReport, MasterEvent, MasterInput, Progress, WorkerRefused
 from netprobe.distributed.pool import WorkerPool
 from netprobe.distributed.secret import Channel, CurveKeys
 from netprobe.errors import ExitStatus, RecordError
@@ -77,7 +77,7 @@ class Master:
             return
         if data.get("netprobe") != __version__:
             why = f"master runs netprobe {__version__}, worker {data.get('id')} runs {data.get('netprobe')}"
-            self.channel.send(Message.REFUSE, Refusal(why), msg.node_id, to_worker=True)
+            self.channel.send(Message.REFUSE, WorkerRefused(why), msg.node_id, to_worker=True)
             self.mismatch = why
             return
         if msg.node_id in self.pool.workers or self.started:

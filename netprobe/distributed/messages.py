@@ -18,7 +18,7 @@ from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
 from netprobe.vocabulary import Verify
 
-__all__ = ["HeldReport", "HoldOrder", "MasterEvent", "MasterInput", "Progress", "Refusal", "WorkerFailure",
+__all__ = ["HeldReport", "HoldOrder", "MasterEvent", "MasterInput", "Progress", "WorkerRefused", "WorkerFailure",
            "WorkerSpec", "WorkerSummary"]
 
 
@@ -89,7 +89,7 @@ class Progress(Record):
 
 
 @dataclass(frozen=True)
-class Refusal(Record):
+class WorkerRefused(Record):
     """Master to worker: not this one, and why (another netprobe version)."""
 
     why: str

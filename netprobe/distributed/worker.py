@@ -29,8 +29,8 @@ from netprobe.distributed.messages import (
     HeldReport,
     HoldOrder,
     Progress,
-    Refusal,
     WorkerFailure,
+    WorkerRefused,
     WorkerSpec,
     WorkerSummary,
 )
@@ -160,7 +160,7 @@ class Worker:
 
     def on_refuse(self, environment: Any, msg: Any) -> None:
         """The master will not have this worker: stop, and say why."""
-        refusal = self.channel.receive(Message.REFUSE, msg, Refusal)
+        refusal = self.channel.receive(Message.REFUSE, msg, WorkerRefused)
         if refusal is None:
             return
         self.refused = refusal.why

@@ -9,6 +9,7 @@ from netprobe.errors import ServerGone
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.registry import BackendSpec, ServerOptions
 from netprobe.servers.status import ServerStatus
+from netprobe.vocabulary import ServerKind
 
 
 class InProcessServer(ServerHandle):
@@ -20,6 +21,8 @@ class InProcessServer(ServerHandle):
     the connection itself (measured: a bare threaded connect/accept loop runs at about a third
     of a single-threaded one). Other backends run ``serve()`` on a thread of their own.
     """
+
+    kind = ServerKind.IN_PROCESS
 
     def __init__(self, backend: BackendSpec, options: ServerOptions, ports: int, inline: bool) -> None:
         from netprobe.protocols import make_protocol
@@ -59,6 +62,8 @@ class InProcessServer(ServerHandle):
 
 class ExternalTarget(ServerHandle):
     """A server netprobe did not start: only the client side can be observed."""
+
+    kind = ServerKind.EXTERNAL
 
     def __init__(self, address: tuple[str, int]) -> None:
         self.addresses = [address]

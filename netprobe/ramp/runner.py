@@ -36,7 +36,7 @@ from netprobe.servers.status import ServerStatus
 from netprobe.signals import deferred, interrupt_once
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
-from netprobe.vocabulary import Side
+from netprobe.vocabulary import ServerKind, Side
 
 # A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
 BATCH_MAX = 1024
@@ -266,10 +266,10 @@ class _Run:
 
     def _soft_of(self, side: Side) -> Optional[int]:
         """The soft fd limit of the side that met a limit, where netprobe knows it."""
-        if side == Side.SERVER and self.server is not None and self.server.pid is not None:
-            return self.server.soft_limit
-        if side == Side.CLIENT or (self.server is not None and self.server.pid is None
-                                   and self.spec.target_address is None):
+        kind = self.server.kind if self.server is not None else ServerKind.EXTERNAL
+        if side == Side.SERVER and kind in (ServerKind.CHILD, ServerKind.GROUP):
+            return self.server.soft_limit if self.server is not None else None  # a group's members share one
+        if side == Side.CLIENT or kind == ServerKind.IN_PROCESS:
             return platform.fd_limits()[0]
         return None
 

@@ -18,6 +18,7 @@ from netprobe.servers.handle import ServerHandle
 from netprobe.servers.process import ChildServer
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerStatus
+from netprobe.vocabulary import ServerKind
 
 MAX_PROCESSES = 256
 
@@ -35,6 +36,8 @@ def check_processes(processes: int, ports: int = 1) -> None:
 
 class ServerGroup(ServerHandle):
     """``processes`` copies of one server spec, in processes of their own, on one shared port."""
+
+    kind = ServerKind.GROUP
 
     def __init__(self, spec: ServerSpec, processes: int) -> None:
         check_processes(processes, spec.ports)

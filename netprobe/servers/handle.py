@@ -8,11 +8,14 @@ from typing import Optional
 
 from netprobe.common_records import SelectorCap
 from netprobe.servers.status import ServerStatus
+from netprobe.vocabulary import ServerKind
 
 
 class ServerHandle(ABC):
     """A server a ramp or benchmark connects to: in a child process, in this process, or not netprobe's."""
 
+    #: What this server is to netprobe (a child, a group of children, in this process, or not netprobe's).
+    kind: ServerKind = ServerKind.EXTERNAL
     #: The server's process, where it has one of its own (sampled as the server side).
     pid: Optional[int] = None
 

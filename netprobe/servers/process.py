@@ -18,7 +18,7 @@ from netprobe.errors import ChildStartError, ServerGone, UsageError
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerReady, ServerStatus
-from netprobe.vocabulary import ChildOp
+from netprobe.vocabulary import ChildOp, ServerKind
 
 STATUS_TIMEOUT = 5.0
 READY_TIMEOUT = 30.0
@@ -26,6 +26,8 @@ READY_TIMEOUT = 30.0
 
 class ChildServer(ServerHandle):
     """Any server backend in its own process: its own fd budget, status over its stdio pipes."""
+
+    kind = ServerKind.CHILD
 
     def __init__(self, spec: ServerSpec, command: Optional[list[str]] = None) -> None:
         # ``command`` replaces netprobe's own child (benchmarks run baseline servers that speak
