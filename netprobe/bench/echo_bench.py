@@ -71,7 +71,7 @@ def _close_quietly(stream: Optional[IO[str]]) -> None:
 
 def _cpu(proc: psutil.Process) -> float:
     t = proc.cpu_times()
-    return t.user + t.system
+    return float(t.user + t.system)
 
 
 def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: float, client: ClientSpec,

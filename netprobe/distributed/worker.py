@@ -198,7 +198,7 @@ def _me() -> psutil.Process:
 def _rss() -> Optional[int]:
     """This process's RSS; None where reading it needs an fd the process does not have (EMFILE)."""
     try:
-        return _me().memory_info().rss
+        return int(_me().memory_info().rss)
     except OSError:
         return None
 

@@ -8,27 +8,62 @@ from __future__ import annotations
 import subprocess
 from typing import Optional
 
+from netprobe.common_records import Note
 from netprobe.platform import _common, _posix
 from netprobe.platform._parsers import parse_launchctl_limit, parse_sysctl
-from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
-    HAS_RLIMIT,
-    SELECT_COUNTS_SOCKETS,
-    SHARES_PORT,
-    allow_rebind,
-    check_soft_fd_limit,
-    classify_message,
-    compatibility_layer,
-    fd_limits,
-    kernel_slab_bytes,
-    linger_zero,
-    move_fd_above,
-    peer_left_before_accept,
-    presize_fd_table,
-    probe_select_cap,
-    process_fds,
-    readable_by_others,
-    set_soft_fd_limit,
-    share_port,
+from netprobe.platform._posix import (  # re-exported as this platform's API
+    HAS_RLIMIT as HAS_RLIMIT,
+)
+from netprobe.platform._posix import (
+    SELECT_COUNTS_SOCKETS as SELECT_COUNTS_SOCKETS,
+)
+from netprobe.platform._posix import (
+    SHARES_PORT as SHARES_PORT,
+)
+from netprobe.platform._posix import (
+    allow_rebind as allow_rebind,
+)
+from netprobe.platform._posix import (
+    check_soft_fd_limit as check_soft_fd_limit,
+)
+from netprobe.platform._posix import (
+    classify_message as classify_message,
+)
+from netprobe.platform._posix import (
+    compatibility_layer as compatibility_layer,
+)
+from netprobe.platform._posix import (
+    fd_limits as fd_limits,
+)
+from netprobe.platform._posix import (
+    kernel_slab_bytes as kernel_slab_bytes,
+)
+from netprobe.platform._posix import (
+    linger_zero as linger_zero,
+)
+from netprobe.platform._posix import (
+    move_fd_above as move_fd_above,
+)
+from netprobe.platform._posix import (
+    peer_left_before_accept as peer_left_before_accept,
+)
+from netprobe.platform._posix import (
+    presize_fd_table as presize_fd_table,
+)
+from netprobe.platform._posix import (
+    probe_select_cap as probe_select_cap,
+)
+from netprobe.platform._posix import (
+    process_fds as process_fds,
+)
+from netprobe.platform._posix import (
+    readable_by_others as readable_by_others,
+)
+from netprobe.platform._posix import (
+    set_soft_fd_limit as set_soft_fd_limit,
+)
+from netprobe.platform._posix import (
+    share_port as share_port,
 )
 from netprobe.stops import StopReason, classify_errno_name
 
@@ -59,7 +94,7 @@ def facts_from_sysctl(values: dict[str, int]) -> _common.SystemFacts:
         if name in values:
             setattr(facts, attr, values[name])
         else:
-            facts.notes.append(_common.Note(attr, f"sysctl {name} gave no value"))
+            facts.notes.append(Note(attr, f"sysctl {name} gave no value"))
     return facts
 
 
@@ -75,13 +110,13 @@ def read_system_facts() -> _common.SystemFacts:
     out = _run(["sysctl", *SYSCTLS])
     if out is None:
         facts = _common.SystemFacts()
-        facts.notes.append(_common.Note("system_max", "cannot run sysctl"))
+        facts.notes.append(Note("system_max", "cannot run sysctl"))
     else:
         facts = facts_from_sysctl(parse_sysctl(out))
     launchd = _run(["launchctl", "limit", "maxfiles"])
     facts.launchd_maxfiles = parse_launchctl_limit(launchd) if launchd else (None, None)
     if launchd is None:
-        facts.notes.append(_common.Note("launchd_maxfiles", "cannot run launchctl"))
+        facts.notes.append(Note("launchd_maxfiles", "cannot run launchctl"))
     return facts
 
 

@@ -7,24 +7,53 @@ import os
 import socket
 from typing import TYPE_CHECKING, Optional
 
+from netprobe.common_records import Note
 from netprobe.platform import _common, _sockdiag
 from netprobe.platform._parsers import parse_proc_netstat, parse_sockstat
-from netprobe.platform._posix import (  # noqa: F401  (re-exported as this platform's API)
-    HAS_RLIMIT,
-    SELECT_COUNTS_SOCKETS,
-    allow_rebind,
-    check_soft_fd_limit,
-    classify_message,
-    compatibility_layer,
-    fd_ceiling,
-    fd_limits,
-    linger_zero,
-    move_fd_above,
-    presize_fd_table,
-    probe_select_cap,
-    raise_soft_fd_limit,
-    readable_by_others,
-    set_soft_fd_limit,
+from netprobe.platform._posix import (  # re-exported as this platform's API
+    HAS_RLIMIT as HAS_RLIMIT,
+)
+from netprobe.platform._posix import (
+    SELECT_COUNTS_SOCKETS as SELECT_COUNTS_SOCKETS,
+)
+from netprobe.platform._posix import (
+    allow_rebind as allow_rebind,
+)
+from netprobe.platform._posix import (
+    check_soft_fd_limit as check_soft_fd_limit,
+)
+from netprobe.platform._posix import (
+    classify_message as classify_message,
+)
+from netprobe.platform._posix import (
+    compatibility_layer as compatibility_layer,
+)
+from netprobe.platform._posix import (
+    fd_ceiling as fd_ceiling,
+)
+from netprobe.platform._posix import (
+    fd_limits as fd_limits,
+)
+from netprobe.platform._posix import (
+    linger_zero as linger_zero,
+)
+from netprobe.platform._posix import (
+    move_fd_above as move_fd_above,
+)
+from netprobe.platform._posix import (
+    presize_fd_table as presize_fd_table,
+)
+from netprobe.platform._posix import (
+    probe_select_cap as probe_select_cap,
+)
+from netprobe.platform._posix import (
+    raise_soft_fd_limit as raise_soft_fd_limit,
+)
+from netprobe.platform._posix import (
+    readable_by_others as readable_by_others,
+)
+from netprobe.platform._posix import (
+    set_soft_fd_limit as set_soft_fd_limit,
 )
 from netprobe.stops import StopReason, classify_errno_name
 
@@ -112,9 +141,9 @@ def facts_from_proc_sys(proc_sys: str) -> _common.SystemFacts:
             setattr(facts, name, _common.read_int(cache[path], index))
         except FileNotFoundError:
             if name not in _OPTIONAL:
-                facts.notes.append(_common.Note(name, f"{path} does not exist on this kernel"))
+                facts.notes.append(Note(name, f"{path} does not exist on this kernel"))
         except (OSError, ValueError, IndexError) as exc:
-            facts.notes.append(_common.Note(name, f"cannot read {path}: {exc}"))
+            facts.notes.append(Note(name, f"cannot read {path}: {exc}"))
     return facts
 
 

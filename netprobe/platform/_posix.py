@@ -9,7 +9,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Optional
 
-from netprobe.common_records import SelectorCap
+from netprobe.common_records import Note, SelectorCap
 from netprobe.errors import AboveHardLimit, Unsupported
 
 try:
@@ -236,7 +236,7 @@ def read_system_facts() -> _common.SystemFacts:
     """Read what this POSIX system says of its limits; a generic POSIX system says little."""
     facts = _common.SystemFacts()
     for name in ("system_max", "per_process_max", "somaxconn", "port_low"):
-        facts.notes.append(_common.Note(name, "this POSIX system is not one netprobe reads limits from"))
+        facts.notes.append(Note(name, "this POSIX system is not one netprobe reads limits from"))
     return facts
 
 

@@ -13,7 +13,7 @@ import struct
 import subprocess
 from typing import TYPE_CHECKING, Optional
 
-from netprobe.common_records import SelectorCap
+from netprobe.common_records import Note, SelectorCap
 from netprobe.errors import Unsupported
 from netprobe.platform import _common
 from netprobe.platform._parsers import errno_from_message, parse_dynamicport, parse_excludedportrange
@@ -126,17 +126,17 @@ def facts_from_netsh(text: str, excluded_text: Optional[str] = None) -> _common.
     facts = _common.SystemFacts()
     start, count = parse_dynamicport(text)
     if start is None or count is None:
-        facts.notes.append(_common.Note("port_low", "netsh printed no dynamic port range"))
+        facts.notes.append(Note("port_low", "netsh printed no dynamic port range"))
     else:
         facts.port_low, facts.port_high = start, start + count - 1
     if excluded_text is None:
-        facts.notes.append(_common.Note("excluded_ports", "netsh printed no excluded port ranges"))
+        facts.notes.append(Note("excluded_ports", "netsh printed no excluded port ranges"))
     else:
         facts.excluded_ports = parse_excludedportrange(excluded_text)
     for name in ("system_max", "system_in_use", "per_process_max"):
-        facts.notes.append(_common.Note(name, "Windows has no system-wide file table limit; "
+        facts.notes.append(Note(name, "Windows has no system-wide file table limit; "
                                               "socket handles are bounded by non-paged memory"))
-    facts.notes.append(_common.Note("somaxconn", "Winsock picks the backlog itself for SOMAXCONN "
+    facts.notes.append(Note("somaxconn", "Winsock picks the backlog itself for SOMAXCONN "
                                                  "(documented as a reasonable maximum)"))
     return facts
 
@@ -154,7 +154,7 @@ def read_system_facts() -> _common.SystemFacts:
     excluded = _netsh(*_NETSH_EXCLUDED)
     facts = facts_from_netsh(dynamic or "", excluded)
     if dynamic is None:
-        facts.notes.append(_common.Note("port_low", "cannot run netsh"))
+        facts.notes.append(Note("port_low", "cannot run netsh"))
     return facts
 
 

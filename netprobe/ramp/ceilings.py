@@ -22,7 +22,8 @@ from netprobe.ramp_spec import RampSpec
 
 def _per_connection(steps: list[RampStep], side: str) -> Optional[float]:
     """Bytes of RSS per connection held: the slope from the first step to the last."""
-    measured = [(s.connections, getattr(s, f"{side}_rss")) for s in steps if getattr(s, f"{side}_rss") is not None]
+    measured: list[tuple[int, int]] = [(s.connections, getattr(s, f"{side}_rss")) for s in steps
+                                       if getattr(s, f"{side}_rss") is not None]
     if len(measured) < 2 or measured[-1][0] <= measured[0][0]:
         return None
     (c0, r0), (c1, r1) = measured[0], measured[-1]

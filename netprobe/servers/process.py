@@ -14,7 +14,7 @@ import threading
 from typing import Any, Optional
 
 from netprobe.children import ChildOrder, python_command, start_command
-from netprobe.errors import ChildStartError, ServerGone, UsageError
+from netprobe.errors import ChildStartError, RecordError, ServerGone, UsageError
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerReady, ServerStatus
@@ -71,14 +71,18 @@ class ChildServer(ServerHandle):
             self._lines.put(line)
         self._lines.put(None)
 
-    def _next_line(self, timeout: float) -> dict[str, Any]:
+    def _next_line(self, timeout: float) -> Any:
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
             raise ServerGone(f"the server did not answer within {timeout:.0f} s") from None
         if line is None:
             raise ServerGone(self.exit_description())
-        return json.loads(line)
+        try:
+            data: Any = json.loads(line)
+        except ValueError:
+            raise RecordError(f"the server process's line is not JSON: {line[:80]!r}") from None
+        return data  # its record's from_dict checks it field by field
 
     def stderr_text(self) -> str:
         """What the child wrote on its stderr so far (a server that works says nothing there)."""
