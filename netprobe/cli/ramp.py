@@ -31,7 +31,7 @@ from netprobe.probes import probe_choices
 from netprobe.vocabulary import Format, Placement, Verify
 
 if TYPE_CHECKING:
-    from netprobe.models.ramp import RampResult, RampStep
+    from netprobe.models.ramp import RampStep
     from netprobe.ramp_spec import RampSpec
 
 
@@ -111,6 +111,7 @@ def ramp(
         specs = build_ceiling_specs(options)
         announce = None if quiet or not terminal().interactive else _announce
         return deliver(run_ceilings(specs, progress=announce), fmt, output, plot, plot_ceilings)
+    from netprobe.launch import run_spec
     from netprobe.plots import plot_ramp
     from netprobe.ramp.options import build_ramp_spec
 
@@ -130,19 +131,6 @@ def _run_secret(spec: RampSpec, secret_file: Optional[str]) -> Optional[str]:
     from netprobe.distributed.secret import run_secret
 
     return run_secret(secret_file, spec.spawn_local)
-
-
-def run_spec(spec: RampSpec, progress: Optional[Callable[[RampStep, int], None]] = None,
-             secret: Optional[str] = None) -> RampResult:
-    """Run ``spec`` where it says: over its workers (sharing ``secret``), or on this machine."""
-    if spec.distributed:
-        from netprobe.distributed.controller import run_distributed
-        from netprobe.distributed.secret import new_secret
-
-        return run_distributed(spec, secret or new_secret())
-    from netprobe.ramp.runner import run_ramp
-
-    return run_ramp(spec, progress)
 
 
 def _announce(backend: str) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from netprobe import platform
-from netprobe.cli.ramp import run_spec
+from netprobe.launch import run_spec
 from netprobe.ramp.ceilings import run_ceilings
 from netprobe.ramp.options import RampOptions, build_ceiling_specs, build_ramp_spec
 from netprobe.servers.registry import BACKENDS, backend_names

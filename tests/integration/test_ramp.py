@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from netprobe import platform
-from netprobe.cli.ramp import run_spec
+from netprobe.launch import run_spec
 from netprobe.ramp.options import RampOptions, build_ramp_spec
 from netprobe.selector_catalog import available_selectors
 from tests.conftest import (
