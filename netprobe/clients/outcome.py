@@ -13,17 +13,23 @@ from netprobe.vocabulary import Operation, Side
 
 
 @dataclass(frozen=True)
-class NamedStop:
-    """A stop a holder named where it met it: the reason, the side, and what to do, in that machine's words."""
+class HolderFailure(Record):
+    """The first failure a holder met, named on the machine where it met it (its errnos and limits are its own).
+
+    A worker sends it with its report; the engine takes it as it is. ``held`` and ``in_flight``
+    are what that holder held and was still opening then.
+    """
 
     reason: StopReason
     side: Side
     errno: Optional[str]
     message: str
+    held: int
+    in_flight: int
     remedy: str
-    said: Optional[str] = None  # what the server said before closing a connection
+    said: Optional[str] = None  # what the server said before closing one of its connections
     setting: Optional[str] = None  # the server's setting behind a refusal netprobe recognised
-    worker: Optional[str] = None  # the worker that met it, in a distributed ramp
+    worker: Optional[str] = None  # the worker that met it, in a distributed ramp (set by the master)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class BatchOutcome:
     peer_closed: int = 0  # the peer closed or reset the connection
     #: A stop already named where the connections are held (a worker's own machine, whose errno
     #: numbers and limits are its own); the engine takes it as it is.
-    named: Optional[NamedStop] = None
+    named: Optional[HolderFailure] = None
 
     @property
     def clean(self) -> bool:

@@ -3,20 +3,21 @@
 Each ``open`` splits the step's total over the workers, sends each its ``HoldOrder`` and waits
 for every ``HeldReport``; what they report is summed into one ``BatchOutcome``. A failure a
 worker met is named on its own machine (its errno numbers and limits are its own) and handed to
-the engine as a ``NamedStop``; so is a worker lost meanwhile (``worker_lost``: its share is never
+the engine as a ``HolderFailure``; so is a worker lost meanwhile (``worker_lost``: its share is never
 moved onto the others, as locust would do for its users) or one that sent a report no worker
 could have sent. Runs inside the master process, on locust's gevent hub.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Optional
 
 from netprobe import platform
 from netprobe.clients.holder import ConnectionHolder
-from netprobe.clients.outcome import BatchOutcome, NamedStop
+from netprobe.clients.outcome import BatchOutcome, HolderFailure
 from netprobe.clients.watch import Sweep
 from netprobe.common_records import Note
 from netprobe.distributed.messages import HeldReport, HoldOrder, Progress
@@ -205,15 +206,16 @@ class WorkerPool(ConnectionHolder):
         w = self.workers.get(worker)
         return f"{worker} (host {w.host}, pid {w.pid})" if w else worker
 
-    def _lost(self, lost: dict[str, str]) -> NamedStop:
+    def _lost(self, lost: dict[str, str]) -> HolderFailure:
         """The stop for workers lost in a step: each named, with why."""
         said = "; ".join(f"worker {self.name_of(w)} {why}" for w, why in sorted(lost.items()))
         reason = StopReason.WORKER_LOST
-        return NamedStop(reason, Side.CLIENT, None, f"{said}; its connections are not moved to the others",
-                         platform.remedy(reason, Side.CLIENT, platform.fd_limits()[1]),
-                         worker=", ".join(sorted(lost)))
+        return HolderFailure(reason, Side.CLIENT, None, f"{said}; its connections are not moved to the others",
+                             sum(self.workers[w].held for w in lost if w in self.workers), 0,
+                             platform.remedy(reason, Side.CLIENT, platform.fd_limits()[1]),
+                             worker=", ".join(sorted(lost)))
 
-    def _failures(self) -> Optional[NamedStop]:
+    def _failures(self) -> Optional[HolderFailure]:
         """One worker's own limit is a client-side stop naming it; every worker failing is the server's."""
         failed = {w: r.failure for w, r in self.replies.items() if r.failure is not None}
         if not failed:
@@ -223,9 +225,9 @@ class WorkerPool(ConnectionHolder):
             worker, f = sorted(client_side.items())[0]
             message = (f"worker {self.name_of(worker)} met its own limit holding {f.held:,} "
                        f"with {f.in_flight:,} in flight: {f.message}")
-            return NamedStop(f.reason, Side.CLIENT, f.errno, message, f.remedy, f.said, f.setting, worker)
+            return dataclasses.replace(f, message=message, worker=worker)
         worker, f = sorted(failed.items())[0]
         every = "every worker" if len(failed) == len(self.workers) else f"{len(failed)} of {len(self.workers)} workers"
         message = f"{every} failed near {self.held:,} in all: {f.message}"
-        return NamedStop(f.reason, Side.SERVER, f.errno, message, f.remedy, f.said, f.setting, worker)
+        return dataclasses.replace(f, side=Side.SERVER, message=message, worker=worker)
 

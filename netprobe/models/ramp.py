@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netprobe.clients.outcome import HolderFailure
 from netprobe.models import CEILINGS_SCHEMA, RAMP_SCHEMA, Note, PlatformInfo, Prediction
 from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
@@ -69,21 +70,6 @@ class Peak(Record):
 
 
 @dataclass(frozen=True)
-class WorkerFailure(Record):
-    """The first failure one worker of a distributed ramp met, as it classified it on its own machine."""
-
-    reason: StopReason
-    side: Side
-    errno: Optional[str]
-    message: str
-    held: int  # connections it held then
-    in_flight: int  # connections it was still opening
-    remedy: str
-    said: Optional[str] = None  # what the server said before closing one of its connections
-    setting: Optional[str] = None  # the server's setting behind a refusal netprobe recognised
-
-
-@dataclass(frozen=True)
 class ProcessShare(Record):
     """One process of a ramp spread over processes on one machine, at its last step."""
 
@@ -117,7 +103,7 @@ class WorkerSummary(Record):
     by_step: list[int] = field(default_factory=list)
     fds: Optional[int] = None
     rss: Optional[int] = None
-    failure: Optional[WorkerFailure] = None
+    failure: Optional[HolderFailure] = None
 
 
 @dataclass(frozen=True)
@@ -181,3 +167,7 @@ class CeilingsResult(Record):
     platform: PlatformInfo
     seconds: float
     schema: str = CEILINGS_SCHEMA
+
+
+# A worker's failure is the one record every holder names its failures with.
+WorkerFailure = HolderFailure
