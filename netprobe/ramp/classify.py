@@ -7,8 +7,9 @@ from typing import NamedTuple, Optional
 from netprobe import platform
 from netprobe.clients.outcome import BatchOutcome
 from netprobe.clients.watch import Sweep
+from netprobe.refusals import Refusal, recognise_refusal
 from netprobe.servers.status import ServerStatus
-from netprobe.stops import Refusal, StopReason, recognise_refusal
+from netprobe.stops import StopReason
 from netprobe.vocabulary import Operation, Side
 
 

@@ -19,9 +19,9 @@ from netprobe.extras import require_locust
 from netprobe.probes import parse_probe, probe_choices
 from netprobe.ramp.processes import CHILD_MIN_FDS, PROCESS_SPARE_FDS, plan_processes
 from netprobe.ramp_spec import DEFAULT_BACKEND, DEFAULT_CLIENT, DEFAULT_MAX, Address, RampSpec
+from netprobe.refusals import refusals
 from netprobe.servers.registry import BACKENDS, resolve_options
 from netprobe.sockets import check_destination, parse_host_port
-from netprobe.stops import refusals
 from netprobe.vocabulary import Placement, Verify
 
 # Default port of the master, as locust's (5557); 0 picks a free one (what --spawn-local does).

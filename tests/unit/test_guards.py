@@ -101,7 +101,7 @@ def test_a_probe_is_a_request_and_a_rule_for_its_reply():
 def test_users_teach_netprobe_their_servers_refusals(tmp_path, monkeypatch):
     import json
 
-    from netprobe.stops import recognise_refusal
+    from netprobe.refusals import recognise_refusal
 
     rows = tmp_path / "refusals.json"
     rows.write_text(json.dumps([{"said": "POOL EXHAUSTED", "server": "mydb", "setting": "pool_size",
