@@ -194,10 +194,10 @@ KINDS: tuple[StopKind, ...] = (
         "the server process died: read its exit status and stderr above"),
     StopKind(
         StopReason.WORKER_LOST,
-        "a worker of a distributed ramp stopped answering (killed, network lost); its share is not moved to "
-        "the others", "client",
-        "a worker stopped answering (killed, or its network went away): look at that machine, then run again; "
-        "netprobe does not move its share onto the others", finds_wall=False),
+        "a process holding connections stopped answering: a distributed ramp's worker (killed, network lost) "
+        "or a spread ramp's client process; its share is not moved to the others", "client",
+        "a process holding connections stopped answering (killed, or its network went away): look at that "
+        "machine or process, then run again; netprobe does not move its share onto the others", finds_wall=False),
     StopKind(
         StopReason.INTERRUPTED,
         "Ctrl-C or SIGTERM: exit 130, the partial report is still printed and written", "",

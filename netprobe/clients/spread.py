@@ -20,12 +20,13 @@ from typing import Any, Optional
 from netprobe import platform
 from netprobe.children import ChildOrder, python_command, start_command
 from netprobe.clients.base import Client
-from netprobe.clients.outcome import BatchOutcome, ClientFailure
+from netprobe.clients.outcome import BatchOutcome, ClientFailure, HolderFailure
 from netprobe.clients.registry import ClientSpec
 from netprobe.clients.watch import Sweep
 from netprobe.errors import ExitStatus, RecordError
 from netprobe.records import Record
-from netprobe.vocabulary import ChildOp, Operation, Verify
+from netprobe.stops import StopReason
+from netprobe.vocabulary import ChildOp, Operation, Side, Verify
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class SpreadReply(Record):
     closed: int = 0  # a sweep's: connections the server closed since they were verified
     said: Optional[str] = None
     error: Optional[str] = None  # the child could not start
+    lost: Optional[str] = None  # the child ended or stopped answering: how (never sent by a child)
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -86,8 +88,8 @@ class SpreadClient(Client):
                 self._send(child, child_spec.to_json())
             for child in self.children:
                 started = self._read(child)
-                if started.error is not None:
-                    raise OSError(f"a client process could not start: {started.error}")
+                if started.error is not None or started.lost is not None:
+                    raise OSError(f"a client process could not start: {started.error or started.lost}")
         except BaseException:
             self.close()
             raise
@@ -104,23 +106,52 @@ class SpreadClient(Client):
         child.stdin.flush()
 
     @staticmethod
-    def _read(child: subprocess.Popen[str]) -> SpreadReply:
+    def _ended(child: subprocess.Popen[str]) -> SpreadReply:
+        """The reply of a child that is gone: its connections went with it."""
+        try:
+            status = child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return SpreadReply(held=0, lost=f"client process {child.pid} stopped answering")
+        how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+        return SpreadReply(held=0, lost=f"client process {child.pid} {how}")
+
+    def _read(self, child: subprocess.Popen[str]) -> SpreadReply:
         assert child.stdout is not None
         line = child.stdout.readline()
         if not line:
-            return SpreadReply(held=0, error=f"client process {child.pid} exited ({child.wait()})")
+            return self._ended(child)
         try:
             return SpreadReply.from_json(line, "a client process's reply")
         except RecordError as exc:
-            return SpreadReply(held=0, error=str(exc))
+            return SpreadReply(held=0, lost=f"client process {child.pid} answered garbage ({exc})")
 
     def _everyone(self, orders: list[ChildOrder]) -> list[SpreadReply]:
-        """Send each child its order, then read every answer: the children work at the same time."""
+        """Send each child its order, then read every answer: the children work at the same time.
+
+        A child that is gone (killed, crashed) cannot take its order: its reply says so, and what it
+        held is no longer held.
+        """
+        reached = []
         for child, order in zip(self.children, orders):
-            self._send(child, order.to_json())
-        replies = [self._read(child) for child in self.children]
+            try:
+                self._send(child, order.to_json())
+                reached.append(True)
+            except (BrokenPipeError, OSError, ValueError):
+                reached.append(False)
+        replies = [self._read(child) if sent else self._ended(child) for child, sent in zip(self.children, reached)]
         self.held_by = [r.held for r in replies]
         return replies
+
+    def _lost(self, replies: list[SpreadReply], in_flight: int) -> Optional[HolderFailure]:
+        """The stop when a client process was lost: named for the first, with what the others still hold."""
+        gone = [r.lost for r in replies if r.lost]
+        if not gone:
+            return None
+        reason = StopReason.WORKER_LOST
+        return HolderFailure(reason, Side.CLIENT, None,
+                             f"{'; '.join(gone)}: its connections went with it; the other processes hold "
+                             f"{self.held:,}", self.held, in_flight,
+                             platform.remedy(reason, Side.CLIENT, platform.fd_limits()[1]))
 
     @property
     def held(self) -> int:
@@ -132,7 +163,9 @@ class SpreadClient(Client):
         target = split(self.held + count, len(self.children))
         orders = [ChildOrder(ChildOp.OPEN, max(0, want - has), timeout) for want, has in zip(target, self.held_by)]
         out = BatchOutcome()
-        for reply in self._everyone(orders):
+        replies = self._everyone(orders)
+        out.named = self._lost(replies, sum(o.count for o in orders))
+        for reply in replies:
             out.verified += reply.verified
             out.latencies_ms.extend(reply.latencies_ms)
             out.unconnected += reply.unconnected
@@ -163,7 +196,7 @@ class SpreadClient(Client):
     def _sweep(self, grace: float) -> Sweep:
         replies = self._everyone([ChildOrder(ChildOp.SWEEP, timeout=grace)] * len(self.children))
         said = next((r.said for r in replies if r.said), None)
-        return Sweep(closed=sum(r.closed for r in replies), said=said)
+        return Sweep(closed=sum(r.closed for r in replies), said=said, lost=self._lost(replies, 0))
 
     def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         """Not offered: ``bench echo`` runs one client process."""
@@ -184,7 +217,10 @@ class SpreadClient(Client):
                 child.wait()
             for stream in (child.stdin, child.stdout):
                 if stream is not None:
-                    stream.close()
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass  # a dead child's pipe: what was buffered for it has nowhere to go
         self.children = []
 
 

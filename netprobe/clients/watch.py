@@ -13,6 +13,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from netprobe.clients.outcome import HolderFailure
+
 # Bytes of what a server said before closing that are kept for the verdict.
 MAX_SAID = 160
 READ_SIZE = 1024
@@ -29,6 +31,7 @@ class Sweep:
 
     closed: int = 0  # connections the server closed or reset since they were verified
     said: Optional[str] = None  # the first words a server sent before closing one, printable and bounded
+    lost: Optional[HolderFailure] = None  # a process holding connections was lost meanwhile (spread ramps)
 
 
 def printable(data: bytes) -> str:

@@ -154,6 +154,8 @@ class _Run:
             # Held means accepted and not closed: drop what the server closed since its check, and
             # count what the kernel completed but the server never accepted (its listen queue).
             swept = client.sweep_until_quiet(min(spec.timeout, QUEUE_GRACE), self._wait)
+            if swept.lost is not None and out.named is None:
+                out.named = swept.lost  # a process holding connections was lost while the step settled
             unaccepted = self.unaccepted(spec.timeout)
             elapsed = time.perf_counter() - t0
             last = self._sample(sampler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 
 import psutil
 import pytest
@@ -126,3 +127,41 @@ def test_ramp_processes_is_checked_before_the_work(args, problem):
         problem = "SO_REUSEPORT"
     done = run_netprobe("ramp", "--to", "10", *args)
     assert done.returncode == 2 and problem in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.skipif(not platform.HAS_RLIMIT, reason="sets the ramp's hard fd limit")
+@shares_port
+def test_a_spread_client_process_killed_mid_ramp_is_named_and_the_report_still_written(tmp_path):
+    """Writing to a dead client process's pipe once reached typer as EPIPE: exit 1, no message, no report."""
+    import json
+    import resource
+    import time
+
+    out = tmp_path / "r.json"
+    ramp = subprocess.Popen(
+        [sys.executable, "-m", "netprobe", "ramp", "--to", "2000", "--step", "500", "--hold", "3", "--quiet",
+         "--format", "json", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8",
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1000, 1000)))
+    try:
+        deadline = time.monotonic() + 30
+        victim = None
+        while victim is None and time.monotonic() < deadline and ramp.poll() is None:
+            spread = [p for p in psutil.Process(ramp.pid).children()
+                      if "netprobe.clients.spread" in " ".join(p.cmdline())]
+            victim = spread[0] if spread else None
+            time.sleep(0.2)
+        assert victim is not None, "the ramp started no client process"
+        time.sleep(1.0)  # into the first step's hold
+        victim.send_signal(signal.SIGKILL)
+        _, err = ramp.communicate(timeout=60)
+    finally:
+        if ramp.poll() is None:
+            ramp.kill()
+            ramp.communicate()
+    assert ramp.returncode == 1, err
+    assert "Traceback" not in err
+    data = json.loads(out.read_text("utf-8"))
+    assert (data["stop"]["reason"], data["stop"]["side"]) == ("worker_lost", "client"), data["stop"]
+    assert f"client process {victim.pid} was killed by signal 9" in data["stop"]["message"]
+    assert data["ok"] is False and data["reached"] < 2000
