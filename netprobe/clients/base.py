@@ -16,6 +16,7 @@ from netprobe.clients.outcome import BatchOutcome
 from netprobe.clients.watch import HeldWatch, Sweep, printable
 from netprobe.probes import MAX_REPLY, Probe
 from netprobe.sockets import abort
+from netprobe.vocabulary import Operation, Verify
 
 # connect_ex results that mean "in progress", on POSIX and Windows (WSAEWOULDBLOCK).
 IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, getattr(errno, "WSAEWOULDBLOCK", 10035)}
@@ -100,6 +101,26 @@ class Client(ConnectionHolder):
         if problem is not None:
             raise ValueError(problem)
         return (time.perf_counter() - started) * 1000.0
+
+    def connect_and_check(self, sock: Any, dest: tuple[str, int], src: Optional[str],
+                          timeout: float) -> tuple[Optional[Operation], Optional[BaseException], Optional[float]]:
+        """Connect a blocking ``sock`` (a thread's, or a greenlet's) and check it within ``timeout``.
+
+        Returns (None, None, the check's latency in ms or None for a connect-only check), or the
+        operation that failed and its error.
+        """
+        phase = Operation.CONNECT
+        try:
+            sock.settimeout(timeout)
+            self._bind_source(sock, src)
+            sock.connect(dest)
+            phase = Operation.VERIFY
+            latency = self.roundtrip(sock) if self.verify != Verify.CONNECT else None
+        except TimeoutError as exc:  # gevent's socket.timeout is the same class
+            return Operation.TIMEOUT, exc, None
+        except (OSError, ValueError) as exc:
+            return phase, exc, None
+        return None, None, latency
 
     def _hold(self, sock: Any) -> None:
         """Count ``sock`` as held: it passed its check; from now on a sweep notices the server closing it."""

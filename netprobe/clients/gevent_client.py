@@ -50,19 +50,10 @@ class GeventClient(Client):
         except OSError as exc:
             return Operation.SOCKET, exc, None
         self._all.append(sock)
-        phase = Operation.CONNECT
-        try:
-            sock.settimeout(timeout)
-            self._bind_source(sock, src)
-            sock.connect(dest)
-            phase = Operation.VERIFY
-            latency = self._echo(sock) if self.verify != Verify.CONNECT else None
-        except gsocket.timeout as exc:
-            return Operation.TIMEOUT, exc, None
-        except (OSError, ValueError) as exc:
-            return phase, exc, None
-        self._hold(sock)
-        return None, None, latency
+        failed, error, latency = self.connect_and_check(sock, dest, src, timeout)
+        if failed is None:
+            self._hold(sock)
+        return failed, error, latency
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         out = BatchOutcome()

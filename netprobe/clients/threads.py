@@ -37,20 +37,10 @@ class ThreadsClient(Client):
         except OSError as exc:
             results.put((Operation.SOCKET, exc, None, None))
             return
-        phase = Operation.CONNECT
-        try:
-            sock.settimeout(timeout)
-            self._bind_source(sock, src)
-            sock.connect(dest)
-            phase = Operation.VERIFY
-            latency = self.roundtrip(sock) if self.verify != Verify.CONNECT else None
-        except TimeoutError as exc:
+        failed, error, latency = self.connect_and_check(sock, dest, src, timeout)
+        if failed is not None:
             abort(sock)
-            results.put((Operation.TIMEOUT, exc, None, None))
-            return
-        except (OSError, ValueError) as exc:
-            abort(sock)
-            results.put((phase, exc, None, None))
+            results.put((failed, error, None, None))
             return
         results.put((None, None, sock, latency))
         self._release.wait()

@@ -139,6 +139,25 @@ class ServerBase(ABC):
         self._resume_at = float("inf")
         self._capped = True
 
+    def _shed_newest_at_select_cap(self, socks: list[socket.socket], drop: Callable[[socket.socket], None],
+                                   select_again: Callable[[], object], exc: ValueError) -> None:
+        """Drop the newest connections until select() takes the set again, then stop accepting.
+
+        A new accept would reuse the shed fd number and fail the same way: accepting waits until a
+        connection closes and frees a number (a place, on Windows) select() can watch.
+        """
+        shed_fd = None
+        for sock in sorted(socks, key=lambda s: -s.fileno()):
+            shed_fd = sock.fileno()
+            drop(sock)
+            try:
+                select_again()
+                break
+            except ValueError:
+                continue
+        self._stop_accepting_at_cap()
+        self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
+
     def _resume_accepting_if_due(self) -> None:
         """Open the gate again once a pause is over; called at the top of every loop turn."""
         if not self._accepting and time.monotonic() >= self._resume_at:

@@ -19,7 +19,6 @@ from netprobe.protocols.files import FileSession
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
-from netprobe.stops import StopReason
 
 
 class _Conn:
@@ -83,17 +82,10 @@ class SelectLoopServer(ServerBase):
         return bool(readable or writable or failed)
 
     def _shed_newest(self, exc: ValueError) -> None:
-        shed_fd = None
-        for sock in sorted(self.conns, key=lambda s: -s.fileno()):
-            shed_fd = sock.fileno()
-            self._drop(self.conns[sock])
-            try:
-                select.select([c.sock for c in self.conns.values()] or [self.listeners[0]], [], [], 0)
-                break
-            except ValueError:
-                continue
-        self._stop_accepting_at_cap()
-        self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
+        """select() refused the set: shed the newest until it takes it again (``ServerBase``)."""
+        self._shed_newest_at_select_cap(
+            list(self.conns), lambda sock: self._drop(self.conns[sock]),
+            lambda: select.select([c.sock for c in self.conns.values()] or [self.listeners[0]], [], [], 0), exc)
 
     def _accept(self, lsock: socket.socket) -> None:
         try:

@@ -18,7 +18,6 @@ from netprobe.protocols.files import FileSession
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
 from netprobe.sockets import abort
-from netprobe.stops import StopReason
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
 _LISTENER = "listener"
@@ -92,20 +91,9 @@ class SelectorServer(ServerBase):
         self._accepting = on
 
     def _shed_newest(self, exc: ValueError) -> None:
-        """Drop the newest connections until select() accepts the set again, then stop accepting."""
-        shed_fd = None
-        for sock in sorted(self.connections(), key=lambda s: -s.fileno()):
-            shed_fd = sock.fileno()
-            self._drop(sock, shed_fd)
-            try:
-                self.sel.select(0)
-                break
-            except ValueError:
-                continue
-        # A new accept would reuse the shed fd number and fail the same way: wait until a
-        # connection closes and frees a number (a place, on Windows) select() can watch.
-        self._stop_accepting_at_cap()
-        self._record_limit(StopReason.SELECT_LIMIT, None, str(exc), at_fd=shed_fd)
+        """select() refused the set: shed the newest until it takes it again (``ServerBase``)."""
+        self._shed_newest_at_select_cap(list(self.connections()), lambda sock: self._drop(sock, sock.fileno()),
+                                        lambda: self.sel.select(0), exc)
 
     def _accept(self, lsock: socket.socket) -> None:
         while True:
