@@ -15,6 +15,7 @@ from netprobe.models import (
     Note,
     PlatformInfo,
     PortRange,
+    Prediction,
     ProcessStats,
     SelectorCap,
     SelectorsInfo,
@@ -89,6 +90,16 @@ def collect_limits() -> LimitsReport:
     )
 
 
+def _summary(default: str, predicted: list[Prediction]) -> str:
+    """The report's first line: what the default selector's server in its own process can hold, and why."""
+    headline = next(p for p in predicted if p.selector == default and p.placement == Placement.PROCESS)
+    if headline.max_connections is None:
+        return f"selectors.DefaultSelector is {default}; no limit could be read to predict a ceiling"
+    return (f"selectors.DefaultSelector is {default}; a server in its own process can hold about "
+            f"{headline.max_connections:,} connections here, bound by {headline.binding_limit} "
+            f"({headline.detail})")
+
+
 def build_limits_report(
     info: PlatformInfo,
     soft: Optional[int],
@@ -117,16 +128,8 @@ def build_limits_report(
         for name in available
         for placement in Placement.values()
     ]
-    headline = next(p for p in predicted if p.selector == default and p.placement == Placement.PROCESS)
-    summary = (
-        f"selectors.DefaultSelector is {default}; a server in its own process can hold about "
-        f"{headline.max_connections:,} connections here, bound by {headline.binding_limit} "
-        f"({headline.detail})"
-        if headline.max_connections is not None
-        else f"selectors.DefaultSelector is {default}; no limit could be read to predict a ceiling"
-    )
     return LimitsReport(
-        summary=summary,
+        summary=_summary(default, predicted),
         platform=info,
         selectors=SelectorsInfo(
             default=default,

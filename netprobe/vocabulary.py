@@ -79,6 +79,7 @@ class ChildOp(Word):
     OPEN = "open"  # client child: open and check ``count`` more connections
     SWEEP = "sweep"  # client child: drop what the server closed, for up to ``timeout`` seconds
     CLOSE = "close"  # client child: close every connection and exit
+    GO = "go"  # bench echo's load: its connections are open; start the ping-pong now
 
 
 class Verify(Word):

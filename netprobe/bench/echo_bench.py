@@ -7,7 +7,7 @@ import subprocess
 from typing import IO, TYPE_CHECKING, Optional
 
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
-from netprobe.children import python_command, start_command
+from netprobe.children import ChildOrder, python_command, start_command
 from netprobe.clients.registry import CLIENTS, ClientSpec
 from netprobe.errors import RecordError, ServerGone, UsageError
 from netprobe.hostinfo import platform_info
@@ -17,6 +17,7 @@ from netprobe.servers.process import ChildServer
 from netprobe.servers.registry import BackendSpec, ServerOptions
 from netprobe.servers.spec import ServerSpec
 from netprobe.sockets import format_address
+from netprobe.vocabulary import ChildOp
 
 if TYPE_CHECKING:
     import psutil
@@ -74,6 +75,18 @@ def _cpu(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
+def _end_load(load: subprocess.Popen[str]) -> None:
+    """Close the load's stdin (it closes its connections at its end), reap it, close its pipes."""
+    _close_quietly(load.stdin)
+    try:
+        load.wait(30)
+    except subprocess.TimeoutExpired:
+        load.kill()
+        load.wait()
+    _close_quietly(load.stdout)
+    _close_quietly(load.stderr)
+
+
 def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: float, client: ClientSpec,
             options: Optional[ServerOptions] = None, server_command: Optional[list[str]] = None,
             target: Optional[tuple[str, int]] = None) -> EchoRun:
@@ -106,7 +119,7 @@ def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: f
         _line(load, 30, EchoLoadReady)
         rss_held = sproc.memory_info().rss if sproc else None
         cpu0 = _cpu(sproc) if sproc else 0.0
-        load.stdin.write("go\n")
+        load.stdin.write(ChildOrder(ChildOp.GO).to_json() + "\n")
         load.stdin.flush()
         result = _line(load, duration + 60, EchoLoadResult)
         server_cpu = round(100.0 * (_cpu(sproc) - cpu0) / result.seconds, 1) if sproc else None
@@ -131,14 +144,7 @@ def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: f
                        error=f"{type(exc).__name__}: {exc}")
     finally:
         if load is not None:
-            _close_quietly(load.stdin)  # the client closes its connections at the end of stdin
-            try:
-                load.wait(30)
-            except subprocess.TimeoutExpired:
-                load.kill()
-                load.wait()
-            _close_quietly(load.stdout)
-            _close_quietly(load.stderr)
+            _end_load(load)
         if server is not None:
             server.close()
 

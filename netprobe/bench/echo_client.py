@@ -16,10 +16,11 @@ from collections.abc import Iterable
 from typing import Optional
 
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
+from netprobe.children import ChildOrder
 from netprobe.clients.registry import CLIENTS
 from netprobe.errors import ExitStatus
 from netprobe.stats import percentiles
-from netprobe.vocabulary import Verify
+from netprobe.vocabulary import ChildOp, Verify
 
 CONNECT_TIMEOUT = 10.0
 LATENCY_POINTS = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999), ("max", 1.0))
@@ -43,7 +44,7 @@ def main() -> int:
             failure = opened.failure.message if opened.failure else "some connections did not complete"
             raise SystemExit(f"connected {client.held} of {spec.clients}: {failure}")
         print(EchoLoadReady(client.held).to_json(), flush=True)
-        if sys.stdin.readline().strip() != "go":
+        if ChildOrder.from_json(sys.stdin.readline(), "the go order").op != ChildOp.GO:
             return ExitStatus.RUN_FAILED
         me = psutil.Process()
         cpu0 = sum(me.cpu_times()[:2])

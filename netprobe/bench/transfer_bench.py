@@ -10,7 +10,7 @@ import tempfile
 
 from netprobe.bench.messages import TransferLoadResult, TransferLoadSpec
 from netprobe.children import run_python
-from netprobe.errors import ServerGone, UsageError
+from netprobe.errors import ChildFailed, ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchTransferResult
 from netprobe.servers.process import ChildServer
@@ -34,6 +34,18 @@ def make_file(directory: str, size: int, seed: int = 7) -> tuple[str, bytes]:
     with open(path, "wb") as f:
         f.write(data)
     return path, hashlib.sha256(data).digest()
+
+
+def _corrupt_on_disk(root: str, clients: int, sha: bytes) -> int:
+    """Uploads the server stored that differ from what was sent: what it stored must be what it got."""
+    corrupt = 0
+    for i in range(clients):
+        path = os.path.join(root, f"upload-{i}.bin")
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                if hashlib.sha256(f.read()).digest() != sha:
+                    corrupt += 1
+    return corrupt
 
 
 def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFAULT_FILE_SIZE,
@@ -70,20 +82,13 @@ def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFA
                           TransferLoadSpec(host, port, clients, SERVED_NAME, sha.hex()).to_json(), 120 + clients)
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UsageError(f"the transfer client failed: {tail}")
+            raise ChildFailed(f"the transfer client failed: {tail}")
         out = TransferLoadResult.from_json(proc.stdout.strip().splitlines()[-1], "the transfer client's result")
-        # What the server stored must be what was sent: count any upload that differs on disk.
-        corrupt_on_disk = 0
-        for i in range(clients):
-            path = os.path.join(root, f"upload-{i}.bin")
-            if os.path.exists(path):
-                with open(path, "rb") as f:
-                    if hashlib.sha256(f.read()).digest() != sha:
-                        corrupt_on_disk += 1
+        corrupt_on_disk = _corrupt_on_disk(root, clients, sha)
         leftovers = [n for n in os.listdir(root) if n.startswith(".netprobe-upload-")]
         errors = out.errors + ([f"{len(leftovers)} temporary upload files left"] if leftovers else [])
     except ServerGone as exc:
-        raise UsageError(f"the {backend.name} server failed: {exc}") from None
+        raise ChildFailed(f"the {backend.name} server failed: {exc}") from None
     finally:
         if server is not None:
             server.close()
