@@ -207,19 +207,6 @@ def set_nodelay(socks: Iterable[socket.socket]) -> None:
             pass  # already reset by the peer: the ping-pong will count it
 
 
-def blocking_pingpong(sock: socket.socket, payload: bytes, deadline: float,
-                      latencies: array[float]) -> tuple[int, int]:
-    """Round trips on one blocking (or gevent) socket until ``deadline``: (trips, 1 if it failed else 0)."""
-    trips = 0
-    try:
-        while time.perf_counter() < deadline:
-            latencies.append(echo_roundtrip(sock, payload))
-            trips += 1
-    except (OSError, ValueError):
-        return trips, 1
-    return trips, 0
-
-
 def echo_roundtrip(sock: socket.socket, payload: bytes) -> float:
     """Send ``payload`` on a blocking (or gevent) socket and wait for it back; return milliseconds.
 

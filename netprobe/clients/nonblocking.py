@@ -12,6 +12,7 @@ from typing import Any, Optional
 from netprobe import platform
 from netprobe.clients.base import IN_PROGRESS, Client, abort_all, set_nodelay
 from netprobe.clients.outcome import BatchOutcome
+from netprobe.clients.pingpong import selector_pingpong
 from netprobe.vocabulary import Operation, Verify
 
 # How long the loop waits for events before asking whether the server already gave up.
@@ -268,49 +269,8 @@ class NonblockingClient(Client):
             self._hold(p.sock)
 
     def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
-        size = len(payload)
-        sel = self._sel
-        state: dict[int, list[Any]] = {}  # fd -> [sock, received, sent_at, unsent]
-        errors = 0
         set_nodelay(self.verified)
-        for s in self.verified:
-            sent = s.send(payload)
-            state[s.fileno()] = [s, 0, time.perf_counter(), size - sent]
-            sel.register(s, selectors.EVENT_READ | (selectors.EVENT_WRITE if sent < size else 0))
-        trips = 0
-        while time.perf_counter() < deadline and state:
-            for key, mask in self._wait(sel, IDLE_TICK):
-                st = state.get(key.fd)
-                if st is None:
-                    continue
-                s = st[0]
-                try:
-                    if mask & selectors.EVENT_WRITE and st[3]:
-                        st[3] -= s.send(payload[size - st[3]:])
-                        if not st[3]:
-                            sel.modify(s, selectors.EVENT_READ)
-                    if mask & selectors.EVENT_READ:
-                        chunk = s.recv(65536)
-                        if not chunk:
-                            raise ConnectionResetError("closed by the server")
-                        st[1] += len(chunk)
-                        if st[1] >= size:
-                            now = time.perf_counter()
-                            latencies.append((now - st[2]) * 1000.0)
-                            trips += 1
-                            st[1], st[2] = 0, now
-                            st[3] = size - s.send(payload)
-                            if st[3]:
-                                sel.modify(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    errors += 1
-                    sel.unregister(s)
-                    del state[key.fd]
-        for st in state.values():
-            sel.unregister(st[0])
-        return trips, errors
+        return selector_pingpong(self._sel, self.verified, payload, deadline, latencies, self._wait)
 
     def close(self) -> None:
         self._release_watch()

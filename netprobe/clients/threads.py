@@ -10,8 +10,9 @@ from array import array
 from collections.abc import Callable
 from typing import Any, Optional
 
-from netprobe.clients.base import Client, blocking_pingpong, set_nodelay
+from netprobe.clients.base import Client, set_nodelay
 from netprobe.clients.outcome import BatchOutcome
+from netprobe.clients.pingpong import blocking_pingpong
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation, Verify
 

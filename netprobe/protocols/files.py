@@ -28,11 +28,10 @@ from typing import Any, BinaryIO, Optional
 
 from netprobe.errors import FrameError, ProtocolError, Refused
 from netprobe.protocols import framing
+from netprobe.protocols.paths import confine
 
 CHUNK = 64 * 1024
 SIZE_AND_SHA = struct.Struct("!Q32s")
-MAX_PATH = 1024
-MAX_NAME = 255
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
 # Replies a session queues before it stops taking requests (and its server stops reading).
 MAX_QUEUED_OUTPUT = 64 * 1024
@@ -41,28 +40,6 @@ HASH_SLICE = 1024 * 1024
 # Requests handled per received() or pull(): a client that pipelines requests answered at once
 # (refusals need no file) gets this many per turn of its server's loop, and the others theirs.
 REQUESTS_PER_TURN = 16
-
-
-def confine(root: str, relative: str) -> str:
-    """Return the real path of ``relative`` inside ``root``, or raise Refused saying why not."""
-    if not relative:
-        raise Refused("empty path")
-    if "\0" in relative:
-        raise Refused("NUL byte in path")
-    if len(relative.encode()) > MAX_PATH:
-        raise Refused(f"path longer than {MAX_PATH} bytes")
-    if relative.startswith(("/", "\\")) or (len(relative) > 1 and relative[1] == ":"):
-        raise Refused("absolute path")
-    parts = relative.replace("\\", "/").split("/")
-    if any(p == ".." for p in parts):
-        raise Refused("'..' in path")
-    if any(len(p.encode()) > MAX_NAME for p in parts):
-        raise Refused(f"name longer than {MAX_NAME} bytes")
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(real_root, *[p for p in parts if p not in ("", ".")]))
-    if real == real_root or os.path.commonpath([real_root, real]) != real_root:
-        raise Refused("path leads outside the root")
-    return real
 
 
 def error_frame(message: str) -> bytes:
