@@ -16,6 +16,7 @@ from typing import Optional
 
 from netprobe.errors import RecordError, UsageError
 from netprobe.records import Record
+from netprobe.untrusted import read_regular_file
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ REFUSALS: tuple[Refusal, ...] = (
 
 
 REFUSALS_ENV = "NETPROBE_REFUSALS"
+# A refusal table is a few rows of text: anything larger is not one.
+MAX_REFUSALS_BYTES = 1024 * 1024
 
 
 def refusals() -> tuple[Refusal, ...]:
@@ -59,10 +62,10 @@ def refusals() -> tuple[Refusal, ...]:
 
 @cache
 def _user_refusals(path: str) -> tuple[Refusal, ...]:
+    raw = read_regular_file(path, MAX_REFUSALS_BYTES, f"${REFUSALS_ENV}")
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
         raise UsageError(f"${REFUSALS_ENV} {path!r}: cannot read a JSON list of refusals ({exc})") from None
     if not isinstance(data, list):
         raise UsageError(f"${REFUSALS_ENV} {path!r}: expected a JSON list of {{said, server, setting, remedy}}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -26,6 +25,7 @@ from netprobe.models import (
     ReportRow,
 )
 from netprobe.models.ramp import CeilingsResult, RampResult
+from netprobe.untrusted import read_regular_file
 
 # What each schema is read as: the records that wrote it.
 SCHEMAS: dict[str, type[Union[LimitsReport, RampResult, CeilingsResult]]] = {
@@ -102,26 +102,6 @@ class Loaded:
         return []
 
 
-def _read_bounded(path: str) -> bytes:
-    """The bytes of a regular file of at most MAX_FILE_BYTES; anything else is refused before reading."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"{path}: not a regular file (a device, FIFO or directory is not a report)")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not a netprobe report")
-    return data
-
-
 @dataclass
 class ReadBudget:
     """What is left of one report's reading budget: the memory of its files adds up, file after file."""
@@ -152,7 +132,7 @@ def check_total_size(paths: list[str]) -> None:
 
 def load(path: str, budget: Optional[ReadBudget] = None) -> Loaded:
     """Read one netprobe JSON file through the records of its schema; anything else is refused in one line."""
-    raw = _read_bounded(path)
+    raw = read_regular_file(path, MAX_FILE_BYTES, "report")
     (budget or ReadBudget()).spend(path, raw)
     try:
         data = json.loads(raw.decode("utf-8"))

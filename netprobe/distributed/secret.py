@@ -26,11 +26,14 @@ from typing import Any, Optional, TypeVar
 from netprobe import platform
 from netprobe.errors import RecordError, Unauthenticated, UsageError
 from netprobe.records import Record
+from netprobe.untrusted import read_regular_file
 from netprobe.vocabulary import Message
 
 SECRET_ENV = "NETPROBE_SECRET"
 MIN_SECRET_CHARS = 16
 MAX_SECRET_CHARS = 4096
+# A secret file holds one line: its characters in UTF-8 (at most 4 bytes each) and a line break.
+MAX_SECRET_BYTES = 4 * MAX_SECRET_CHARS + 2
 ZAP_DOMAIN = "netprobe"
 
 
@@ -52,11 +55,7 @@ def check_secret(text: str, where: str) -> str:
 def read_secret(secret_file: Optional[str]) -> Optional[str]:
     """The secret the user gave, from ``secret_file`` or else ``$NETPROBE_SECRET``; None when neither is set."""
     if secret_file is not None:
-        try:
-            with open(secret_file, "rb") as f:
-                raw = f.read(MAX_SECRET_CHARS + 1)
-        except OSError as exc:
-            raise UsageError(f"--secret-file {secret_file}: {exc.strerror or exc}") from None
+        raw = read_regular_file(secret_file, MAX_SECRET_BYTES, "--secret-file")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

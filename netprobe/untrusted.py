@@ -1,0 +1,48 @@
+"""Files netprobe did not just write (reports, refusal tables, secrets), read as untrusted input.
+
+Only a regular file is read, and at most a bound's worth of it: a FIFO, a device or a directory
+is refused before a byte is read (opened non-blocking, so a FIFO with no writer cannot hang the
+run), and a file over its bound is refused rather than read whole.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from netprobe.errors import UsageError
+
+# Where the OS has it, open without blocking: a FIFO must not hang the run before it is refused.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def read_regular_file(path: str, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path`` of at most ``limit`` bytes; UsageError naming ``what`` otherwise."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{what} {path}: not a regular file (a device, FIFO or directory)")
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise UsageError(f"{what} {path}: larger than {_size(limit)}")
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
