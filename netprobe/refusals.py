@@ -16,6 +16,7 @@ from typing import Optional
 
 from netprobe.errors import RecordError, UsageError
 from netprobe.records import Record
+from netprobe.stops import StopReason
 from netprobe.untrusted import read_regular_file
 
 
@@ -27,17 +28,29 @@ class Refusal(Record):
     server: str
     setting: str
     remedy: str
+    #: What the refusal means for the ramp: a cap of the server's (closed_by_server), or a refusal of
+    #: this client's address or credentials (access_denied).
+    stop: StopReason = StopReason.CLOSED_BY_SERVER
 
 
 # The refusals netprobe recognises in what a server said before closing. Add a row to teach it
 # another server; the tests check each against the real server where one is installed. Users add
-# their own in a JSON file named by $NETPROBE_REFUSALS: a list of {said, server, setting, remedy}.
+# their own in a JSON file named by $NETPROBE_REFUSALS: a list of {said, server, setting, remedy}
+# and, for a refusal of the client rather than a cap, "stop": "access_denied".
 REFUSALS: tuple[Refusal, ...] = (
     Refusal("max number of clients reached", "redis", "maxclients",
             "raise redis's maxclients (`CONFIG SET maxclients N` or redis.conf) and its fd limit with it"),
     Refusal("redis is running in protected mode", "redis", "protected-mode",
-            "redis takes clients from other addresses (here a worker's 127.0.0.x) only with a password set or "
-            "`protected-mode no`; or give every worker the source address 127.0.0.1"),
+            "redis takes clients from addresses other than 127.0.0.1 only with a password set or "
+            "`protected-mode no`; netprobe's local clients and workers connect from 127.0.0.1 unless --source-ips "
+            "asks for more or one address's ports run short",
+            StopReason.ACCESS_DENIED),
+    Refusal("no pg_hba.conf entry for host", "PostgreSQL", "pg_hba.conf",
+            "add a pg_hba.conf line for the client's address and user, then `SELECT pg_reload_conf()`",
+            StopReason.ACCESS_DENIED),
+    Refusal("is not allowed to connect to this", "MySQL/MariaDB", "the account's host",
+            "grant the user access from the client's address (`CREATE USER 'u'@'ADDRESS'`)",
+            StopReason.ACCESS_DENIED),
     Refusal("too many open connections", "memcached", "-c",
             "start memcached with a larger -c N (and an fd limit above N)"),
     Refusal("sorry, too many clients already", "PostgreSQL", "max_connections",
@@ -73,7 +86,7 @@ def _user_refusals(path: str) -> tuple[Refusal, ...]:
         rows = tuple(Refusal.from_dict(row, f"{path}[{i}]") for i, row in enumerate(data))
     except RecordError as exc:
         raise UsageError(f"${REFUSALS_ENV}: {exc}") from None
-    return tuple(Refusal(r.said.lower(), r.server, r.setting, r.remedy) for r in rows if r.said.strip())
+    return tuple(Refusal(r.said.lower(), r.server, r.setting, r.remedy, r.stop) for r in rows if r.said.strip())
 
 
 def recognise_refusal(said: Optional[str]) -> Optional[Refusal]:

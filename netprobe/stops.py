@@ -26,6 +26,7 @@ class StopReason(Word):
     BACKLOG = "backlog"
     STOPPED_ACCEPTING = "stopped_accepting"
     CLOSED_BY_SERVER = "closed_by_server"
+    ACCESS_DENIED = "access_denied"
     REFUSED = "refused"
     TIMEOUT = "timeout"
     MEMORY = "memory"
@@ -161,6 +162,14 @@ KINDS: tuple[StopKind, ...] = (
         # A reset, even one that arrives before connect() returns, comes after a completed handshake:
         # a connection nothing accepts is refused (ECONNREFUSED), not reset.
         errnos=("ECONNRESET",)),
+    StopKind(
+        StopReason.ACCESS_DENIED,
+        "refused for who the client is, not for how many: the server turned away its address or credentials "
+        "(redis protected mode, pg_hba.conf), or a firewall on this machine forbade the connect (EPERM, EACCES)",
+        "server or network",
+        "the client is not allowed in: let its address in (the server's access rules or the firewall), or "
+        "connect from an address it takes (--source-ips, --spawn-local's sources)",
+        connect_errnos=("EPERM", "EACCES"), finds_wall=False),
     StopKind(
         StopReason.REFUSED, "ECONNREFUSED: nothing listens", "server",
         "nothing accepts at that address (or its accept queue overflowed and it resets)",

@@ -38,6 +38,8 @@ class Side(Word):
     CLIENT = "client"
     SERVER = "server"
     SYSTEM = "system"
+    #: Neither end: something between them (a firewall, on this machine or on the way) stopped the connections.
+    NETWORK = "network"
 
 
 class Placement(Word):

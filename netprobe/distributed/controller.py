@@ -19,8 +19,9 @@ from netprobe.distributed.messages import MasterEvent, MasterInput, WorkerSpec
 from netprobe.errors import ChildStartError, DistributedError, NetprobeError, UsageError
 from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
+from netprobe.ramp.processes import local_sources
 from netprobe.ramp_spec import RampSpec
-from netprobe.sockets import local_source_ips, parse_host_port
+from netprobe.sockets import parse_host_port
 
 WORKER_EXIT_WAIT = 10.0
 
@@ -64,7 +65,8 @@ def run_distributed(spec: RampSpec, secret: str) -> RampResult:
         if spec.spawn_local:
             address = parse_host_port(bind, "the master's address")
             assert spec.target_address is not None
-            for sources in local_source_ips(spec.workers, ipv6=":" in spec.target_address[0]):
+            ipv6 = ":" in spec.target_address[0]
+            for sources in local_sources(spec.to, spec.workers, spec.source_ips, ipv6):
                 worker = WorkerSpec(master=address, source_ips=sources, wait=spec.worker_wait, secret=secret)
                 workers.append(start_python("netprobe.distributed.worker", worker.to_json(),
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

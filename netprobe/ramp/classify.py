@@ -25,6 +25,8 @@ class Classified(NamedTuple):
 def refusal_of(swept: Optional[Sweep], out: Optional[BatchOutcome]) -> Optional[Refusal]:
     """The well-known refusal behind a stop, from what the server said before closing or instead of the echo."""
     said = swept.said if swept is not None else None
+    if said is None and out is not None and out.named is not None:
+        said = out.named.said  # what the server said to a worker or client process
     if said is None and out is not None and out.failure is not None:
         said = out.failure.message
     return recognise_refusal(said)
@@ -37,8 +39,19 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
 
     ``swept`` is what the sweep of held connections found, ``unaccepted`` what waits in the server's
     listen queue: a server that closes what it accepted, or stops accepting, says so before any
-    timeout or backlog the client then meets.
+    timeout or backlog the client then meets. A closing the server explained with a refusal of the
+    client's address or credentials (redis's protected mode) is ``access_denied``, not a cap.
     """
+    named = _classify(out, status, gone, timeout, swept, unaccepted, held)
+    if named.reason == StopReason.CLOSED_BY_SERVER:
+        refusal = refusal_of(swept, out)
+        if refusal is not None and refusal.stop != named.reason:
+            return named._replace(reason=refusal.stop)
+    return named
+
+
+def _classify(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str], timeout: float,
+              swept: Optional[Sweep], unaccepted: Optional[int], held: Optional[int]) -> Classified:
     if gone is not None:
         # A child's error arrives as text only: classify the code in it ("[WinError 10055] ...").
         reason = platform.classify_message(gone, Operation.ACCEPT) or StopReason.SERVER_EXITED
@@ -75,6 +88,8 @@ def classify_stop(out: BatchOutcome, status: Optional[ServerStatus], gone: Optio
         reason = platform.classify_errno(f.errno, f.operation) or StopReason.OTHER
         server_side = (StopReason.REFUSED, StopReason.CLOSED_BY_SERVER)
         side = Side.SERVER if f.operation == Operation.VERIFY or reason in server_side else Side.CLIENT
+        if reason == StopReason.ACCESS_DENIED:
+            side = Side.NETWORK  # connect() itself was forbidden: a firewall rule on this machine
         return Classified(reason, side, platform.errno_name(f.errno), f"{f.operation}: {f.message}")
     if out.unconnected:
         return Classified(StopReason.BACKLOG, Side.SERVER, None,

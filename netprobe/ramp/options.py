@@ -165,8 +165,9 @@ def _workers(opts: RampOptions) -> dict[str, Any]:
     if opts.client not in (None, WORKER_CLIENT):
         raise UsageError(f"--client {opts.client} cannot apply with --workers: a worker holds its connections "
                          f"on locust's gevent hub, with the {WORKER_CLIENT} client")
-    if opts.source_ips != 1:
-        raise UsageError("--source-ips is per worker with --workers: give each `netprobe worker` its --source-ip")
+    if opts.source_ips != 1 and not opts.spawn_local:
+        raise UsageError("--source-ips is per worker with --workers: give each `netprobe worker` its --source-ip "
+                         "(with --spawn-local it is the local workers' addresses in all)")
     _seconds("--worker-wait", opts.worker_wait, zero_ok=False)
     require_locust("--workers")
     if opts.master_bind is None:

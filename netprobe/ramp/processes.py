@@ -13,6 +13,7 @@ from typing import Optional
 
 from netprobe import platform
 from netprobe.ramp_spec import RampSpec
+from netprobe.sockets import local_source_ips
 from netprobe.vocabulary import Placement
 
 # fds the client keeps free beyond its connections: the report, psutil, pipes to the server.
@@ -54,10 +55,21 @@ def connections_per_source() -> Optional[int]:
     return ports // 4 if ports else None
 
 
-def sources_per_client(connections: int) -> int:
-    """Loopback source addresses one client process connects from, so none carries more than its share."""
+def local_sources(goal: Optional[int], processes: int, asked: int = 1, ipv6: bool = False) -> list[list[str]]:
+    """The loopback source addresses of each of ``processes`` local client processes (spread clients, local workers).
+
+    All connect from 127.0.0.1 while its ports carry the goal: a server that takes only 127.0.0.1
+    (redis's protected mode) must not meet a wall netprobe made. Past a quarter of one address's
+    ports (``connections_per_source``), or where the user asked for ``asked`` addresses, each
+    process gets addresses of its own, as many as its share needs (where the OS routes 127/8).
+    """
     per_source = connections_per_source()
-    return max(1, -(-connections // per_source)) if per_source else 1
+    needed = asked
+    if goal is not None and per_source:
+        needed = max(needed, -(-goal // per_source))
+    if needed <= 1:
+        return [[] for _ in range(processes)]
+    return local_source_ips(processes, ipv6=ipv6, each=-(-needed // processes))
 
 
 def plan_processes(spec: RampSpec, server_processes_given: bool = False) -> RampSpec:
@@ -89,7 +101,7 @@ def plan_processes(spec: RampSpec, server_processes_given: bool = False) -> Ramp
     if server_processes_given:
         servers = spec.server_processes
     # Where loopback aliases route, each client process holds its fd budget, from as many addresses
-    # as its share needs (sources_per_client); elsewhere every process would share 127.0.0.1's ports.
+    # as its share needs (local_sources); elsewhere every process would share 127.0.0.1's ports.
     clients = -(-spec.to // per_process) if platform.can_bind_loopback_aliases() else 1
     if servers == spec.server_processes and clients == 1:
         return spec

@@ -15,7 +15,7 @@ from netprobe.errors import ServerGone
 from netprobe.models.ramp import ProcessShare
 from netprobe.probes import probe_of
 from netprobe.ramp.placement import ExternalTarget, InProcessServer
-from netprobe.ramp.processes import CLIENT_FD_RESERVE, busiest_share, sources_per_client
+from netprobe.ramp.processes import CLIENT_FD_RESERVE, busiest_share, local_sources
 from netprobe.ramp_spec import Address, RampSpec
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
@@ -53,13 +53,14 @@ def start_holder(spec: RampSpec, goal: int, addresses: list[Address], source_ips
     if spec.client_processes == 1:
         return spec.client.create(addresses, source_ips, PAYLOAD, spec.verify, batch, probe_of(spec.probe))
     from netprobe.clients.spread import SpreadClient
-    from netprobe.sockets import local_source_ips
 
     share = -(-goal // spec.client_processes)
-    each = sources_per_client(share)
+    sources = local_sources(goal, spec.client_processes, spec.source_ips)
+    each = (f"each from {len(sources[0])} loopback address(es) of its own" if sources[0]
+            else "all from 127.0.0.1")
     notes.append(Note("client.processes", f"the {spec.client.name} client runs as {spec.client_processes} "
-                                          f"processes, each from {each} loopback address(es) of its own"))
-    return SpreadClient(addresses, local_source_ips(spec.client_processes, each=each), PAYLOAD, spec.verify, batch,
+                                          f"processes, {each}"))
+    return SpreadClient(addresses, sources, PAYLOAD, spec.verify, batch,
                         spec.client, share + CLIENT_FD_RESERVE, spec.probe)
 
 

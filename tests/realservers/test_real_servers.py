@@ -138,6 +138,20 @@ def redis() -> Iterator[Server]:
 
 
 @pytest.fixture
+def guarded_redis() -> Iterator[Server]:
+    """redis as it ships: protected mode on and no password, so it takes clients from 127.0.0.1 only."""
+    _needs("redis-server")
+    port = _free_port()
+    line = _Line(port, b"INFO clients\r\n", _field(b"connected_clients:"), b"maxclients")
+    server = Server("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "yes",
+                              "--save", "", "--appendonly", "no"],
+                    port, line, "access_denied", "redis protected-mode")
+    yield server
+    line.close()
+    server.stop()
+
+
+@pytest.fixture
 def memcached() -> Iterator[Server]:
     _needs("memcached")
     port = _free_port()
@@ -323,3 +337,24 @@ def test_the_redis_probe_at_the_cap_names_maxclients(redis):
                                                      str(CAP // 3)])
     assert status == 1 and result["stop"]["reason"] == "closed_by_server"
     assert result["stop"]["setting"] == "redis maxclients" and "max number of clients" in result["stop"]["message"]
+
+
+needs_aliases = pytest.mark.skipif(not platform.can_bind_loopback_aliases(), reason="no 127.0.0.x source addresses")
+
+
+@needs_aliases
+def test_a_server_refusing_a_source_address_is_access_denied_not_its_cap(guarded_redis):
+    result, status, _ = _ramp_while_counting(guarded_redis, ["--source-ips", "2", "--to", "200", "--step", "100"])
+    stop = result["stop"]
+    assert status == 1 and not result["ok"], result["verdict"]
+    assert (stop["reason"], stop["side"], stop["setting"]) == ("access_denied", "server", "redis protected-mode")
+    assert "protected mode" in stop["said"] and "--source-ips" in stop["remedy"]
+    assert result["reached"] == 50  # the first step's half from 127.0.0.1: redis took those
+
+
+@pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="the dist extra is not installed")
+def test_local_workers_connect_from_127_0_0_1_while_its_ports_suffice(guarded_redis):
+    result, status, held = _ramp_while_counting(guarded_redis, ["--workers", "2", "--spawn-local", "--to", "600",
+                                                                "--step", "300", "--hold", HOLD])
+    assert status == 0 and result["reached"] == 600, result["verdict"]
+    assert _held_at_the_end(held) == 600

@@ -39,8 +39,13 @@ def test_linux_codes_from_its_errno_h_on_any_os(code, reason):
 
 
 def test_unknown_code_is_unclassified():
-    assert _linux.classify_errno(errno.EPERM, "connect") is None
-    assert _windows.classify_errno(10013, "connect") is None  # WSAEACCES
+    assert _linux.classify_errno(errno.EDOM, "connect") is None
+    assert _linux.classify_errno(errno.EPERM, "accept") is None  # only a connect can be forbidden by a firewall
+
+
+def test_a_forbidden_connect_is_access_denied_on_every_os():
+    assert _linux.classify_errno(errno.EPERM, "connect") == "access_denied"  # a netfilter rule on output
+    assert _windows.classify_errno(10013, "connect") == "access_denied"  # WSAEACCES
 
 
 @pytest.mark.parametrize("os_name", ["linux", "darwin", "windows", "posix"])

@@ -42,17 +42,22 @@ def test_the_busiest_server_process_is_planned_for_not_the_average():
     assert busiest_share(1_000_000, 51) > 19_936 >= busiest_share(1_000_000, 53)  # a hard limit of 20,000
 
 
-def test_a_client_process_connects_from_enough_addresses_to_keep_each_to_a_quarter_of_its_ports():
+def test_local_clients_share_127_0_0_1_until_its_ports_run_short_then_take_addresses_of_their_own():
     from netprobe import platform
-    from netprobe.ramp.processes import connections_per_source, sources_per_client
+    from netprobe.ramp.processes import connections_per_source, local_sources
     from netprobe.sockets import local_source_ips
 
     per_source = connections_per_source()
+    assert local_sources(4000, 2) == [[], []]  # a worker from 127.0.0.2 would meet redis's protected mode
+    assert local_sources(None, 3) == [[], [], []]
     if per_source is None:
-        assert sources_per_client(50_000) == 1  # no port range read here: one address, as before
+        assert local_sources(500_000, 2) == [[], []]  # no port range read here: one address, as before
         return
     assert per_source == platform.read_system_facts().port_count // 4
-    assert sources_per_client(per_source) == 1 and sources_per_client(per_source + 1) == 2
+    assert local_sources(per_source, 2) == [[], []]
+    if platform.can_bind_loopback_aliases():
+        assert local_sources(per_source + 1, 2) == [["127.0.0.1"], ["127.0.0.2"]]
+        assert local_sources(100, 2, asked=4) == [["127.0.0.1", "127.0.0.2"], ["127.0.0.3", "127.0.0.4"]]
     if platform.can_bind_loopback_aliases():
         spread = local_source_ips(3, each=2)
         assert spread == [["127.0.0.1", "127.0.0.2"], ["127.0.0.3", "127.0.0.4"], ["127.0.0.5", "127.0.0.6"]]
