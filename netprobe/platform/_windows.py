@@ -34,6 +34,7 @@ def readable_by_others(fd: int) -> bool:
 
 # Winsock codes (WSABASEERR 10000 + BSD number) and the C runtime's, named like their POSIX twins.
 WSA_ERRNO = {
+    10013: "WSAEACCES",  # at connect: a firewall or an excluded port forbade it
     10024: "WSAEMFILE",
     10035: "WSAEWOULDBLOCK",
     10048: "WSAEADDRINUSE",
