@@ -28,15 +28,15 @@ class Refusal(Record):
     server: str
     setting: str
     remedy: str
-    #: What the refusal means for the ramp: a cap of the server's (closed_by_server), or a refusal of
-    #: this client's address or credentials (access_denied).
+    #: What the refusal means for the ramp: a cap of the server's (the default), or a refusal of
+    #: this client's address or credentials (StopReason.ACCESS_DENIED).
     stop: StopReason = StopReason.CLOSED_BY_SERVER
 
 
 # The refusals netprobe recognises in what a server said before closing. Add a row to teach it
 # another server; the tests check each against the real server where one is installed. Users add
 # their own in a JSON file named by $NETPROBE_REFUSALS: a list of {said, server, setting, remedy}
-# and, for a refusal of the client rather than a cap, "stop": "access_denied".
+# and, for a refusal of the client rather than a cap, "stop" naming that stop reason.
 REFUSALS: tuple[Refusal, ...] = (
     Refusal("max number of clients reached", "redis", "maxclients",
             "raise redis's maxclients (`CONFIG SET maxclients N` or redis.conf) and its fd limit with it"),
