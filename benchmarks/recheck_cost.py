@@ -51,7 +51,7 @@ def main() -> int:
             sweeps.append(time.perf_counter() - t0)
             assert found.closed == 0
             t0 = time.perf_counter()
-            platform.listen_queue(server.addresses[0])
+            platform.listener_at(server.addresses[0])
             queues.append(time.perf_counter() - t0)
     finally:
         client.close()

@@ -24,6 +24,8 @@ class StopReason(Word):
     SYSTEM_FD_LIMIT = "system_fd_limit"
     PORT_EXHAUSTION = "port_exhaustion"
     BACKLOG = "backlog"
+    SYN_DROPPED = "syn_dropped"
+    RESET_BY_NETWORK = "reset_by_network"
     STOPPED_ACCEPTING = "stopped_accepting"
     CLOSED_BY_SERVER = "closed_by_server"
     ACCESS_DENIED = "access_denied"
@@ -36,6 +38,9 @@ class StopReason(Word):
     INTERRUPTED = "interrupted"
     OTHER = "other"
 
+
+# Stops met between the two ends: a firewall or a route, on this machine or on the way.
+NETWORK_STOPS = frozenset({StopReason.SYN_DROPPED, StopReason.RESET_BY_NETWORK, StopReason.ACCESS_DENIED})
 
 # accept() errors that mean "out of a resource": a server pauses accepting and keeps serving.
 ACCEPT_LIMITS = frozenset({StopReason.FD_LIMIT, StopReason.SYSTEM_FD_LIMIT, StopReason.MEMORY})
@@ -138,7 +143,9 @@ KINDS: tuple[StopKind, ...] = (
                        "(as administrator), or spread over more server ports (--ports)",
         }),
     StopKind(
-        StopReason.BACKLOG, "handshakes did not complete within the timeout: the accept queue is full", "server",
+        StopReason.BACKLOG,
+        "handshakes did not complete within the timeout, and the accept queue was read full or the kernel "
+        "counted overflows (where neither can be read, a timed-out handshake is named so too)", "server",
         "the accept queue overflowed: raise the listen() backlog and somaxconn, accept faster",
         remedy_on={
             "linux": "the accept queue overflowed: raise `sysctl -w net.core.somaxconn=N` and the listen() "
@@ -146,6 +153,30 @@ KINDS: tuple[StopKind, ...] = (
             "darwin": "the accept queue overflowed: `sudo sysctl -w kern.ipc.somaxconn=N` and a larger listen() "
                       "backlog",
             "windows": "the accept queue overflowed: accept faster or pass a larger listen() backlog",
+        }),
+    StopKind(
+        StopReason.SYN_DROPPED,
+        "handshakes timed out while the server listened with room in its accept queue and the kernel counted "
+        "no overflow: something on the way dropped the connection requests (a firewall, a connection limit)",
+        "network",
+        "connection requests are dropped on the way while the server has room: look at the firewall's rules "
+        "and connection limits between client and server",
+        remedy_on={
+            "linux": "connection requests are dropped while the server has room: look for a DROP rule or a "
+                     "connection limit (`nft list ruleset`, `iptables -S`; `ct count`, connlimit, hashlimit) "
+                     "and at `net.netfilter.nf_conntrack_max` against `nf_conntrack_count`",
+        }),
+    StopKind(
+        StopReason.RESET_BY_NETWORK,
+        "connects were answered with a reset (ECONNREFUSED) while the server listened with room in its queue, "
+        "or rejected on the way (EHOSTUNREACH, ENETUNREACH: an ICMP rejection): not by the server", "network",
+        "a firewall answers connection requests with a reset or an ICMP rejection though the server listens: "
+        "look at its REJECT rules and connection limits",
+        connect_errnos=("EHOSTUNREACH", "ENETUNREACH"),
+        remedy_on={
+            "linux": "a firewall rejects connection requests though the server listens: look for `reject` "
+                     "rules (`reject with tcp reset`, ICMP rejections) or a connection limit (`nft list ruleset`, "
+                     "`iptables -S`)",
         }),
     StopKind(
         StopReason.STOPPED_ACCEPTING,

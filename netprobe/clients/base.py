@@ -171,6 +171,15 @@ class Client(ConnectionHolder):
         """Child processes that hold this client's connections (none: this process holds them)."""
         return []
 
+    def endpoints(self) -> Optional[list[tuple[str, int]]]:
+        endpoints: list[tuple[str, int]] = []
+        for sock in self.verified:
+            try:
+                endpoints.append(sock.getsockname()[:2])
+            except OSError:
+                pass  # reset meanwhile: the next sweep lets it go
+        return endpoints
+
     @abstractmethod
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         """Open and check ``count`` new connections; stop at the first error."""

@@ -76,6 +76,10 @@ class ConnectionHolder(ABC):
         """The client side's fds and RSS where its processes are not this machine's (None: sample them here)."""
         return None
 
+    def endpoints(self) -> Optional[list[tuple[str, int]]]:
+        """The local address of every held connection, where this process holds them; None elsewhere."""
+        return None
+
     def prediction(self) -> Optional[Prediction]:
         """The ceiling this holder predicts for itself, where this machine's limits do not bind it."""
         return None

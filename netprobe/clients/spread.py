@@ -99,6 +99,9 @@ class SpreadClient(Client):
         """The children's process ids (their fds and memory are the client side's)."""
         return [c.pid for c in self.children]
 
+    def endpoints(self) -> Optional[list[tuple[str, int]]]:
+        return None  # the connections are the children's: their addresses are not asked for
+
     @staticmethod
     def _send(child: subprocess.Popen[str], line: str) -> None:
         assert child.stdin is not None

@@ -38,8 +38,8 @@ from netprobe.distributed.secret import Channel, CurveKeys
 from netprobe.errors import ExitStatus, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.probes import probe_of
-from netprobe.ramp.classify import classify_stop, refusal_of
-from netprobe.ramp.evidence import QUEUE_GRACE
+from netprobe.ramp.classify import ListenEvidence, classify_stop, refusal_of
+from netprobe.ramp.evidence import QUEUE_GRACE, listener_state
 from netprobe.ramp.shape import PAYLOAD
 from netprobe.sockets import check_destination, format_address
 from netprobe.stops import StopReason
@@ -129,7 +129,9 @@ class Worker:
             reporter.kill(block=False)
         failure: Optional[WorkerFailure] = None
         if not out.clean or swept.closed:
-            named = classify_stop(out, None, None, order.timeout, swept)
+            # A target on the worker's own loopback has a listener its kernel can read.
+            evidence = ListenEvidence(listener_state(client.destinations))
+            named = classify_stop(out, None, None, order.timeout, swept, listener=evidence)
             refusal = refusal_of(swept, out)
             remedy = refusal.remedy if refusal else platform.remedy(named.reason, named.side, platform.fd_limits()[1])
             failure = WorkerFailure(named.reason, named.side, named.errno, named.message, client.held,

@@ -10,7 +10,7 @@ import sys
 
 from netprobe import stops
 from netprobe.errors import AboveHardLimit, PlatformError, Unsupported
-from netprobe.platform._common import SystemFacts, TcpCounters
+from netprobe.platform._common import ListenState, SystemFacts, TcpCounters
 from netprobe.stops import StopReason
 
 if sys.platform.startswith("linux"):
@@ -36,12 +36,13 @@ CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
-    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listen_queue", "readable_by_others",
+    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers", "readable_by_others",
     "share_port", "kernel_slab_bytes", "compatibility_layer", "peer_left_before_accept",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
-__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "SELECT_COUNTS_SOCKETS", "SHARES_PORT", "TcpCounters", *SHARED,
+__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "SELECT_COUNTS_SOCKETS", "SHARES_PORT", "TcpCounters",
+           "ListenState", *SHARED,
            "AboveHardLimit", "PlatformError", "SystemFacts",
            "Unsupported", *CONTRACT]
 
@@ -69,7 +70,8 @@ fd_ceiling = _impl.fd_ceiling
 kernel_tcp_stats = _impl.kernel_tcp_stats
 can_bind_loopback_aliases = _impl.can_bind_loopback_aliases
 tcp_counters = _impl.tcp_counters
-listen_queue = _impl.listen_queue
+listener_at = _impl.listener_at
+established_peers = _impl.established_peers
 readable_by_others = _impl.readable_by_others
 share_port = _impl.share_port
 kernel_slab_bytes = _impl.kernel_slab_bytes

@@ -17,6 +17,14 @@ class TcpCounters(NamedTuple):
     syn_retransmits: int  # SYNs and SYN-ACKs sent again because no answer came
 
 
+class ListenState(NamedTuple):
+    """A listening address as the kernel tells it: whether anything listens, its accept queue and its size."""
+
+    listening: bool
+    queued: int = 0  # handshakes the kernel completed that the program has not accepted
+    backlog: int = 0  # the most the queue holds
+
+
 @dataclass
 class SystemFacts:
     """System-wide limits read from the OS; ``None`` where the OS has no such fact."""

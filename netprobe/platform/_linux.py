@@ -182,13 +182,18 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
         return None
 
 
-# Whether listen_queue() can answer on this OS (a listener's accept queue from the kernel).
+# Whether listener_at() can answer on this OS (a listener's accept queue from the kernel).
 READS_LISTEN_QUEUE = True
 
 
-def listen_queue(address: tuple[str, int]) -> Optional[int]:
-    """Connections the kernel completed at ``address`` that its program has not accepted (sock_diag)."""
-    return _sockdiag.queued_at(address)
+def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
+    """Whether ``address`` listens in this network namespace, and its accept queue (sock_diag)."""
+    return _sockdiag.listen_state(address)
+
+
+def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
+    """The peer of every established connection at ``address``, and whether it was accepted (sock_diag)."""
+    return _sockdiag.established_peers(address)
 
 
 def process_fds(proc: psutil.Process) -> Optional[int]:

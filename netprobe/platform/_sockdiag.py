@@ -2,8 +2,9 @@
 
 A listening socket's receive queue, as inet_diag reports it, is the number of connections the
 kernel completed that the program has not accepted yet (its send queue is the backlog). Asking
-for listening sockets only keeps the dump small however many connections the machine holds,
-where /proc/net/tcp would list every one of them. Imports on every OS; answers only on Linux.
+for listening sockets only, or (with a bytecode filter the kernel runs) for one port's
+established ones, keeps the dump small however many connections the machine holds, where
+/proc/net/tcp would list every one of them. Imports on every OS; answers only on Linux.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ import socket
 import struct
 from typing import NamedTuple, Optional
 
+from netprobe.platform._common import ListenState
+
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST, NLM_F_DUMP = 0x01, 0x300
 NLMSG_DONE, NLMSG_ERROR = 3, 2
-TCP_LISTEN = 10
+TCP_ESTABLISHED, TCP_LISTEN = 1, 10
+INET_DIAG_REQ_BYTECODE = 1
+INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE = 2, 3
+BC_OP = struct.Struct("=BBH")  # inet_diag_bc_op: code, yes (jump if true), no (jump if false)
+NLATTR = struct.Struct("=HH")  # length, type
+# A dump of many thousands of sockets comes in large parts.
+RECEIVE_BUFFER = 1 << 20
 NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, pid
 # inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (48 bytes).
 REQUEST = struct.Struct("=BBBBI48s")
@@ -34,16 +43,36 @@ class Listener(NamedTuple):
     backlog: int  # the most the queue holds
 
 
-def _request(family: int) -> bytes:
-    body = REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN, b"\0" * 48)
+class _Entry(NamedTuple):
+    host: str
+    port: int
+    peer_host: str
+    peer_port: int
+    rqueue: int
+    wqueue: int
+    inode: int  # 0 until a program accepts the connection (it then has a file)
+
+
+def _port_filter(port: int) -> bytes:
+    """An inet_diag bytecode attribute keeping only sockets whose local port is ``port`` (sport >= P and <= P)."""
+    program = (BC_OP.pack(INET_DIAG_BC_S_GE, BC_OP.size * 2, BC_OP.size * 4 + 4) + BC_OP.pack(0, 0, port)
+               + BC_OP.pack(INET_DIAG_BC_S_LE, BC_OP.size * 2, BC_OP.size * 2 + 4) + BC_OP.pack(0, 0, port))
+    return NLATTR.pack(NLATTR.size + len(program), INET_DIAG_REQ_BYTECODE) + program
+
+
+def _request(family: int, states: int, port: Optional[int]) -> bytes:
+    body = REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, states, b"\0" * 48)
+    if port is not None:
+        body += _port_filter(port)
     return NLMSG_HEADER.pack(NLMSG_HEADER.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
                              1, 0) + body
 
 
-def _parse(data: bytes, family: int) -> tuple[list[Listener], bool]:
-    """The listeners in one netlink reply buffer, and whether the dump is over."""
-    found: list[Listener] = []
+def _parse(data: bytes, family: int) -> tuple[list[_Entry], bool]:
+    """The sockets in one netlink reply buffer, and whether the dump is over."""
+    found: list[_Entry] = []
     offset = 0
+    width = 4 if family == socket.AF_INET else 16
     while offset + NLMSG_HEADER.size <= len(data):
         length, kind, _, _, _ = NLMSG_HEADER.unpack_from(data, offset)
         if length < NLMSG_HEADER.size:
@@ -53,39 +82,59 @@ def _parse(data: bytes, family: int) -> tuple[list[Listener], bool]:
         body = data[offset + NLMSG_HEADER.size: offset + length]
         if len(body) >= MESSAGE.size:
             fields = MESSAGE.unpack_from(body)
-            sport, src, rqueue, wqueue = fields[4], fields[6], fields[11], fields[12]
-            raw = src[:4] if family == socket.AF_INET else src
-            found.append(Listener(socket.inet_ntop(family, raw), struct.unpack(">H", sport)[0], rqueue, wqueue))
+            sport, dport, src, dst = fields[4], fields[5], fields[6], fields[7]
+            found.append(_Entry(socket.inet_ntop(family, src[:width]), struct.unpack(">H", sport)[0],
+                                socket.inet_ntop(family, dst[:width]), struct.unpack(">H", dport)[0],
+                                fields[11], fields[12], fields[14]))
         offset += (length + 3) & ~3
     return found, False
 
 
-def listeners() -> Optional[list[Listener]]:
-    """Every listening TCP socket of this network namespace, or None where the kernel cannot say."""
+def _dump(states: int, port: Optional[int] = None) -> Optional[list[_Entry]]:
+    """Every TCP socket of this network namespace in ``states`` (on local ``port``); None if the kernel cannot say."""
     family_netlink = getattr(socket, "AF_NETLINK", None)
     if family_netlink is None:
         return None
-    found: list[Listener] = []
+    found: list[_Entry] = []
     try:
         with socket.socket(family_netlink, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             for family in (socket.AF_INET, socket.AF_INET6):
-                sock.sendto(_request(family), (0, 0))
+                sock.sendto(_request(family, states, port), (0, 0))
                 done = False
                 while not done:
-                    part, done = _parse(sock.recv(65536), family)
+                    part, done = _parse(sock.recv(RECEIVE_BUFFER), family)
                     found += part
     except OSError:
         return None
     return found
 
 
-def queued_at(address: tuple[str, int]) -> Optional[int]:
-    """Connections completed but not accepted at ``address`` (its own listener, or one on every address)."""
+def listeners() -> Optional[list[Listener]]:
+    """Every listening TCP socket of this network namespace, or None where the kernel cannot say."""
+    found = _dump(1 << TCP_LISTEN)
+    if found is None:
+        return None
+    return [Listener(e.host, e.port, e.rqueue, e.wqueue) for e in found]
+
+
+def listen_state(address: tuple[str, int]) -> Optional[ListenState]:
+    """Whether ``address`` listens (on its own or on every address), and its listeners' queues added up."""
     found = listeners()
     if found is None:
         return None
     host, port = address
     wildcard = ("0.0.0.0", "::")
     mine = [entry for entry in found if entry.port == port and (entry.host == host or entry.host in wildcard)]
-    return sum(entry.queued for entry in mine) if mine else None
+    if not mine:
+        return ListenState(listening=False)
+    return ListenState(True, sum(entry.queued for entry in mine), sum(entry.backlog for entry in mine))
 
+
+def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
+    """The peer of every established connection at ``address``, and whether the server accepted it (or it is queued)."""
+    found = _dump(1 << TCP_ESTABLISHED, address[1])
+    if found is None:
+        return None
+    host = address[0]
+    return {(e.peer_host, e.peer_port): e.inode != 0 for e in found if e.port == address[1] and e.host == host}

@@ -254,10 +254,15 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
     return None
 
 
-# Whether listen_queue() can answer on this OS (a listener's accept queue from the kernel).
+# Whether listener_at() can answer on this OS (a listener's accept queue from the kernel).
 READS_LISTEN_QUEUE = False
 
 
-def listen_queue(address: tuple[str, int]) -> Optional[int]:
-    """Windows does not tell netprobe a listener's accept queue: None (unknown)."""
+def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
+    """Windows does not tell netprobe whether an address listens or its accept queue: None (unknown)."""
+    return None
+
+
+def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
+    """Windows does not tell netprobe which connections a server holds: None (unknown)."""
     return None

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from netprobe import platform
 from netprobe.errors import ServerGone
-from netprobe.platform import TcpCounters
+from netprobe.platform import ListenState, TcpCounters
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.status import ServerStatus
 from netprobe.sockets import is_loopback
@@ -22,24 +22,86 @@ QUEUE_GRACE = 1.0
 QUEUE_POLL = 0.05
 
 
-def settled_queue(addresses: list[tuple[str, int]], timeout: float, wait: Callable[[float], object]) -> Optional[int]:
-    """What is still queued at the listeners of ``addresses`` once a busy server had ``QUEUE_GRACE`` to drain it.
+class Unaccepted(NamedTuple):
+    """What a server on this machine has not accepted after a step, as its kernel tells it."""
 
-    Only listeners on this machine can be asked, and only where the kernel tells (Linux sock_diag);
-    None where it cannot be known. ``wait`` lets time pass (an inline server or gevent keeps working).
+    queued: int  # waiting in its listeners' accept queues, held by the client or not
+    dropped: int  # held by the client, with no socket at the server: its kernel dropped the handshake's last ACK
+    of_held: int  # how many the client counts as held are among them (queued or dropped)
+
+    @property
+    def total(self) -> int:
+        """Connections the kernel completed for the client that the server never took in."""
+        return self.queued + self.dropped
+
+
+def settled_unaccepted(addresses: list[tuple[str, int]], endpoints: Optional[list[tuple[str, int]]],
+                       answered: bool, timeout: float, wait: Callable[[float], object]) -> Optional[Unaccepted]:
+    """What the server has not accepted, once it had what time it needs to accept it.
+
+    Read from this machine's kernel (Linux sock_diag), so only for a server on this machine:
+    its listeners' accept queues and, where the holder says which connections it holds
+    (``endpoints``), each one's socket at the server: accepted (it has a file), queued, or none at
+    all (the server's kernel dropped the handshake's last ACK while the queue was full, and takes
+    it in only when the SYN-ACK is sent again). Where the holder cannot say, a connection that
+    ``answered`` its check was accepted; one only connected may be any of the queued.
+
+    Settled by evidence: until nothing is left, or nothing was accepted for ``QUEUE_GRACE`` while
+    no queue had room (the server stopped accepting), or ``timeout`` passed. None where unknown.
     """
     local = [a for a in addresses if is_loopback(a[0])]
     if not local:
         return None
-    deadline = time.monotonic() + min(timeout, QUEUE_GRACE)
+    started = last_progress = time.monotonic()
+    before: Optional[int] = None
     while True:
-        known = [q for q in (platform.listen_queue(a) for a in local) if q is not None]
-        if not known:
+        states = [state for state in (platform.listener_at(a) for a in local) if state is not None and state.listening]
+        if not states:
             return None
-        queued = sum(known)
-        if queued == 0 or time.monotonic() >= deadline:
-            return queued
+        queued = sum(state.queued for state in states)
+        found = _match(local, endpoints, queued) or Unaccepted(queued, 0, 0 if answered else queued)
+        now = time.monotonic()
+        if found.total == 0 or now - started >= timeout:
+            return found
+        if before is None or found.total < before:
+            last_progress = now
+        before = found.total
+        # A dropped handshake completes when the SYN-ACK is sent again (after 1 s, then 2 s ...):
+        # while a queue has room for it, it may still come.
+        room = found.dropped and any(state.queued < state.backlog for state in states)
+        if not room and now - last_progress >= QUEUE_GRACE:
+            return found
         wait(QUEUE_POLL)
+
+
+def _match(local: list[tuple[str, int]], endpoints: Optional[list[tuple[str, int]]],
+           queued: int) -> Optional[Unaccepted]:
+    """Each held connection (``endpoints``, its own addresses) against the server's sockets; None if unknown."""
+    if endpoints is None:
+        return None
+    accepted: dict[tuple[str, int], bool] = {}
+    for address in local:
+        known = platform.established_peers(address)
+        if known is None:
+            return None
+        accepted.update(known)
+    dropped = queued_held = 0
+    for endpoint in endpoints:
+        state = accepted.get(endpoint)
+        if state is None:
+            dropped += 1
+        elif not state:
+            queued_held += 1
+    return Unaccepted(queued, dropped, dropped + queued_held)
+
+
+def listener_state(addresses: list[tuple[str, int]]) -> Optional[ListenState]:
+    """The first listener of ``addresses`` on this machine, as its kernel tells it; None where unknown.
+
+    A remote target's listener is another kernel's, never read from here.
+    """
+    local = [a for a in addresses if is_loopback(a[0])]
+    return platform.listener_at(local[0]) if local else None
 
 
 def counter_deltas(before: Optional[TcpCounters],

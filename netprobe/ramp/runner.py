@@ -16,27 +16,28 @@ from typing import Optional
 from netprobe import platform
 from netprobe.clients.holder import ConnectionHolder
 from netprobe.clients.outcome import BatchOutcome
-from netprobe.clients.watch import Sweep
 from netprobe.errors import ChildStartError, ServerGone
 from netprobe.hostinfo import platform_info
 from netprobe.models import Prediction
 from netprobe.models.ramp import ProcessShare, RampResult, RampStep, StopInfo
 from netprobe.platform import TcpCounters
 from netprobe.ramp.budget import FdBudget, guard
-from netprobe.ramp.classify import classify_stop, refusal_of
-from netprobe.ramp.evidence import QUEUE_GRACE, counter_deltas, server_status, settled_queue
+from netprobe.ramp.evidence import (
+    counter_deltas,
+    server_status,
+)
 from netprobe.ramp.forecast import forecast
+from netprobe.ramp.judge import StepJudge
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler, peak_of
 from netprobe.ramp.shape import process_shares, start_holder, start_server, watch_cap, what_cannot_be_told
 from netprobe.ramp.verdict import ramp_ok, reached_at_stop, slowdown, verdict
 from netprobe.ramp_spec import RampSpec
 from netprobe.servers.handle import ServerHandle
-from netprobe.servers.status import ServerStatus
 from netprobe.signals import deferred, interrupt_once
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
-from netprobe.vocabulary import ServerKind, Side
+from netprobe.vocabulary import Side
 
 # A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
 BATCH_MAX = 1024
@@ -45,13 +46,15 @@ PAUSE_SLICE = 0.1  # a hold is waited in slices this long, so a stop asked meanw
 ProgressCallback = Callable[[RampStep, int], None]
 
 
-class _Run:
+class _Run(StepJudge):
     """One ramp's state, so cleanup can find whatever was started."""
 
     def __init__(self, spec: RampSpec, holder: Optional[ConnectionHolder] = None) -> None:
         self.spec = spec
         self.plan = RampPlan.build(spec.to, spec.step, spec.max)
         self.steps: list[RampStep] = []
+        #: Of what the holder holds, what the server had not accepted at the last step (its kernel says).
+        self.not_accepted = 0
         self.server: Optional[ServerHandle] = None
         self.given = holder  # a holder started elsewhere (a distributed ramp's workers)
         self.client: Optional[ConnectionHolder] = None
@@ -94,7 +97,7 @@ class _Run:
                         client.fd_floor = self.budget.above_select_cap(cap, self.plan.goal)
                     prediction = client.prediction() or forecast(
                         spec, self.server.waits_with, cap, self.server.soft_limit, sampler.me, sampler.server, facts,
-                        client.fd_floor is not None)
+                        client.fd_floor is not None, self.server.name)
                     sampler.start()
                     stop, last = self._steps(sampler, progress)
                     shares = process_shares(self.server, self.client) if spec.spread else None
@@ -105,7 +108,7 @@ class _Run:
                 except KeyboardInterrupt:
                     last = sampler.sample() if sampler else Sample()
                     stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", last)
-            reached = reached_at_stop(self.client.held if self.client is not None else 0, stop)
+            reached = reached_at_stop((self.client.held if self.client is not None else 0) - self.not_accepted, stop)
         finally:
             with deferred():
                 self.cleanup()
@@ -152,30 +155,24 @@ class _Run:
                     recheck = client.reverify(older, spec.timeout)
                     latencies += recheck.latencies_ms
             # Held means accepted and not closed: drop what the server closed since its check, and
-            # count what the kernel completed but the server never accepted (its listen queue).
-            swept = client.sweep_until_quiet(min(spec.timeout, QUEUE_GRACE), self._wait)
-            if swept.lost is not None and out.named is None:
-                out.named = swept.lost  # a process holding connections was lost while the step settled
-            unaccepted = self.unaccepted(spec.timeout)
+            # what the kernel completed but the server never accepted.
+            settled = self._settle(out)
             elapsed = time.perf_counter() - t0
             last = self._sample(sampler)
-            # Ask the server after every step, not only after a failure: a connection it answered
-            # at once and then had to shed (select's cap) looks verified from the client side.
-            status, gone = server_status(server)
-            limit = status.limit if status is not None else None
-            # The server's own count is exact where it has one; else what the client holds, less the queue.
-            held = min(client.held, limit.held) if limit is not None else client.held - (unaccepted or 0)
-            step, counters_before = self._record(out.verified, latencies, held, elapsed, last, counters_before)
+            step, counters_before = self._record(out.verified, latencies, settled.held, elapsed, last, counters_before)
             self.steps.append(step)
             if progress is not None:
                 progress(step, len(self.plan))
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
-            if failed is not None or gone is not None or limit is not None or swept.closed or unaccepted:
-                stop = self._name_stop(failed or out, status, gone, swept, unaccepted, held, last)
-                self._hold_at_stop()
-                return stop, last
-            if spec.hold:
+            if failed is None and spec.hold and not settled.broke:
                 self._pause(spec.hold)
+                # Checked again at the end of the hold: a server that was paused or slow answers now.
+                settled = self._settle(out)
+                self.steps[-1] = dataclasses.replace(step, connections=settled.held)
+            if failed is not None or settled.broke:
+                stop = self._name_stop(failed or out, settled, last, step.listen_overflows)
+                self._hold_at_stop(out)
+                return stop, last
         return None, last
 
     def _record(self, verified: int, latencies: list[float], held: int, elapsed: float, last: Sample,
@@ -195,48 +192,14 @@ class _Run:
         )
         return step, counters_after
 
-    def _name_stop(self, failed: BatchOutcome, status: Optional[ServerStatus], gone: Optional[str], swept: Sweep,
-                   unaccepted: Optional[int], held: int, last: Sample) -> StopInfo:
-        """The stop of a step: named from the server's account first, then what the holder saw."""
-        named = classify_stop(failed, status, gone, self.spec.timeout, swept, unaccepted, held)
-        stop = self._stop(named.reason, named.side, named.errno, named.message, last)
-        stop.said, stop.unaccepted = swept.said, unaccepted or None
-        refusal = refusal_of(swept, failed)
-        if refusal is not None:
-            stop.setting, stop.remedy = f"{refusal.server} {refusal.setting}", refusal.remedy
-        elsewhere = failed.named  # named on the machine that met it: its remedy is that machine's
-        if elsewhere is not None and elsewhere.reason == stop.reason:
-            stop.remedy, stop.worker = elsewhere.remedy, elsewhere.worker
-            stop.said, stop.setting = stop.said or elsewhere.said, stop.setting or elsewhere.setting
-        if status is not None and status.limit is not None:
-            stop.server_held = status.limit.held
-        return stop
-
-    def _hold_at_stop(self) -> None:
-        """With --hold, hold the failing step too: the server stays in the state that broke it, for a look."""
+    def _hold_at_stop(self, out: BatchOutcome) -> None:
+        """With --hold, hold the failing step too, for a look; then count again what the server still holds."""
         if self.spec.hold:
             try:
                 self._pause(self.spec.hold)
             except KeyboardInterrupt:
-                pass  # the stop is already named; the signal ends the hold, and the run ends as it would
-
-    def unaccepted(self, timeout: float) -> Optional[int]:
-        """Connections completed at the server's listeners that it has not accepted, once it had time to.
-
-        Read from the kernel where this machine's kernel can tell (Linux sock_diag) and the server
-        is on this machine; None where it cannot be known. A busy server drains its queue within
-        moments: only what is still queued after ``QUEUE_GRACE`` (or the timeout) counts.
-        """
-        assert self.server is not None
-        return settled_queue(self.server.addresses, timeout, self._wait)
-
-    def _wait(self, seconds: float) -> None:
-        """Let ``seconds`` pass; an inline server (this thread) or the holder keeps working meanwhile."""
-        assert self.server is not None and self.client is not None
-        if self.server.step is not None:
-            self.server.step(seconds)
-        else:
-            self.client.wait(seconds)
+                return  # the stop is already named; the signal ends the hold, and the run ends as it would
+            self._settle(out)
 
     def _pause(self, seconds: float) -> None:
         """Hold for ``seconds`` in slices, so that a stop asked of the holder ends the hold at once."""
@@ -255,25 +218,6 @@ class _Run:
         if usage is None:
             return sample
         return dataclasses.replace(sample, client_fds=usage[0], client_rss=usage[1], client_cpu=None)
-
-    def _stop(self, reason: StopReason, side: Side, errno_name: Optional[str], message: str,
-              sample: Sample) -> StopInfo:
-        return StopInfo(
-            reason=reason, side=side, errno=errno_name, message=message,
-            at_connections=self.client.held if self.client is not None else 0,
-            client_fds=sample.client_fds, server_fds=sample.server_fds,
-            remedy=platform.remedy(reason, side, self.budget.hard, self._soft_of(side),
-                                   self.spec.backend.takes_selector or self.spec.target_address is not None),
-        )
-
-    def _soft_of(self, side: Side) -> Optional[int]:
-        """The soft fd limit of the side that met a limit, where netprobe knows it."""
-        kind = self.server.kind if self.server is not None else ServerKind.EXTERNAL
-        if side == Side.SERVER and kind in (ServerKind.CHILD, ServerKind.GROUP):
-            return self.server.soft_limit if self.server is not None else None  # a group's members share one
-        if side == Side.CLIENT or kind == ServerKind.IN_PROCESS:
-            return platform.fd_limits()[0]
-        return None
 
     def cleanup(self) -> None:
         """Close every socket, reap the server, restore the fd limit: whatever happened before."""

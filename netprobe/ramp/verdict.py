@@ -20,17 +20,17 @@ SERVER_LIMITS = frozenset({StopReason.CLOSED_BY_SERVER, StopReason.STOPPED_ACCEP
 
 
 def reached_at_stop(held: int, stop: Optional[StopInfo]) -> int:
-    """What a ramp held when it stopped: what its holder holds, checked against the server's own account.
+    """What a ramp held when it stopped: what its holder holds that the server accepted, against the server's count.
 
-    Where the server counted what it held when its limit struck, that count binds (a connection it
-    answered at once and shed a moment later looks verified to the client); else connections the
-    kernel completed that the server never accepted (its listen queue) are not held.
+    ``held`` already leaves out what the holder counts but the server never accepted (the kernel
+    said so after the step; ``evidence.settled_unaccepted``). Where the server counted what it
+    held when its limit struck, that count binds too (a connection it answered at once and shed a
+    moment later looks verified to the client).
     """
-    if stop is None:
+    held = max(0, held)
+    if stop is None or stop.server_held is None:
         return held
-    if stop.server_held is not None:
-        return min(held, stop.server_held)
-    return max(0, held - (stop.unaccepted or 0))
+    return min(held, stop.server_held)
 
 
 def ramp_ok(to: Optional[int], goal: int, reached: int, stop: Optional[StopInfo]) -> bool:
