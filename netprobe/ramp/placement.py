@@ -6,6 +6,7 @@ import threading
 from typing import Optional
 
 from netprobe.errors import ServerGone
+from netprobe.ramp.target import TargetProcesses
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.registry import BackendSpec, ServerOptions
 from netprobe.servers.status import ServerStatus
@@ -61,12 +62,22 @@ class InProcessServer(ServerHandle):
 
 
 class ExternalTarget(ServerHandle):
-    """A server netprobe did not start: only the client side can be observed."""
+    """A server netprobe did not start: its counters are its own; on this machine, its processes can be read."""
 
     kind = ServerKind.EXTERNAL
 
-    def __init__(self, address: tuple[str, int]) -> None:
+    def __init__(self, address: tuple[str, int], processes: Optional[TargetProcesses] = None) -> None:
         self.addresses = [address]
+        self.processes = processes
+        if processes is not None:
+            self.pid = processes.pids[0]
+            if len(processes.pids) == 1:  # a limit per process: one process's is the server's
+                self.soft_limit, self.name = processes.soft_limit, processes.name
+
+    @property
+    def pids(self) -> list[int]:
+        """The processes listening at its address, where this machine's kernel named them."""
+        return self.processes.pids if self.processes is not None else []
 
     def status(self) -> Optional[ServerStatus]:
         """Nothing: netprobe cannot see another program's counters."""

@@ -16,6 +16,7 @@ from netprobe.models.ramp import ProcessShare
 from netprobe.probes import probe_of
 from netprobe.ramp.placement import ExternalTarget, InProcessServer
 from netprobe.ramp.processes import CLIENT_FD_RESERVE, busiest_share, local_sources
+from netprobe.ramp.target import find_target_processes
 from netprobe.ramp_spec import Address, RampSpec
 from netprobe.selector_catalog import NO_CAP
 from netprobe.servers.handle import ServerHandle
@@ -29,7 +30,7 @@ PAYLOAD = b"netprobe ping\n"
 def start_server(spec: RampSpec, goal: int, notes: list[Note]) -> ServerHandle:
     """The ramp's server, ready for ``goal`` connections: the external target, one in this process, or children."""
     if spec.target_address is not None:
-        return ExternalTarget(spec.target_address)
+        return ExternalTarget(spec.target_address, find_target_processes(spec.target_address, notes))
     if spec.in_process:
         return InProcessServer(spec.backend, spec.server_options, spec.ports, spec.client.drives_inline_server)
     if spec.server_processes > 1:

@@ -23,6 +23,8 @@ class ServerHandle(ABC):
     def pids(self) -> list[int]:
         """Every process of the server (one, several for a group, none for a server not netprobe's)."""
         return [self.pid] if self.pid is not None else []
+    #: What to call it in a prediction ("redis-server"), where it is a program on this machine not netprobe's.
+    name: Optional[str] = None
     #: Its process's soft fd limit, and what it was before the server raised it.
     soft_limit: Optional[int] = None
     raised_from: Optional[int] = None

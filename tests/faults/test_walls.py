@@ -1,0 +1,18 @@
+"""Each wall of the fault matrix, injected for real, is named with its reason, side, count and remedy."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.cases import CASE_NAMES, CASES
+from tests.faults.harness import cannot_inject, run_case
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_NAMES)
+def test_the_wall_is_named_for_what_was_injected(case):
+    why_not = cannot_inject(case)
+    if why_not is not None:
+        pytest.skip(why_not)
+    outcome = run_case(case)
+    assert not outcome.mismatches(case), (case.wall, outcome.mismatches(case),
+                                          outcome.document.get("verdict"), outcome.stop.get("message"))
