@@ -230,8 +230,11 @@ KINDS: tuple[StopKind, ...] = (
                      "vm.max_map_count, lower the stack size (threading.stack_size), or use an event-loop backend",
         }),
     StopKind(
-        StopReason.SERVER_EXITED, "the server process died", "server",
-        "the server process died: read its exit status and stderr above"),
+        StopReason.SERVER_EXITED, "the server process died (for a server on this machine, with the kernel's "
+        "line where the OOM killer ended it)", "server",
+        "the server process died: read its exit status and stderr; where the OOM killer ended it, raise its "
+        "memory limit (the cgroup's memory limit, systemd's MemoryMax=, docker --memory) or spend less per "
+        "connection"),
     StopKind(
         StopReason.WORKER_LOST,
         "a process holding connections stopped answering: a distributed ramp's worker (killed, network lost) "

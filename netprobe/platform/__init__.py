@@ -36,8 +36,9 @@ CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
-    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers", "readable_by_others",
-    "share_port", "kernel_slab_bytes", "compatibility_layer", "peer_left_before_accept",
+    "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers",
+    "oom_kill_message", "readable_by_others", "share_port", "kernel_slab_bytes", "compatibility_layer",
+    "peer_left_before_accept",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
@@ -72,6 +73,7 @@ can_bind_loopback_aliases = _impl.can_bind_loopback_aliases
 tcp_counters = _impl.tcp_counters
 listener_at = _impl.listener_at
 established_peers = _impl.established_peers
+oom_kill_message = _impl.oom_kill_message
 readable_by_others = _impl.readable_by_others
 share_port = _impl.share_port
 kernel_slab_bytes = _impl.kernel_slab_bytes

@@ -179,3 +179,8 @@ def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
 def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
     """macOS does not tell netprobe which connections a server holds: None (unknown)."""
     return None
+
+
+def oom_kill_message(pid: int) -> Optional[str]:
+    """macOS keeps no kernel log netprobe reads for an out-of-memory kill: None (unknown)."""
+    return None

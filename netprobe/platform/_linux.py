@@ -213,3 +213,31 @@ def process_fds(proc: psutil.Process) -> Optional[int]:
 def can_bind_loopback_aliases() -> bool:
     """Linux routes all of 127.0.0.0/8 to lo, so any of it can be a source address."""
     return True
+
+
+# The kernel's log is read for an OOM kill only this far back (records, newest last).
+KMSG_RECORDS = 20_000
+
+
+def oom_kill_message(pid: int) -> Optional[str]:
+    """The kernel's "Killed process PID ..." line where the OOM killer ended ``pid``; None if unseen or unreadable."""
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None  # not root, or no kernel log here
+    found: Optional[str] = None
+    try:
+        for _ in range(KMSG_RECORDS):
+            try:
+                record = os.read(fd, 8192)
+            except BlockingIOError:
+                break
+            except OSError:
+                continue  # EPIPE: records overwritten while reading; go on with the next
+            text = record.decode("utf-8", "replace")
+            message = text.split(";", 1)[-1].strip()
+            if message.startswith(f"Killed process {pid} ") or f"Killed process {pid} (" in message:
+                found = message
+    finally:
+        os.close(fd)
+    return found

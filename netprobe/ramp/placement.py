@@ -80,7 +80,10 @@ class ExternalTarget(ServerHandle):
         return self.processes.pids if self.processes is not None else []
 
     def status(self) -> Optional[ServerStatus]:
-        """Nothing: netprobe cannot see another program's counters."""
+        """Nothing: netprobe cannot see another program's counters; raises ServerGone once its processes are gone."""
+        gone = self.processes.gone() if self.processes is not None else None
+        if gone is not None:
+            raise ServerGone(gone)
         return None
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from netprobe import platform
 from netprobe.common_records import Note
 from netprobe.sockets import is_loopback
 
@@ -29,6 +30,32 @@ class TargetProcesses:
     def pids(self) -> list[int]:
         """Their process ids, lowest first (a master before its workers)."""
         return [proc.pid for proc in self.procs]
+
+    def gone(self) -> Optional[str]:
+        """Why the server is gone, once none of its processes runs (the OOM killer's line where the kernel logged
+        it); None while one runs."""
+        if self._alive():
+            return None
+        pid = self.procs[0].pid
+        for proc in self.procs:
+            killed = platform.oom_kill_message(proc.pid)
+            if killed is not None:
+                return f"{self.name} (pid {pid}) was killed for memory: {killed}"
+        return f"{self.name} (pid {pid}) exited"
+
+    def _alive(self) -> list[psutil.Process]:
+        import psutil
+
+        alive = []
+        for proc in self.procs:
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.NoSuchProcess:
+                continue
+            except (psutil.Error, OSError):
+                alive.append(proc)  # cannot tell (this process at its own fd limit): not gone on no evidence
+        return alive
 
 
 def find_target_processes(address: tuple[str, int], notes: list[Note]) -> Optional[TargetProcesses]:

@@ -7,7 +7,7 @@ from typing import Optional
 from netprobe.models import Prediction
 from netprobe.models.ramp import RampStep, StopInfo
 from netprobe.stats import percentiles
-from netprobe.stops import StopReason, finds_wall
+from netprobe.stops import NETWORK_STOPS, StopReason, finds_wall
 from netprobe.vocabulary import Placement
 
 # |predicted - reached| within this many connections counts as "as predicted".
@@ -60,8 +60,12 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
         return f"{head} (predicted ceiling {predicted})."
     if pred.max_connections is None:
         return f"{head}; no prediction to compare."
+    if stop.reason in NETWORK_STOPS:
+        return (f"{head}: turned away, not by a capacity limit of either end "
+                f"(predicted ceiling {predicted}); the remedy below says where.")
     if stop.reason in SERVER_LIMITS and pred.placement in ("target", "workers"):
-        return f"{head}: the server's own limit, below the clients' ceiling ({predicted})."
+        where = "at" if abs(reached - pred.max_connections) <= PREDICTION_SLACK else "below"
+        return f"{head}: the server's own limit, {where} the predicted ceiling ({predicted}).{_own_fds(stop, reached)}"
     gap = reached - pred.max_connections
     if stop.reason == pred.binding_limit and abs(gap) <= PREDICTION_SLACK:
         return f"{head}, as predicted ({predicted})."
@@ -72,6 +76,16 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
         return f"{head}; predicted {predicted}, {abs(gap):,} {'fewer' if gap < 0 else 'more'}.{why}"
     return (f"{head}, before the predicted limit ({predicted}): something not in the prediction "
             "struck first; the remedy below applies to what did.")
+
+
+def _own_fds(stop: StopInfo, reached: int) -> str:
+    """What of a server's cap its own descriptors take, where its process was read: " It had 100 fds open ..."."""
+    fds = stop.server_fds
+    if fds is None or fds <= reached:
+        return ""
+    return (f" It had {fds:,} fds open holding {reached:,} of these connections: {fds - reached:,} are its own "
+            "(listeners, logs, internal pipes, other clients), and a cap on its connections or descriptors "
+            "(memcached -c, nginx worker_connections) counts them too.")
 
 
 def slowdown(steps: list[RampStep]) -> Optional[str]:

@@ -40,6 +40,7 @@ class Case:
     setting: Optional[str] = None  # the server setting the stop must name
     needs: tuple[str, ...] = ()  # programs the case runs
     host_wide: bool = False  # its setting is the host's: only when asked, alone
+    host_sysctls: tuple[tuple[str, str], ...] = ()  # the host's settings for the run, restored after
 
 
 def _firewall(chain: str, rule: str) -> str:
@@ -125,6 +126,9 @@ CASES: tuple[Case, ...] = (
     Case("external-server-fd-limit", "netprobe serve under RLIMIT_NOFILE 200",
          (*TARGET, "--to", "400", "--step", "50", "--timeout", "2"), "fd_limit", "server", (150, 200),
          servers=(("prlimit", "--nofile=200", *SERVE),), needs=("prlimit",)),
+    Case("server-out-of-memory", "a memory cgroup of 40 MiB around netprobe serve",
+         (*TARGET, "--to", "60000", "--step", "5000"), "server_exited", "server", (0, 60000), servers=(SERVE,),
+         cgroup=("memory", "memory.limit_in_bytes", "40M"), cgroup_holds="server", remedy="memory limit"),
     Case("select-cap", "the select backend at FD_SETSIZE", ("--backend", "select", "--to", "1500", "--step", "250"),
          "select_limit", "server", (1000, 1023), remedy="epoll"),
     Case("thread-limit", "cgroup pids.max 60 around a ramp of the threads backend",
@@ -162,8 +166,25 @@ CASES: tuple[Case, ...] = (
          (*TARGET, "--to", "200", "--step", "25", "--timeout", "2", "--verify", "connect"),
          "backlog", "server", (5, 24), needs=("socat",), servers=(_SOCAT_ECHO,), remedy="backlog"),
     # --- host-wide settings: only when asked, alone
-    Case("tcp-memory-pressure", "net.ipv4.tcp_mem lowered (host-wide)", (*TARGET, "--to", "4000"), "memory",
-         "system", (1, 4000), servers=(SERVE,), host_wide=True),
+    Case("tcp-memory-pressure", "net.ipv4.tcp_mem of 50/60/70 pages (host-wide)",
+         (*TARGET, "--to", "4000", "--step", "500", "--timeout", "2"), "memory", "system", (1, 4000),
+         servers=(SERVE,), host_wide=True, host_sysctls=(("net.ipv4.tcp_mem", "50 60 70"),)),
 )
 
 CASE_NAMES = [case.name for case in CASES]
+
+
+def docs_table() -> str:
+    """The matrix of docs/walls.md, in markdown: each case, what it injects, and what netprobe must say."""
+    rows = ["| case | wall injected | netprobe names | side | count | verified |", "|---|---|---|---|---|---|"]
+    for case in CASES:
+        low, high = case.reached
+        count = f"{low:,}" if low == high else f"{low:,}-{high:,}"
+        verified = ("known gap: only with `--host-wide`; idle connections never meet it" if case.host_wide
+                    else "Linux, in CI (a network namespace per case)")
+        rows.append(f"| `{case.name}` | {case.wall} | `{case.reason}` | {case.side} | {count} | {verified} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(docs_table(), end="")

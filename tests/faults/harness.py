@@ -152,6 +152,7 @@ class Outcome:
 @contextmanager
 def injected(case: Case) -> Iterator[tuple[Namespace, Optional[Cgroup], Path]]:
     """The namespace, cgroup and scratch directory of ``case``, with its servers up; all removed after."""
+    restore = [(key, Path("/proc/sys", *key.split(".")).read_text().strip()) for key, _ in case.host_sysctls]
     ns = Namespace()
     group: Optional[Cgroup] = None
     servers: list[subprocess.Popen[bytes]] = []
@@ -164,16 +165,20 @@ def injected(case: Case) -> Iterator[tuple[Namespace, Optional[Cgroup], Path]]:
         for name, text in case.files:
             (scratch / name).write_text(fill(text, scratch))
         for number, command in enumerate(case.servers):
-            argv = [fill(part, scratch) for part in command]
+            argv = ns.argv([fill(part, scratch) for part in command])
             if number == 0 and group is not None and case.cgroup_holds == "server":
-                argv = group.wrap(argv)
-            servers.append(subprocess.Popen(ns.argv(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                argv = group.wrap(argv)  # joined outside: `ip netns exec` mounts a sysfs without the cgroups
+            servers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         if case.servers:
             ns.wait_listening(PORT)
         if case.nft:
             ns.firewall(case.nft)
+        for key, value in case.host_sysctls:
+            _run(["sysctl", "-q", "-w", f"{key}={value}"])
         yield ns, group, scratch
     finally:
+        for key, value in restore:
+            _run(["sysctl", "-q", "-w", f"{key}={value}"])
         for proc in servers:
             if proc.poll() is None:
                 proc.kill()

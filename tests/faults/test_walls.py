@@ -16,3 +16,14 @@ def test_the_wall_is_named_for_what_was_injected(case):
     outcome = run_case(case)
     assert not outcome.mismatches(case), (case.wall, outcome.mismatches(case),
                                           outcome.document.get("verdict"), outcome.stop.get("message"))
+    if case.cgroup is not None and case.cgroup[0] == "memory":
+        assert "Killed process" in outcome.stop["message"]  # the kernel's own word, read from its log
+
+
+def test_the_walls_page_lists_every_case_as_the_case_list_says():
+    from pathlib import Path
+
+    from tests.faults.cases import docs_table
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "walls.md").read_text(encoding="utf-8")
+    assert docs_table() in page, "docs/walls.md's matrix is stale: run python -m tests.faults.cases"
