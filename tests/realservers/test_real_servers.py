@@ -358,3 +358,25 @@ def test_local_workers_connect_from_127_0_0_1_while_its_ports_suffice(guarded_re
                                                                 "--step", "300", "--hold", HOLD])
     assert status == 0 and result["reached"] == 600, result["verdict"]
     assert _held_at_the_end(held) == 600
+
+
+def test_a_server_paused_through_the_last_step_is_never_reported_reached(redis):
+    """SIGSTOP redis (maxclients CAP) from before the last step into its hold: its queue then its cap tell."""
+    import os
+    import signal
+
+    to = CAP + CAP // 5
+    step = to // 3  # steps at about 0.4, 2.4 and 4.4 s: redis is paused from the second's hold into the third's
+    pause = threading.Timer(3.0, os.kill, (redis.proc.pid, signal.SIGSTOP))
+    resume = threading.Timer(5.5, os.kill, (redis.proc.pid, signal.SIGCONT))
+    pause.start()
+    resume.start()
+    try:
+        result, status, held = _ramp_while_counting(redis, ["--to", str(to), "--step", str(step), "--hold", "2"])
+    finally:
+        pause.cancel()
+        resume.cancel()
+        os.kill(redis.proc.pid, signal.SIGCONT)
+    assert status == 1 and not result["ok"] and result["stop"]["side"] == "server", result["verdict"]
+    assert result["reached"] <= CAP and all(s["connections"] <= CAP for s in result["steps"]), result["steps"]
+    assert abs(result["reached"] - _held_at_the_end(held)) <= 0.02 * CAP, (result["reached"], held[-10:])
