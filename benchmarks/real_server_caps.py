@@ -46,8 +46,8 @@ def wait_listening(port: int) -> None:
             time.sleep(0.05)
 
 
-def ramp(port: int, args: list[str], count: Count) -> tuple[int, dict, Optional[int]]:
-    """Ramp the server at ``port`` while sampling its own count; (exit status, result, its peak)."""
+def ramp(port: int, args: list[str], count: Count, before: int) -> tuple[int, dict, Optional[int]]:
+    """Ramp the server at ``port`` while sampling its own count; (exit status, result, its count in the final hold)."""
     samples: list[Optional[int]] = []
     done = threading.Event()
 
@@ -61,29 +61,79 @@ def ramp(port: int, args: list[str], count: Count) -> tuple[int, dict, Optional[
                            "--format", "json", "--hold", "2", *args], capture_output=True, text=True, cwd=ROOT)
     done.set()
     sampler.join()
-    seen = [v for v in samples if v is not None]
-    return proc.returncode, json.loads(proc.stdout), max(seen) if seen else None
+    return proc.returncode, json.loads(proc.stdout), final_plateau([v for v in samples if v is not None], before)
 
 
-def measure(name: str, argv: list[str], port: int, count: Count, args: list[str]) -> str:
-    """Start a server, ramp it, stop it; return its markdown row."""
+def final_plateau(seen: list[int], before: int) -> Optional[int]:
+    """The server's count while the ramp held its last step: the last value it kept for half a second (5 samples)."""
+    last: Optional[int] = None
+    value, length = None, 0
+    for reading in seen:
+        length = length + 1 if reading == value else 1
+        value = reading
+        if length == 5 and reading > before:
+            last = reading
+    return last
+
+
+def measure(name: str, argv: list[str], port: int, count: Optional[Count], args: list[str]) -> str:
+    """Start a server, ramp it, stop it; return its markdown row. No ``count``: the kernel's count of its sockets."""
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if count is None:
+        count = kernel_count(server.pid, port)
     try:
         wait_listening(port)
         time.sleep(0.3)
         before = count() or 0
-        status, result, peak = ramp(port, args, count)
+        status, result, final = ramp(port, args, count, before)
     finally:
         server.terminate()
         server.wait()
     stop = result["stop"] or {}
-    theirs = "?" if peak is None else f"{peak - before:,}"
+    theirs = None if final is None else final - before
+    agrees = "?" if theirs is None else ("yes" if abs(result["reached"] - theirs) <= 0.02 * max(1, theirs) else "NO")
     return (f"| {name} | {' '.join(args)} | {status} | {result['reached']:,} | {stop.get('reason', 'reached')} | "
-            f"{stop.get('setting') or ''} | {theirs} |")
+            f"{stop.get('setting') or ''} | {'?' if theirs is None else f'{theirs:,}'} | {agrees} |")
+
+
+def kernel_count(pid: int, port: int) -> Count:
+    """For a server that does not count its clients: the kernel's established sockets of its process on ``port``."""
+    import psutil
+
+    proc = psutil.Process(pid)
+
+    def count() -> Optional[int]:
+        try:
+            return sum(1 for c in proc.net_connections("tcp")
+                       if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+        except psutil.Error:
+            return None
+
+    return count
 
 
 def main() -> int:
-    """Every row of the table, each server fresh."""
+    """Every row of the table, each server fresh; with ``--busy N``, beside N busy loops, ``--runs R`` times."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Real servers at their caps, netprobe's count beside theirs.")
+    parser.add_argument("--busy", type=int, default=0, help="busy loops (one process each) running beside")
+    parser.add_argument("--runs", type=int, default=1, help="how many times to run the table")
+    options = parser.parse_args()
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(options.busy)]
+    try:
+        for run in range(options.runs):
+            print(f"\nrun {run + 1} of {options.runs}, beside {options.busy} busy loops")
+            table()
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+    return 0
+
+
+def table() -> None:
+    """One table: every server, fresh."""
     rows = []
     port = free_port()
     rows.append(measure("memcached -c 500", ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-c", "500",
@@ -121,10 +171,15 @@ def main() -> int:
                                                          "daemon off;"], port,
                         _Line(port, b"GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n", _field(b"Active connections: "),
                               b"Waiting"), ["--to", "1000"]))
-    print("| server and cap | ramp | exit | netprobe held | stop | setting named | server's own peak |")
-    print("|---|---|---|---|---|---|---|")
+    folder, port = tempfile.mkdtemp(), free_port()
+    Path(folder, "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nmax_connections 200\n"
+                                              "allow_anonymous true\npersistence false\n")
+    rows.append(measure("mosquitto max_connections 200", ["mosquitto", "-c", f"{folder}/mosquitto.conf"], port, None,
+                        ["--to", "600", "--verify", "connect"]))
+    print("| server and cap | ramp | exit | netprobe held | stop | setting named | server's own, final hold | "
+          "within 2% |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    return 0
 
 
 if __name__ == "__main__":
