@@ -27,6 +27,10 @@ class Probe:
     ok: Callable[[bytes], bool]
     summary: str
     asks: str = ""  # the request in a word or two, for the help ("PING")
+    #: Whether the request may be sent again on a connection it already checked; a handshake may not
+    #: (a PostgreSQL server closes a connection that starts twice): such a connection is re-checked
+    #: only by the sweep that notices the server closing it.
+    repeatable: bool = True
 
 
 def _line(reply: bytes) -> bool:
@@ -37,6 +41,22 @@ def _headers(reply: bytes) -> bool:
     return b"\r\n\r\n" in reply or len(reply) >= MAX_REPLY
 
 
+def _postgres_startup() -> bytes:
+    """A protocol 3.0 StartupMessage for user and database "netprobe": any PostgreSQL answers it at once."""
+    body = (196608).to_bytes(4, "big") + b"user\0netprobe\0database\0netprobe\0\0"
+    return (len(body) + 4).to_bytes(4, "big") + body
+
+
+def _postgres_message(reply: bytes) -> bool:
+    """Whether the first backend message (type byte, then its length) is whole."""
+    return (len(reply) >= 5 and len(reply) >= 1 + int.from_bytes(reply[1:5], "big")) or len(reply) >= MAX_REPLY
+
+
+def _postgres_served(reply: bytes) -> bool:
+    """An authentication request, or any error but "too many connections" (SQLSTATE 53300): the server serves it."""
+    return reply[:1] == b"R" or (reply[:1] == b"E" and b"C53300\0" not in reply)
+
+
 PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("redis", b"PING\r\n", _line, lambda r: r.startswith(b"+PONG"), "redis PING, answered +PONG", "PING"),
     Probe("memcached", b"version\r\n", _line, lambda r: r.startswith(b"VERSION "),
@@ -44,6 +64,10 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
     Probe("http", b"HEAD / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: netprobe\r\n\r\n", _headers,
           lambda r: r.startswith(b"HTTP/1.") and r[9:10] in b"1234", "HTTP HEAD /, answered by any status below 500",
           "HEAD /"),
+    Probe("postgres", _postgres_startup(), _postgres_message, _postgres_served,
+          "PostgreSQL startup message, answered by an authentication request or an error but too many clients "
+          "(the server then waits for a password up to its authentication_timeout, 60 s by default)",
+          "startup", repeatable=False),
 )}
 
 

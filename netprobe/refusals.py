@@ -53,6 +53,9 @@ REFUSALS: tuple[Refusal, ...] = (
             StopReason.ACCESS_DENIED),
     Refusal("too many open connections", "memcached", "-c",
             "start memcached with a larger -c N (and an fd limit above N)"),
+    Refusal("remaining connection slots are reserved", "PostgreSQL", "max_connections",
+            "raise max_connections in postgresql.conf (superuser_reserved_connections of it are kept for "
+            "superusers), or put a pooler (PgBouncer) in front"),
     Refusal("sorry, too many clients already", "PostgreSQL", "max_connections",
             "raise max_connections in postgresql.conf, or put a pooler (PgBouncer) in front"),
     Refusal("too many connections", "MySQL/MariaDB", "max_connections",

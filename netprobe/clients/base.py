@@ -61,7 +61,9 @@ class Client(ConnectionHolder):
         sock.bind((src, 0))
 
     def sample(self, count: int, exclude_newest: int) -> list[Any]:
-        """Pick up to ``count`` older verified connections to check again."""
+        """Pick up to ``count`` older verified connections to check again (none where the check is a handshake)."""
+        if self.probe is not None and not self.probe.repeatable:
+            return []
         older = self.verified[: max(0, len(self.verified) - exclude_newest)]
         return random.sample(older, min(count, len(older)))
 

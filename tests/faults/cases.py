@@ -39,6 +39,7 @@ class Case:
     remedy: Optional[str] = None  # words the remedy must contain
     setting: Optional[str] = None  # the server setting the stop must name
     needs: tuple[str, ...] = ()  # programs the case runs
+    setup: tuple[tuple[str, ...], ...] = ()  # commands run on the host before the servers start
     host_wide: bool = False  # its setting is the host's: only when asked, alone
     host_sysctls: tuple[tuple[str, str], ...] = ()  # the host's settings for the run, restored after
 
@@ -165,6 +166,15 @@ CASES: tuple[Case, ...] = (
     Case("socat-backlog-burst", "socat's listen() backlog of 5 against bursts of 25 bare connects",
          (*TARGET, "--to", "200", "--step", "25", "--timeout", "2", "--verify", "connect"),
          "backlog", "server", (5, 24), needs=("socat",), servers=(_SOCAT_ECHO,), remedy="backlog"),
+    # Connections waiting to authenticate hold a slot each: superuser_reserved_connections binds only after.
+    Case("postgres-max-connections", "PostgreSQL max_connections 20, clients at its password prompt",
+         (*TARGET, "--probe", "postgres", "--to", "60", "--step", "10"), "closed_by_server", "server", (20, 20),
+         setting="PostgreSQL max_connections", needs=("runuser", "{pgbin}/postgres"),
+         setup=(("install", "-d", "-o", "postgres", "{dir}/pg"),
+                ("runuser", "-u", "postgres", "--", "{pgbin}/initdb", "-D", "{dir}/pg", "-U", "postgres",
+                 "--auth-host=scram-sha-256", "--auth-local=trust")),
+         servers=(("runuser", "-u", "postgres", "--", "{pgbin}/postgres", "-D", "{dir}/pg", "-p", "{port}", "-k",
+                   "{dir}/pg", "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=20"),)),
     # --- host-wide settings: only when asked, alone
     Case("tcp-memory-pressure", "net.ipv4.tcp_mem of 50/60/70 pages (host-wide)",
          (*TARGET, "--to", "4000", "--step", "500", "--timeout", "2"), "memory", "system", (1, 4000),

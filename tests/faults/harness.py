@@ -37,8 +37,8 @@ def cannot_inject(case: Case) -> Optional[str]:
     if os.geteuid() != 0:
         return "making network namespaces needs root"
     for tool in ("ip", *(["nft"] if case.nft else []), *(["prlimit"] if case.nofile else []), *case.needs):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
+        if shutil.which(fill(tool)) is None:
+            return f"{os.path.basename(tool)} is not installed"
     if case.cgroup is not None and not (CGROUP_ROOT / case.cgroup[0]).is_dir():
         return f"no cgroup v1 {case.cgroup[0]} controller at {CGROUP_ROOT / case.cgroup[0]}"
     if case.host_wide:
@@ -164,6 +164,10 @@ def injected(case: Case) -> Iterator[tuple[Namespace, Optional[Cgroup], Path]]:
             group = Cgroup(*case.cgroup)
         for name, text in case.files:
             (scratch / name).write_text(fill(text, scratch))
+        if case.setup:
+            scratch.chmod(0o755)  # a server that runs as its own user reads its files here
+        for command in case.setup:
+            _run([fill(part, scratch) for part in command])
         for number, command in enumerate(case.servers):
             argv = ns.argv([fill(part, scratch) for part in command])
             if number == 0 and group is not None and case.cgroup_holds == "server":
@@ -212,8 +216,15 @@ def run_case(case: Case) -> Outcome:
 
 def fill(text: str, scratch: Optional[Path] = None) -> str:
     """``text`` with the case's placeholders filled: {port}, {dir} (its scratch directory), {python}."""
-    text = text.replace("{port}", str(PORT)).replace("{python}", sys.executable)
+    text = text.replace("{port}", str(PORT)).replace("{python}", sys.executable).replace("{pgbin}", _postgres_bin())
     return text.replace("{dir}", str(scratch)) if scratch is not None else text
+
+
+def _postgres_bin() -> str:
+    """The newest PostgreSQL's programs' directory (Debian keeps them off PATH), or a path that does not exist."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+                   key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return str(found[-1]) if found else "/usr/lib/postgresql/missing/bin"
 
 
 def _run(argv: list[str]) -> None:
