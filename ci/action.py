@@ -6,72 +6,21 @@ side by side; the markdown report goes to $GITHUB_STEP_SUMMARY and the file path
 $GITHUB_OUTPUT. Exits 1 with one `::error::` line when the ramp did not meet the expectation,
 2 when an input is not one netprobe can use. Python, so it runs the same on every runner.
 
-An expectation is `reached` (the ramp reached --to: its exit status 0) or
-`REASON[@SIDE][:LOW-HIGH]`: the ramp stopped on REASON (a stop reason of netprobe.stops), on
-SIDE if given, with a count held between LOW and HIGH if given (`select_limit@server:500-511`).
+An expectation is `ramp --expect`'s (netprobe/expect.py): `reached`, or `REASON[@SIDE][:LOW-HIGH]`
+(`select_limit@server:500-511`).
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import re
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
 from typing import Optional
 
-EXPECTATION = re.compile(r"^(?P<reason>[a-z_]+)(?:@(?P<side>[a-z]+))?(?::(?P<low>\d+)-(?P<high>\d+))?$")
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """What the ramp must end with: reaching --to, or a named stop on a side within a range."""
-
-    reason: Optional[str] = None  # None: the target must be reached
-    side: Optional[str] = None
-    low: Optional[int] = None
-    high: Optional[int] = None
-
-    @classmethod
-    def parse(cls, text: str) -> Expectation:
-        """Read an ``expect`` input; ValueError says what is wrong with it."""
-        from netprobe.stops import StopReason
-        from netprobe.vocabulary import Side
-
-        text = text.strip()
-        if text in ("", "reached"):
-            return cls()
-        match = EXPECTATION.match(text)
-        if match is None:
-            raise ValueError(f"expect {text!r} is not 'reached' or REASON[@SIDE][:LOW-HIGH]")
-        reason, side = match["reason"], match["side"]
-        if reason not in StopReason.values():
-            raise ValueError(f"expect: {reason!r} is not a stop reason ({', '.join(StopReason.values())})")
-        if side is not None and side not in Side.values():
-            raise ValueError(f"expect: side {side!r} is not one of {', '.join(Side.values())}")
-        low = int(match["low"]) if match["low"] else None
-        high = int(match["high"]) if match["high"] else None
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"expect: the range {low}-{high} is empty")
-        return cls(reason, side, low, high)
-
-    def __str__(self) -> str:
-        if self.reason is None:
-            return "the target reached"
-        where = f" on the {self.side} side" if self.side else ""
-        held = f" holding {self.low}-{self.high}" if self.low is not None else ""
-        return f"a {self.reason} stop{where}{held}"
-
-    def check(self, ok: bool, reached: int, reason: Optional[str], side: Optional[str]) -> Optional[str]:
-        """None if the ramp met this expectation, else one line saying what it did instead."""
-        got = f"reached {reached:,}" + (f", stopped by {reason} on the {side} side" if reason else "")
-        if self.reason is None:
-            return None if ok else f"expected {self}; {got}"
-        met = (reason == self.reason and (self.side is None or side == self.side)
-               and (self.low is None or self.high is None or self.low <= reached <= self.high))
-        return None if met else f"expected {self}; {got}"
+from netprobe.errors import UsageError
+from netprobe.expect import Expectation
 
 
 def _netprobe(*args: str) -> int:
@@ -89,8 +38,8 @@ def main() -> int:
     """Run limits and the ramp the inputs describe, publish the files, and check the expectation."""
     env = os.environ
     try:
-        expectation = Expectation.parse(env.get("NETPROBE_EXPECT", "reached"))
-    except ValueError as exc:
+        expectation = Expectation.parse(env.get("NETPROBE_EXPECT", "reached"), "expect")
+    except UsageError as exc:
         print(f"::error::netprobe action: {exc}", flush=True)
         return 2
     out = env.get("NETPROBE_OUTPUT_DIR") or "netprobe-results"

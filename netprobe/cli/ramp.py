@@ -26,12 +26,13 @@ from netprobe.cli.common import (
     deliver,
     terminal,
 )
-from netprobe.errors import UsageError
+from netprobe.errors import ExitStatus, UsageError
+from netprobe.expect import Expectation
 from netprobe.probes import probe_choices
 from netprobe.vocabulary import Format, Placement, Verify
 
 if TYPE_CHECKING:
-    from netprobe.models.ramp import RampStep
+    from netprobe.models.ramp import RampResult, RampStep
     from netprobe.ramp_spec import RampSpec
 
 
@@ -81,12 +82,16 @@ def ramp(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
+    expect: Optional[str] = typer.Option(
+        None, "--expect", help="What the ramp must end with for exit 0, as a CI gate: 'reached', or "
+                               "REASON[@SIDE][:LOW-HIGH] (select_limit@server:1000-1023); missed: exit 1 and one line "
+                               "on stderr saying what happened instead."),
     output: Optional[str] = OUTPUT_OPTION,
 ) -> int:
     """Open real TCP connections step by step until the target or the first limit, and say why it stopped.
 
-    Exit status: 0 target reached (or, without --to, a limit found), 1 stopped short, 2 bad input,
-    130 interrupted (the partial report is still written).
+    Exit status: 0 target reached (or, without --to, a limit found; with --expect, the expectation met),
+    1 stopped short, 2 bad input, 130 interrupted (the partial report is still written).
 
     Examples: netprobe ramp --to 1000; netprobe ramp --selector select --to 2000;
     netprobe ramp --fd-limit 256 --to 1000; netprobe ramp --target 127.0.0.1:6379 --to 5000;
@@ -94,6 +99,7 @@ def ramp(
     """
     from netprobe.ramp.options import RampOptions
 
+    expectation = Expectation.parse(expect) if expect is not None else None
     check_destinations(output, plot)
     options = RampOptions(
         to=to, step=step, hold=hold, timeout=timeout, fd_limit=fd_limit, max=maximum, backend=backend.value,
@@ -119,7 +125,21 @@ def ramp(
     secret = _run_secret(spec, secret_file)
     with _progress(quiet, fmt, output) as update:
         result = run_spec(spec, update, secret)
-    return deliver(result, fmt, output, plot if result.steps else None, plot_ramp)
+    status = deliver(result, fmt, output, plot if result.steps else None, plot_ramp)
+    return status if expectation is None else _judge(expectation, result, status)
+
+
+def _judge(expectation: Expectation, result: RampResult, status: int) -> int:
+    """The exit status of a ramp held to ``--expect``: 0 if it met it, 1 and a line on stderr if not."""
+    if status == ExitStatus.INTERRUPTED:
+        return status
+    stop = result.stop
+    problem = expectation.check(result.ok, result.reached, str(stop.reason) if stop else None,
+                                str(stop.side) if stop else None)
+    if problem is None:
+        return ExitStatus.SUCCESS
+    terminal().say(f"netprobe: {problem}")
+    return ExitStatus.LIMIT_HIT
 
 
 def _run_secret(spec: RampSpec, secret_file: Optional[str]) -> Optional[str]:

@@ -108,7 +108,9 @@ def test_the_action_runs_here_and_fails_in_one_line_on_an_unmet_expectation(runn
     ("fd_limit:9-1", "is empty"),
 ])
 def test_a_bad_expectation_is_named(text, problem):
-    with pytest.raises(ValueError, match=problem):
+    from netprobe.errors import UsageError
+
+    with pytest.raises(UsageError, match=problem):
         Expectation.parse(text)
 
 
