@@ -96,8 +96,9 @@ def test_three_local_workers_account_for_every_connection(server, tmp_path):
     data = json.loads(out.read_text("utf-8"))
     held = [w["held"] for w in data["workers"]]
     assert data["reached"] == 3000 and sum(held) == 3000 and len(held) == 3
-    if platform.can_bind_loopback_aliases():
-        assert sorted(w["source_ips"][0] for w in data["workers"]) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    # 3,000 fit in one address's ports: every local worker connects from 127.0.0.1, as a client of
+    # a server that takes only 127.0.0.1 (redis's protected mode) must.
+    assert all(w["source_ips"] == [] for w in data["workers"])
     assert all(w["netprobe"] and w["pid"] for w in data["workers"])
     assert all((w["soft_fds"] is not None) == platform.HAS_RLIMIT for w in data["workers"])  # Windows: no fd limit
     assert _drained(server) == 0  # every worker closed what it held
