@@ -84,8 +84,8 @@ def _own_fds(stop: StopInfo, reached: int) -> str:
     if fds is None or fds <= reached:
         return ""
     return (f" It had {fds:,} fds open holding {reached:,} of these connections: {fds - reached:,} are its own "
-            "(listeners, logs, internal pipes, other clients), and a cap on its connections or descriptors "
-            "(memcached -c, nginx worker_connections) counts them too.")
+            "(listeners, logs, pipes, connections to its backends, other clients), which a cap counted in descriptors "
+            "(memcached -c, nginx worker_connections) takes from the clients' share.")
 
 
 def slowdown(steps: list[RampStep]) -> Optional[str]:
