@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server_soft: Optional[int],
              client_proc: psutil.Process, server_proc: Optional[psutil.Process], facts: platform.SystemFacts,
-             client_fds_above_cap: bool, server_name: Optional[str] = None) -> Prediction:
+             client_fds_above_cap: bool, target_ceiling: Optional[tuple[int, str]] = None) -> Prediction:
     """Predict this set-up's ceiling and the limit that binds it."""
     import psutil
 
@@ -29,7 +29,10 @@ def forecast(spec: RampSpec, waits_with: Optional[str], cap: SelectorCap, server
     if spec.target_address is not None:
         pred = predict(CeilingInputs("target", "target", NO_CAP, budget, client_fds, destinations,
                                      listeners_in_range=0))
-        return _with_target_ceiling(pred, server_soft, server_proc, server_name)
+        if target_ceiling is None or (pred.max_connections is not None and pred.max_connections <= target_ceiling[0]):
+            return pred
+        return Prediction(pred.selector, pred.placement, target_ceiling[0], StopReason.FD_LIMIT,
+                          f"{target_ceiling[1]}: {target_ceiling[0]:,} at most", pred.backend)
     label = waits_with or spec.backend.name
     threaded = spec.backend.thread_per_connection
     if spec.in_process:
@@ -90,21 +93,3 @@ def _spread(spec: RampSpec, one_server: Prediction, facts: platform.SystemFacts,
     count, reason, detail = min(caps)
     return Prediction(one_server.selector, Placement.PROCESS, count, reason, detail, spec.backend.name)
 
-
-def _with_target_ceiling(pred: Prediction, soft: Optional[int], proc: Optional[psutil.Process],
-                         name: Optional[str]) -> Prediction:
-    """``pred``, or the target server's own fd ceiling where it is lower: its soft limit less the fds it has open.
-
-    Only where one process on this machine listens and can be read (``target.find_target_processes``).
-    """
-    if soft is None or proc is None or name is None:
-        return pred
-    fds = platform.process_fds(proc)
-    if fds is None:
-        return pred
-    ceiling = max(0, soft - fds)
-    if pred.max_connections is not None and pred.max_connections <= ceiling:
-        return pred
-    return Prediction(pred.selector, pred.placement, ceiling, StopReason.FD_LIMIT,
-                      f"{name}: soft RLIMIT_NOFILE {soft:,} less its {fds:,} fds in use: {ceiling:,} at most",
-                      pred.backend)

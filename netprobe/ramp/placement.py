@@ -70,9 +70,13 @@ class ExternalTarget(ServerHandle):
         self.addresses = [address]
         self.processes = processes
         if processes is not None:
-            self.pid = processes.pids[0]
-            if len(processes.pids) == 1:  # a limit per process: one process's is the server's
-                self.soft_limit, self.name = processes.soft_limit, processes.name
+            self.pid, self.name = processes.pids[0], processes.name
+            if len(processes.acceptors()) == 1:  # a limit per process: the one that accepts binds
+                self.soft_limit = processes.soft_limit
+
+    def fd_ceiling(self) -> Optional[tuple[int, str]]:
+        """The room its accepting processes' fd limits leave, and how it was counted; None where unknown."""
+        return self.processes.fd_ceiling() if self.processes is not None else None
 
     @property
     def pids(self) -> list[int]:

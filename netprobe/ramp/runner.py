@@ -97,7 +97,7 @@ class _Run(StepJudge):
                         client.fd_floor = self.budget.above_select_cap(cap, self.plan.goal)
                     prediction = client.prediction() or forecast(
                         spec, self.server.waits_with, cap, self.server.soft_limit, sampler.me, sampler.server, facts,
-                        client.fd_floor is not None, self.server.name)
+                        client.fd_floor is not None, self.server.fd_ceiling())
                     sampler.start()
                     stop, last = self._steps(sampler, progress)
                     shares = process_shares(self.server, self.client) if spec.spread else None

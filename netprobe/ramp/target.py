@@ -26,6 +26,35 @@ class TargetProcesses:
     def __init__(self, procs: list[psutil.Process], soft_limit: Optional[int], name: str) -> None:
         self.procs, self.soft_limit, self.name = procs, soft_limit, name
 
+    def acceptors(self) -> list[psutil.Process]:
+        """The processes that accept: those none of the others is the parent of (nginx's workers, not its master)."""
+        import psutil
+
+        pids = set(self.pids)
+        parents: set[int] = set()
+        for proc in self.procs:
+            try:
+                parent = proc.ppid()
+            except psutil.Error:
+                continue
+            if parent in pids:
+                parents.add(parent)
+        return [proc for proc in self.procs if proc.pid not in parents] or self.procs
+
+    def fd_ceiling(self) -> Optional[tuple[int, str]]:
+        """How many more connections the accepting processes' fd limits leave room for, and how that was counted."""
+        acceptors = self.acceptors()
+        room, parts = 0, []
+        for proc in acceptors:
+            soft = _soft_fd_limit([proc])
+            fds = platform.process_fds(proc)
+            if soft is None or fds is None:
+                return None
+            room += max(0, soft - fds)
+            parts.append(f"soft RLIMIT_NOFILE {soft:,} less its {fds:,} fds in use")
+        which = self.name if len(acceptors) == 1 else f"{len(acceptors)} {self.name} processes that accept"
+        return room, f"{which}: " + "; ".join(parts[:3]) + ("; ..." if len(parts) > 3 else "")
+
     @property
     def pids(self) -> list[int]:
         """Their process ids, lowest first (a master before its workers)."""
@@ -83,12 +112,34 @@ def find_target_processes(address: tuple[str, int], notes: list[Note]) -> Option
     procs: list[psutil.Process] = []
     for pid in pids:
         try:
-            procs.append(psutil.Process(pid))
+            procs += [p for p in _family(psutil.Process(pid)) if p.pid not in {q.pid for q in procs}]
         except psutil.NoSuchProcess:
             continue
     if not procs:
         return None
-    return TargetProcesses(procs, _soft_fd_limit(procs), _name(procs))
+    procs.sort(key=lambda p: p.pid)
+    found = TargetProcesses(procs, None, _name(procs))
+    found.soft_limit = _soft_fd_limit(found.acceptors())
+    found.name = _name(found.acceptors())
+    return found
+
+
+def _family(proc: psutil.Process) -> list[psutil.Process]:
+    """``proc`` with the processes of its program that share its listening socket: its master and its workers.
+
+    The kernel names one holder of a shared socket (one nginx worker); the program's others are
+    its parent of the same name (the master) and that one's children of the same name.
+    """
+    import psutil
+
+    name = proc.name()
+    root = proc
+    try:
+        while (parent := root.parent()) is not None and parent.pid != root.pid and parent.name() == name:
+            root = parent
+        return [root, *(child for child in root.children(recursive=True) if child.name() == name)]
+    except psutil.Error:
+        return [proc]
 
 
 def _soft_fd_limit(procs: list[psutil.Process]) -> Optional[int]:

@@ -36,6 +36,10 @@ class ServerHandle(ABC):
     step: Optional[Callable[[float], bool]] = None
     addresses: list[tuple[str, int]]
 
+    def fd_ceiling(self) -> Optional[tuple[int, str]]:
+        """For a server not netprobe's: the room its fd limits leave, and how it was counted; None elsewhere."""
+        return None
+
     @abstractmethod
     def status(self) -> Optional[ServerStatus]:
         """Its counters, or None where netprobe cannot see them; raises ServerGone if it died."""

@@ -38,7 +38,7 @@ class Case:
     cgroup_holds: str = "ramp"  # ... holding the ramp, or the first server
     remedy: Optional[str] = None  # words the remedy must contain
     setting: Optional[str] = None  # the server setting the stop must name
-    needs: tuple[str, ...] = ()  # programs the case runs
+    needs: tuple[str, ...] = ()  # programs the case runs ("python:MODULE": a module of this interpreter)
     setup: tuple[tuple[str, ...], ...] = ()  # commands run on the host before the servers start
     host_wide: bool = False  # its setting is the host's: only when asked, alone
     host_sysctls: tuple[tuple[str, str], ...] = ()  # the host's settings for the run, restored after
@@ -61,6 +61,12 @@ _TIME_WAIT_100 = ("import socket\n"
                   "    c = socket.create_connection(('127.0.0.1', {port}))\n"
                   "    c.sendall(b'x'); c.recv(1); c.close()\n")
 _SOCAT_ECHO = ("socat", "TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,max-children=50,backlog=5", "EXEC:cat")
+_ASGI_OK = """async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"3")]})
+    await send({"type": "http.response.body", "body": b"ok\\n"})
+"""
 _NGINX = """worker_processes 1;
 error_log {dir}/error.log;
 pid {dir}/nginx.pid;
@@ -166,6 +172,13 @@ CASES: tuple[Case, ...] = (
     Case("socat-backlog-burst", "socat's listen() backlog of 5 against bursts of 25 bare connects",
          (*TARGET, "--to", "200", "--step", "25", "--timeout", "2", "--verify", "connect"),
          "backlog", "server", (5, 24), needs=("socat",), servers=(_SOCAT_ECHO,), remedy="backlog"),
+    # uvicorn counts the connection asking among its --limit-concurrency: the 50th is answered 503.
+    Case("uvicorn-limit-concurrency", "a uvicorn app with --limit-concurrency 50",
+         (*TARGET, "--probe", "http", "--to", "200", "--step", "20"), "closed_by_server", "server", (49, 49),
+         setting="an HTTP server or proxy its connection or queue limit", needs=("python:uvicorn",),
+         files=(("app.py", _ASGI_OK),),
+         servers=(("{python}", "-m", "uvicorn", "app:app", "--app-dir", "{dir}", "--host", "127.0.0.1", "--port",
+                   "{port}", "--limit-concurrency", "50", "--timeout-keep-alive", "120", "--log-level", "error"),)),
     # Connections waiting to authenticate hold a slot each: superuser_reserved_connections binds only after.
     Case("postgres-max-connections", "PostgreSQL max_connections 20, clients at its password prompt",
          (*TARGET, "--probe", "postgres", "--to", "60", "--step", "10"), "closed_by_server", "server", (20, 20),

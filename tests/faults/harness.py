@@ -9,6 +9,7 @@ after. Nothing here sends a packet outside the namespace.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -37,7 +38,10 @@ def cannot_inject(case: Case) -> Optional[str]:
     if os.geteuid() != 0:
         return "making network namespaces needs root"
     for tool in ("ip", *(["nft"] if case.nft else []), *(["prlimit"] if case.nofile else []), *case.needs):
-        if shutil.which(fill(tool)) is None:
+        if tool.startswith("python:"):
+            if importlib.util.find_spec(tool.removeprefix("python:")) is None:
+                return f"{tool.removeprefix('python:')} is not installed (pip install '.[test]' has it)"
+        elif shutil.which(fill(tool)) is None:
             return f"{os.path.basename(tool)} is not installed"
     if case.cgroup is not None and not (CGROUP_ROOT / case.cgroup[0]).is_dir():
         return f"no cgroup v1 {case.cgroup[0]} controller at {CGROUP_ROOT / case.cgroup[0]}"
