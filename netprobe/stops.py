@@ -39,7 +39,7 @@ class StopReason(Word):
     OTHER = "other"
 
 
-# Stops met between the two ends: a firewall or a route, on this machine or on the way.
+# Stops met between the two ends: a firewall or a route.
 NETWORK_STOPS = frozenset({StopReason.SYN_DROPPED, StopReason.RESET_BY_NETWORK, StopReason.ACCESS_DENIED})
 
 # accept() errors that mean "out of a resource": a server pauses accepting and keeps serving.
@@ -295,7 +295,6 @@ def docs_table() -> str:
     rows += [f"| `{k.reason}` | {k.meaning} | {k.typical_side} | {'yes' if k.finds_wall else 'no'} |"
              for k in KINDS]
     return "\n".join(rows) + "\n"
-
 
 if __name__ == "__main__":
     print(docs_table(), end="")

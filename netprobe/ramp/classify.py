@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from netprobe import platform
-from netprobe.clients.outcome import BatchOutcome
+from netprobe.clients.outcome import BatchOutcome, ClientFailure
 from netprobe.clients.watch import Sweep
 from netprobe.platform import ListenState
 from netprobe.refusals import Refusal, recognise_refusal
@@ -106,42 +106,12 @@ def _classify(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[
         saying = f', saying "{swept.said}"' if swept.said else ""
         return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None,
                           f"the server closed {swept.closed:,} connections after accepting them{saying}")
-    if unaccepted and unaccepted == listener.dropped and listener.queue_has_room() and listener.overflows != 0:
-        holding = "" if held is None else f"held {held:,}; "
-        return Classified(StopReason.BACKLOG, Side.SERVER, None,
-                          f"{holding}{unaccepted:,} more connected on the client's side have no socket at the server: "
-                          f"its kernel dropped their handshakes' last ACK while the accept queue was full "
-                          f"({listener.describe()} now): the burst overflowed the listen() backlog")
-    if unaccepted and unaccepted == listener.dropped and listener.overflows == 0:
-        return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None,
-                          f"the server holds no socket for {unaccepted:,} connections and its kernel dropped no "
-                          "handshake: it closed them after accepting them")
     if unaccepted:
-        holding = "" if held is None else f"held {held:,}; "
-        return Classified(StopReason.STOPPED_ACCEPTING, Side.SERVER, None,
-                          f"{holding}{unaccepted:,} more connected on the client's side but never accepted "
-                          "(queued at the server, or dropped while its queue stayed full): "
-                          "the server stopped accepting")
+        return _unaccepted(unaccepted, held, listener)
     if named is not None:  # named where the connections are held, in that machine's words
         return Classified(named.reason, named.side, named.errno, named.message)
-    f = out.failure
-    if f is not None:
-        if f.operation == Operation.VERIFY and (recognise_refusal(f.message) is not None or out.peer_closed):
-            # Connected, then closed or reset by the server before (or instead of) answering the check.
-            return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, platform.errno_name(f.errno),
-                              f"verify: {f.message}")
-        if f.operation == Operation.THREAD:
-            return Classified(StopReason.THREAD_LIMIT, Side.CLIENT, None, f"cannot start another thread: {f.message}")
-        reason = platform.classify_errno(f.errno, f.operation) or StopReason.OTHER
-        if reason == StopReason.REFUSED and f.operation == Operation.CONNECT and listener.has_room():
-            return Classified(StopReason.RESET_BY_NETWORK, Side.NETWORK, platform.errno_name(f.errno),
-                              f"connect: {f.message}, though the server listens ({listener.describe()}): "
-                              "the reset came from something on the way")
-        server_side = (StopReason.REFUSED, StopReason.CLOSED_BY_SERVER)
-        side = Side.SERVER if f.operation == Operation.VERIFY or reason in server_side else Side.CLIENT
-        if reason in NETWORK_STOPS:
-            side = Side.NETWORK  # connect() itself was forbidden or rejected on the way
-        return Classified(reason, side, platform.errno_name(f.errno), f"{f.operation}: {f.message}")
+    if out.failure is not None:
+        return _failure(out, out.failure, listener)
     if out.unconnected:
         if listener.has_room():
             return Classified(StopReason.SYN_DROPPED, Side.NETWORK, None,
@@ -155,3 +125,40 @@ def _classify(out: BatchOutcome, status: Optional[ServerStatus], gone: Optional[
         return Classified(StopReason.TIMEOUT, Side.SERVER, None,
                           f"{out.unanswered} connections got no answer within {timeout:g} s")
     return Classified(StopReason.OTHER, Side.SERVER, None, f"{out.peer_closed} connections were closed by the peer")
+
+
+def _unaccepted(unaccepted: int, held: Optional[int], listener: ListenEvidence) -> Classified:
+    """Connections the client holds that the server never accepted: a burst its queue dropped, closes, or a stop."""
+    holding = "" if held is None else f"held {held:,}; "
+    if unaccepted == listener.dropped and listener.queue_has_room() and listener.overflows != 0:
+        return Classified(StopReason.BACKLOG, Side.SERVER, None,
+                          f"{holding}{unaccepted:,} more connected on the client's side have no socket at the server: "
+                          f"its kernel dropped their handshakes' last ACK while the accept queue was full "
+                          f"({listener.describe()} now): the burst overflowed the listen() backlog")
+    if unaccepted == listener.dropped and listener.overflows == 0:
+        return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, None,
+                          f"the server holds no socket for {unaccepted:,} connections and its kernel dropped no "
+                          "handshake: it closed them after accepting them")
+    return Classified(StopReason.STOPPED_ACCEPTING, Side.SERVER, None,
+                      f"{holding}{unaccepted:,} more connected on the client's side but never accepted "
+                      "(queued at the server, or dropped while its queue stayed full): the server stopped accepting")
+
+
+def _failure(out: BatchOutcome, f: ClientFailure, listener: ListenEvidence) -> Classified:
+    """The first error the client met, named by its operation and errno and what the listener shows."""
+    if f.operation == Operation.VERIFY and (recognise_refusal(f.message) is not None or out.peer_closed):
+        # Connected, then closed or reset by the server before (or instead of) answering the check.
+        return Classified(StopReason.CLOSED_BY_SERVER, Side.SERVER, platform.errno_name(f.errno),
+                          f"verify: {f.message}")
+    if f.operation == Operation.THREAD:
+        return Classified(StopReason.THREAD_LIMIT, Side.CLIENT, None, f"cannot start another thread: {f.message}")
+    reason = platform.classify_errno(f.errno, f.operation) or StopReason.OTHER
+    if reason == StopReason.REFUSED and f.operation == Operation.CONNECT and listener.has_room():
+        return Classified(StopReason.RESET_BY_NETWORK, Side.NETWORK, platform.errno_name(f.errno),
+                          f"connect: {f.message}, though the server listens ({listener.describe()}): "
+                          "the reset came from something on the way")
+    server_side = (StopReason.REFUSED, StopReason.CLOSED_BY_SERVER)
+    side = Side.SERVER if f.operation == Operation.VERIFY or reason in server_side else Side.CLIENT
+    if reason in NETWORK_STOPS:
+        side = Side.NETWORK  # connect() itself was forbidden or rejected on the way
+    return Classified(reason, side, platform.errno_name(f.errno), f"{f.operation}: {f.message}")
