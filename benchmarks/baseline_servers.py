@@ -21,6 +21,7 @@ STATUS = ServerStatus(held=0, accepted=0, bytes_in=0, bytes_out=0, errors=0, acc
 
 
 def control(stop) -> None:
+    sys.stdin.readline()  # the server's spec: a baseline takes none of it
     for line in sys.stdin:
         order = ChildOrder.from_json(line, "an order")
         if order.op == ChildOp.STATUS:
