@@ -112,7 +112,7 @@ def find_target_processes(address: tuple[str, int], notes: list[Note]) -> Option
     procs: list[psutil.Process] = []
     for pid in pids:
         try:
-            procs += [p for p in _family(psutil.Process(pid)) if p.pid not in {q.pid for q in procs}]
+            procs += [p for p in _family(psutil.Process(pid), port) if p.pid not in {q.pid for q in procs}]
         except psutil.NoSuchProcess:
             continue
     if not procs:
@@ -124,22 +124,33 @@ def find_target_processes(address: tuple[str, int], notes: list[Note]) -> Option
     return found
 
 
-def _family(proc: psutil.Process) -> list[psutil.Process]:
-    """``proc`` with the processes of its program that share its listening socket: its master and its workers.
+def _family(proc: psutil.Process, port: int) -> list[psutil.Process]:
+    """``proc`` with the processes of its program that hold the same listening socket: its master and its workers.
 
-    The kernel names one holder of a shared socket (one nginx worker); the program's others are
-    its parent of the same name (the master) and that one's children of the same name.
+    The kernel names one holder of a shared socket (one nginx worker); the others are its parent
+    if that listens on ``port`` too (the master), and that one's children that do (the workers).
+    A parent that does not listen there (the shell or test that started the server) is not it.
     """
     import psutil
 
-    name = proc.name()
     root = proc
     try:
-        while (parent := root.parent()) is not None and parent.pid != root.pid and parent.name() == name:
+        while (parent := root.parent()) is not None and parent.pid != root.pid and _listens(parent, port):
             root = parent
-        return [root, *(child for child in root.children(recursive=True) if child.name() == name)]
+        return [root, *(child for child in root.children(recursive=True) if _listens(child, port))]
     except psutil.Error:
         return [proc]
+
+
+def _listens(proc: psutil.Process, port: int) -> bool:
+    """Whether ``proc`` holds a socket listening on ``port``."""
+    import psutil
+
+    sockets = getattr(proc, "net_connections", None) or proc.connections  # psutil < 6 names it connections
+    try:
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in sockets("tcp"))
+    except (psutil.Error, OSError):
+        return False
 
 
 def _soft_fd_limit(procs: list[psutil.Process]) -> Optional[int]:
