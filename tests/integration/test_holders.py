@@ -90,7 +90,8 @@ def test_every_holder_names_a_servers_fd_limit_alike(child_server, verify):
         seen[holder] = (document["exit"], document["ok"], document["stop"]["reason"], document["stop"]["side"],
                         document["reached"])
     first = next(iter(seen.values()))
-    # Seen from outside, a server at its fd limit stops accepting: its listen queue fills (Linux reads it).
+    # Seen from outside, a server at its fd limit stops accepting: its listen queue fills (Linux reads it);
+    # where its process can be read, its fds at its soft limit name the wall fd_limit.
     assert first[:2] == (1, False) and first[3] == "server", seen
     assert all(v[:4] == first[:4] for v in seen.values()), seen
     reached = [v[4] for v in seen.values()]
