@@ -8,6 +8,7 @@ Another user's server, or an OS that will not say (macOS without root), is a not
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Optional
 
 from netprobe import platform
@@ -43,11 +44,16 @@ class TargetProcesses:
 
     def fd_ceiling(self) -> Optional[tuple[int, str]]:
         """How many more connections the accepting processes' fd limits leave room for, and how that was counted."""
+        import psutil
+
         acceptors = self.acceptors()
         room, parts = 0, []
         for proc in acceptors:
             soft = _soft_fd_limit([proc])
-            fds = platform.process_fds(proc)
+            try:
+                fds = platform.process_fds(proc)
+            except (psutil.Error, OSError):
+                return None
             if soft is None or fds is None:
                 return None
             room += max(0, soft - fds)
@@ -104,7 +110,8 @@ def find_target_processes(address: tuple[str, int], notes: list[Note]) -> Option
         return None
     if not listening:
         return None  # nothing listens: the ramp says so
-    pids = sorted({c.pid for c in listening if c.pid is not None})
+    # pid 0 is no program's (Wine's psutil names it for a socket it cannot place): unknown, as None is.
+    pids = sorted({c.pid for c in listening if c.pid is not None and c.pid > 0 and c.pid != os.getpid()})
     if not pids:
         notes.append(Note("server", f"the process listening on {host}:{port} belongs to another user: its fds, "
                                     "memory and limits are not read (run as that user or root to see them)"))
@@ -172,6 +179,7 @@ def _soft_fd_limit(procs: list[psutil.Process]) -> Optional[int]:
 
 
 def _name(procs: list[psutil.Process]) -> str:
+    """What the first of ``procs`` is called ("redis-server"), or its pid where it cannot be read."""
     import psutil
 
     try:
