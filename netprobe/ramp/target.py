@@ -84,7 +84,7 @@ class TargetProcesses:
         alive = []
         for proc in self.procs:
             try:
-                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                if proc.status() != psutil.STATUS_ZOMBIE:  # one read of /proc; NoSuchProcess once it is reaped
                     alive.append(proc)
             except psutil.NoSuchProcess:
                 continue

@@ -9,6 +9,7 @@ after. Nothing here sends a packet outside the namespace.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import json
@@ -224,6 +225,7 @@ def fill(text: str, scratch: Optional[Path] = None) -> str:
     return text.replace("{dir}", str(scratch)) if scratch is not None else text
 
 
+@functools.cache
 def _postgres_bin() -> str:
     """The newest PostgreSQL's programs' directory (Debian keeps them off PATH), or a path that does not exist."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
