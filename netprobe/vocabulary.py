@@ -78,9 +78,6 @@ class ChildOp(Word):
 
     STATUS = "status"  # server child: answer with its ServerStatus
     QUIT = "quit"  # server child: stop serving and exit
-    OPEN = "open"  # client child: open and check ``count`` more connections
-    SWEEP = "sweep"  # client child: drop what the server closed, for up to ``timeout`` seconds
-    CLOSE = "close"  # client child: close every connection and exit
     GO = "go"  # bench echo's load: its connections are open; start the ping-pong now
 
 

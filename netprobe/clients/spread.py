@@ -4,7 +4,8 @@ A ramp that must hold more connections than one process can (its hard fd limit) 
 address can reach (its ephemeral ports per destination) runs its client model in several child
 processes, each bound to its own loopback source address, each holding a share. ``SpreadClient``
 is a ``Client`` like the others, so the ramp's step loop, classification and verdict do not
-change: it hands each child its share over a pipe as typed records and sums what they answer.
+change: each step it tells each child its share in a ``HoldOrder`` (the order a distributed
+ramp's workers get) and sums the ``HeldReport`` each answers; closing a child's stdin ends it.
 The child side is ``python -m netprobe.clients.spread``.
 """
 
@@ -14,19 +15,20 @@ import subprocess
 import sys
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 from netprobe import platform
-from netprobe.children import ChildOrder, python_command, start_command
+from netprobe.children import python_command, start_command
 from netprobe.clients.base import Client
+from netprobe.clients.orders import HeldReport, HoldOrder
 from netprobe.clients.outcome import BatchOutcome, ClientFailure, HolderFailure
 from netprobe.clients.registry import ClientSpec
 from netprobe.clients.watch import Sweep
 from netprobe.errors import ExitStatus, RecordError
 from netprobe.records import Record
 from netprobe.stops import StopReason
-from netprobe.vocabulary import ChildOp, Operation, Side, Verify
+from netprobe.vocabulary import Operation, Side, Verify
 
 
 @dataclass(frozen=True)
@@ -41,23 +43,6 @@ class SpreadChildSpec(Record):
     batch: int
     want_fds: int
     probe: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class SpreadReply(Record):
-    """Child to parent: what it holds now, and what the order found."""
-
-    held: int
-    verified: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    failure: Optional[ClientFailure] = None
-    unconnected: int = 0
-    unanswered: int = 0
-    peer_closed: int = 0
-    closed: int = 0  # a sweep's: connections the server closed since they were verified
-    said: Optional[str] = None
-    error: Optional[str] = None  # the child could not start
-    lost: Optional[str] = None  # the child ended or stopped answering: how (never sent by a child)
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -77,6 +62,8 @@ class SpreadClient(Client):
         super().__init__(destinations, None, payload, verify, batch)
         self.children: list[subprocess.Popen[str]] = []
         self.held_by: list[int] = []
+        self.step = 0
+        self.probe_text = probe
         try:
             for own in sources:
                 child_spec = SpreadChildSpec(model, destinations, own, payload.decode("latin-1"), verify, batch,
@@ -87,9 +74,10 @@ class SpreadClient(Client):
                 self.held_by.append(0)
                 self._send(child, child_spec.to_json())
             for child in self.children:
-                started = self._read(child)
-                if started.error is not None or started.lost is not None:
-                    raise OSError(f"a client process could not start: {started.error or started.lost}")
+                started = self._read(child, 0)
+                if isinstance(started, str) or started.error is not None:
+                    why = started if isinstance(started, str) else started.error
+                    raise OSError(f"a client process could not start: {why}")
         except BaseException:
             self.close()
             raise
@@ -109,45 +97,52 @@ class SpreadClient(Client):
         child.stdin.flush()
 
     @staticmethod
-    def _ended(child: subprocess.Popen[str]) -> SpreadReply:
-        """The reply of a child that is gone: its connections went with it."""
+    def _ended(child: subprocess.Popen[str]) -> str:
+        """How a child that is gone ended: its connections went with it."""
         try:
             status = child.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return SpreadReply(held=0, lost=f"client process {child.pid} stopped answering")
+            return f"client process {child.pid} stopped answering"
         how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
-        return SpreadReply(held=0, lost=f"client process {child.pid} {how}")
+        return f"client process {child.pid} {how}"
 
-    def _read(self, child: subprocess.Popen[str]) -> SpreadReply:
+    def _read(self, child: subprocess.Popen[str], goal: int) -> Union[HeldReport, str]:
+        """The child's report on the order under way (at most ``goal`` held), or how it was lost."""
         assert child.stdout is not None
         line = child.stdout.readline()
         if not line:
             return self._ended(child)
         try:
-            return SpreadReply.from_json(line, "a client process's reply")
+            report = HeldReport.from_json(line, "a client process's report")
         except RecordError as exc:
-            return SpreadReply(held=0, lost=f"client process {child.pid} answered garbage ({exc})")
+            return f"client process {child.pid} answered garbage ({exc})"
+        problem = report.problem(goal) or (None if report.step == self.step else "it answers another order")
+        if problem is not None:
+            return f"client process {child.pid} sent a report it could not have sent: {problem}"
+        return report
 
-    def _everyone(self, orders: list[ChildOrder]) -> list[SpreadReply]:
-        """Send each child its order, then read every answer: the children work at the same time.
+    def _everyone(self, goals: list[int], timeout: float, grace: Optional[float]) -> tuple[list[HeldReport], list[str]]:
+        """Send each child its order, then read every report: the children work at the same time.
 
-        A child that is gone (killed, crashed) cannot take its order: its reply says so, and what it
-        held is no longer held.
+        A child that is gone (killed, crashed) cannot take its order: it is named among the lost,
+        and what it held is no longer held.
         """
+        self.step += 1
         reached = []
-        for child, order in zip(self.children, orders):
+        for child, goal in zip(self.children, goals):
+            order = HoldOrder(self.step, goal, None, timeout, Verify(self.verify), self.probe_text, grace)
             try:
                 self._send(child, order.to_json())
                 reached.append(True)
             except (BrokenPipeError, OSError, ValueError):
                 reached.append(False)
-        replies = [self._read(child) if sent else self._ended(child) for child, sent in zip(self.children, reached)]
-        self.held_by = [r.held for r in replies]
-        return replies
+        answers = [self._read(child, goal) if sent else self._ended(child)
+                   for child, goal, sent in zip(self.children, goals, reached)]
+        self.held_by = [0 if isinstance(a, str) else a.held for a in answers]
+        return [a for a in answers if not isinstance(a, str)], [a for a in answers if isinstance(a, str)]
 
-    def _lost(self, replies: list[SpreadReply], in_flight: int) -> Optional[HolderFailure]:
+    def _lost(self, gone: list[str], in_flight: int) -> Optional[HolderFailure]:
         """The stop when a client process was lost: named for the first, with what the others still hold."""
-        gone = [r.lost for r in replies if r.lost]
         if not gone:
             return None
         reason = StopReason.WORKER_LOST
@@ -163,21 +158,15 @@ class SpreadClient(Client):
 
     def open(self, count: int, timeout: float, should_abort: Callable[[], bool]) -> BatchOutcome:
         """Spread ``count`` new connections over the children (the least held first) and sum the outcome."""
-        target = split(self.held + count, len(self.children))
-        orders = [ChildOrder(ChildOp.OPEN, max(0, want - has), timeout) for want, has in zip(target, self.held_by)]
+        goals = [max(want, has) for want, has in zip(split(self.held + count, len(self.children)), self.held_by)]
+        in_flight = sum(goals) - self.held
         out = BatchOutcome()
-        replies = self._everyone(orders)
-        out.named = self._lost(replies, sum(o.count for o in orders))
-        for reply in replies:
-            out.verified += reply.verified
-            out.latencies_ms.extend(reply.latencies_ms)
-            out.unconnected += reply.unconnected
-            out.unanswered += reply.unanswered
-            out.peer_closed += reply.peer_closed
-            if reply.error is not None and out.failure is None:
-                out.failure = ClientFailure(Operation.CONNECT, None, reply.error)
-            if reply.failure is not None and out.failure is None:
-                out.failure = reply.failure
+        reports, gone = self._everyone(goals, timeout, None)
+        out.named = self._lost(gone, in_flight)
+        for report in reports:
+            if report.error is not None and out.failure is None:
+                out.failure = ClientFailure(Operation.CONNECT, None, report.error)
+            report.add_to(out)
         return out
 
     def sample(self, count: int, exclude_newest: int) -> list[Any]:
@@ -197,33 +186,30 @@ class SpreadClient(Client):
         return self._sweep(grace)
 
     def _sweep(self, grace: float) -> Sweep:
-        replies = self._everyone([ChildOrder(ChildOp.SWEEP, timeout=grace)] * len(self.children))
-        said = next((r.said for r in replies if r.said), None)
-        return Sweep(closed=sum(r.closed for r in replies), said=said, lost=self._lost(replies, 0))
+        reports, gone = self._everyone(list(self.held_by), grace, grace)
+        said = next((r.said for r in reports if r.said), None)
+        return Sweep(closed=sum(r.closed for r in reports), said=said, lost=self._lost(gone, 0))
 
     def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         """Not offered: ``bench echo`` runs one client process."""
         raise NotImplementedError("a spread client holds connections for a ramp; bench echo runs one process")
 
     def close(self) -> None:
-        """Tell every child to close its connections, then reap it."""
+        """End every child (its stdin closes: it closes its connections and exits), then reap it."""
         for child in self.children:
             try:
-                self._send(child, ChildOrder(ChildOp.CLOSE).to_json())
-            except (BrokenPipeError, OSError, ValueError):
-                pass
+                if child.stdin is not None:
+                    child.stdin.close()
+            except OSError:
+                pass  # a dead child's pipe: what was buffered for it has nowhere to go
         for child in self.children:
             try:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-            for stream in (child.stdin, child.stdout):
-                if stream is not None:
-                    try:
-                        stream.close()
-                    except OSError:
-                        pass  # a dead child's pipe: what was buffered for it has nowhere to go
+            if child.stdout is not None:
+                child.stdout.close()
         self.children = []
 
 
@@ -233,8 +219,8 @@ def main() -> int:
 
     from netprobe.probes import probe_of
 
-    def say(reply: SpreadReply) -> None:
-        sys.stdout.write(reply.to_json() + "\n")
+    def say(report: HeldReport) -> None:
+        sys.stdout.write(report.to_json() + "\n")
         sys.stdout.flush()
 
     import signal
@@ -250,21 +236,19 @@ def main() -> int:
         client = spec.model.create(spec.destinations, spec.source_ips or None, spec.payload.encode("latin-1"),
                                    spec.verify, spec.batch, probe_of(spec.probe))
     except (OSError, RecordError) as exc:
-        say(SpreadReply(held=0, error=str(exc)))
+        say(HeldReport(0, 0, [], None, None, None, error=str(exc)))
         return ExitStatus.RUN_FAILED
-    say(SpreadReply(held=0))
+    say(HeldReport(0, 0, [], None, None, None))
     try:
-        for line in sys.stdin:
-            order = ChildOrder.from_json(line, "an order")
-            if order.op == ChildOp.CLOSE:
-                break
-            if order.op == ChildOp.OPEN:
-                out = client.open(order.count, order.timeout, lambda: False) if order.count else BatchOutcome()
-                say(SpreadReply(client.held, out.verified, list(out.latencies_ms), out.failure,
-                                out.unconnected, out.unanswered, out.peer_closed))
-            elif order.op == ChildOp.SWEEP:
-                swept = client.sweep_until_quiet(order.timeout, time.sleep) if order.timeout else client.sweep()
-                say(SpreadReply(client.held, closed=swept.closed, said=swept.said))
+        for line in sys.stdin:  # until the parent closes our stdin
+            order = HoldOrder.from_json(line, "an order")
+            want = order.goal - client.held
+            out = client.open(want, order.timeout, lambda: False) if want > 0 else BatchOutcome()
+            closed, said = 0, None
+            if order.grace is not None:
+                swept = client.sweep_until_quiet(order.grace, time.sleep) if order.grace else client.sweep()
+                closed, said = swept.closed, swept.said
+            say(HeldReport.of(order.step, client.held, out, closed, said))
     finally:
         client.close()
     return ExitStatus.SUCCESS

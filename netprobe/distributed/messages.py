@@ -2,21 +2,22 @@
 
 Between netprobe's CLI and the processes it starts, a message is one JSON line on a pipe: a
 ``MasterInput`` (the ``RampSpec`` and the run's secret) to the master, a ``WorkerSpec`` to a
-worker, ``MasterEvent`` lines back. Between master and workers, locust's custom messages carry a
-record's ``to_dict()`` under a ``Message`` word, sealed with the run's secret
-(``netprobe.distributed.secret``) and checked, then decoded, on arrival.
+worker, ``MasterEvent`` lines back. A step's order and report are the ``HoldOrder`` and
+``HeldReport`` every holder elsewhere speaks (``netprobe.clients.orders``). Between master and
+workers, locust's custom messages carry a record's ``to_dict()`` under a ``Message`` word,
+sealed with the run's secret (``netprobe.distributed.secret``) and checked, then decoded, on
+arrival.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netprobe.clients.orders import HeldReport, HoldOrder
 from netprobe.models.ramp import RampResult, WorkerFailure, WorkerSummary
 from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
-from netprobe.vocabulary import Verify
 
 __all__ = ["HeldReport", "HoldOrder", "MasterEvent", "MasterInput", "Progress", "WorkerRefused", "WorkerFailure",
            "WorkerSpec", "WorkerSummary"]
@@ -40,43 +41,6 @@ class MasterInput(Record):
 
     spec: RampSpec
     secret: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class HoldOrder(Record):
-    """Master to worker: hold ``goal`` connections to ``target`` at step ``step``."""
-
-    step: int
-    goal: int
-    target: tuple[str, int]
-    timeout: float
-    verify: Verify
-    probe: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class HeldReport(Record):
-    """Worker to master: what it holds after step ``step``, and its first failure."""
-
-    step: int
-    held: int
-    latencies: list[float]
-    failure: Optional[WorkerFailure]
-    fds: Optional[int]
-    rss: Optional[int]
-
-    def problem(self, asked: int) -> Optional[str]:
-        """Why no worker asked for ``asked`` connections could have sent this report; None when it could."""
-        if not 0 <= self.held <= asked:
-            return f"it says it holds {self.held:,} of the {asked:,} it was asked for"
-        if len(self.latencies) > asked or not all(math.isfinite(x) and x >= 0 for x in self.latencies):
-            return "its latencies are not one finite, non-negative figure per connection it opened"
-        for name, value in (("fds", self.fds), ("rss", self.rss)):
-            if value is not None and value < 0:
-                return f"its {name} is {value}"
-        if self.failure is not None and (self.failure.held < 0 or self.failure.in_flight < 0):
-            return "its failure counts a negative number of connections"
-        return None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from netprobe.common_records import Note
 from netprobe.distributed.messages import HeldReport, HoldOrder, Progress
 from netprobe.models import Prediction
 from netprobe.models.ramp import WorkerSummary
+from netprobe.ramp.evidence import QUEUE_GRACE
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Message, Side
 
@@ -165,7 +166,8 @@ class WorkerPool(ConnectionHolder):
         self.order += 1
         self.asked, self.replies, self.heard = dict(shares), {}, {}
         for worker, share in shares.items():
-            order = HoldOrder(self.order, share, spec.target_address, timeout, spec.verify, spec.probe)
+            order = HoldOrder(self.order, share, spec.target_address, timeout, spec.verify, spec.probe,
+                              grace=min(timeout, QUEUE_GRACE))
             self.master.channel.send(Message.HOLD, order, worker, to_worker=True)
         lost = self._collect(spec.timeout + STEP_GRACE)
         for worker, reply in self.replies.items():

@@ -39,7 +39,7 @@ from netprobe.errors import ExitStatus, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.probes import probe_of
 from netprobe.ramp.classify import ListenEvidence, classify_stop, refusal_of
-from netprobe.ramp.evidence import QUEUE_GRACE, listener_state
+from netprobe.ramp.evidence import listener_state
 from netprobe.ramp.shape import PAYLOAD
 from netprobe.sockets import check_destination, format_address
 from netprobe.stops import StopReason
@@ -104,11 +104,13 @@ class Worker:
         order = self.channel.receive(Message.HOLD, msg, HoldOrder)
         if order is None:
             return
-        refused = target_refused(order.target, self.spec.allow_remote)
+        refused = ("this worker refuses an order that names no target" if order.target is None
+                   else target_refused(order.target, self.spec.allow_remote))
         if refused is not None:
             # Whoever speaks for the master, this worker connects only where its own user allows.
             turned_down = WorkerFailure(StopReason.OTHER, Side.CLIENT, None, refused, 0, order.goal, refused)
             self.say(Message.HELD, HeldReport(order.step, 0, [], turned_down, None, None))
+
             return
         if self.client is None:
             from netprobe.clients.gevent_client import GeventClient
@@ -124,7 +126,7 @@ class Worker:
         try:
             out = client.open(want, order.timeout, lambda: False) if want > 0 else BatchOutcome()
             # Held means accepted and not closed since: sweep until the server has said all it will.
-            swept = client.sweep_until_quiet(min(order.timeout, QUEUE_GRACE), sleep)
+            swept = client.sweep_until_quiet(order.grace or 0.0, sleep)
         finally:
             reporter.kill(block=False)
         failure: Optional[WorkerFailure] = None
@@ -137,8 +139,8 @@ class Worker:
             failure = WorkerFailure(named.reason, named.side, named.errno, named.message, client.held,
                                     in_flight - out.verified, remedy, swept.said,
                                     f"{refusal.server} {refusal.setting}" if refusal else None)
-        report = HeldReport(order.step, client.held, list(out.latencies_ms), failure,
-                            self.fds_at_start + client.sockets_open, _rss())
+        report = HeldReport.of(order.step, client.held, out, swept.closed, swept.said, failure,
+                               self.fds_at_start + client.sockets_open, _rss())
         self.say(Message.HELD, report)
 
     def _report_progress(self, step: int, client: GeventClient, in_flight: int) -> None:

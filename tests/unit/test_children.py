@@ -35,7 +35,7 @@ def test_a_process_is_started_only_from_the_list():
 
 
 def test_an_order_is_a_typed_record_and_a_garbled_one_is_refused():
-    order = ChildOrder(ChildOp.OPEN, count=5, timeout=1.5)
+    order = ChildOrder(ChildOp.STATUS, count=5, timeout=1.5)
     assert ChildOrder.from_json(order.to_json()) == order
     with pytest.raises(RecordError, match="op"):
         ChildOrder.from_json('{"op": "explode"}')
