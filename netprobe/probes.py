@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
-from netprobe.errors import UsageError
+from netprobe.errors import RecordError, UsageError
 
 MAX_REPLY = 4096
 
@@ -78,8 +78,25 @@ def probe_choices(with_requests: bool = False) -> str:
 
 
 def probe_of(text: Optional[str]) -> Optional[Probe]:
-    """The probe a spec names (checked when the spec was built), or None for the echo or a connect check."""
-    return parse_probe(text) if text is not None else None
+    """The probe a record that arrived names, or None for the echo or a connect check.
+
+    The spec was checked where it was built; a probe that does not parse here came garbled
+    through a pipe or from a master, which is a ``RecordError``, not the user's bad input.
+    """
+    if text is None:
+        return None
+    try:
+        return parse_probe(text)
+    except UsageError as exc:
+        raise RecordError(f"an order names no probe this netprobe knows ({exc})") from None
+
+
+def docs_table() -> str:
+    """The probe table of docs/ramp.md, in markdown: every registered probe, then raw bytes."""
+    rows = ["| `--probe` | request | served when | re-sent at a re-check |", "|---|---|---|---|"]
+    rows += [f"| `{p.name}` | {p.asks} | {p.summary} | {'yes' if p.repeatable else 'no'} |" for p in PROBES.values()]
+    rows.append("| `hex:BYTES` | the bytes | any reply | yes |")
+    return "\n".join(rows) + "\n"
 
 
 def parse_probe(text: str) -> Probe:
@@ -95,3 +112,7 @@ def parse_probe(text: str) -> Probe:
             raise UsageError("--probe hex: needs at least one byte to send")
         return Probe(text, request, lambda r: len(r) > 0, lambda r: len(r) > 0, "raw bytes; any reply counts")
     raise UsageError(f"--probe must be one of {probe_choices()}, got {text!r}")
+
+
+if __name__ == "__main__":
+    print(docs_table(), end="")

@@ -35,7 +35,7 @@ from netprobe.distributed.messages import (
     WorkerSummary,
 )
 from netprobe.distributed.secret import Channel, CurveKeys
-from netprobe.errors import ExitStatus, UsageError
+from netprobe.errors import ExitStatus, RecordError, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.probes import probe_of
 from netprobe.ramp.classify import ListenEvidence, classify_stop, refusal_of
@@ -104,14 +104,13 @@ class Worker:
         order = self.channel.receive(Message.HOLD, msg, HoldOrder)
         if order is None:
             return
-        refused = ("this worker refuses an order that names no target" if order.target is None
-                   else target_refused(order.target, self.spec.allow_remote))
+        refused = self._refusal(order)
         if refused is not None:
             # Whoever speaks for the master, this worker connects only where its own user allows.
             turned_down = WorkerFailure(StopReason.OTHER, Side.CLIENT, None, refused, 0, order.goal, refused)
             self.say(Message.HELD, HeldReport(order.step, 0, [], turned_down, None, None))
-
             return
+        assert order.target is not None  # checked by _refusal
         if self.client is None:
             from netprobe.clients.gevent_client import GeventClient
 
@@ -142,6 +141,16 @@ class Worker:
         report = HeldReport.of(order.step, client.held, out, swept.closed, swept.said, failure,
                                self.fds_at_start + client.sockets_open, _rss())
         self.say(Message.HELD, report)
+
+    def _refusal(self, order: HoldOrder) -> Optional[str]:
+        """Why this worker will not carry out ``order`` (no target, one off its loopback, a probe it lacks), or None."""
+        if order.target is None:
+            return "this worker refuses an order that names no target"
+        try:
+            probe_of(order.probe)
+        except RecordError as exc:
+            return f"this worker refuses the order: {exc}"
+        return target_refused(order.target, self.spec.allow_remote)
 
     def _report_progress(self, step: int, client: GeventClient, in_flight: int) -> None:
         from gevent import sleep

@@ -79,6 +79,21 @@ def test_the_stop_reason_table_of_the_docs_is_the_records():
     assert stops.docs_table() in doc, "docs/ramp.md's stop table is stale: run python -m netprobe.stops"
 
 
+def test_the_probe_table_of_the_docs_is_the_registry():
+    from netprobe import probes
+
+    doc = (DOCS / "ramp.md").read_text("utf-8")
+    assert probes.docs_table() in doc, "docs/ramp.md's probe table is stale: run python -m netprobe.probes"
+
+
+def test_a_garbled_probe_in_an_arriving_order_is_a_record_error_not_bad_input():
+    from netprobe import probes
+    from netprobe.errors import RecordError
+
+    with pytest.raises(RecordError):
+        probes.probe_of("hex:zz")
+
+
 def test_every_output_format_has_a_renderer_and_the_help_names_it():
     from netprobe.render import DOCUMENT_RENDERERS
 
