@@ -68,7 +68,6 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
           "PostgreSQL startup message, answered by an authentication request or an error but too many clients "
           "(the server then waits for a password up to its authentication_timeout, 60 s by default)",
           "startup", repeatable=False),
-    Probe("smtp", b"NOOP\r\n", _line, lambda r: r[:1] == b"2", "SMTP NOOP, answered by any 2xx", "NOOP"),
 )}
 
 
