@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from netprobe.clients.registry import CLIENTS, ClientSpec
+from netprobe.clients.traffic import TrafficPlan
 from netprobe.records import Record
 from netprobe.selector_catalog import catalogue_name
 from netprobe.servers.registry import BACKENDS, BackendSpec, ServerOptions
@@ -72,6 +73,7 @@ class RampSpec(Record):
     # the client each run as several processes on this machine (see ``netprobe.ramp.processes``).
     server_processes: int = 1
     client_processes: int = 1
+    traffic: Optional[TrafficPlan] = None  # requests on the held connections each step (--rate, --total-rate)
 
     @property
     def spread(self) -> bool:

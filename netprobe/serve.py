@@ -22,9 +22,12 @@ from netprobe.vocabulary import ProtocolName
 STATS_INTERVAL = 1.0
 
 
+MAX_COST_US = 1_000_000
+
+
 def build_serve_spec(backend: str, protocol: ProtocolName, host: str, port: int, selector: Optional[str],
                      loop: Optional[str], root: Optional[str], max_file_size: Optional[int],
-                     allow_remote: bool) -> ServerSpec:
+                     allow_remote: bool, cost_us: int = 0) -> ServerSpec:
     """Check every ``serve`` option and resolve it into one ServerSpec; UsageError names the first problem."""
     spec = BACKENDS.get(backend)
     options = resolve_options(spec, selector, loop)
@@ -40,8 +43,12 @@ def build_serve_spec(backend: str, protocol: ProtocolName, host: str, port: int,
         address = check_destination(host, allow_remote, "--host")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is outside 0-65535")
+    if not 0 <= cost_us <= MAX_COST_US:
+        raise UsageError(f"--cost-us must be 0-{MAX_COST_US:,} (a second), got {cost_us}")
+    if cost_us and protocol == ProtocolName.FILE:
+        raise UsageError("--cost-us applies to --protocol echo or upper, not file")
     return ServerSpec(backend=spec, options=options, protocol=protocol, host=address, port=port, root=root,
-                      max_file_size=max_file_size)
+                      max_file_size=max_file_size, cost_us=cost_us)
 
 
 def summary_line(final: ServerStatus, seconds: float) -> str:

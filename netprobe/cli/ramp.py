@@ -26,6 +26,7 @@ from netprobe.cli.common import (
     deliver,
     terminal,
 )
+from netprobe.clients.traffic import DEFAULT_MAX_LATENCY_MS
 from netprobe.errors import ExitStatus, UsageError
 from netprobe.expect import Expectation
 from netprobe.probes import probe_choices
@@ -79,6 +80,16 @@ def ramp(
                                             help="netprobe's server as N processes on one port (Linux); by "
                                                  "default as many as --to needs past one process's fd limit."),
     source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
+    rate: Optional[float] = typer.Option(
+        None, "--rate", help="Traffic: requests a second on every held connection, each step for --hold seconds "
+                             "(2 by default): the echo, or the --probe's request. Latency counts from when each "
+                             "request was due; a step whose p99 passes --max-latency, or that falls 5% short of "
+                             "the rate, is the knee (stop latency_knee, with its cause)."),
+    total_rate: Optional[float] = typer.Option(None, "--total-rate",
+                                               help="Traffic: requests a second over all held connections together."),
+    max_latency: float = typer.Option(DEFAULT_MAX_LATENCY_MS, "--max-latency",
+                                      help="Milliseconds of p99 latency under traffic past which a step is the "
+                                           "knee (a tenth of a second: where people notice a late reply)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
@@ -107,7 +118,7 @@ def ramp(
         client=client.value if client else None, verify=verify, target=target, allow_remote=allow_remote,
         ports=ports, source_ips=source_ips,
         workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait, probe=probe,
-        processes=processes,
+        processes=processes, rate=rate, total_rate=total_rate, max_latency=max_latency,
     )
     if backend.value == "all":
         from netprobe.plots import plot_ceilings

@@ -26,6 +26,9 @@ def serve(
     root: Optional[str] = typer.Option(None, "--root", help="Directory the file protocol serves."),
     max_file_size: Optional[int] = typer.Option(None, "--max-file-size", help="Largest upload, in bytes."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow listening off loopback."),
+    cost_us: int = typer.Option(0, "--cost-us", help="Microseconds of CPU each echo or upper reply burns first: a "
+                                                     "server with work per request, to find its knee under "
+                                                     "ramp --rate."),
     processes: int = typer.Option(1, "--processes",
                                   help="Run the server as N processes on one port, the kernel spreading the "
                                        "connections (Linux: SO_REUSEPORT); each has its own fd limit."),
@@ -33,7 +36,8 @@ def serve(
     """Run a server backend until Ctrl-C or SIGTERM; the first line printed is its address.
 
     Examples: netprobe serve --backend gevent --protocol upper --port 9000;
-    netprobe serve --processes 8 (one port, 8 processes: past one process's fd limit)
+    netprobe serve --processes 8 (one port, 8 processes: past one process's fd limit);
+    netprobe serve --cost-us 2000 (2 ms of CPU per reply: about 500 replies a second on one core)
     """
     from netprobe.output import emit
     from netprobe.serve import build_serve_spec, live_line, serve_until_signalled, summary_line
@@ -42,7 +46,7 @@ def serve(
 
     check_processes(processes)
     spec = build_serve_spec(backend.value, protocol, host, port, selector.value if selector else None, loop,
-                            root, max_file_size, allow_remote)
+                            root, max_file_size, allow_remote, cost_us)
     if processes > 1:
         return _serve_group(spec, processes)
     server = spec.create()

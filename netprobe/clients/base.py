@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import errno
 import random
+import selectors
 import socket
 import time
 from abc import abstractmethod
 from array import array
 from collections.abc import Callable, Iterable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from netprobe.clients.holder import ConnectionHolder
 from netprobe.clients.outcome import BatchOutcome
-from netprobe.clients.watch import HeldWatch, Sweep, printable
+from netprobe.clients.watch import HeldWatch, Sweep, printable, raw_socket
 from netprobe.probes import MAX_REPLY, Probe
 from netprobe.sockets import abort
 from netprobe.vocabulary import Operation, Verify
+
+if TYPE_CHECKING:
+    from netprobe.clients.traffic import Tally, TrafficPlan
 
 # connect_ex results that mean "in progress", on POSIX and Windows (WSAEWOULDBLOCK).
 IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, getattr(errno, "WSAEWOULDBLOCK", 10035)}
@@ -123,6 +127,22 @@ class Client(ConnectionHolder):
         except (OSError, ValueError) as exc:
             return phase, exc, None
         return None, None, latency
+
+    def traffic(self, plan: TrafficPlan, tally: Tally) -> None:
+        """Send the check's request on every held connection on ``plan``'s schedule, whatever model opened them.
+
+        One scheduler drives them all (``netprobe.clients.traffic``), so the latency of every
+        client model is measured alike; a model's own threads or greenlets stay idle meanwhile.
+        """
+        from netprobe.clients.traffic import drive
+
+        set_nodelay(raw_socket(s) for s in self.verified)
+        drive(self.verified, self._request(), self._reply_complete, lambda r: self._reply_problem(r) is None,
+              plan, self._select, tally)
+
+    def _select(self, sel: selectors.BaseSelector, timeout: float) -> list[tuple[selectors.SelectorKey, int]]:
+        """Wait for events of ``sel``: the traffic's wait (a model with an inline server serves it meanwhile)."""
+        return sel.select(timeout)
 
     def _hold(self, sock: Any) -> None:
         """Count ``sock`` as held: it passed its check; from now on a sweep notices the server closing it."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from netprobe.clients.outcome import BatchOutcome
 
 if TYPE_CHECKING:
+    from netprobe.clients.traffic import Tally, TrafficPlan
     from netprobe.clients.watch import Sweep
     from netprobe.common_records import Note
     from netprobe.models import Prediction
@@ -54,6 +55,10 @@ class ConnectionHolder(ABC):
     @abstractmethod
     def sweep_until_quiet(self, grace: float, wait: Callable[[float], object], pause: float = 0.05) -> Sweep:
         """Drop what the server closed since its check, until it has said all it will within ``grace``."""
+
+    def traffic(self, plan: TrafficPlan, tally: Tally) -> None:
+        """Send ``plan``'s requests on every held connection and count what comes back into ``tally``."""
+        raise NotImplementedError(f"{type(self).__name__} carries no traffic")
 
     def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:  # noqa: B027 (optional hook)
         """Drive a server that runs inline in this thread between the holder's own events (optional)."""

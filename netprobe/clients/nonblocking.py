@@ -71,6 +71,9 @@ class NonblockingClient(Client):
     def pump(self, server_step: Optional[Callable[[float], bool]]) -> None:
         self._server_step = server_step
 
+    def _select(self, sel: selectors.BaseSelector, timeout: float) -> list[tuple[selectors.SelectorKey, int]]:
+        return self._wait(sel, timeout)
+
     def _wait(self, sel: selectors.BaseSelector, timeout: float) -> list[tuple[selectors.SelectorKey, int]]:
         """Wait for this client's events; with an inline server, let it work in the meantime."""
         step = self._server_step

@@ -40,7 +40,7 @@ def printable(data: bytes) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def _raw(sock: Any) -> socket.socket:
+def raw_socket(sock: Any) -> socket.socket:
     """The operating system's socket behind ``sock`` (gevent wraps one)."""
     inner = getattr(sock, "_sock", None)
     return inner if isinstance(inner, socket.socket) else sock
@@ -48,7 +48,7 @@ def _raw(sock: Any) -> socket.socket:
 
 def _closed(sock: Any) -> tuple[bool, bytes]:
     """Read what is waiting on ``sock`` without blocking: (whether the server closed it, what it said)."""
-    raw = _raw(sock)
+    raw = raw_socket(sock)
     timeout = raw.gettimeout()
     raw.setblocking(False)
     said = b""

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from netprobe.clients.outcome import HolderFailure
+from netprobe.clients.traffic import TrafficStats
 from netprobe.models import CEILINGS_SCHEMA, RAMP_SCHEMA, Note, PlatformInfo, Prediction
 from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
-from netprobe.stops import StopReason
+from netprobe.stops import StopCause, StopReason
 from netprobe.vocabulary import Side
 
 
@@ -35,6 +36,8 @@ class RampStep(Record):
     listen_overflows: Optional[int] = None
     listen_drops: Optional[int] = None
     syn_retransmits: Optional[int] = None
+    #: What traffic over the held connections gave (``ramp --rate``); None for an idle ramp.
+    traffic: Optional[TrafficStats] = None
 
 
 @dataclass
@@ -57,6 +60,8 @@ class StopInfo(Record):
     said: Optional[str] = None
     #: The server's setting behind a refusal netprobe recognised ("redis maxclients").
     setting: Optional[str] = None
+    #: Why, for a stop with several possible causes (the knee under traffic).
+    cause: Optional[StopCause] = None
 
 
 @dataclass(frozen=True)

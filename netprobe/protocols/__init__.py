@@ -16,9 +16,6 @@ from netprobe.errors import UsageError
 if TYPE_CHECKING:
     from netprobe.protocols.files import FileSession
 
-if TYPE_CHECKING:
-    from netprobe.protocols.files import FileSession
-
 PROTOCOLS = ("echo", "upper", "file")
 
 
@@ -57,14 +54,34 @@ def _upper(data: bytes) -> bytes:
     return data.upper()
 
 
-def make_protocol(name: str, root: Optional[str] = None, max_file_size: Optional[int] = None) -> Protocol:
-    """Build a protocol, checking its options; raise UsageError naming the problem."""
-    if name == "echo":
-        return Protocol("echo", _identity)
-    if name == "upper":
-        return Protocol("upper", _upper)
+def _costly(transform: Callable[[bytes], bytes], cost: float) -> Callable[[bytes], bytes]:
+    """``transform``, burning ``cost`` seconds of CPU before each reply (a server with work to do per request)."""
+    import time
+
+    def reply(data: bytes) -> bytes:
+        until = time.perf_counter() + cost
+        while time.perf_counter() < until:
+            pass
+        return transform(data)
+
+    return reply
+
+
+def make_protocol(name: str, root: Optional[str] = None, max_file_size: Optional[int] = None,
+                  cost_us: int = 0) -> Protocol:
+    """Build a protocol, checking its options; raise UsageError naming the problem.
+
+    ``cost_us`` makes each reply of echo or upper burn that many microseconds of CPU first.
+    """
+    if cost_us < 0:
+        raise UsageError(f"--cost-us must be 0 or more, got {cost_us}")
+    if name in ("echo", "upper"):
+        transform = _identity if name == "echo" else _upper
+        return Protocol(name, _costly(transform, cost_us / 1e6) if cost_us else transform)
     if name != "file":
         raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {name!r}")
+    if cost_us:
+        raise UsageError("--cost-us applies to --protocol echo or upper, not file")
     from netprobe.protocols.files import DEFAULT_MAX_FILE_SIZE
 
     if root is None:

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from netprobe import platform
 from netprobe.clients.registry import CLIENTS
+from netprobe.clients.traffic import DEFAULT_MAX_LATENCY_MS, TrafficPlan
 from netprobe.errors import UnavailableError, UsageError
 from netprobe.extras import require_locust
 from netprobe.probes import parse_probe, probe_choices
@@ -31,6 +32,10 @@ MAX_SOURCE_IPS = 254  # 127.0.0.1-127.0.0.254
 MAX_SECONDS = 7 * 24 * 3600  # longer than any hold or wait a ramp means; larger values overflow sleep()
 MIN_TIMEOUT = 0.001
 MAX_PORTS = 1024
+# Seconds of traffic each step carries with --rate when --hold does not say.
+TRAFFIC_SECONDS = 2.0
+MAX_RATE = 100_000.0  # one request in flight per connection: no reply comes back faster than 10 µs
+MAX_TOTAL_RATE = 100_000_000.0
 # The client model a distributed ramp's workers hold connections with: they run on locust's gevent hub.
 WORKER_CLIENT = "gevent"
 
@@ -62,6 +67,9 @@ class RampOptions:
     worker_wait: float = 60.0
     probe: Optional[str] = None  # redis, memcached, http or hex:BYTES
     processes: Optional[int] = None  # netprobe's own server as this many processes on one port
+    rate: Optional[float] = None  # requests a second on each held connection
+    total_rate: Optional[float] = None  # requests a second over every held connection
+    max_latency: float = DEFAULT_MAX_LATENCY_MS  # milliseconds of p99 past which a step is the knee
 
 
 def _positive(name: str, value: Optional[float]) -> None:
@@ -108,7 +116,7 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
     common: dict[str, Any] = dict(
         to=opts.to, step=opts.step, hold=opts.hold, timeout=opts.timeout, max=opts.max, client=client,
         verify=verify, allow_remote=opts.allow_remote, source_ips=opts.source_ips, sample=opts.sample,
-        probe=opts.probe)
+        probe=opts.probe, traffic=_traffic(opts, verify))
     workers = _workers(opts) if distributed else {}
     if opts.target is not None:
         return RampSpec(**common, **workers, target_address=_external_target(opts))
@@ -139,6 +147,28 @@ def _verify(opts: RampOptions) -> Verify:
     if opts.verify == Verify.PROBE:
         raise UsageError(f"--verify probe needs --probe {probe_choices()}")
     return Verify(opts.verify or (Verify.CONNECT if opts.target else Verify.ECHO))
+
+
+def _traffic(opts: RampOptions, verify: Verify) -> Optional[TrafficPlan]:
+    """The traffic of --rate or --total-rate: each step carries it for --hold seconds (or TRAFFIC_SECONDS)."""
+    if opts.rate is None and opts.total_rate is None:
+        if opts.max_latency != DEFAULT_MAX_LATENCY_MS:
+            raise UsageError("--max-latency judges traffic: give --rate or --total-rate too")
+        return None
+    if opts.rate is not None and opts.total_rate is not None:
+        raise UsageError("--rate is per connection and --total-rate over all of them: give one")
+    for name, value, most in (("--rate", opts.rate, MAX_RATE), ("--total-rate", opts.total_rate, MAX_TOTAL_RATE),
+                              ("--max-latency", opts.max_latency, MAX_SECONDS * 1000.0)):
+        _positive(name, value)
+        if value is not None and value > most:
+            raise UsageError(f"{name} {value:g} is above {most:,.0f}")
+    if verify == Verify.CONNECT:
+        raise UsageError("--rate sends requests the server must answer: with --target, name them with --probe "
+                         f"{probe_choices()}, or --verify echo for an echo server")
+    if opts.probe is not None and not parse_probe(opts.probe).repeatable:
+        raise UsageError(f"--rate sends the probe's request again and again; --probe {opts.probe} is a handshake "
+                         "its server takes once per connection")
+    return TrafficPlan(opts.rate, opts.total_rate, opts.hold or TRAFFIC_SECONDS, opts.timeout, opts.max_latency)
 
 
 def build_ceiling_specs(opts: RampOptions) -> list[RampSpec]:

@@ -16,6 +16,7 @@ from typing import Optional
 from netprobe import platform
 from netprobe.clients.holder import ConnectionHolder
 from netprobe.clients.outcome import BatchOutcome
+from netprobe.clients.traffic import Tally
 from netprobe.errors import ChildStartError, ServerGone
 from netprobe.hostinfo import platform_info
 from netprobe.models import Prediction
@@ -28,6 +29,7 @@ from netprobe.ramp.evidence import (
 )
 from netprobe.ramp.forecast import forecast
 from netprobe.ramp.judge import StepJudge
+from netprobe.ramp.knee import Sides, knee_of
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler, peak_of
 from netprobe.ramp.shape import process_shares, start_holder, start_server, watch_cap, what_cannot_be_told
@@ -36,7 +38,7 @@ from netprobe.ramp_spec import RampSpec
 from netprobe.servers.handle import ServerHandle
 from netprobe.signals import deferred, interrupt_once
 from netprobe.stats import p50_p99
-from netprobe.stops import StopReason
+from netprobe.stops import StopReason, cause_of
 from netprobe.vocabulary import Side
 
 # A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
@@ -161,19 +163,55 @@ class _Run(StepJudge):
             last = self._sample(sampler)
             step, counters_before = self._record(out.verified, latencies, settled.held, elapsed, last, counters_before)
             self.steps.append(step)
-            if progress is not None:
-                progress(step, len(self.plan))
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
-            if failed is None and spec.hold and not settled.broke:
-                self._pause(spec.hold)
+            knee: Optional[StopInfo] = None
+            if failed is None and (spec.hold or spec.traffic) and not settled.broke:
+                knee, counters_before = self._hold(sampler, counters_before)
                 # Checked again at the end of the hold: a server that was paused or slow answers now.
                 settled = self._settle(out)
-                self.steps[-1] = dataclasses.replace(step, connections=settled.held)
+                self.steps[-1] = dataclasses.replace(self.steps[-1], connections=settled.held)
+            if progress is not None:
+                progress(self.steps[-1], len(self.plan))
             if failed is not None or settled.broke:
                 stop = self._name_stop(failed or out, settled, last, step.listen_overflows)
                 self._hold_at_stop(out)
                 return stop, last
+            if knee is not None:
+                return knee, last
         return None, last
+
+    def _hold(self, sampler: Sampler,
+              counters: Optional[TcpCounters]) -> tuple[Optional[StopInfo], Optional[TcpCounters]]:
+        """Hold the step: idle for --hold, or carrying --rate's traffic; the knee where the traffic found one.
+
+        Returns the knee and the kernel's counters at the end, from which the next step counts.
+        """
+        traffic = self.spec.traffic
+        if traffic is None:
+            self._pause(self.spec.hold)
+            return None, counters
+        assert self.client is not None and self.server is not None
+        plan = traffic.at(self.client.held)
+        tally = Tally()
+        sampler.sample()  # the traffic's CPU is measured from here
+        self.client.traffic(plan, tally)
+        during = self._sample(sampler)
+        after = platform.tcp_counters()
+        overflows, _, resent = counter_deltas(counters, after)
+        step = self.steps[-1]
+        stats = tally.stats(plan, during.client_cpu, during.server_cpu, overflows, resent)
+        self.steps[-1] = dataclasses.replace(step, traffic=stats,
+                                             listen_overflows=_plus(step.listen_overflows, overflows),
+                                             syn_retransmits=_plus(step.syn_retransmits, resent))
+        knee = knee_of(self.steps, plan, Sides(max(1, len(self.server.pids)), 1 + len(self.client.pids),
+                                               self.spec.in_process))
+        if knee is None:
+            return None, after
+        stop = self._stop(StopReason.LATENCY_KNEE, knee.side, None, knee.message, during)
+        stop.cause = knee.cause
+        if knee.cause is not None:
+            stop.remedy = cause_of(knee.cause).remedy
+        return stop, after
 
     def _record(self, verified: int, latencies: list[float], held: int, elapsed: float, last: Sample,
                 counters_before: Optional[TcpCounters]) -> tuple[RampStep, Optional[TcpCounters]]:
@@ -230,6 +268,11 @@ class _Run(StepJudge):
                     self.server.close()
             finally:
                 self.budget.restore()
+
+
+def _plus(a: Optional[int], b: Optional[int]) -> Optional[int]:
+    """Two counts of one counter added; None where either is unknown."""
+    return None if a is None or b is None else a + b
 
 
 def run_ramp(spec: RampSpec, progress: Optional[ProgressCallback] = None,

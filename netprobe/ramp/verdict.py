@@ -60,6 +60,10 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
         return f"{head} (predicted ceiling {predicted})."
     if pred.max_connections is None:
         return f"{head}; no prediction to compare."
+    if stop.reason == StopReason.LATENCY_KNEE:
+        cause = f" ({stop.cause})" if stop.cause is not None else ""
+        return (f"{head}{cause}: the knee under traffic, where the server answers too late, below the ceiling "
+                f"of idle connections ({predicted}).")
     if stop.reason in NETWORK_STOPS:
         return (f"{head}: turned away, not by a capacity limit of either end "
                 f"(predicted ceiling {predicted}); the remedy below says where.")

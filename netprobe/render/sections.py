@@ -133,6 +133,20 @@ def _step_rows(r: RampResult) -> tuple[list[list[str]], list[str]]:
     return rows, lead
 
 
+def _traffic_section(r: RampResult) -> Optional[Section]:
+    """Each step's traffic (``ramp --rate``): asked and answered, latency from when each request was due, CPU."""
+    rows = [[units.count(s.connections), f"{t.asked_rate:,.0f}", f"{t.achieved_rate:,.0f}", units.ms(t.p50_ms),
+             units.ms(t.p99_ms), units.ms(t.p999_ms), units.ms(t.max_ms), units.count(t.errors),
+             units.count(t.timeouts), units.percent(t.client_cpu), units.percent(t.server_cpu)]
+            for s in r.steps if (t := s.traffic) is not None]
+    if not rows:
+        return None
+    return Section("Traffic", ["connections", "asked/s", "answered/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
+                               "errors", "timeouts", "client CPU", "server CPU"], rows,
+                   lead=["latency counts from when each request was due (no coordinated omission); CPU is "
+                         "percent of one core over the traffic"])
+
+
 def ramp_document(r: RampResult) -> Document:
     """Lay out one ramp: its steps, why it stopped, and the prediction against the measurement."""
     cfg = r.config
@@ -143,10 +157,13 @@ def ramp_document(r: RampResult) -> Document:
         Section("Steps", ["connections", "client fds", "server fds", "client RSS", "server RSS",
                           "p50 ms", "p99 ms", "step s", "conn/s"], rows, lead=step_lead),
     ]
+    traffic = _traffic_section(r)
+    if traffic is not None:
+        sections.append(traffic)
     if r.stop is not None:
         s = r.stop
         sections.append(Section("Why it stopped", ["", ""], [
-            ["reason", s.reason],
+            ["reason", s.reason if s.cause is None else f"{s.reason} ({s.cause})"],
             ["side", s.side],
             ["error", f"{units.text(s.errno)}: {s.message}" if s.errno else s.message],
             ["at connections", units.count(s.at_connections)],

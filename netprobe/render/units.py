@@ -29,6 +29,11 @@ def ms(value: Optional[float]) -> str:
     return MISSING if value is None else f"{value:.2f}"
 
 
+def percent(value: Optional[float]) -> str:
+    """A percentage (of one core), or the missing mark for None."""
+    return MISSING if value is None else f"{value:.0f}%"
+
+
 def seconds(value: Optional[float]) -> str:
     """Seconds in a unit that reads well, or the missing mark for None."""
     return MISSING if value is None else f"{value:.2f} s"

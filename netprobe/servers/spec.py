@@ -29,6 +29,7 @@ class ServerSpec(Record):
     ports: int = 1
     root: Optional[str] = None  # the file protocol's directory
     max_file_size: Optional[int] = None
+    cost_us: int = 0  # microseconds of CPU each echo or upper reply burns first
     #: A server child's soft fd limit, set exactly (``--fd-limit``) ...
     fd_limit: Optional[int] = None
     #: ... or raised toward this many fds where the hard limit allows.
@@ -38,5 +39,5 @@ class ServerSpec(Record):
         """Make the protocol and bind the backend in this process."""
         from netprobe.protocols import make_protocol
 
-        protocol = make_protocol(self.protocol, self.root, self.max_file_size)
+        protocol = make_protocol(self.protocol, self.root, self.max_file_size, self.cost_us)
         return self.backend.create(protocol, self.host, self.port, self.ports, self.options)

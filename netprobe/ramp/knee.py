@@ -1,0 +1,103 @@
+"""The knee under traffic: the step where latency or throughput gave out, and what gave out first.
+
+A step under ``--rate`` is the knee when its p99 passes the plan's ``max_latency_ms`` or its replies
+fall more than ``RATE_SHORTFALL`` short of the rate asked. Its cause is read from evidence of the
+steps so far: which side's CPU reached a whole core per process, and from which step on (the one
+that got there first is the cause; the client first on a tie, so the server is never blamed for
+what the measuring side could not send); else the kernel's accept-queue overflows or handshake
+retransmits during the step; else a server that answered late with CPU to spare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple, Optional
+
+from netprobe.clients.traffic import RATE_SHORTFALL, TrafficPlan, TrafficStats
+from netprobe.models.ramp import RampStep
+from netprobe.stops import StopCause
+from netprobe.vocabulary import Side
+
+# Percent of one core per process at which a side counts as saturated (psutil's sampling is coarse).
+SATURATED = 90.0
+
+
+class Knee(NamedTuple):
+    """The knee of a ramp under traffic: what was seen, its cause where evidence names one, and its side."""
+
+    message: str
+    cause: Optional[StopCause]
+    side: Side
+
+
+class Sides(NamedTuple):
+    """How many processes each side has, and whether they are one process (an in-process server)."""
+
+    server_processes: int
+    client_processes: int
+    shared: bool
+
+
+def missed(stats: TrafficStats, plan: TrafficPlan) -> Optional[str]:
+    """What this step's traffic missed: the latency bound or the rate; None when it met both."""
+    if stats.p99_ms is not None and stats.p99_ms > plan.max_latency_ms:
+        return f"p99 latency {stats.p99_ms:,.1f} ms passed --max-latency {plan.max_latency_ms:g} ms"
+    if stats.asked_rate > 0 and stats.achieved_rate < (1.0 - RATE_SHORTFALL) * stats.asked_rate:
+        return (f"the replies ({stats.achieved_rate:,.0f}/s) fell {1 - stats.achieved_rate / stats.asked_rate:.0%} "
+                f"short of the {stats.asked_rate:,.0f}/s asked")
+    return None
+
+
+def _first(steps: list[RampStep], saturated: Callable[[TrafficStats], bool]) -> Optional[int]:
+    """The index of the first step from which ``saturated`` held through to the last."""
+    first = None
+    for i, step in enumerate(steps):
+        if step.traffic is not None and saturated(step.traffic):
+            first = i if first is None else first
+        else:
+            first = None
+    return first
+
+
+def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[Knee]:
+    """The knee at the last of ``steps``, with its cause, or None when that step met the plan."""
+    last = steps[-1]
+    stats = last.traffic
+    if stats is None:
+        return None
+    what = missed(stats, plan)
+    if what is None:
+        return None
+    held = f"{what} at {last.connections:,} connections ({_load(stats)})"
+    client_full = _first(steps, lambda t: t.client_cpu is not None
+                         and t.client_cpu >= SATURATED * sides.client_processes)
+    server_full = _first(steps, lambda t: t.server_cpu is not None
+                         and t.server_cpu >= SATURATED * sides.server_processes)
+    if sides.shared and client_full is not None:
+        return Knee(f"{held}; netprobe's process, client and server in one, used {stats.client_cpu:.0f}% of a core",
+                    StopCause.SHARED_CPU, Side.CLIENT)
+    if client_full is not None and (server_full is None or client_full <= server_full):
+        since = steps[client_full].connections
+        also = "" if server_full is None else f"; the server's followed at {steps[server_full].connections:,}"
+        return Knee(f"{held}; netprobe's client used {stats.client_cpu:.0f}% of a core per process from "
+                    f"{since:,} connections on{also}", StopCause.CLIENT_CPU, Side.CLIENT)
+    if server_full is not None:
+        since = steps[server_full].connections
+        also = "" if client_full is None else f"; the client's followed at {steps[client_full].connections:,}"
+        return Knee(f"{held}; the server used {stats.server_cpu:.0f}% of a core per process from {since:,} "
+                    f"connections on{also}", StopCause.SERVER_CPU, Side.SERVER)
+    if stats.listen_overflows:
+        return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile",
+                    StopCause.LISTEN_OVERFLOW, Side.SERVER)
+    if stats.syn_retransmits:
+        return Knee(f"{held}; the kernel sent {stats.syn_retransmits:,} handshakes again meanwhile",
+                    StopCause.RETRANSMITS, Side.NETWORK)
+    if stats.server_cpu is not None:
+        return Knee(f"{held}; the server used only {stats.server_cpu:.0f}% of a core", StopCause.SERVER_WAITS,
+                    Side.SERVER)
+    return Knee(f"{held}; the server's CPU cannot be read from here, so its cause is not known", None, Side.SERVER)
+
+
+def _load(stats: TrafficStats) -> str:
+    return (f"{stats.asked_rate:,.0f} requests/s asked, {stats.achieved_rate:,.0f}/s answered, "
+            f"p50 {stats.p50_ms or 0:,.1f} ms")
