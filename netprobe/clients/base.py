@@ -131,10 +131,10 @@ class Client(ConnectionHolder):
     def traffic(self, plan: TrafficPlan, tally: Tally) -> None:
         """Send the check's request on every held connection on ``plan``'s schedule, whatever model opened them.
 
-        One scheduler drives them all (``netprobe.clients.traffic``), so the latency of every
+        One scheduler drives them all (``netprobe.clients.scheduled``), so the latency of every
         client model is measured alike; a model's own threads or greenlets stay idle meanwhile.
         """
-        from netprobe.clients.traffic import drive
+        from netprobe.clients.scheduled import drive
 
         set_nodelay(raw_socket(s) for s in self.verified)
         drive(self.verified, self._request(), self._reply_complete, lambda r: self._reply_problem(r) is None,

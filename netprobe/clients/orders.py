@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from netprobe.clients.outcome import BatchOutcome, ClientFailure, HolderFailure
+from netprobe.clients.traffic import TrafficCount, TrafficPlan
 from netprobe.records import Record
 from netprobe.vocabulary import Verify
 
@@ -24,7 +25,7 @@ class HoldOrder(Record):
     """Hold ``goal`` connections at step ``step`` (open the difference within ``timeout`` each), then report.
 
     With ``grace`` set, sweep the held connections first: once at 0, or until the server has said
-    all it will within ``grace`` seconds.
+    all it will within ``grace`` seconds. With ``traffic``, then send it on every held connection.
     """
 
     step: int
@@ -34,6 +35,7 @@ class HoldOrder(Record):
     verify: Verify
     probe: Optional[str] = None
     grace: Optional[float] = None
+    traffic: Optional[TrafficPlan] = None  # then carry this traffic on every held connection (its rate fixed)
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,15 @@ class HeldReport(Record):
     closed: int = 0  # a sweep's: connections the server closed since they were verified
     said: Optional[str] = None  # what the server said before closing one
     error: Optional[str] = None  # the holder could not start
+    traffic: Optional[TrafficCount] = None  # what the order's traffic counted
 
     @classmethod
     def of(cls, step: int, held: int, out: BatchOutcome, closed: int = 0, said: Optional[str] = None,
-           failure: Optional[HolderFailure] = None, fds: Optional[int] = None,
-           rss: Optional[int] = None) -> HeldReport:
+           failure: Optional[HolderFailure] = None, fds: Optional[int] = None, rss: Optional[int] = None,
+           traffic: Optional[TrafficCount] = None) -> HeldReport:
         """The report of an order whose opening achieved ``out`` and whose sweep found ``closed``."""
         return cls(step, held, list(out.latencies_ms), failure, fds, rss, out.failure, out.verified,
-                   out.unconnected, out.unanswered, out.peer_closed, closed, said)
+                   out.unconnected, out.unanswered, out.peer_closed, closed, said, traffic=traffic)
 
     def problem(self, asked: int) -> Optional[str]:
         """Why no holder asked for ``asked`` connections could have sent this report; None when it could."""
@@ -77,6 +80,8 @@ class HeldReport(Record):
                 return f"its {name} is {value}"
         if self.failure is not None and (self.failure.held < 0 or self.failure.in_flight < 0):
             return "its failure counts a negative number of connections"
+        if self.traffic is not None:
+            return self.traffic.problem(self.held)
         return None
 
     def add_to(self, out: BatchOutcome) -> None:

@@ -24,6 +24,7 @@ from netprobe.clients.base import Client
 from netprobe.clients.orders import HeldReport, HoldOrder
 from netprobe.clients.outcome import BatchOutcome, ClientFailure, HolderFailure
 from netprobe.clients.registry import ClientSpec
+from netprobe.clients.traffic import Tally, TrafficPlan
 from netprobe.clients.watch import Sweep
 from netprobe.errors import ExitStatus, RecordError
 from netprobe.records import Record
@@ -121,7 +122,8 @@ class SpreadClient(Client):
             return f"client process {child.pid} sent a report it could not have sent: {problem}"
         return report
 
-    def _everyone(self, goals: list[int], timeout: float, grace: Optional[float]) -> tuple[list[HeldReport], list[str]]:
+    def _everyone(self, goals: list[int], timeout: float, grace: Optional[float],
+                  traffic: Optional[TrafficPlan] = None) -> tuple[list[HeldReport], list[str]]:
         """Send each child its order, then read every report: the children work at the same time.
 
         A child that is gone (killed, crashed) cannot take its order: it is named among the lost,
@@ -130,7 +132,7 @@ class SpreadClient(Client):
         self.step += 1
         reached = []
         for child, goal in zip(self.children, goals):
-            order = HoldOrder(self.step, goal, None, timeout, Verify(self.verify), self.probe_text, grace)
+            order = HoldOrder(self.step, goal, None, timeout, Verify(self.verify), self.probe_text, grace, traffic)
             try:
                 self._send(child, order.to_json())
                 reached.append(True)
@@ -190,6 +192,16 @@ class SpreadClient(Client):
         said = next((r.said for r in reports if r.said), None)
         return Sweep(closed=sum(r.closed for r in reports), said=said, lost=self._lost(gone, 0))
 
+    def traffic(self, plan: TrafficPlan, tally: Tally) -> None:
+        """Every child carries the traffic on its connections at once; their counts and histograms add up.
+
+        A child lost meanwhile is named by the sweep that follows, as at any step.
+        """
+        reports, _ = self._everyone(list(self.held_by), plan.timeout, None, plan)
+        for report in reports:  # each checked on arrival (HeldReport.problem): its histogram decodes
+            if report.traffic is not None:
+                tally.add(report.traffic)
+
     def pingpong(self, payload: bytes, deadline: float, latencies: array[float]) -> tuple[int, int]:
         """Not offered: ``bench echo`` runs one client process."""
         raise NotImplementedError("a spread client holds connections for a ramp; bench echo runs one process")
@@ -244,11 +256,15 @@ def main() -> int:
             order = HoldOrder.from_json(line, "an order")
             want = order.goal - client.held
             out = client.open(want, order.timeout, lambda: False) if want > 0 else BatchOutcome()
-            closed, said = 0, None
+            closed, said, traffic = 0, None, None
             if order.grace is not None:
                 swept = client.sweep_until_quiet(order.grace, time.sleep) if order.grace else client.sweep()
                 closed, said = swept.closed, swept.said
-            say(HeldReport.of(order.step, client.held, out, closed, said))
+            if order.traffic is not None:
+                tally = Tally()
+                client.traffic(order.traffic, tally)
+                traffic = tally.count()
+            say(HeldReport.of(order.step, client.held, out, closed, said, traffic=traffic))
     finally:
         client.close()
     return ExitStatus.SUCCESS

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional
 from netprobe import platform
 from netprobe.clients.holder import ConnectionHolder
 from netprobe.clients.outcome import BatchOutcome, HolderFailure
+from netprobe.clients.traffic import Tally, TrafficPlan
 from netprobe.clients.watch import Sweep
 from netprobe.common_records import Note
 from netprobe.distributed.messages import HeldReport, HoldOrder, Progress
@@ -47,6 +48,7 @@ class WorkerPool(ConnectionHolder):
         self.untrusted: dict[str, str] = {}  # workers whose report no worker could have sent, and why
         self.order = -1  # the number of the order under way; a report for another is stale
         self.recount_due = False
+        self.lost_in_traffic: dict[str, str] = {}  # workers lost while carrying traffic: the next sweep names them
 
     # --- messages, as the master receives them
 
@@ -97,6 +99,9 @@ class WorkerPool(ConnectionHolder):
         A server at its cap may close one worker's connections while another's arrive (nginx frees
         idle ones for new ones), after the first worker swept: the count is the one after the last.
         """
+        if self.lost_in_traffic:
+            lost, self.lost_in_traffic = self.lost_in_traffic, {}
+            return Sweep(lost=self._lost(lost))
         if not self.recount_due:
             return Sweep()
         before = self.held
@@ -109,6 +114,17 @@ class WorkerPool(ConnectionHolder):
             return Sweep()  # the step's own stop names what happened; a lost worker's count stays its last
         said = next((r.failure.said for r in self.replies.values() if r.failure and r.failure.said), None)
         return Sweep(closed=max(0, before - self.held), said=said)
+
+    def traffic(self, plan: TrafficPlan, tally: Tally) -> None:
+        """Every worker carries the traffic on its connections at once; their counts and histograms add up."""
+        self.lost_in_traffic = self._order({w: entry.held for w, entry in self.workers.items()}, plan.timeout,
+                                           plan)
+        for entry in self.workers.values():
+            if len(entry.by_step) >= 2:
+                entry.by_step[-2:] = entry.by_step[-1:]  # the same step, with traffic: not a step of its own
+        for reply in self.replies.values():  # each checked on arrival (HeldReport.problem): its histogram decodes
+            if reply.traffic is not None:
+                tally.add(reply.traffic)
 
     def close(self) -> None:
         """Tell every worker to close its connections (the master stops locust's runner after)."""
@@ -159,7 +175,7 @@ class WorkerPool(ConnectionHolder):
 
     # --- one order to every worker
 
-    def _order(self, shares: dict[str, int], timeout: float) -> dict[str, str]:
+    def _order(self, shares: dict[str, int], timeout: float, traffic: Optional[TrafficPlan] = None) -> dict[str, str]:
         """Ask each worker to hold its share; wait for every answer; return the workers lost meanwhile."""
         spec = self.master.spec
         assert spec.target_address is not None
@@ -167,9 +183,9 @@ class WorkerPool(ConnectionHolder):
         self.asked, self.replies, self.heard = dict(shares), {}, {}
         for worker, share in shares.items():
             order = HoldOrder(self.order, share, spec.target_address, timeout, spec.verify, spec.probe,
-                              grace=min(timeout, QUEUE_GRACE))
+                              grace=min(timeout, QUEUE_GRACE), traffic=traffic)
             self.master.channel.send(Message.HOLD, order, worker, to_worker=True)
-        lost = self._collect(spec.timeout + STEP_GRACE)
+        lost = self._collect(spec.timeout + STEP_GRACE + (traffic.seconds + traffic.timeout if traffic else 0.0))
         for worker, reply in self.replies.items():
             entry = self.workers[worker]
             entry.held = reply.held

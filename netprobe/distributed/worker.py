@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from netprobe import __version__, platform
 from netprobe.clients.outcome import BatchOutcome
+from netprobe.clients.traffic import Tally, TrafficCount, TrafficPlan
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import (
     HeldReport,
@@ -138,9 +139,29 @@ class Worker:
             failure = WorkerFailure(named.reason, named.side, named.errno, named.message, client.held,
                                     in_flight - out.verified, remedy, swept.said,
                                     f"{refusal.server} {refusal.setting}" if refusal else None)
+        traffic = None
+        if order.traffic is not None and failure is None:
+            traffic = self._carry(client, order.traffic)
         report = HeldReport.of(order.step, client.held, out, swept.closed, swept.said, failure,
-                               self.fds_at_start + client.sockets_open, _rss())
+                               self.fds_at_start + client.sockets_open, _rss(), traffic)
         self.say(Message.HELD, report)
+
+    @staticmethod
+    def _carry(client: GeventClient, plan: TrafficPlan) -> TrafficCount:
+        """Carry ``plan``'s traffic on every held connection, in a thread of gevent's pool.
+
+        The traffic waits on its own selector: in a thread of its own, the hub keeps serving
+        locust's heartbeats and this worker's words of progress meanwhile.
+        """
+        from gevent import get_hub
+
+        tally = Tally()
+        before, started = _cpu_seconds(), time.perf_counter()
+        get_hub().threadpool.apply(client.traffic, (plan, tally))
+        after, took = _cpu_seconds(), time.perf_counter() - started
+        if before is not None and after is not None and took > 0:
+            tally.cpu = round(100.0 * (after - before) / took, 1)
+        return tally.count()
 
     def _refusal(self, order: HoldOrder) -> Optional[str]:
         """Why this worker will not carry out ``order`` (no target, one off its loopback, a probe it lacks), or None."""
@@ -206,6 +227,15 @@ def _me() -> psutil.Process:
     import psutil
 
     return psutil.Process()
+
+
+def _cpu_seconds() -> Optional[float]:
+    """CPU time this process has used; None where it cannot be read."""
+    try:
+        times = _me().cpu_times()
+    except OSError:
+        return None
+    return float(times.user + times.system)
 
 
 def _rss() -> Optional[int]:

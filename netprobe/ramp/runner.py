@@ -199,12 +199,13 @@ class _Run(StepJudge):
         after = platform.tcp_counters()
         overflows, _, resent = counter_deltas(counters, after)
         step = self.steps[-1]
-        stats = tally.stats(plan, during.client_cpu, during.server_cpu, overflows, resent)
+        client_cpu = during.client_cpu if during.client_cpu is not None else tally.cpu  # workers say their own
+        stats = tally.stats(plan, client_cpu, during.server_cpu, overflows, resent)
         self.steps[-1] = dataclasses.replace(step, traffic=stats,
                                              listen_overflows=_plus(step.listen_overflows, overflows),
                                              syn_retransmits=_plus(step.syn_retransmits, resent))
-        knee = knee_of(self.steps, plan, Sides(max(1, len(self.server.pids)), 1 + len(self.client.pids),
-                                               self.spec.in_process))
+        holders = len(self.client.worker_summaries() or self.client.pids) or 1  # processes holding connections
+        knee = knee_of(self.steps, plan, Sides(max(1, len(self.server.pids)), holders, self.spec.in_process))
         if knee is None:
             return None, after
         stop = self._stop(StopReason.LATENCY_KNEE, knee.side, None, knee.message, during)

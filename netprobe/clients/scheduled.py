@@ -1,0 +1,167 @@
+"""Requests on a fixed schedule over held connections, latency counted from when each was due.
+
+Every held connection is sent a request ``rate`` times a second on a schedule fixed before the
+first send. A connection has one request in flight: when its reply is late, the requests that fell
+due meanwhile wait and go out as soon as it is in, and each one's latency is counted from the
+moment it was due, not from when it could be sent. So a server that stalls for a second shows a
+second of latency on every request it held up, as wrk2 counts, rather than one slow sample
+(coordinated omission).
+"""
+
+from __future__ import annotations
+
+import heapq
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, Optional
+
+from netprobe.clients.traffic import Tally, TrafficPlan
+from netprobe.clients.watch import raw_socket
+
+READ_SIZE = 65536
+
+Wait = Callable[[selectors.BaseSelector, float], list[tuple[selectors.SelectorKey, int]]]
+
+
+class _Conn:
+    """One connection's place in the schedule."""
+
+    __slots__ = ("sock", "due", "owed", "received", "unsent", "done")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.due: Optional[float] = None  # when the request in flight was due; None: none in flight
+        self.owed: list[float] = []  # requests that fell due while one was in flight, oldest first
+        self.received = b""
+        self.unsent = b""
+        self.done = False  # lost, answered wrongly or timed out: it carries no more traffic
+
+
+def drive(socks: list[Any], request: bytes, complete: Callable[[bytes], bool], ok: Callable[[bytes], bool],
+          plan: TrafficPlan, wait: Wait, tally: Tally) -> None:
+    """Send ``request`` on every socket of ``socks`` on ``plan``'s schedule and count what comes back in ``tally``.
+
+    Sockets are switched to non-blocking for the traffic and back after; one that fails is left
+    to the holder's sweep, which sees the server's close as it always does.
+    """
+    raws = [raw_socket(s) for s in socks]
+    timeouts = [r.gettimeout() for r in raws]
+    sel = selectors.DefaultSelector()
+    conns = [_Conn(r) for r in raws]
+    try:
+        for c in conns:
+            c.sock.setblocking(False)
+            sel.register(c.sock, selectors.EVENT_READ, c)
+        _run(conns, sel, request, complete, ok, plan, wait, tally)
+    finally:
+        sel.close()
+        for r, t in zip(raws, timeouts):
+            if r.fileno() != -1:
+                r.settimeout(t)
+    tally.connections += len(socks)
+
+
+def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, complete: Callable[[bytes], bool],
+         ok: Callable[[bytes], bool], plan: TrafficPlan, wait: Wait, tally: Tally) -> None:
+    """The schedule's loop: send what is due, read what came, until the end and the last reply (or its timeout)."""
+    interval = 1.0 / plan.per_connection
+    start = time.perf_counter()
+    end = start + plan.seconds
+    # Phases spread evenly over one interval, so the load is smooth rather than in bursts.
+    schedule = [(start + interval * i / max(1, len(conns)), i) for i in range(len(conns))]
+    last_reply = start
+    in_flight = 0
+
+    def send(c: _Conn, due: float) -> None:
+        nonlocal in_flight
+        c.due, c.received = due, b""
+        tally.sent += 1
+        in_flight += 1
+        try:
+            sent = c.sock.send(request)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            lose(c)
+            return
+        c.unsent = request[sent:]
+        if c.unsent:
+            sel.modify(c.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+
+    def lose(c: _Conn) -> None:
+        """The connection failed (closed, reset, a wrong reply): an error; it carries no more."""
+        nonlocal in_flight
+        if c.done:
+            return
+        c.done = True
+        tally.errors += 1
+        in_flight -= c.due is not None
+        c.due, c.owed = None, []
+        sel.unregister(c.sock)
+
+    while True:
+        now = time.perf_counter()
+        while schedule and schedule[0][0] <= now and schedule[0][0] < end:
+            due, i = heapq.heappop(schedule)
+            c = conns[i]
+            if not c.done:
+                if c.due is None:
+                    send(c, due)
+                else:
+                    c.owed.append(due)
+                heapq.heappush(schedule, (due + interval, i))
+        if now >= end and (not in_flight or now >= end + plan.timeout):
+            break
+        # Wake for the next request due, the end of the traffic, or the last reply's timeout after it.
+        next_due = schedule[0][0] if schedule and schedule[0][0] < end else (end if now < end else end + plan.timeout)
+        for key, mask in wait(sel, max(0.0, next_due - now)):
+            c = key.data
+            if c.done:
+                continue
+            if mask & selectors.EVENT_WRITE and c.unsent:
+                try:
+                    c.unsent = c.unsent[c.sock.send(c.unsent):]
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    lose(c)
+                    continue
+                if not c.unsent:
+                    sel.modify(c.sock, selectors.EVENT_READ, c)
+            if mask & selectors.EVENT_READ:
+                try:
+                    chunk = c.sock.recv(READ_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    lose(c)
+                    continue
+                if not chunk or c.due is None:
+                    lose(c)  # closed, or talking out of turn: the sweep reads what it says
+                    continue
+                c.received += chunk
+                if not complete(c.received):
+                    continue
+                if not ok(c.received):
+                    lose(c)
+                    continue
+                last_reply = time.perf_counter()
+                tally.answered += 1
+                tally.record(last_reply - c.due)
+                c.due = None
+                in_flight -= 1
+                if c.owed:
+                    send(c, c.owed.pop(0))
+    _unanswered(conns, tally)
+    tally.seconds = max(tally.seconds, plan.seconds, last_reply - start)
+
+
+def _unanswered(conns: list[_Conn], tally: Tally) -> None:
+    """Count the requests never answered as timeouts, each with what it had waited (a lower bound of its latency)."""
+    now = time.perf_counter()
+    for c in conns:
+        for due in ([c.due] if c.due is not None else []) + c.owed:
+            tally.timeouts += 1
+            tally.record(now - due)
