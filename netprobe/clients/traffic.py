@@ -74,6 +74,10 @@ class TrafficStats(Record):
     seconds: float
     client_cpu: Optional[float] = None  # percent of one core over the traffic, every client process
     server_cpu: Optional[float] = None  # percent of one core over the traffic, the server's processes
+    # Percent of one core each side ran or waited in the run queue to run (Linux schedstat): at 100 per
+    # process a side is CPU-bound even on a machine too busy to give it a whole core.
+    client_busy: Optional[float] = None
+    server_busy: Optional[float] = None
     # The kernel's machine-wide counters over the traffic (Linux): accept-queue overflows, handshakes sent again.
     listen_overflows: Optional[int] = None
     syn_retransmits: Optional[int] = None

@@ -38,7 +38,7 @@ CONTRACT = (
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers",
     "oom_kill_message", "readable_by_others", "share_port", "kernel_slab_bytes", "compatibility_layer",
-    "peer_left_before_accept",
+    "peer_left_before_accept", "cpu_demand",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
@@ -78,6 +78,7 @@ readable_by_others = _impl.readable_by_others
 share_port = _impl.share_port
 kernel_slab_bytes = _impl.kernel_slab_bytes
 compatibility_layer = _impl.compatibility_layer
+cpu_demand = _impl.cpu_demand
 peer_left_before_accept = _impl.peer_left_before_accept
 
 

@@ -33,6 +33,9 @@ from netprobe.platform._posix import (
     compatibility_layer as compatibility_layer,
 )
 from netprobe.platform._posix import (
+    cpu_demand as cpu_demand,
+)
+from netprobe.platform._posix import (
     fd_limits as fd_limits,
 )
 from netprobe.platform._posix import (

@@ -215,6 +215,32 @@ def can_bind_loopback_aliases() -> bool:
     return True
 
 
+def cpu_demand(pids: list[int]) -> Optional[float]:
+    """Seconds the threads of ``pids`` have run or waited to run (schedstat); None where one cannot be read.
+
+    Time on the CPU alone understates a process that wants more than it gets: on a busy machine
+    a CPU-bound server runs part of the time and waits in the run queue the rest. Both together
+    reach the elapsed time exactly when the process never sleeps of its own accord.
+    """
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return None
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    fields = f.read().split()
+            except OSError:
+                continue  # a thread that ended meanwhile
+            try:
+                total += int(fields[0]) + int(fields[1])
+            except (IndexError, ValueError):
+                return None
+    return total / 1e9
+
+
 # The kernel's log is read for an OOM kill only this far back (records, newest last).
 KMSG_RECORDS = 20_000
 

@@ -289,6 +289,11 @@ def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int]
     return None
 
 
+def cpu_demand(pids: list[int]) -> Optional[float]:
+    """this system does not say how long a process waited to run: None (unknown)."""
+    return None
+
+
 def oom_kill_message(pid: int) -> Optional[str]:
     """this system keeps no kernel log netprobe reads for an out-of-memory kill: None (unknown)."""
     return None

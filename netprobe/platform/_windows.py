@@ -268,6 +268,11 @@ def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int]
     return None
 
 
+def cpu_demand(pids: list[int]) -> Optional[float]:
+    """Windows does not say how long a process waited to run: None (unknown)."""
+    return None
+
+
 def oom_kill_message(pid: int) -> Optional[str]:
     """Windows keeps no kernel log netprobe reads for an out-of-memory kill: None (unknown)."""
     return None

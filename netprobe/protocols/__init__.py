@@ -55,12 +55,20 @@ def _upper(data: bytes) -> bytes:
 
 
 def _costly(transform: Callable[[bytes], bytes], cost: float) -> Callable[[bytes], bytes]:
-    """``transform``, burning ``cost`` seconds of CPU before each reply (a server with work to do per request)."""
+    """``transform``, burning ``cost`` seconds of CPU before each reply (a server with work to do per request).
+
+    The thread's own CPU clock measures the burn where it is fine-grained, so a server that is
+    descheduled on a busy machine still spends the whole cost per reply; elsewhere (Windows ticks
+    its thread clock in 15.6 ms) the wall clock does.
+    """
     import time
 
+    fine = time.get_clock_info("thread_time").resolution <= 1e-6
+    clock = time.thread_time if fine else time.perf_counter
+
     def reply(data: bytes) -> bytes:
-        until = time.perf_counter() + cost
-        while time.perf_counter() < until:
+        until = clock() + cost
+        while clock() < until:
             pass
         return transform(data)
 

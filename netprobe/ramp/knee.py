@@ -69,33 +69,44 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     if what is None:
         return None
     held = f"{what} at {last.connections:,} connections ({_load(stats)})"
-    client_full = _first(steps, lambda t: t.client_cpu is not None
-                         and t.client_cpu >= SATURATED * sides.client_processes)
-    server_full = _first(steps, lambda t: t.server_cpu is not None
-                         and t.server_cpu >= SATURATED * sides.server_processes)
+    client_full = _first(steps, lambda t: _full(t.client_busy, t.client_cpu, sides.client_processes))
+    server_full = _first(steps, lambda t: _full(t.server_busy, t.server_cpu, sides.server_processes))
     if sides.shared and client_full is not None:
-        return Knee(f"{held}; netprobe's process, client and server in one, used {stats.client_cpu:.0f}% of a core",
-                    StopCause.SHARED_CPU, Side.CLIENT)
+        return Knee(f"{held}; netprobe's process, client and server in one, was CPU-bound "
+                    f"({_cpu(stats.client_cpu, stats.client_busy)})", StopCause.SHARED_CPU, Side.CLIENT)
     if client_full is not None and (server_full is None or client_full <= server_full):
         since = steps[client_full].connections
         also = "" if server_full is None else f"; the server's followed at {steps[server_full].connections:,}"
-        return Knee(f"{held}; netprobe's client used {stats.client_cpu:.0f}% of a core per process from "
+        return Knee(f"{held}; netprobe's client was CPU-bound ({_cpu(stats.client_cpu, stats.client_busy)}) from "
                     f"{since:,} connections on{also}", StopCause.CLIENT_CPU, Side.CLIENT)
     if server_full is not None:
         since = steps[server_full].connections
         also = "" if client_full is None else f"; the client's followed at {steps[client_full].connections:,}"
-        return Knee(f"{held}; the server used {stats.server_cpu:.0f}% of a core per process from {since:,} "
-                    f"connections on{also}", StopCause.SERVER_CPU, Side.SERVER)
+        return Knee(f"{held}; the server was CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)}) from "
+                    f"{since:,} connections on{also}", StopCause.SERVER_CPU, Side.SERVER)
     if stats.listen_overflows:
         return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile",
                     StopCause.LISTEN_OVERFLOW, Side.SERVER)
     if stats.syn_retransmits:
         return Knee(f"{held}; the kernel sent {stats.syn_retransmits:,} handshakes again meanwhile",
                     StopCause.RETRANSMITS, Side.NETWORK)
-    if stats.server_cpu is not None:
-        return Knee(f"{held}; the server used only {stats.server_cpu:.0f}% of a core", StopCause.SERVER_WAITS,
-                    Side.SERVER)
+    if stats.server_cpu is not None or stats.server_busy is not None:
+        return Knee(f"{held}; the server was not CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)})",
+                    StopCause.SERVER_WAITS, Side.SERVER)
     return Knee(f"{held}; the server's CPU cannot be read from here, so its cause is not known", None, Side.SERVER)
+
+
+def _full(busy: Optional[float], cpu: Optional[float], processes: int) -> bool:
+    """Whether a side was CPU-bound: running or waiting to run all the time (else, where unknown, running)."""
+    used = busy if busy is not None else cpu
+    return used is not None and used >= SATURATED * processes
+
+
+def _cpu(cpu: Optional[float], busy: Optional[float]) -> str:
+    """A side's CPU in words: what it used, and what it ran or waited to run where known."""
+    used = "an unknown share" if cpu is None else f"{cpu:.0f}%"
+    wanted = "" if busy is None else f", running or waiting to run {busy:.0f}%"
+    return f"{used} of a core{wanted}"
 
 
 def _load(stats: TrafficStats) -> str:

@@ -9,6 +9,7 @@ each step's count; ``evidence``, ``sampler``, ``budget``, ``forecast``, ``classi
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from typing import Optional
@@ -194,13 +195,16 @@ class _Run(StepJudge):
         plan = traffic.at(self.client.held)
         tally = Tally()
         sampler.sample()  # the traffic's CPU is measured from here
+        demand_before, started = self._demand(), time.perf_counter()
         self.client.traffic(plan, tally)
         during = self._sample(sampler)
+        busy = _busy(demand_before, self._demand(), time.perf_counter() - started)
         after = platform.tcp_counters()
         overflows, _, resent = counter_deltas(counters, after)
         step = self.steps[-1]
         client_cpu = during.client_cpu if during.client_cpu is not None else tally.cpu  # workers say their own
-        stats = tally.stats(plan, client_cpu, during.server_cpu, overflows, resent)
+        stats = dataclasses.replace(tally.stats(plan, client_cpu, during.server_cpu, overflows, resent),
+                                    client_busy=busy[0], server_busy=busy[1])
         self.steps[-1] = dataclasses.replace(step, traffic=stats,
                                              listen_overflows=_plus(step.listen_overflows, overflows),
                                              syn_retransmits=_plus(step.syn_retransmits, resent))
@@ -213,6 +217,12 @@ class _Run(StepJudge):
         if knee.cause is not None:
             stop.remedy = cause_of(knee.cause).remedy
         return stop, after
+
+    def _demand(self) -> tuple[Optional[float], Optional[float]]:
+        """CPU seconds the client's and the server's processes ran or waited to run, where this OS says."""
+        assert self.client is not None and self.server is not None
+        client = None if self.spec.distributed else platform.cpu_demand([os.getpid(), *self.client.pids])
+        return client, platform.cpu_demand(self.server.pids) if self.server.pids else None
 
     def _record(self, verified: int, latencies: list[float], held: int, elapsed: float, last: Sample,
                 counters_before: Optional[TcpCounters]) -> tuple[RampStep, Optional[TcpCounters]]:
@@ -269,6 +279,15 @@ class _Run(StepJudge):
                     self.server.close()
             finally:
                 self.budget.restore()
+
+
+def _busy(before: tuple[Optional[float], Optional[float]], after: tuple[Optional[float], Optional[float]],
+          seconds: float) -> tuple[Optional[float], Optional[float]]:
+    """Percent of one core each side ran or waited to run over ``seconds``; None where unknown."""
+    def side(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return None if a is None or b is None or seconds <= 0 else round(100.0 * (b - a) / seconds, 1)
+
+    return side(before[0], after[0]), side(before[1], after[1])
 
 
 def _plus(a: Optional[int], b: Optional[int]) -> Optional[int]:

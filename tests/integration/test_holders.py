@@ -43,11 +43,14 @@ def _refused_port() -> int:
 
 
 def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Verify,
-          probe: str | None = None) -> dict:
-    """Ramp ``target`` through ``holder``; return the ramp's JSON document with the exit status as ``exit``."""
+          probe: str | None = None, rate: float | None = None) -> dict:
+    """Ramp ``target`` through ``holder``; return the ramp's JSON document with the exit status as ``exit``.
+
+    With ``rate``, each step carries that many requests a second per connection for a second.
+    """
     if holder == "spread":
         spec = build_ramp_spec(RampOptions(target=target, to=to, step=step, verify=None if probe else verify,
-                                           timeout=2.0, probe=probe))
+                                           timeout=2.0, probe=probe, rate=rate, hold=1.0 if rate else 0.0))
         result = run_ramp(dataclasses.replace(spec, client_processes=2))
         document = json.loads(result.to_json())
         document["exit"] = 0 if result.ok else 1
@@ -56,6 +59,7 @@ def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Ve
     args += ["--probe", probe] if probe else ["--verify", str(verify)]
     args += [] if to is None else ["--to", str(to)]
     args += [] if step is None else ["--step", str(step)]
+    args += [] if rate is None else ["--rate", str(rate), "--hold", "1"]
     if holder == "workers":
         args += ["--workers", "1", "--spawn-local", "--worker-wait", "20"]
     proc = run_netprobe(*args)
@@ -112,3 +116,16 @@ def test_every_holder_names_a_real_servers_cap_alike(redis, probe):  # noqa: F81
     assert first[:5] == (1, False, "closed_by_server", "server", "redis maxclients"), seen
     assert all(v[:5] == first[:5] for v in seen.values()), seen
     assert all(abs(v[5] - CAP) <= 0.02 * CAP for v in seen.values()), seen
+
+
+@pytest.mark.parametrize("holder", [_holder(h) for h in HOLDERS])
+def test_every_holder_carries_traffic_and_counts_every_reply(holder, child_server):
+    server = child_server(ServerSpec(backend=BACKENDS.get(UNCAPPED_BACKEND), want_fds=1024))
+    target = f"127.0.0.1:{server.addresses[0][1]}"
+    document = _ramp(holder, target, 100, 50, Verify.ECHO, rate=4)
+    assert document["exit"] == 0 and document["reached"] == 100, document["verdict"]
+    for step in document["steps"]:
+        traffic = step["traffic"]
+        assert traffic["connections"] == step["connections"]
+        assert traffic["sent"] >= 4 * step["connections"] * 0.9 and traffic["answered"] == traffic["sent"]
+        assert traffic["errors"] == traffic["timeouts"] == 0 and traffic["p99_ms"] > 0
