@@ -28,11 +28,12 @@ Wait = Callable[[selectors.BaseSelector, float], list[tuple[selectors.SelectorKe
 class _Conn:
     """One connection's place in the schedule."""
 
-    __slots__ = ("sock", "due", "owed", "received", "unsent", "done")
+    __slots__ = ("sock", "due", "on_time", "owed", "received", "unsent", "done")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.due: Optional[float] = None  # when the request in flight was due; None: none in flight
+        self.on_time = False  # whether the request in flight went out before the traffic's end
         self.owed: list[float] = []  # requests that fell due while one was in flight, oldest first
         self.received = b""
         self.unsent = b""
@@ -76,7 +77,7 @@ def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, comple
 
     def send(c: _Conn, due: float) -> None:
         nonlocal in_flight
-        c.due, c.received = due, b""
+        c.due, c.received, c.on_time = due, b"", time.perf_counter() < end
         tally.sent += 1
         in_flight += 1
         try:
@@ -149,6 +150,7 @@ def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, comple
                     continue
                 last_reply = time.perf_counter()
                 tally.answered += 1
+                tally.answered_on_time += c.on_time
                 tally.record(last_reply - c.due)
                 c.due = None
                 in_flight -= 1

@@ -60,7 +60,9 @@ class TrafficStats(Record):
 
     connections: int  # connections that carried it
     asked_rate: float  # requests per second asked, over every connection
-    achieved_rate: float  # replies per second: the requests due in the traffic's time that were answered
+    # Replies a second to the requests sent on time: one that fell due behind a late reply and went
+    # out after the traffic's end (a client or server that could not keep up) does not count.
+    achieved_rate: float
     sent: int
     answered: int
     errors: int  # connections closed, reset or answered wrongly meanwhile
@@ -95,13 +97,14 @@ class TrafficCount(Record):
     seconds: float
     histogram: str  # the latency histogram, encoded (``Tally.encoded``); "" when nothing was measured
     cpu: Optional[float] = None  # percent of one core the holder's process used over the traffic, where read
+    answered_on_time: int = 0  # of ``answered``, those sent within the traffic's time
 
     def problem(self, held: int) -> Optional[str]:
         """Why no holder of ``held`` connections could have counted this; None when it could."""
         counts = (self.connections, self.sent, self.answered, self.errors, self.timeouts)
         if min(counts) < 0 or not 0 <= self.seconds <= 7 * 24 * 3600 or (self.cpu is not None and self.cpu < 0):
             return "its traffic counts are negative or its time out of range"
-        if self.connections > held or self.answered > self.sent:
+        if self.connections > held or self.answered > self.sent or not 0 <= self.answered_on_time <= self.answered:
             return f"it says {self.connections:,} connections carried traffic and {self.answered:,} of " \
                    f"{self.sent:,} requests were answered, holding {held:,}"
         if self.histogram:
@@ -143,7 +146,7 @@ class Tally:
     """What traffic achieved so far: counts and the latency histogram; sums over processes exactly."""
 
     def __init__(self) -> None:
-        self.connections = self.sent = self.answered = self.errors = self.timeouts = 0
+        self.connections = self.sent = self.answered = self.answered_on_time = self.errors = self.timeouts = 0
         self.seconds = 0.0
         self.histogram = new_histogram()
         self.cpu: Optional[float] = None  # the holders' processes elsewhere, summed, where each said
@@ -161,7 +164,7 @@ class Tally:
     def count(self) -> TrafficCount:
         """This tally as a record that crosses a pipe or the network."""
         return TrafficCount(self.connections, self.sent, self.answered, self.errors, self.timeouts,
-                            round(self.seconds, 6), self.encoded, self.cpu)
+                            round(self.seconds, 6), self.encoded, self.cpu, self.answered_on_time)
 
     def add(self, count: TrafficCount) -> None:
         """Add another holder's traffic: its counts, and its histogram (ValueError when it is not one)."""
@@ -170,6 +173,7 @@ class Tally:
         self.connections += count.connections
         self.sent += count.sent
         self.answered += count.answered
+        self.answered_on_time += count.answered_on_time
         self.errors += count.errors
         self.timeouts += count.timeouts
         self.seconds = max(self.seconds, count.seconds)
@@ -187,7 +191,7 @@ class Tally:
 
         return TrafficStats(
             connections=self.connections, asked_rate=round(self.connections * plan.per_connection, 1),
-            achieved_rate=round(self.answered / plan.seconds, 1),
+            achieved_rate=round(self.answered_on_time / plan.seconds, 1),
             sent=self.sent, answered=self.answered, errors=self.errors, timeouts=self.timeouts,
             p50_ms=ms(h.get_value_at_percentile(50.0)), p99_ms=ms(h.get_value_at_percentile(99.0)),
             p999_ms=ms(h.get_value_at_percentile(99.9)), max_ms=ms(h.get_max_value()),

@@ -25,7 +25,7 @@ from typing import Optional
 import pytest
 
 from netprobe import platform
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_netprobe
 
 CAP = 300
 UNDER = 150
@@ -380,3 +380,14 @@ def test_a_server_paused_through_the_last_step_is_never_reported_reached(redis):
     assert status == 1 and not result["ok"] and result["stop"]["side"] == "server", result["verdict"]
     assert result["reached"] <= CAP and all(s["connections"] <= CAP for s in result["steps"]), result["steps"]
     assert abs(result["reached"] - _held_at_the_end(held)) <= 0.02 * CAP, (result["reached"], held[-10:])
+
+
+def test_a_client_that_cannot_send_its_rate_is_the_knee_named_client_cpu_never_the_server(redis):
+    # 200,000 PINGs a second is beyond one Python client; redis answers each in microseconds.
+    proc = run_netprobe("ramp", "--target", redis.target, "--probe", "redis", "--total-rate", "200000",
+                        "--step", "25", "--max", "100", "--hold", "1", "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    stop = json.loads(proc.stdout)["stop"]
+    assert stop is not None and (stop["reason"], stop["cause"], stop["side"]) == (
+        "latency_knee", "client_cpu", "client"), stop
+    assert "--workers" in stop["remedy"]
