@@ -74,10 +74,8 @@ def plot_ramp(result: RampResult, path: str) -> None:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend()
-    ax_lat.plot(conns, [s.p50_ms for s in result.steps], marker="o", label="p50")
-    ax_lat.plot(conns, [s.p99_ms for s in result.steps], marker="o", label="p99")
-    ax_lat.set_xlabel("connections held")
-    ax_lat.set_ylabel("check latency (ms)")
+    ax_rss.set_ylim(bottom=0)  # from zero: a fraction of a MiB of growth must not look steep
+    _latency_panel(ax_lat, result)
     ax_lat.grid(alpha=0.3)
     ax_lat.legend()
     if result.stop is not None:
@@ -86,10 +84,29 @@ def plot_ramp(result: RampResult, path: str) -> None:
         ax_fds.legend()
     spec = result.config
     waits = spec.selector_class or spec.loop or "target"
-    fig.suptitle(_title(f"netprobe ramp: {spec.backend.name} ({waits}, {spec.placement}), "
-                        f"client {spec.client.name}; reached {result.reached:,}", result.platform))
+    server = (f"{spec.target_address[0]}:{spec.target_address[1]}" if spec.target_address is not None
+              else f"{spec.backend.name} ({waits}, {spec.placement})")
+    fig.suptitle(_title(f"netprobe ramp: {server}, client {spec.client.name}; reached {result.reached:,}",
+                        result.platform))
     fig.tight_layout()
     _save(plt, fig, path)
+
+
+def _latency_panel(ax: Any, result: RampResult) -> None:
+    """Latency against connections held: under traffic where the ramp carried it (with --max-latency), else checks."""
+    under = [s for s in result.steps if s.traffic is not None]
+    if under and result.config.traffic is not None:
+        held = [s.connections for s in under]
+        ax.plot(held, [s.traffic.p50_ms if s.traffic else None for s in under], marker="o", label="p50")
+        ax.plot(held, [s.traffic.p99_ms if s.traffic else None for s in under], marker="o", label="p99")
+        ax.axhline(result.config.traffic.max_latency_ms, color="grey", linestyle=":", label="--max-latency")
+        ax.set_ylabel("latency under traffic (ms, from when due)")
+    else:
+        conns = [s.connections for s in result.steps]
+        ax.plot(conns, [s.p50_ms for s in result.steps], marker="o", label="p50")
+        ax.plot(conns, [s.p99_ms for s in result.steps], marker="o", label="p99")
+        ax.set_ylabel("check latency (ms)")
+    ax.set_xlabel("connections held")
 
 
 def plot_bench_selectors(result: BenchSelectorsResult, path: str) -> None:
