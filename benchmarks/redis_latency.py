@@ -1,0 +1,94 @@
+"""netprobe's latency under traffic beside redis-benchmark's, against the same redis, at its concurrency and rate.
+
+redis-benchmark (Debian's redis-tools) is closed-loop: ``-c`` connections each send PING as soon
+as the last reply is in, so its throughput is whatever the pair manages. netprobe then holds the
+same number of connections to the same redis and asks that throughput with ``--total-rate`` (its
+latency counts from when each request was due, so it is no better than a closed loop's). Both
+print requests a second achieved, p50, p99 and the client's CPU per request; the last column is
+netprobe's figure over redis-benchmark's. Run from the checkout, alone on a quiet machine:
+
+    python benchmarks/redis_latency.py [--connections 50] [--requests 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EASED = 0.7  # the share of redis-benchmark's rate netprobe is also run at
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def children_cpu() -> float:
+    """CPU seconds the reaped children of this process used."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def redis_benchmark(port: int, connections: int, requests: int) -> dict[str, float]:
+    """redis-benchmark's PING_INLINE: rps, p50, p99 (ms) and CPU µs per request."""
+    before = children_cpu()
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "ping", "-c", str(connections),
+                          "-n", str(requests), "--csv"], capture_output=True, text=True, check=True).stdout
+    cpu = children_cpu() - before
+    rows = list(csv.DictReader(io.StringIO(out)))  # -t ping runs PING_INLINE and PING_MBULK: two runs' CPU
+    row = next(r for r in rows if r["test"] == "PING_INLINE")
+    return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]), "p99": float(row["p99_latency_ms"]),
+            "cpu_us": 1e6 * cpu / (requests * len(rows))}
+
+
+def netprobe(port: int, connections: int, rate: float, seconds: float) -> dict[str, float]:
+    """netprobe holding ``connections`` to redis at ``rate`` PINGs a second in all, for ``seconds``."""
+    proc = subprocess.run([sys.executable, "-m", "netprobe", "ramp", "--target", f"127.0.0.1:{port}", "--probe",
+                           "redis", "--to", str(connections), "--step", str(connections), "--total-rate", str(rate),
+                           "--hold", str(seconds), "--max-latency", "60000", "--quiet", "--format", "json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    traffic = json.loads(proc.stdout)["steps"][-1]["traffic"]
+    cpu_us = (traffic["client_cpu"] or 0) / 100 * traffic["seconds"] * 1e6 / max(1, traffic["answered"])
+    return {"rps": traffic["achieved_rate"], "p50": traffic["p50_ms"], "p99": traffic["p99_ms"], "cpu_us": cpu_us}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        theirs = redis_benchmark(port, args.connections, args.requests)
+        ours = netprobe(port, args.connections, theirs["rps"], args.seconds)
+        # One Python thread sends netprobe's load: where redis-benchmark's rate is past it, show where it is not.
+        eased = netprobe(port, args.connections, theirs["rps"] * EASED, args.seconds)
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"{args.connections} connections to one redis, PING, at redis-benchmark's throughput")
+    print(f"| figure | redis-benchmark | netprobe at its rate | ratio | netprobe at {EASED:.0%} of it | ratio |")
+    print("|---|---|---|---|---|---|")
+    for key, name in (("rps", "requests/s achieved"), ("p50", "p50 ms"), ("p99", "p99 ms"),
+                      ("cpu_us", "client CPU µs per request")):
+        print(f"| {name} | {theirs[key]:,.3f} | {ours[key]:,.3f} | {ours[key] / theirs[key]:.2f}x "
+              f"| {eased[key]:,.3f} | {eased[key] / theirs[key]:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
