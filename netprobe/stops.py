@@ -61,10 +61,13 @@ class CauseKind:
 
 
 CAUSES: tuple[CauseKind, ...] = (
-    CauseKind(StopCause.SERVER_CPU, "the server's processes each used a whole core while latency rose",
+    CauseKind(StopCause.SERVER_CPU,
+              "the server's processes were CPU-bound: each ran, or waited in the run queue to run, 90% of the time "
+              "or more",
               "the server is CPU-bound at this load: give it more processes or threads (nginx worker_processes, "
               "SO_REUSEPORT, --processes for netprobe's own), or spend less CPU per request"),
-    CauseKind(StopCause.CLIENT_CPU, "netprobe's client used a whole core first: the load could not be sent on time",
+    CauseKind(StopCause.CLIENT_CPU,
+              "netprobe's client was CPU-bound first (or at the same step): the load could not be sent on time",
               "the client, not the server, gave out: add client processes or machines (--workers), or ask a "
               "lower --rate; the server's own limit is further on"),
     CauseKind(StopCause.SHARED_CPU, "netprobe's own server runs in netprobe's process (--placement thread): "
@@ -349,6 +352,13 @@ def docs_table() -> str:
     rows += [f"| `{k.reason}` | {k.meaning} | {k.typical_side} | {'yes' if k.finds_wall else 'no'} |"
              for k in KINDS]
     return "\n".join(rows) + "\n"
+
+def causes_table() -> str:
+    """The knee's cause table of docs/traffic.md, in markdown."""
+    rows = ["| `stop.cause` | what the evidence showed | remedy |", "|---|---|---|"]
+    rows += [f"| `{k.cause}` | {k.meaning} | {k.remedy} |" for k in CAUSES]
+    return "\n".join(rows) + "\n"
+
 
 if __name__ == "__main__":
     print(docs_table(), end="")

@@ -79,6 +79,12 @@ def test_the_stop_reason_table_of_the_docs_is_the_records():
     assert stops.docs_table() in doc, "docs/ramp.md's stop table is stale: run python -m netprobe.stops"
 
 
+def test_the_knee_cause_table_of_the_docs_is_the_records():
+    doc = (DOCS / "traffic.md").read_text("utf-8")
+    assert stops.causes_table() in doc, "docs/traffic.md's cause table is stale: stops.causes_table()"
+    assert [kind.cause for kind in stops.CAUSES] == list(stops.StopCause)
+
+
 def test_the_probe_table_of_the_docs_is_the_registry():
     from netprobe import probes
 
