@@ -250,6 +250,10 @@ class ServerBase(ABC):
                     out = self.protocol.reply(data)
                     sock.sendall(out)
                     counters.bytes_out += len(out)
+                    if len(data) == RECV_SIZE:
+                        # A full read: more is waiting, so recv() will not block and switch. Let the
+                        # others run, or a client that streams keeps every other one waiting.
+                        let_others_run()
                     continue
                 try:
                     session.received(data)

@@ -7,6 +7,7 @@ its own, and a backend that misbehaves cannot take the test runner with it.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,25 @@ from netprobe.vocabulary import ProtocolName
 ECHO_PAYLOAD = b"ping from netprobe\n"
 # A normal get slower than this next to hostile clients is starved (unfixed, it waited 30 s and more).
 STARVED = 10.0
+# A ping beside streaming clients: every backend answers in milliseconds; gevent took 3.4-6 s before the fix.
+PING_STARVED = 2.0
+
+
+def _stream(sock: socket.socket, done: threading.Event) -> None:
+    """Send 64 KiB chunks and read back whatever comes, as fast as possible, until ``done``."""
+    chunk = b"x" * 65536
+    sock.setblocking(False)
+    while not done.is_set():
+        ready = select.select([sock], [sock], [], 0.1)
+        try:
+            if ready[0]:
+                sock.recv(1 << 20)
+            if ready[1]:
+                sock.send(chunk)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            return
 
 
 def _connect(address, n: int) -> list[socket.socket]:
@@ -262,6 +282,39 @@ class BackendContract:
                     abort(s)
                 server.close()
             assert max(waits) < STARVED, f"{self.BACKEND} {loop or ''}: a normal get waited up to {max(waits):.1f} s"
+
+    @pytest.mark.parametrize("protocol", ["echo", "upper"])
+    def test_a_normal_client_is_answered_next_to_eight_that_stream_as_fast_as_they_can(self, protocol):
+        """A stateless reply path yields between clients: eight streaming 64 KiB chunks cannot starve a ping.
+
+        Before the fix the gevent backend answered the ping after 3.4-6.0 s (upper) and up to
+        3.5 s (echo): its blocking session loop never let the other greenlets run while the
+        streams kept its socket readable. The bound only catches that, with room for a loaded machine.
+        """
+        for loop in self.loops():
+            server = self.start(protocol, loop=loop)
+            streams = _connect(server.addresses[0], 8)
+            good = _connect(server.addresses[0], 1)[0]
+            done = threading.Event()
+            threads = [threading.Thread(target=_stream, args=(s, done)) for s in streams]
+            try:
+                for t in threads:
+                    t.start()
+                time.sleep(0.5)
+                good.settimeout(30)
+                started = time.perf_counter()
+                good.sendall(b"ping\n")
+                reply = good.recv(16)
+                waited = time.perf_counter() - started
+            finally:
+                done.set()
+                for t in threads:
+                    t.join()
+                for s in (*streams, good):
+                    abort(s)
+                server.close()
+            assert reply.lower().startswith(b"ping"), reply
+            assert waited < PING_STARVED, f"{self.BACKEND} {loop or ''} {protocol}: a ping waited {waited:.1f} s"
 
     def test_clients_that_reset_with_replies_due_leave_the_server_silent(self, root):
         """Replies due to a connection that was reset are dropped, never written to it (asyncio logged each try)."""
