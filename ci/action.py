@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
+import uuid
 from typing import Optional
 
 from netprobe.errors import UsageError
@@ -34,6 +36,44 @@ def _append(path: Optional[str], text: str) -> None:
             f.write(text)
 
 
+def _outputs(values: dict[str, str]) -> str:
+    """``values`` as $GITHUB_OUTPUT lines that no value can forge: one with a line break gets a delimiter of its own."""
+    lines = []
+    for key, value in values.items():
+        if "\n" in value or "\r" in value:
+            delimiter = f"netprobe_{uuid.uuid4().hex}"
+            lines.append(f"{key}<<{delimiter}\n{value}\n{delimiter}")
+        else:
+            lines.append(f"{key}={value}")
+    return "\n".join(lines) + "\n"
+
+
+# A run's name becomes part of file names, a summary heading and an output: letters, digits and ._- only.
+NAME = re.compile(r"[A-Za-z0-9._-]{0,64}")
+# Options the action sets itself: given in ramp-args they would change where and how it reads the result.
+OWN_OPTIONS = ("--format", "-f", "--output", "-o", "--quiet", "-q")
+
+
+def _inputs_problem(name: str, out: str, ramp_args: list[str]) -> Optional[str]:
+    """Why the action's inputs cannot be used as they are, or None."""
+    if not NAME.fullmatch(name):
+        return f"name {name!r}: use letters, digits, '.', '_' and '-' only (at most 64)"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in out):
+        return f"output-dir {out!r}: control characters (a line break) cannot be in a directory name here"
+    own = [a for a in ramp_args if a.split("=", 1)[0] in OWN_OPTIONS]
+    if own:
+        return f"ramp-args: {', '.join(own)} is the action's own (it writes JSON to output-dir and reads it back)"
+    return None
+
+
+def _remove(path: str) -> None:
+    """Remove ``path`` if it exists (an earlier run's file)."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 def main() -> int:
     """Run limits and the ramp the inputs describe, publish the files, and check the expectation."""
     env = os.environ
@@ -43,14 +83,24 @@ def main() -> int:
         print(f"::error::netprobe action: {exc}", flush=True)
         return 2
     out = env.get("NETPROBE_OUTPUT_DIR") or "netprobe-results"
-    os.makedirs(out, exist_ok=True)
     os_name = env.get("RUNNER_OS", platform.system()).lower()
     name = env.get("NETPROBE_NAME", "").strip()
+    try:
+        ramp_args = shlex.split(env.get("NETPROBE_RAMP_ARGS", ""))
+    except ValueError as exc:
+        print(f"::error::netprobe action: ramp-args: {exc}", flush=True)
+        return 2
+    problem = _inputs_problem(name, out, ramp_args)
+    if problem is not None:
+        print(f"::error::netprobe action: {problem}", flush=True)
+        return 2
+    os.makedirs(out, exist_ok=True)
     tag = f"{os_name}-py{platform.python_version()}" + (f"-{name}" if name else "")
 
     files = []
     if env.get("NETPROBE_LIMITS", "true").strip().lower() != "false":
         limits = os.path.join(out, f"limits-{tag}.json")
+        _remove(limits)
         if _netprobe("limits", "--format", "json", "--output", limits) != 0:
             print("::error::netprobe limits failed", flush=True)
             return 2
@@ -64,7 +114,8 @@ def main() -> int:
         value = env.get(variable, "").strip()
         if value:
             argv += [option, value]
-    argv += shlex.split(env.get("NETPROBE_RAMP_ARGS", ""))
+    argv += ramp_args
+    _remove(ramp)  # a file of an earlier run in this directory must never pass for this one's
     status = _netprobe(*argv)
     if status not in (0, 1) or not os.path.exists(ramp):
         print(f"::error::netprobe ramp failed with exit status {status} (see the lines above)", flush=True)
@@ -80,15 +131,16 @@ def main() -> int:
 
     _netprobe("report", *files)  # the table, for the job log
     summary = os.path.join(out, f"summary-{tag}.md")
+    _remove(summary)
     _netprobe("report", *files, "--format", "markdown", "--output", summary)
     if os.path.exists(summary):
         with open(summary, encoding="utf-8") as f:
             _append(env.get("GITHUB_STEP_SUMMARY"), f"## netprobe on {os_name}, Python "
                                                     f"{platform.python_version()}{' (' + name + ')' if name else ''}"
                                                     f"\n\n{result.verdict}\n\n" + f.read() + "\n")
-    _append(env.get("GITHUB_OUTPUT"), f"files={' '.join(files)}\ndir={out}\nramp-json={ramp}\n"
-                                      f"limits-json={files[0] if len(files) > 1 else ''}\n"
-                                      f"reached={result.reached}\nstop-reason={reason or ''}\n")
+    _append(env.get("GITHUB_OUTPUT"), _outputs({
+        "files": " ".join(files), "dir": out, "ramp-json": ramp, "limits-json": files[0] if len(files) > 1 else "",
+        "reached": str(result.reached), "stop-reason": reason or ""}))
     problem = expectation.check(status == 0, result.reached, reason, side)
     if problem is not None:
         print(f"::error::netprobe: {problem}", flush=True)

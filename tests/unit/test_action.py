@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 yaml = pytest.importorskip("yaml", reason="pyyaml reads action.yml (the test extra brings it)")
 sys.path.insert(0, str(ROOT / "ci"))
 try:
+    import action
     from action import Expectation
 finally:
     sys.path.pop(0)
@@ -125,3 +126,72 @@ def test_every_job_checks_the_select_headline_of_its_os():
     assert linux.check(False, 1020, "select_limit", "server") is None
     assert linux.check(False, 2000, "fd_limit", "server") is not None
     assert Expectation.parse("reached").check(True, 1000, None, None) is None
+
+
+def _github_outputs(text: str) -> dict[str, str]:
+    """$GITHUB_OUTPUT as the runner reads it: key=value lines, and key<<DELIMITER blocks."""
+    outputs, lines = {}, iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delimiter = line.split("<<", 1)
+            body = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                body.append(inner)
+            outputs[key] = "\n".join(body)
+        else:
+            key, value = line.split("=", 1)
+            outputs[key] = value
+    return outputs
+
+
+def test_an_output_value_with_line_breaks_cannot_add_or_change_a_key():
+    forged = "x\nreached=1000000\nstop-reason=select_limit\nzzz<<stop-reason=\nq"
+    outputs = _github_outputs(action._outputs({"dir": forged, "reached": "200", "stop-reason": ""}))
+    assert outputs == {"dir": forged, "reached": "200", "stop-reason": ""}
+
+
+def _run_main(monkeypatch, tmp_path, **inputs) -> tuple[int, Path]:
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("NETPROBE_LIMITS", "false")
+    for key, value in inputs.items():
+        monkeypatch.setenv(f"NETPROBE_{key.upper()}", value)
+    return action.main(), output
+
+
+@pytest.mark.parametrize("inputs, problem", [
+    ({"name": "x\nreached=1000000"}, "name"),
+    ({"name": "## heading"}, "name"),
+    ({"output_dir": "out\nreached=1"}, "output-dir"),
+    ({"ramp_args": "--client 'gevent"}, "ramp-args"),
+    ({"ramp_args": "--format markdown"}, "the action's own"),
+    ({"ramp_args": "-o x.json"}, "the action's own"),
+])
+def test_inputs_that_could_forge_or_misread_the_result_are_refused_in_one_line(monkeypatch, tmp_path, capsys,
+                                                                               inputs, problem):
+    status, output = _run_main(monkeypatch, tmp_path, **inputs)
+    said = capsys.readouterr().out
+    assert status == 2 and not output.exists()
+    errors = [line for line in said.splitlines() if line.startswith("::error::")]
+    assert len(errors) == 1 and problem in errors[0], said
+
+
+def test_a_result_left_by_an_earlier_run_is_never_read_as_this_ones(monkeypatch, tmp_path, capsys):
+    ran = []
+
+    def ramp_that_writes_nothing(*args: str) -> int:
+        ran.append(args)
+        return 1  # as a distributed ramp that fails before its first step and writes no file
+
+    monkeypatch.setattr(action, "_netprobe", ramp_that_writes_nothing)
+    monkeypatch.setattr(action.platform, "python_version", lambda: "3.12.0")
+    monkeypatch.setenv("RUNNER_OS", "Linux")
+    stale = tmp_path / "netprobe-results" / "ramp-linux-py3.12.0.json"
+    stale.parent.mkdir()
+    stale.write_text('{"reached": 59}', "utf-8")
+    status, output = _run_main(monkeypatch, tmp_path)
+    assert ran and status == 2 and not stale.exists() and not output.exists()
+    assert "ramp failed" in capsys.readouterr().out
