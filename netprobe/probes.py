@@ -77,6 +77,19 @@ def probe_choices(with_requests: bool = False) -> str:
     return ", ".join(names) + " or hex:BYTES"
 
 
+def parse_request(text: str, option: str = "--request") -> bytes:
+    """The bytes of ``hex:BYTES`` (a request for traffic); UsageError naming ``option`` otherwise."""
+    if not text.startswith("hex:"):
+        raise UsageError(f"{option} {text!r}: give hex:BYTES, the request's bytes in hexadecimal")
+    try:
+        request = binascii.unhexlify(text[4:])
+    except (binascii.Error, ValueError):
+        raise UsageError(f"{option} {text!r}: the bytes after hex: are not hexadecimal") from None
+    if not request:
+        raise UsageError(f"{option} hex: needs at least one byte to send")
+    return request
+
+
 def probe_of(text: Optional[str]) -> Optional[Probe]:
     """The probe a record that arrived names, or None for the echo or a connect check.
 
@@ -95,7 +108,7 @@ def docs_table() -> str:
     """The probe table of docs/ramp.md, in markdown: every registered probe, then raw bytes."""
     rows = ["| `--probe` | request | served when | re-sent at a re-check |", "|---|---|---|---|"]
     rows += [f"| `{p.name}` | {p.asks} | {p.summary} | {'yes' if p.repeatable else 'no'} |" for p in PROBES.values()]
-    rows.append("| `hex:BYTES` | the bytes | any reply | yes |")
+    rows.append("| `hex:BYTES` | the bytes | any reply | no: a handshake of your protocol (traffic: `--request`) |")
     return "\n".join(rows) + "\n"
 
 
@@ -104,13 +117,10 @@ def parse_probe(text: str) -> Probe:
     if text in PROBES:
         return PROBES[text]
     if text.startswith("hex:"):
-        try:
-            request = binascii.unhexlify(text[4:])
-        except (binascii.Error, ValueError):
-            raise UsageError(f"--probe {text!r}: the bytes after hex: are not hexadecimal") from None
-        if not request:
-            raise UsageError("--probe hex: needs at least one byte to send")
-        return Probe(text, request, lambda r: len(r) > 0, lambda r: len(r) > 0, "raw bytes; any reply counts")
+        request = parse_request(text, "--probe")
+        # Sent once: raw bytes are often a protocol's handshake (an MQTT CONNECT a broker takes once).
+        return Probe(text, request, lambda r: len(r) > 0, lambda r: len(r) > 0, "raw bytes; any reply counts",
+                     repeatable=False)
     raise UsageError(f"--probe must be one of {probe_choices()}, got {text!r}")
 
 

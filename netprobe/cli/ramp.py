@@ -90,6 +90,9 @@ def ramp(
     max_latency: float = typer.Option(DEFAULT_MAX_LATENCY_MS, "--max-latency",
                                       help="Milliseconds of p99 latency under traffic past which a step is the "
                                            "knee (a tenth of a second: where people notice a late reply)."),
+    request: Optional[str] = typer.Option(None, "--request",
+                                          help="Traffic: hex:BYTES to send instead of the check's request (a "
+                                               "--probe hex: handshake is sent once); any reply counts."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
@@ -118,7 +121,7 @@ def ramp(
         client=client.value if client else None, verify=verify, target=target, allow_remote=allow_remote,
         ports=ports, source_ips=source_ips,
         workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait, probe=probe,
-        processes=processes, rate=rate, total_rate=total_rate, max_latency=max_latency,
+        processes=processes, rate=rate, total_rate=total_rate, max_latency=max_latency, request=request,
     )
     if backend.value == "all":
         from netprobe.plots import plot_ceilings

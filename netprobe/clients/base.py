@@ -135,8 +135,12 @@ class Client(ConnectionHolder):
         client model is measured alike; a model's own threads or greenlets stay idle meanwhile.
         """
         from netprobe.clients.scheduled import drive
+        from netprobe.probes import parse_request
 
         set_nodelay(raw_socket(s) for s in self.verified)
+        if plan.request is not None:  # the user's own request: any reply counts
+            drive(self.verified, parse_request(plan.request), bool, bool, plan, self._select, tally)
+            return
         drive(self.verified, self._request(), self._reply_complete, lambda r: self._reply_problem(r) is None,
               plan, self._select, tally)
 

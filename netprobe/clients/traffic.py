@@ -41,6 +41,7 @@ class TrafficPlan(Record):
     seconds: float  # how long each step's traffic lasts
     timeout: float  # a request unanswered this long after the traffic ends counts as a timeout
     max_latency_ms: float = DEFAULT_MAX_LATENCY_MS  # the p99 past which a step is the knee
+    request: Optional[str] = None  # hex:BYTES sent instead of the check's request (--request); any reply counts
 
     def at(self, held: int) -> TrafficPlan:
         """This plan for a step holding ``held`` connections: its rate per connection, fixed."""

@@ -17,7 +17,7 @@ from netprobe.clients.registry import CLIENTS
 from netprobe.clients.traffic import DEFAULT_MAX_LATENCY_MS, TrafficPlan
 from netprobe.errors import UnavailableError, UsageError
 from netprobe.extras import require_locust
-from netprobe.probes import parse_probe, probe_choices
+from netprobe.probes import parse_probe, parse_request, probe_choices
 from netprobe.ramp.processes import CHILD_MIN_FDS, PROCESS_SPARE_FDS, plan_processes
 from netprobe.ramp_spec import DEFAULT_BACKEND, DEFAULT_CLIENT, DEFAULT_MAX, Address, RampSpec
 from netprobe.refusals import refusals
@@ -70,6 +70,7 @@ class RampOptions:
     rate: Optional[float] = None  # requests a second on each held connection
     total_rate: Optional[float] = None  # requests a second over every held connection
     max_latency: float = DEFAULT_MAX_LATENCY_MS  # milliseconds of p99 past which a step is the knee
+    request: Optional[str] = None  # hex:BYTES: the traffic's request instead of the check's
 
 
 def _positive(name: str, value: Optional[float]) -> None:
@@ -152,8 +153,10 @@ def _verify(opts: RampOptions) -> Verify:
 def _traffic(opts: RampOptions, verify: Verify) -> Optional[TrafficPlan]:
     """The traffic of --rate or --total-rate: each step carries it for --hold seconds (or TRAFFIC_SECONDS)."""
     if opts.rate is None and opts.total_rate is None:
-        if opts.max_latency != DEFAULT_MAX_LATENCY_MS:
-            raise UsageError("--max-latency judges traffic: give --rate or --total-rate too")
+        for option, given in (("--max-latency", opts.max_latency != DEFAULT_MAX_LATENCY_MS),
+                              ("--request", opts.request is not None)):
+            if given:
+                raise UsageError(f"{option} goes with traffic: give --rate or --total-rate too")
         return None
     if opts.rate is not None and opts.total_rate is not None:
         raise UsageError("--rate is per connection and --total-rate over all of them: give one")
@@ -162,13 +165,16 @@ def _traffic(opts: RampOptions, verify: Verify) -> Optional[TrafficPlan]:
         _positive(name, value)
         if value is not None and value > most:
             raise UsageError(f"{name} {value:g} is above {most:,.0f}")
-    if verify == Verify.CONNECT:
+    if opts.request is not None:
+        parse_request(opts.request)
+    elif verify == Verify.CONNECT:
         raise UsageError("--rate sends requests the server must answer: with --target, name them with --probe "
-                         f"{probe_choices()}, or --verify echo for an echo server")
-    if opts.probe is not None and not parse_probe(opts.probe).repeatable:
+                         f"{probe_choices()}, --request hex:BYTES, or --verify echo for an echo server")
+    elif opts.probe is not None and not parse_probe(opts.probe).repeatable:
         raise UsageError(f"--rate sends the probe's request again and again; --probe {opts.probe} is a handshake "
-                         "its server takes once per connection")
-    return TrafficPlan(opts.rate, opts.total_rate, opts.hold or TRAFFIC_SECONDS, opts.timeout, opts.max_latency)
+                         "its server takes once per connection: give the traffic's own with --request hex:BYTES")
+    return TrafficPlan(opts.rate, opts.total_rate, opts.hold or TRAFFIC_SECONDS, opts.timeout, opts.max_latency,
+                       opts.request)
 
 
 def build_ceiling_specs(opts: RampOptions) -> list[RampSpec]:

@@ -9,6 +9,9 @@ second, on one core). Bounds are wide and nothing is timed: the benchmark
 from __future__ import annotations
 
 import json
+import selectors
+import socket
+import threading
 
 import pytest
 
@@ -73,7 +76,10 @@ def test_a_knee_stops_a_ramp_short_of_its_target_with_exit_1(child_server):
 @pytest.mark.parametrize("args, problem", [
     (["--rate", "0"], "--rate must be greater than 0"),
     (["--rate", "5", "--total-rate", "50"], "give one"),
-    (["--max-latency", "50"], "--max-latency judges traffic"),
+    (["--max-latency", "50"], "--max-latency goes with traffic"),
+    (["--request", "hex:00"], "--request goes with traffic"),
+    (["--rate", "5", "--request", "ping"], "hex:BYTES"),
+    (["--rate", "5", "--request", "hex:zz"], "not hexadecimal"),
     (["--rate", "5", "--target", "127.0.0.1:9"], "--probe"),
     (["--rate", "5", "--target", "127.0.0.1:9", "--probe", "postgres"], "once per connection"),
     (["--rate", "1e9"], "above"),
@@ -129,3 +135,57 @@ def test_cpu_demand_counts_running_and_waiting_to_run():
     after = platform.cpu_demand([os.getpid()])
     assert before is not None and after is not None and after - before >= 0.15
     assert platform.cpu_demand([2**22 + 12345]) is None  # no such process
+
+
+def test_a_request_of_the_users_own_carries_traffic_where_the_check_is_a_handshake(child_server):
+    server = child_server(ServerSpec(want_fds=1024))
+    doc = _json(run_netprobe("ramp", "--target", format_address(server.addresses[0]), "--probe", "hex:68656c6c6f",
+                             "--request", "hex:70696e670a", "--rate", "4", "--to", "20", "--step", "10", "--hold",
+                             "1", "--format", "json"))
+    assert doc["ok"] is True, doc["verdict"]
+    for step in doc["steps"]:
+        assert step["traffic"]["answered"] == step["traffic"]["sent"] > 0
+
+
+def _once_only_server(listener: socket.socket, stop: threading.Event) -> None:
+    """Answer each connection's first message; close it at a second (as an MQTT broker does at a second CONNECT)."""
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    seen: dict[socket.socket, int] = {}
+    while not stop.is_set():
+        for key, _ in sel.select(0.05):
+            if key.fileobj is listener:
+                conn, _ = listener.accept()
+                seen[conn] = 0
+                sel.register(conn, selectors.EVENT_READ)
+                continue
+            conn = key.fileobj
+            try:
+                data = conn.recv(4096)
+            except OSError:  # reset: netprobe closes abortively
+                data = b""
+            seen[conn] += 1
+            if not data or seen[conn] > 1:
+                sel.unregister(conn)
+                seen.pop(conn)
+                conn.close()
+            else:
+                conn.sendall(b"ok")
+    for conn in seen:
+        conn.close()
+    sel.close()
+
+
+def test_a_hex_probe_is_a_handshake_never_sent_again_at_a_recheck():
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    thread = threading.Thread(target=_once_only_server, args=(listener, stop))
+    thread.start()
+    try:
+        doc = _json(run_netprobe("ramp", "--target", f"127.0.0.1:{listener.getsockname()[1]}", "--probe",
+                                 "hex:10", "--to", "40", "--step", "10", "--format", "json"))
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert doc["ok"] is True and doc["reached"] == 40, doc["verdict"]
