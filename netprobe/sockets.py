@@ -65,6 +65,9 @@ def check_destination(host: str, allow_remote: bool, option: str = "--target") -
     """
     if host == "localhost":
         return "127.0.0.1"
+    if "%" in host:
+        raise UsageError(f"{option} host {host!r}: a scoped IPv6 address (%zone) is not taken; give it without the "
+                         "zone ([::1] for loopback)")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -219,10 +219,13 @@ def _external_target(opts: RampOptions) -> Address:
     """An external server: the options that shape netprobe's own server cannot apply."""
     host, port = parse_host_port(opts.target or "")
     address = (check_destination(host, opts.allow_remote), port)
+    if ":" in address[0] and opts.source_ips != 1:
+        raise UsageError("--source-ips binds clients to 127.0.0.x: an IPv6 --target has the one loopback address ::1")
     for option, given in (("--fd-limit", opts.fd_limit is not None), ("--ports", opts.ports != 1),
                           ("--backend", opts.backend != DEFAULT_BACKEND), ("--selector", opts.selector is not None),
                           ("--loop", opts.loop is not None),
-                          ("--placement (--server)", opts.placement != Placement.PROCESS)):
+                          ("--placement (--server)", opts.placement != Placement.PROCESS),
+                          ("--processes", opts.processes is not None)):
         if given:
             raise UsageError(f"{option} shapes netprobe's own server; it cannot apply to --target")
     return address

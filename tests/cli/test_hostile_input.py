@@ -74,6 +74,16 @@ def test_absurd_durations_and_port_counts_are_usage_errors(args, problem):
     assert proc.returncode == 2 and problem in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("args, problem", [
+    (["--target", "[::1%lo]:80"], "scoped IPv6"),
+    (["--target", "[::1]:80", "--source-ips", "3"], "IPv6 --target"),
+    (["--target", "127.0.0.1:80", "--processes", "3"], "--processes shapes netprobe's own server"),
+])
+def test_targets_and_options_that_cannot_go_together_are_one_line_before_any_socket(args, problem):
+    proc = run_netprobe("ramp", "--to", "10", *args)
+    assert proc.returncode == 2 and problem in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_the_plot_cannot_replace_the_report(tmp_path):
     same = str(tmp_path / "same.png")
     proc = run_netprobe("ramp", "--to", "10", "--output", same, "--plot", same)
