@@ -25,6 +25,10 @@ PAIRS = 1000  # loopback connections opened to measure the kernel's memory per c
 MIN_PAIRS = 200  # fewer, and the slab's own noise is of the order of the figure
 FD_MARGIN = 64  # fds left to the process while it measures
 CACHE_FILE = "kernel-memory.json"
+CACHE_LIMIT = 4096  # bytes: the cache is one short JSON object
+# What a measurement of one loopback connection's kernel memory can give (both ends): a cached
+# figure outside this is not netprobe's.
+MIN_BYTES, MAX_BYTES = 256, 1 << 20
 # Source addresses a loopback client can bind without configuring any: all of 127/8 where the
 # OS routes it (Linux), less the network and broadcast addresses.
 LOOPBACK_127_8 = 2**24 - 2
@@ -44,29 +48,42 @@ def _cache_path() -> str:
 
 
 def cached_kernel_memory(release: str) -> Optional[KernelMemory]:
-    """The kernel memory per connection measured earlier for kernel ``release``, or None (never measured here)."""
+    """The kernel memory per connection measured earlier for kernel ``release``, or None (never measured here).
+
+    The cache is read as untrusted, as any file netprobe did not just write: a regular file of at
+    most ``CACHE_LIMIT`` bytes, its figures within what a measurement can give; anything else is
+    measured again (and the cache rewritten).
+    """
+    from netprobe.errors import UsageError
+    from netprobe.untrusted import read_regular_file
+
     try:
-        with open(_cache_path(), encoding="utf-8") as f:
-            data = json.load(f)
-        if data.get("kernel") == release and isinstance(data.get("bytes_per_connection"), int):
-            return KernelMemory(data["bytes_per_connection"],
-                                f"measured over {data.get('connections', '?'):,} loopback connections "
-                                f"(cached for kernel {release})")
-    except (OSError, ValueError, TypeError, AttributeError):
-        pass  # no cache, or not ours: measure again
-    return None
+        data = json.loads(read_regular_file(_cache_path(), CACHE_LIMIT, "the kernel-memory cache"))
+    except (UsageError, ValueError, RecursionError):
+        return None  # no cache, or not ours: measure again
+    if not isinstance(data, dict) or data.get("kernel") != release:
+        return None
+    per_connection, pairs = data.get("bytes_per_connection"), data.get("connections")
+    for value, low, high in ((per_connection, MIN_BYTES, MAX_BYTES), (pairs, MIN_PAIRS, PAIRS)):
+        if type(value) is not int or not low <= value <= high:
+            return None
+    return KernelMemory(per_connection, f"measured over {pairs:,} loopback connections (cached for kernel {release})")
 
 
 def _remember(release: str, per_connection: int, pairs: int) -> None:
     path = _cache_path()
+    temp = f"{path}.{os.getpid()}"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        temp = f"{path}.{os.getpid()}"
         with open(temp, "w", encoding="utf-8") as f:
             json.dump({"kernel": release, "bytes_per_connection": per_connection, "connections": pairs}, f)
         os.replace(temp, path)
     except OSError:
-        pass  # a read-only home: the figure is measured again next time
+        # A read-only home, or something not a file at the cache's name: measured again next time.
+        try:
+            os.remove(temp)
+        except OSError:
+            pass
 
 
 def measure_kernel_memory(pairs: int) -> KernelMemory:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from netprobe import platform
-from netprobe.machine import LOOPBACK_127_8, KernelMemory, kernel_memory, machine_limits
+from netprobe.machine import LOOPBACK_127_8, KernelMemory, cached_kernel_memory, kernel_memory, machine_limits
 from netprobe.platform import SystemFacts
 
 # The development machine's facts (Linux 6.18, 24 GiB, hard fd limit 20,000), as `limits` read them.
@@ -52,3 +52,43 @@ def test_kernel_memory_is_measured_once_per_kernel_and_cached(tmp_path, monkeypa
     assert again.per_connection == first.per_connection and "cached for kernel a-kernel" in again.how
     assert kernel_memory("another-kernel", 300, 10).per_connection is None  # too few fds to measure it
 
+
+
+@pytest.mark.parametrize("content", [
+    '{"kernel": "k", "bytes_per_connection": -5, "connections": 1000}',
+    '{"kernel": "k", "bytes_per_connection": true, "connections": 1000}',
+    '{"kernel": "k", "bytes_per_connection": 1e30, "connections": 1000}',
+    '{"kernel": "k", "bytes_per_connection": 7000, "connections": -1}',
+    "[" * 3000 + "]" * 3000,
+    '{"kernel": "k", "bytes_per_connection": 7000, "connections": 1000}' + " " * 10_000,
+])
+def test_a_kernel_memory_cache_that_is_not_netprobes_is_measured_again(tmp_path, monkeypatch, content):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "netprobe").mkdir()
+    (tmp_path / "netprobe" / "kernel-memory.json").write_text(content, "utf-8")
+    assert cached_kernel_memory("k") is None
+
+
+def test_a_good_kernel_memory_cache_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "netprobe").mkdir()
+    (tmp_path / "netprobe" / "kernel-memory.json").write_text(
+        '{"kernel": "k", "bytes_per_connection": 7000, "connections": 1000}', "utf-8")
+    cached = cached_kernel_memory("k")
+    assert cached is not None and cached.per_connection == 7000
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_or_a_directory_at_the_caches_name_neither_hangs_nor_leaves_a_temp_file(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "netprobe").mkdir()
+    os.mkfifo(tmp_path / "netprobe" / "kernel-memory.json")
+    assert cached_kernel_memory("k") is None  # at once: a FIFO is not read
+    os.remove(tmp_path / "netprobe" / "kernel-memory.json")
+    (tmp_path / "netprobe" / "kernel-memory.json").mkdir()
+    from netprobe.machine import _remember
+
+    _remember("k", 7000, 1000)
+    assert sorted(p.name for p in (tmp_path / "netprobe").iterdir()) == ["kernel-memory.json"]
