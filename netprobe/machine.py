@@ -55,11 +55,11 @@ def cached_kernel_memory(release: str) -> Optional[KernelMemory]:
     measured again (and the cache rewritten).
     """
     from netprobe.errors import UsageError
-    from netprobe.untrusted import read_regular_file
+    from netprobe.untrusted import parse_json, read_regular_file
 
     try:
-        data = json.loads(read_regular_file(_cache_path(), CACHE_LIMIT, "the kernel-memory cache"))
-    except (UsageError, ValueError, RecursionError):
+        data = parse_json(read_regular_file(_cache_path(), CACHE_LIMIT, "the kernel-memory cache"))
+    except (UsageError, ValueError):
         return None  # no cache, or not ours: measure again
     if not isinstance(data, dict) or data.get("kernel") != release:
         return None

@@ -8,7 +8,6 @@ file named by ``$NETPROBE_REFUSALS``, read as untrusted input.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -17,7 +16,7 @@ from typing import Optional
 from netprobe.errors import RecordError, UsageError
 from netprobe.records import Record
 from netprobe.stops import StopReason
-from netprobe.untrusted import read_regular_file
+from netprobe.untrusted import parse_json, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ def refusals() -> tuple[Refusal, ...]:
 def _user_refusals(path: str) -> tuple[Refusal, ...]:
     raw = read_regular_file(path, MAX_REFUSALS_BYTES, f"${REFUSALS_ENV}")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = parse_json(raw)
     except ValueError as exc:
         raise UsageError(f"${REFUSALS_ENV} {path!r}: cannot read a JSON list of refusals ({exc})") from None
     if not isinstance(data, list):

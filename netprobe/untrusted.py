@@ -7,8 +7,10 @@ run), and a file over its bound is refused rather than read whole.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from typing import Any, Union
 
 from netprobe.errors import UsageError
 
@@ -46,3 +48,22 @@ def read_regular_file(path: str, limit: int, what: str) -> bytes:
 
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+
+
+def parse_json(raw: Union[bytes, str]) -> Any:
+    """JSON that came from outside (a file, a child's line): ValueError saying why it is not JSON netprobe reads.
+
+    Not UTF-8, not JSON, an integer of more digits than Python converts, or nesting deeper than
+    the interpreter's recursion limit: each is a ValueError, never another exception.
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:
+        raise ValueError(f"not JSON netprobe reads ({exc})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

@@ -6,7 +6,6 @@ backend contract tests; the child side is ``netprobe.servers.child``.
 
 from __future__ import annotations
 
-import json
 import queue
 import subprocess
 import tempfile
@@ -18,6 +17,7 @@ from netprobe.errors import ChildStartError, RecordError, ServerGone, UsageError
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerReady, ServerStatus
+from netprobe.untrusted import parse_json
 from netprobe.vocabulary import ChildOp, ServerKind
 
 STATUS_TIMEOUT = 5.0
@@ -79,7 +79,7 @@ class ChildServer(ServerHandle):
         if line is None:
             raise ServerGone(self.exit_description())
         try:
-            data: Any = json.loads(line)
+            data: Any = parse_json(line)
         except ValueError:
             raise RecordError(f"the server process's line is not JSON: {line[:80]!r}") from None
         return data  # its record's from_dict checks it field by field
