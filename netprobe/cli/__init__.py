@@ -52,7 +52,10 @@ def root(
 
 
 def _fail(message: str, status: ExitStatus) -> int:
-    terminal().say(f"netprobe: error: {message}")
+    from netprobe.render.safe import safe_text
+
+    # The message may quote what the user or a file gave: a control character is shown, not obeyed.
+    terminal().say(f"netprobe: error: {safe_text(message)}")
     return int(status)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from netprobe.render.safe import safe_text
 from netprobe.render.sections import Document
 
 # Text from input files reaches these tables (`report` renders other machines' JSON): a newline
@@ -12,7 +13,7 @@ _ESCAPES = str.maketrans({"|": "\\|", "\n": " ", "\r": " ", "<": "&lt;", ">": "&
 
 
 def _escape(cell: str) -> str:
-    return cell.translate(_ESCAPES)
+    return safe_text(cell.translate(_ESCAPES))
 
 
 def render_document(doc: Document) -> str:

@@ -130,3 +130,14 @@ def test_report_memory_is_bounded_over_all_its_files(tmp_path):
         peak_kib = int(done.stdout.split()[-1])
         assert peak_kib < 400 * 1024, f"report peaked at {peak_kib // 1024} MiB"
 
+
+
+def test_control_and_bidi_characters_from_outside_are_shown_escaped_never_obeyed(tmp_path):
+    from netprobe.render.safe import safe_text
+
+    assert safe_text("\x1b[2J\x9b31m\u202eabc") == "\\x1b[2J\\x9b31m\\u202eabc"
+    assert safe_text("é 中 plain") == "é 中 plain"
+    evil = str(tmp_path / "x\x1b[2J\u202e.json")
+    proc = run_netprobe("report", evil)
+    assert proc.returncode == 2
+    assert "\x1b" not in proc.stderr and "\u202e" not in proc.stderr and "\\x1b[2J" in proc.stderr
