@@ -42,5 +42,3 @@ register(ClientSpec("threads", "netprobe.clients.threads", "ThreadsClient",
 register(ClientSpec("gevent", "netprobe.clients.gevent_client", "GeventClient",
                     "one greenlet per connection on gevent's sockets (no monkey-patching)",
                     requires=("gevent",)))
-register(ClientSpec("lazy", "netprobe.clients.lazy", "LazyClient", "a throwaway copy of nonblocking",
-                    drives_inline_server=True))
