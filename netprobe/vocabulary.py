@@ -95,6 +95,7 @@ class Format(Word):
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
+    TSV = "tsv"
 
 
 class ProtocolName(Word):
