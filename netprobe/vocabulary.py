@@ -95,7 +95,6 @@ class Format(Word):
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
-    TSV = "tsv"
 
 
 class ProtocolName(Word):

@@ -14,7 +14,6 @@ from netprobe.vocabulary import Format
 DOCUMENT_RENDERERS: dict[Format, str] = {
     Format.TABLE: "netprobe.render.table",
     Format.MARKDOWN: "netprobe.render.markdown",
-    Format.TSV: "netprobe.render.tsv",
 }
 
 
