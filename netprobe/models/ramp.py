@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from netprobe.causes import StopCause
 from netprobe.clients.outcome import HolderFailure
 from netprobe.clients.traffic import TrafficStats
 from netprobe.models import CEILINGS_SCHEMA, RAMP_SCHEMA, Note, PlatformInfo, Prediction
 from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
-from netprobe.stops import StopCause, StopReason
+from netprobe.stops import StopReason
 from netprobe.vocabulary import Side
 
 

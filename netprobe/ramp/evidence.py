@@ -113,6 +113,11 @@ def counter_deltas(before: Optional[TcpCounters],
             after.syn_retransmits - before.syn_retransmits)
 
 
+def add_counts(a: Optional[int], b: Optional[int]) -> Optional[int]:
+    """Two counts of one counter added; None where either is unknown."""
+    return None if a is None or b is None else a + b
+
+
 def server_status(server: ServerHandle) -> tuple[Optional[ServerStatus], Optional[str]]:
     """Return (status, why-the-server-is-gone)."""
     try:

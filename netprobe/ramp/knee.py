@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple, Optional
 
+from netprobe.causes import StopCause
 from netprobe.clients.traffic import RATE_SHORTFALL, TrafficPlan, TrafficStats
 from netprobe.models.ramp import RampStep
-from netprobe.stops import StopCause
 from netprobe.vocabulary import Side
 
 # Percent of one core per process at which a side counts as saturated (psutil's sampling is coarse).
@@ -112,3 +112,12 @@ def _cpu(cpu: Optional[float], busy: Optional[float]) -> str:
 def _load(stats: TrafficStats) -> str:
     return (f"{stats.asked_rate:,.0f} requests/s asked, {stats.achieved_rate:,.0f}/s answered, "
             f"p50 {stats.p50_ms or 0:,.1f} ms")
+
+
+def busy_percent(before: tuple[Optional[float], Optional[float]], after: tuple[Optional[float], Optional[float]],
+          seconds: float) -> tuple[Optional[float], Optional[float]]:
+    """Percent of one core each side ran or waited to run over ``seconds``; None where unknown."""
+    def side(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return None if a is None or b is None or seconds <= 0 else round(100.0 * (b - a) / seconds, 1)
+
+    return side(before[0], after[0]), side(before[1], after[1])

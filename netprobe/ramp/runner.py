@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Optional
 
 from netprobe import platform
+from netprobe.causes import cause_of
 from netprobe.clients.holder import ConnectionHolder
 from netprobe.clients.outcome import BatchOutcome
 from netprobe.clients.traffic import Tally
@@ -25,12 +26,13 @@ from netprobe.models.ramp import ProcessShare, RampResult, RampStep, StopInfo
 from netprobe.platform import TcpCounters
 from netprobe.ramp.budget import FdBudget, guard
 from netprobe.ramp.evidence import (
+    add_counts,
     counter_deltas,
     server_status,
 )
 from netprobe.ramp.forecast import forecast
 from netprobe.ramp.judge import StepJudge
-from netprobe.ramp.knee import Sides, knee_of
+from netprobe.ramp.knee import Sides, busy_percent, knee_of
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler, peak_of
 from netprobe.ramp.shape import process_shares, start_holder, start_server, watch_cap, what_cannot_be_told
@@ -39,7 +41,7 @@ from netprobe.ramp_spec import RampSpec
 from netprobe.servers.handle import ServerHandle
 from netprobe.signals import deferred, interrupt_once
 from netprobe.stats import p50_p99
-from netprobe.stops import StopReason, cause_of
+from netprobe.stops import StopReason
 from netprobe.vocabulary import Side
 
 # A batch of connects larger than the accept queue makes the kernel drop SYNs and retry after ~1 s.
@@ -198,7 +200,7 @@ class _Run(StepJudge):
         demand_before, started = self._demand(), time.perf_counter()
         self.client.traffic(plan, tally)
         during = self._sample(sampler)
-        busy = _busy(demand_before, self._demand(), time.perf_counter() - started)
+        busy = busy_percent(demand_before, self._demand(), time.perf_counter() - started)
         after = platform.tcp_counters()
         overflows, _, resent = counter_deltas(counters, after)
         step = self.steps[-1]
@@ -206,8 +208,8 @@ class _Run(StepJudge):
         stats = dataclasses.replace(tally.stats(plan, client_cpu, during.server_cpu, overflows, resent),
                                     client_busy=busy[0], server_busy=busy[1])
         self.steps[-1] = dataclasses.replace(step, traffic=stats,
-                                             listen_overflows=_plus(step.listen_overflows, overflows),
-                                             syn_retransmits=_plus(step.syn_retransmits, resent))
+                                             listen_overflows=add_counts(step.listen_overflows, overflows),
+                                             syn_retransmits=add_counts(step.syn_retransmits, resent))
         holders = len(self.client.worker_summaries() or self.client.pids) or 1  # processes holding connections
         knee = knee_of(self.steps, plan, Sides(max(1, len(self.server.pids)), holders, self.spec.in_process))
         if knee is None:
@@ -279,20 +281,6 @@ class _Run(StepJudge):
                     self.server.close()
             finally:
                 self.budget.restore()
-
-
-def _busy(before: tuple[Optional[float], Optional[float]], after: tuple[Optional[float], Optional[float]],
-          seconds: float) -> tuple[Optional[float], Optional[float]]:
-    """Percent of one core each side ran or waited to run over ``seconds``; None where unknown."""
-    def side(a: Optional[float], b: Optional[float]) -> Optional[float]:
-        return None if a is None or b is None or seconds <= 0 else round(100.0 * (b - a) / seconds, 1)
-
-    return side(before[0], after[0]), side(before[1], after[1])
-
-
-def _plus(a: Optional[int], b: Optional[int]) -> Optional[int]:
-    """Two counts of one counter added; None where either is unknown."""
-    return None if a is None or b is None else a + b
 
 
 def run_ramp(spec: RampSpec, progress: Optional[ProgressCallback] = None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netprobe import stops
+from netprobe import causes, stops
 from netprobe.cli import app
 from netprobe.clients.registry import client_names
 from netprobe.servers.registry import backend_names
@@ -81,8 +81,8 @@ def test_the_stop_reason_table_of_the_docs_is_the_records():
 
 def test_the_knee_cause_table_of_the_docs_is_the_records():
     doc = (DOCS / "traffic.md").read_text("utf-8")
-    assert stops.causes_table() in doc, "docs/traffic.md's cause table is stale: stops.causes_table()"
-    assert [kind.cause for kind in stops.CAUSES] == list(stops.StopCause)
+    assert causes.causes_table() in doc, "docs/traffic.md's cause table is stale: causes.causes_table()"
+    assert [kind.cause for kind in causes.CAUSES] == list(causes.StopCause)
 
 
 def test_the_probe_table_of_the_docs_is_the_registry():

@@ -1,0 +1,69 @@
+"""Why a stop with several possible causes happened: the knee under traffic, one record per cause.
+
+Adding a cause is a member of ``StopCause`` plus its ``CauseKind`` in ``CAUSES``; ``stop.cause`` in
+the JSON, the remedy and the table of docs/traffic.md (``causes_table``) read them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netprobe.vocabulary import Word
+
+
+class StopCause(Word):
+    """Why a stop that can have several causes happened: the knee under traffic."""
+
+    SERVER_CPU = "server_cpu"  # the server's processes used a whole core each
+    CLIENT_CPU = "client_cpu"  # netprobe's own client did: the measure, not the server, gave out
+    SHARED_CPU = "shared_cpu"  # netprobe's own server in netprobe's process: one core for both sides
+    LISTEN_OVERFLOW = "listen_overflow"  # the accept queue overflowed during the traffic
+    RETRANSMITS = "retransmits"  # handshakes were sent again during the traffic
+    SERVER_WAITS = "server_waits"  # the server answered late with CPU to spare: it waits on something
+
+
+@dataclass(frozen=True)
+class CauseKind:
+    """One cause: what it means and how to get past it."""
+
+    cause: StopCause
+    meaning: str
+    remedy: str
+
+
+CAUSES: tuple[CauseKind, ...] = (
+    CauseKind(StopCause.SERVER_CPU,
+              "the server's processes were CPU-bound: each ran, or waited in the run queue to run, 90% of the time "
+              "or more",
+              "the server is CPU-bound at this load: give it more processes or threads (nginx worker_processes, "
+              "SO_REUSEPORT, --processes for netprobe's own), or spend less CPU per request"),
+    CauseKind(StopCause.CLIENT_CPU,
+              "netprobe's client was CPU-bound first (or at the same step): the load could not be sent on time",
+              "the client, not the server, gave out: add client processes or machines (--workers), or ask a "
+              "lower --rate; the server's own limit is further on"),
+    CauseKind(StopCause.SHARED_CPU, "netprobe's own server runs in netprobe's process (--placement thread): "
+              "one core served and loaded",
+              "run the server in a process of its own (--placement process, the default) to tell the sides apart"),
+    CauseKind(StopCause.LISTEN_OVERFLOW, "the kernel counted accept-queue overflows during the traffic",
+              "the server accepts too slowly while it serves: raise its listen() backlog and net.core.somaxconn, "
+              "or give it more accepting processes"),
+    CauseKind(StopCause.RETRANSMITS, "the kernel sent handshakes again during the traffic",
+              "packets are lost or dropped under this load: look at queues, the firewall and the link"),
+    CauseKind(StopCause.SERVER_WAITS, "the server answered late with CPU to spare",
+              "the server waits on something while it has CPU to spare (a lock, a disk, a service behind it, a "
+              "pause, a bound on its own concurrency): profile its waits"),
+)
+
+_BY_CAUSE = {kind.cause: kind for kind in CAUSES}
+
+
+def cause_of(cause: StopCause) -> CauseKind:
+    """The record of ``cause``."""
+    return _BY_CAUSE[cause]
+
+
+def causes_table() -> str:
+    """The knee's cause table of docs/traffic.md, in markdown."""
+    rows = ["| `stop.cause` | what the evidence showed | remedy |", "|---|---|---|"]
+    rows += [f"| `{k.cause}` | {k.meaning} | {k.remedy} |" for k in CAUSES]
+    return "\n".join(rows) + "\n"
