@@ -173,7 +173,7 @@ def install(home: Path, bin_dir: Path, cache: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run([str(bin_dir / "python"), "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
              "-w", tmp, str(ROOT)])
-        (wheel,) = Path(tmp).glob("netprobe-*.whl")
+        (wheel,) = Path(tmp).glob("netprobe_sockets-*.whl")
         constraints = Path(tmp) / "constraints.txt"
         constraints.write_text("\n".join(WINE_CONSTRAINTS) + "\n")
         env = dict(os.environ, UV_CACHE_DIR=str(cache / "uv"))

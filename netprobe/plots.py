@@ -1,6 +1,6 @@
 """Pictures of ramps and benchmarks, readable on their own; matplotlib is imported only here.
 
-matplotlib is an optional extra (``pip install 'netprobe[plot]'``): ``check_plot`` says how to
+matplotlib is an optional extra (``pip install 'netprobe-sockets[plot]'``): ``check_plot`` says how to
 get it before any work is done, and nothing else in netprobe imports it.
 """
 

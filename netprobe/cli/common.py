@@ -15,6 +15,7 @@ import typer
 
 from netprobe.clients.registry import client_names
 from netprobe.errors import ExitStatus
+from netprobe.extras import DISTRIBUTION
 from netprobe.selector_catalog import SELECTOR_NAMES
 from netprobe.servers.registry import backend_names
 from netprobe.vocabulary import Format, Word
@@ -44,7 +45,7 @@ else:
     ClientModel = Word("ClientModel", [(name, name) for name in client_names()])
 
 # rich reads [words] in help text as markup; help strings escape their brackets with this.
-PLOT_HELP = "Also draw a PNG (needs: pip install 'netprobe\\[plot]')."
+PLOT_HELP = f"Also draw a PNG (needs: pip install '{DISTRIBUTION}\\[plot]')."
 FORMAT_OPTION = typer.Option(Format.TABLE, "--format", "-f",
                              help=", ".join(f.value for f in Format) + " (markdown: GitHub-flavoured).")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.")

@@ -29,6 +29,7 @@ from netprobe.cli.common import (
 from netprobe.clients.traffic import DEFAULT_MAX_LATENCY_MS
 from netprobe.errors import ExitStatus, UsageError
 from netprobe.expect import Expectation
+from netprobe.extras import DISTRIBUTION
 from netprobe.probes import probe_choices
 from netprobe.vocabulary import Format, Placement, Verify
 
@@ -69,7 +70,7 @@ def ramp(
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --target off loopback."),
     workers: Optional[int] = typer.Option(None, "--workers",
                                           help="Ramp --target from N worker processes or machines (needs the dist "
-                                               "extra: pip install 'netprobe\\[dist]')."),
+                                               f"extra: pip install '{DISTRIBUTION}\\[dist]')."),
     spawn_local: bool = typer.Option(False, "--spawn-local", help="With --workers: start the workers on this machine."),
     master_bind: Optional[str] = typer.Option(None, "--master-bind",
                                               help="With --workers: HOST:PORT the master listens on (127.0.0.1:5557)."),

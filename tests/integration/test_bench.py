@@ -112,7 +112,7 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path):
 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert "pip install 'netprobe[plot]'" in result.stderr
+    assert "pip install 'netprobe-sockets[plot]'" in result.stderr
     assert not (tmp_path / "x.png").exists()
 
 
