@@ -139,9 +139,9 @@ def test_bad_input_through_the_real_process_has_no_traceback():
 
 
 @pytest.mark.parametrize("command, words", [
-    (["ramp"], ["netprobe[plot]", "netprobe[dist]"]),
-    (["bench", "echo"], ["netprobe[plot]"]),
-    (["bench", "selectors"], ["netprobe[plot]"]),
+    (["ramp"], ["netprobe-sockets[plot]", "netprobe-sockets[dist]"]),
+    (["bench", "echo"], ["netprobe-sockets[plot]"]),
+    (["bench", "selectors"], ["netprobe-sockets[plot]"]),
 ])
 def test_help_keeps_bracketed_words_that_rich_would_read_as_markup(command, words):
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
