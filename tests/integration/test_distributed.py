@@ -325,7 +325,7 @@ def test_a_stranger_on_the_master_port_changes_nothing_and_is_counted(server, tm
                                  "8", SECRET], stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
                                 cwd=ROOT)
     try:
-        tried, stranger_err = stranger.communicate(timeout=60)
+        tried, stranger_err = stranger.communicate(timeout=90)
         _, err = ramp.communicate(timeout=120)
     finally:
         _end(ramp, stranger)
