@@ -8,19 +8,27 @@ from netprobe.models import RampStep
 from netprobe.render import units
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import TaskID
 
 
-class RampProgress:
-    """Shows connections held, fds and latency while a ramp runs."""
+# Below this many columns the line drops the fds and keeps the bar, the step and the count.
+FULL_DETAIL_WIDTH = 100
 
-    def __init__(self) -> None:
+
+class RampProgress:
+    """Shows connections held, fds and latency while a ramp runs, within the terminal's width."""
+
+    def __init__(self, console: Optional[Console] = None) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        console = console or Console(stderr=True)
+        self._full = console.width >= FULL_DETAIL_WIDTH
+        bar = BarColumn(bar_width=max(10, min(40, console.width // 5)))
         self._progress = Progress(
-            TextColumn("ramp"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+            TextColumn("ramp"), bar, MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(), console=console, transient=True,
         )
         self._task: Optional[TaskID] = None
 
@@ -31,10 +39,16 @@ class RampProgress:
     def __exit__(self, *exc: Any) -> None:
         self._progress.__exit__(*exc)
 
+    def refresh(self) -> None:
+        """Draw the line now rather than at the next tick."""
+        self._progress.refresh()
+
     def update(self, step: RampStep, total_steps: int) -> None:
         """Show the step just finished out of the plan's ``total``."""
-        detail = (f"{units.count(step.connections)} conns, client fds {units.count(step.client_fds)}, "
-                  f"server fds {units.count(step.server_fds)}, p99 {units.ms(step.p99_ms)} ms")
+        detail = f"{units.count(step.connections)} conns"
+        if self._full:
+            detail += f", client fds {units.count(step.client_fds)}, server fds {units.count(step.server_fds)}"
+        detail += f", p99 {units.ms(step.p99_ms)} ms"
         if self._task is None:
             self._task = self._progress.add_task("ramp", total=total_steps, detail=detail)
         self._progress.update(self._task, advance=1, detail=detail)

@@ -181,6 +181,19 @@ def _ceiling_rows(loaded: list[Loaded]) -> list[tuple[str, str, Callable[[Any], 
     return [(f"{backend} ceiling", "ceilings", reader(backend)) for backend in backends]
 
 
+def distinct_tails(paths: list[str]) -> dict[str, str]:
+    """Each path's shortest tail (its name, then its parent's name too, ...) that no other path ends with."""
+    parts = {path: os.path.normpath(path).replace("\\", "/").split("/") for path in paths}
+    tails: dict[str, str] = {}
+    for path, mine in parts.items():
+        for depth in range(1, len(mine) + 1):
+            tail = mine[-depth:]
+            if not any(other[-depth:] == tail for o, other in parts.items() if o != path) or depth == len(mine):
+                tails[path] = "/".join(tail)
+                break
+    return tails
+
+
 def build_report(paths: list[str]) -> ReportResult:
     """One column per platform and Python (per file, where one platform gave several); short ramps fail it."""
     if not paths:
@@ -195,14 +208,16 @@ def build_report(paths: list[str]) -> ReportResult:
     budget = ReadBudget()
     loaded = [load(path, budget) for path in paths]
 
-    # Where one platform gave several files of one kind, each gets a column named by its path.
+    # Where one platform gave several files of one kind, each gets a column named by as much of its
+    # path as tells it from the others (the Files section keeps the whole path).
     crowded = {d.column for d in loaded if sum(1 for e in loaded if e.column == d.column and e.kind == d.kind) > 1}
+    tails = distinct_tails(paths)
     columns: dict[str, dict[str, Any]] = {}
     for item in loaded:
-        label = item.column + (f" ({item.path})" if item.column in crowded else "")
+        label = item.column + (f" ({tails[item.path]})" if item.column in crowded else "")
         column = columns.setdefault(label, {"files": []})
         if item.kind in column:  # a limits file and a ramp file of a crowded platform
-            label = f"{item.column} ({item.path})"
+            label = f"{item.column} ({tails[item.path]})"
             column = columns.setdefault(label, {"files": []})
         column[item.kind] = item.document
         column["files"].append(item.path)

@@ -10,6 +10,7 @@ from netprobe.cli.common import (
     FORMAT_OPTION,
     OUTPUT_OPTION,
     PLOT_OPTION,
+    WIDE_OPTION,
     Backend,
     ClientModel,
     bench_app,
@@ -27,6 +28,7 @@ def bench_selectors(
     plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> int:
     """Time one select() call of each selector against N registered sockets: O(n) against O(1).
 
@@ -41,7 +43,7 @@ def bench_selectors(
         raise UsageError(f"--calls must be greater than 0, got {calls}")
     names = resolve_selectors(selector)
     check_destinations(output, plot)
-    return deliver(run_bench_selectors(counts, names, calls), fmt, output, plot, plot_bench_selectors)
+    return deliver(run_bench_selectors(counts, names, calls), fmt, output, plot, plot_bench_selectors, wide=wide)
 
 
 @bench_app.command("models")
@@ -51,6 +53,7 @@ def bench_models(
     models: str = typer.Option("sequential,threads,gevent,asyncio", "--models", help="Models to compare."),
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> int:
     """The tutorial's sync-versus-async experiment, on loopback: fetch slow URLs with each model.
 
@@ -61,7 +64,7 @@ def bench_models(
     names = parse_models(models)
     check_models_options(tasks, delay)
     check_destinations(output)
-    return deliver(run_bench_models(tasks, delay, names), fmt, output)
+    return deliver(run_bench_models(tasks, delay, names), fmt, output, wide=wide)
 
 
 @bench_app.command("echo")
@@ -76,6 +79,7 @@ def bench_echo(
     plot: Optional[str] = PLOT_OPTION,
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> int:
     """Every backend under the same echo load: round trips/s, latency, CPU and memory per connection.
 
@@ -98,7 +102,7 @@ def bench_echo(
     model = check_echo_options(clients, size, duration, client.value)
     check_destinations(output, plot)
     return deliver(run_bench_echo(backends, clients, size, duration, model, address), fmt, output, plot,
-                   plot_bench_echo)
+                   plot_bench_echo, wide=wide)
 
 
 @bench_app.command("transfer")
@@ -109,6 +113,7 @@ def bench_transfer(
     file: Optional[str] = typer.Option(None, "--file", help="Serve this file instead of a generated one."),
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> int:
     """The tutorial's file scenario: many clients get a file and put it back, sha256 checked both ways.
 
@@ -118,4 +123,4 @@ def bench_transfer(
     from netprobe.servers.registry import BACKENDS
 
     check_destinations(output)
-    return deliver(run_bench_transfer(BACKENDS.get(backend.value), clients, file_size, file), fmt, output)
+    return deliver(run_bench_transfer(BACKENDS.get(backend.value), clients, file_size, file), fmt, output, wide=wide)

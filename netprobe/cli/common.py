@@ -6,6 +6,8 @@ exit status from the result's own ``ok`` and ``interrupted``: the one exit-statu
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ FORMAT_OPTION = typer.Option(Format.TABLE, "--format", "-f",
                              help=", ".join(f.value for f in Format) + " (markdown: GitHub-flavoured).")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.")
 PLOT_OPTION = typer.Option(None, "--plot", help=PLOT_HELP)
+WIDE_OPTION = typer.Option(False, "--wide", help="Keep every table line whole, however wide the terminal.")
 SECRET_FILE_OPTION = typer.Option(
     None, "--secret-file",
     help="A distributed run's shared secret, one line in FILE (default: $NETPROBE_SECRET, else ~/.netprobe/secret).")
@@ -66,6 +69,18 @@ class Terminal:
     def interactive(self) -> bool:
         """Whether stderr is a terminal a person watches (progress bars, live lines)."""
         return self.stderr.isatty()
+
+    def width(self) -> Optional[int]:
+        """The width tables are laid out in: $COLUMNS when set, else the terminal's; None when stdout is no terminal.
+
+        A pipe or a file keeps every line whole unless $COLUMNS asks otherwise.
+        """
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        if not self.stdout.isatty():
+            return None
+        return shutil.get_terminal_size().columns
 
     def say(self, text: str) -> None:
         """One line to stderr: for the person, never part of the report."""
@@ -99,12 +114,16 @@ def check_destinations(output: Optional[str], plot: Optional[str] = None) -> Non
 
 
 def deliver(result: Any, fmt: Format, output: Optional[str], plot: Optional[str] = None,
-            draw: Optional[Callable[[Any, str], None]] = None) -> int:
-    """Render ``result``, write it where asked, draw its plot; return its exit status."""
+            draw: Optional[Callable[[Any, str], None]] = None, wide: bool = False) -> int:
+    """Render ``result``, write it where asked, draw its plot; return its exit status.
+
+    Tables fit the terminal's width, unless ``wide`` or the report goes to a file (``--output``).
+    """
     from netprobe.output import emit
     from netprobe.render import render
 
-    emit(render(result, fmt.value), output)
+    width = None if wide or output is not None else terminal().width()
+    emit(render(result, fmt.value, width), output)
     if plot and draw is not None:
         draw(result, plot)
     if getattr(result, "interrupted", False):

@@ -18,6 +18,7 @@ from netprobe.cli.common import (
     OUTPUT_OPTION,
     PLOT_OPTION,
     SECRET_FILE_OPTION,
+    WIDE_OPTION,
     ClientModel,
     RampBackend,
     Selector,
@@ -102,6 +103,7 @@ def ramp(
                                "REASON[@SIDE][:LOW-HIGH] (select_limit@server:1000-1023); missed: exit 1 and one line "
                                "on stderr saying what happened instead."),
     output: Optional[str] = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> int:
     """Open real TCP connections step by step until the target or the first limit, and say why it stopped.
 
@@ -131,7 +133,7 @@ def ramp(
 
         specs = build_ceiling_specs(options)
         announce = None if quiet or not terminal().interactive else _announce
-        return deliver(run_ceilings(specs, progress=announce), fmt, output, plot, plot_ceilings)
+        return deliver(run_ceilings(specs, progress=announce), fmt, output, plot, plot_ceilings, wide=wide)
     from netprobe.launch import run_spec
     from netprobe.plots import plot_ramp
     from netprobe.ramp.options import build_ramp_spec
@@ -140,7 +142,7 @@ def ramp(
     secret = _run_secret(spec, secret_file)
     with _progress(quiet, fmt, output) as update:
         result = run_spec(spec, update, secret)
-    status = deliver(result, fmt, output, plot if result.steps else None, plot_ramp)
+    status = deliver(result, fmt, output, plot if result.steps else None, plot_ramp, wide=wide)
     return status if expectation is None else _judge(expectation, result, status)
 
 

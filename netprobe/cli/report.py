@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from netprobe.cli.common import FORMAT_OPTION, OUTPUT_OPTION, app, check_destinations, deliver
+from netprobe.cli.common import FORMAT_OPTION, OUTPUT_OPTION, WIDE_OPTION, app, check_destinations, deliver
 from netprobe.vocabulary import Format
 
 
@@ -15,6 +15,7 @@ def report(
     files: list[str] = typer.Argument(..., metavar="FILE...", help="limits and ramp JSON files, e.g. CI artifacts."),
     fmt: Format = FORMAT_OPTION,
     output: Optional[str] = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> int:
     """Put limits and ramp JSON files side by side: one column per platform and Python.
 
@@ -25,4 +26,4 @@ def report(
     from netprobe.report import build_report
 
     check_destinations(output)
-    return deliver(build_report(files), fmt, output)
+    return deliver(build_report(files), fmt, output, wide=wide)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Any
+from typing import Any, Optional
 
 from netprobe.vocabulary import Format
 
@@ -17,12 +17,15 @@ DOCUMENT_RENDERERS: dict[Format, str] = {
 }
 
 
-def render(result: Any, fmt: str) -> str:
-    """Return ``result`` rendered in ``fmt`` (a netprobe.vocabulary.Format), ending with a newline."""
+def render(result: Any, fmt: str, width: Optional[int] = None) -> str:
+    """Return ``result`` rendered in ``fmt`` (a netprobe.vocabulary.Format), ending with a newline.
+
+    ``width`` is the terminal's, for formats read there (None: every line whole).
+    """
     if fmt == Format.JSON:
         return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
     from netprobe.render import documents
 
     document = documents.document_for(result)
-    text: str = importlib.import_module(DOCUMENT_RENDERERS[Format(fmt)]).render_document(document)
+    text: str = importlib.import_module(DOCUMENT_RENDERERS[Format(fmt)]).render_document(document, width)
     return text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from tabulate import tabulate
 
 from netprobe.render.safe import safe_text
@@ -16,8 +18,8 @@ def _escape(cell: str) -> str:
     return safe_text(cell.translate(_ESCAPES))
 
 
-def render_document(doc: Document) -> str:
-    """The document as GitHub-flavoured markdown."""
+def render_document(doc: Document, width: Optional[int] = None) -> str:
+    """The document as GitHub-flavoured markdown; ``width`` is ignored, as a page reflows its own."""
     out = [f"## {_escape(doc.title)}", ""]
     out += [f"**{_escape(line)}**" if i == 0 else _escape(line) for i, line in enumerate(doc.lead)]
     for section in doc.sections:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-MISSING = "—"
+# ASCII, so a legacy code page, a byte-counting tool and a grep all read it as one character.
+MISSING = "-"
 
 
 def count(value: Optional[int]) -> str:
