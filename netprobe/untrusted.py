@@ -18,8 +18,12 @@ from netprobe.errors import UsageError
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-def read_regular_file(path: str, limit: int, what: str) -> bytes:
-    """The bytes of the regular file ``path`` of at most ``limit`` bytes; UsageError naming ``what`` otherwise."""
+def read_regular_file(path: str, limit: int, what: str, private: bool = False) -> bytes:
+    """The bytes of the regular file ``path`` of at most ``limit`` bytes; UsageError naming ``what`` otherwise.
+
+    ``private``: the file grants trust (a secret), so it must also be this user's own and closed to
+    others, judged on the file opened, not on a name that could be swapped in between.
+    """
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
@@ -29,6 +33,12 @@ def read_regular_file(path: str, limit: int, what: str) -> bytes:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UsageError(f"{what} {path}: not a regular file (a device, FIFO or directory)")
+        if private:
+            from netprobe import platform
+
+            why = platform.why_not_private(fd)
+            if why is not None:
+                raise UsageError(f"{what} {path} cannot hold a secret: {why}")
         chunks, left = [], limit + 1
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 20))

@@ -23,7 +23,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
-from netprobe import platform
 from netprobe.errors import RecordError, Unauthenticated, UsageError
 from netprobe.records import Record
 from netprobe.untrusted import read_regular_file
@@ -55,15 +54,20 @@ def check_secret(text: str, where: str) -> str:
 def read_secret(secret_file: Optional[str]) -> Optional[str]:
     """The secret the user gave, from ``secret_file`` or else ``$NETPROBE_SECRET``; None when neither is set."""
     if secret_file is not None:
-        raw = read_regular_file(secret_file, MAX_SECRET_BYTES, "--secret-file")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError(f"--secret-file {secret_file} is not UTF-8 text") from None
-        return check_secret(text, f"--secret-file {secret_file}")
+        return _secret_in(secret_file, "--secret-file")
     if os.environ.get(SECRET_ENV):
         return check_secret(os.environ[SECRET_ENV], f"${SECRET_ENV}")
     return None
+
+
+def _secret_in(path: str, what: str) -> str:
+    """The secret in the file ``path``: a regular file of this user's that no one else can read or change."""
+    raw = read_regular_file(path, MAX_SECRET_BYTES, what, private=True)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text") from None
+    return check_secret(text, f"{what} {path}")
 
 
 def user_secret_path() -> str:
@@ -74,11 +78,7 @@ def user_secret_path() -> str:
 def user_secret(create: bool) -> Optional[str]:
     """The user's own secret; made (readable by its owner only) when ``create`` and there is none yet."""
     path = user_secret_path()
-    try:
-        with open(path, "rb") as f:
-            loose = platform.readable_by_others(f.fileno())
-            raw = f.read(MAX_SECRET_CHARS + 1)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         if not create:
             return None
         secret = new_secret()
@@ -93,14 +93,7 @@ def user_secret(create: bool) -> Optional[str]:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(secret + "\n")
         return secret
-    except OSError as exc:
-        raise UsageError(f"cannot read the run's secret {path}: {exc.strerror or exc}") from None
-    if loose:
-        raise UsageError(f"{path} can be read by other users: make it private (chmod 600) or give another secret")
-    try:
-        return check_secret(raw.decode("utf-8"), path)
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text") from None
+    return _secret_in(path, "the run's secret")
 
 
 def run_secret(secret_file: Optional[str], spawn_local: bool) -> str:

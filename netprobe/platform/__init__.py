@@ -37,7 +37,7 @@ CONTRACT = (
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
     "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers",
-    "oom_kill_message", "readable_by_others", "share_port", "kernel_slab_bytes", "compatibility_layer",
+    "oom_kill_message", "why_not_private", "share_port", "kernel_slab_bytes", "compatibility_layer",
     "peer_left_before_accept", "cpu_demand",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
@@ -74,7 +74,7 @@ tcp_counters = _impl.tcp_counters
 listener_at = _impl.listener_at
 established_peers = _impl.established_peers
 oom_kill_message = _impl.oom_kill_message
-readable_by_others = _impl.readable_by_others
+why_not_private = _impl.why_not_private
 share_port = _impl.share_port
 kernel_slab_bytes = _impl.kernel_slab_bytes
 compatibility_layer = _impl.compatibility_layer

@@ -60,13 +60,13 @@ from netprobe.platform._posix import (
     process_fds as process_fds,
 )
 from netprobe.platform._posix import (
-    readable_by_others as readable_by_others,
-)
-from netprobe.platform._posix import (
     set_soft_fd_limit as set_soft_fd_limit,
 )
 from netprobe.platform._posix import (
     share_port as share_port,
+)
+from netprobe.platform._posix import (
+    why_not_private as why_not_private,
 )
 from netprobe.stops import StopReason, classify_errno_name
 

@@ -50,10 +50,10 @@ from netprobe.platform._posix import (
     raise_soft_fd_limit as raise_soft_fd_limit,
 )
 from netprobe.platform._posix import (
-    readable_by_others as readable_by_others,
+    set_soft_fd_limit as set_soft_fd_limit,
 )
 from netprobe.platform._posix import (
-    set_soft_fd_limit as set_soft_fd_limit,
+    why_not_private as why_not_private,
 )
 from netprobe.stops import StopReason, classify_errno_name
 

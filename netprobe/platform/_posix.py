@@ -192,11 +192,17 @@ def probe_select_cap() -> SelectorCap:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def readable_by_others(fd: int) -> bool:
-    """Whether the open file ``fd`` can be read by its group or by anyone (a secret must not be)."""
+def why_not_private(fd: int) -> Optional[str]:
+    """Why the open file ``fd`` cannot hold a secret of this user's (another owner, or others may read or
+    write it); None when it is private."""
     import stat
 
-    return bool(os.fstat(fd).st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid():
+        return f"it belongs to another user (uid {st.st_uid}), who could have chosen it"
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return "other users can read or change it: make it private (chmod 600)"
+    return None
 
 
 SHARES_PORT = False

@@ -28,9 +28,9 @@ HAS_RLIMIT = False
 SELECT_COUNTS_SOCKETS = True
 
 
-def readable_by_others(fd: int) -> bool:
-    """Whether other users can read the file: Windows keeps a user's profile private by its ACL, unseen here."""
-    return False
+def why_not_private(fd: int) -> Optional[str]:
+    """None: Windows keeps a user's files private by their ACL, which is not read here."""
+    return None
 
 # Winsock codes (WSABASEERR 10000 + BSD number) and the C runtime's, named like their POSIX twins.
 WSA_ERRNO = {

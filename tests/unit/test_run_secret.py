@@ -101,9 +101,32 @@ def test_a_worker_without_a_secret_is_told_where_to_get_one(home):
 def test_the_secret_comes_from_the_file_then_the_environment(home, monkeypatch, tmp_path):
     monkeypatch.setenv(SECRET_ENV, "from the environment, long enough")
     assert read_secret(None) == "from the environment, long enough"
-    given = tmp_path / "run.secret"
-    given.write_text(SECRET + "\n")
+    given = _private(tmp_path / "run.secret", (SECRET + "\n").encode())
     assert read_secret(str(given)) == SECRET
+
+
+def _private(path, content: bytes):
+    path.write_bytes(content)
+    os.chmod(path, 0o600)
+    return path
+
+
+@pytest.mark.skipif(not platform.HAS_RLIMIT, reason="POSIX owners and modes; Windows keeps files private by ACL")
+@pytest.mark.parametrize("where", ["--secret-file", "home"])
+def test_a_secret_file_others_can_read_or_that_another_user_owns_is_refused(home, tmp_path, where):
+    path = tmp_path / "given.secret" if where == "--secret-file" else home / ".netprobe" / "secret"
+    path.parent.mkdir(exist_ok=True)
+    _private(path, (SECRET + "\n").encode())
+    read = (lambda: read_secret(str(path))) if where == "--secret-file" else (lambda: worker_secret(None))
+    assert read() == SECRET
+    os.chmod(path, 0o644)
+    with pytest.raises(UsageError, match="other users can read"):
+        read()
+    os.chmod(path, 0o600)
+    if os.geteuid() == 0:  # a file another user made and left where root looks: it chose the secret
+        os.chown(path, 65534, 65534)
+        with pytest.raises(UsageError, match="belongs to another user"):
+            read()
 
 
 @pytest.mark.parametrize("content, problem", [
@@ -113,8 +136,7 @@ def test_the_secret_comes_from_the_file_then_the_environment(home, monkeypatch, 
     (b"\xff\xfe not utf-8 at all....", "UTF-8"),
 ])
 def test_a_secret_that_cannot_be_one_is_a_usage_error(home, tmp_path, content, problem):
-    given = tmp_path / "bad.secret"
-    given.write_bytes(content if isinstance(content, bytes) else content.encode())
+    given = _private(tmp_path / "bad.secret", content if isinstance(content, bytes) else content.encode())
     with pytest.raises(UsageError, match=problem):
         read_secret(str(given))
     with pytest.raises(UsageError, match="no such file|No such file|cannot find"):
