@@ -11,11 +11,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import IO, Any, Optional
 
 from netprobe.children import python_command, start_command
-from netprobe.distributed.messages import MasterEvent, MasterInput, WorkerSpec
+from netprobe.distributed.messages import LocalWorkerEnded, MasterEvent, MasterInput, WorkerSpec
 from netprobe.errors import ChildStartError, DistributedError, NetprobeError, UsageError
 from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
@@ -24,6 +25,7 @@ from netprobe.ramp_spec import RampSpec
 from netprobe.sockets import parse_host_port
 
 WORKER_EXIT_WAIT = 10.0
+WORKER_POLL = 0.2  # seconds between looks at the local workers
 
 
 def start_python(module: str, first_line: str, stdout: Any = None, stderr: Any = None) -> subprocess.Popen[str]:
@@ -73,13 +75,40 @@ def run_distributed(spec: RampSpec, secret: str) -> RampResult:
         else:
             sys.stderr.write(f"netprobe: waiting for {spec.workers} workers: netprobe worker --master {bind} "
                              "(with this run's secret: --secret-file, $NETPROBE_SECRET or ~/.netprobe/secret)\n")
-        done = _wait_for_result(master)
+        watching = threading.Event()
+        watcher = threading.Thread(target=_tell_of_ended_workers, args=(master, workers, watching),
+                                   name="netprobe-local-workers", daemon=True)
+        watcher.start()
+        try:
+            done = _wait_for_result(master)
+        finally:
+            watching.set()
+            watcher.join()
         if done is None or done.result is None:
             raise _failure(done, master, errors)
         return done.result
     finally:
         _reap(master, workers)
         errors.close()
+
+
+def _tell_of_ended_workers(master: subprocess.Popen[str], workers: list[subprocess.Popen[str]],
+                           done: threading.Event) -> None:
+    """Tell the master of each local worker that ends, so it need not wait out ``--worker-wait`` for it."""
+    told: set[int] = set()
+    while not done.wait(WORKER_POLL):
+        for worker in workers:
+            code = worker.poll()
+            if code is None or worker.pid in told:
+                continue
+            told.add(worker.pid)
+            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            try:
+                assert master.stdin is not None
+                master.stdin.write(LocalWorkerEnded(worker.pid, how).to_json() + "\n")
+                master.stdin.flush()
+            except (OSError, ValueError):
+                return  # the master is gone: its own end says more
 
 
 def _wait_for_result(master: subprocess.Popen[str]) -> Optional[MasterEvent]:

@@ -25,7 +25,14 @@ from typing import Any, Optional
 
 from netprobe import __version__
 from netprobe.distributed import import_locust
-from netprobe.distributed.messages import HeldReport, MasterEvent, MasterInput, Progress, WorkerRefused
+from netprobe.distributed.messages import (
+    HeldReport,
+    LocalWorkerEnded,
+    MasterEvent,
+    MasterInput,
+    Progress,
+    WorkerRefused,
+)
 from netprobe.distributed.pool import WorkerPool
 from netprobe.distributed.secret import Channel, CurveKeys
 from netprobe.errors import ExitStatus, RecordError
@@ -55,6 +62,7 @@ class Master:
         self.started = False  # the ramp began: no worker joins after
         self.interrupted = False
         self.mismatch: Optional[str] = None
+        self.local_ended: list[LocalWorkerEnded] = []  # workers the CLI started that ended
         locust = import_locust()
         from netprobe.distributed.transport import SecureMasterRunner
 
@@ -116,6 +124,10 @@ class Master:
         while len(self.pool.workers) < count and not self.interrupted:
             if self.mismatch:
                 return self.mismatch
+            if self.local_ended:  # it will never say hello: no need to wait out the rest
+                ended = self.local_ended[0]
+                return (f"a local worker (pid {ended.pid}) ended before it connected ({ended.how}); "
+                        f"{len(self.pool.workers)} of {count} workers connected")
             if time.monotonic() > deadline:
                 return f"{len(self.pool.workers)} of {count} workers connected to {self.bind} within {wait:g} s"
             self.gevent.sleep(0.1)
@@ -150,10 +162,16 @@ class Master:
 
 
 def _watch_parent(master: Master) -> None:
-    """Read stdin to its end (the CLI gone), then interrupt the ramp."""
+    """Read the CLI's lines to their end (the CLI gone), then interrupt the ramp.
+
+    Each line is a ``LocalWorkerEnded``; anything else is not from netprobe's CLI and is skipped.
+    """
     try:
-        while sys.stdin.read(4096):
-            pass
+        for line in sys.stdin:
+            try:
+                master.local_ended.append(LocalWorkerEnded.from_json(line, "the CLI's line"))
+            except RecordError:
+                continue
     except (OSError, ValueError):
         pass
     master.interrupted = True

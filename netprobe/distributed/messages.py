@@ -1,10 +1,10 @@
 """Every message of a distributed ramp, as typed records checked on arrival.
 
 Between netprobe's CLI and the processes it starts, a message is one JSON line on a pipe: a
-``MasterInput`` (the ``RampSpec`` and the run's secret) to the master, a ``WorkerSpec`` to a
-worker, ``MasterEvent`` lines back. A step's order and report are the ``HoldOrder`` and
-``HeldReport`` every holder elsewhere speaks (``netprobe.clients.orders``). Between master and
-workers, locust's custom messages carry a record's ``to_dict()`` under a ``Message`` word,
+``MasterInput`` (the ``RampSpec`` and the run's secret) to the master, then a ``LocalWorkerEnded``
+for each local worker that ends, a ``WorkerSpec`` to a worker, ``MasterEvent`` lines back. A
+step's order and report are the ``HoldOrder`` and ``HeldReport`` every holder elsewhere speaks
+(``netprobe.clients.orders``). Between master and workers, locust's custom messages carry a record's ``to_dict()`` under a ``Message`` word,
 sealed with the run's secret (``netprobe.distributed.secret``) and checked, then decoded, on
 arrival.
 """
@@ -19,8 +19,8 @@ from netprobe.models.ramp import RampResult, WorkerFailure, WorkerSummary
 from netprobe.ramp_spec import RampSpec
 from netprobe.records import Record
 
-__all__ = ["HeldReport", "HoldOrder", "MasterEvent", "MasterInput", "Progress", "WorkerRefused", "WorkerFailure",
-           "WorkerSpec", "WorkerSummary"]
+__all__ = ["HeldReport", "HoldOrder", "LocalWorkerEnded", "MasterEvent", "MasterInput", "Progress", "WorkerRefused",
+           "WorkerFailure", "WorkerSpec", "WorkerSummary"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,14 @@ class MasterInput(Record):
 
     spec: RampSpec
     secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LocalWorkerEnded(Record):
+    """CLI to master, on the master's stdin after its input: a worker the CLI started has ended, and how."""
+
+    pid: int
+    how: str
 
 
 @dataclass(frozen=True)

@@ -163,12 +163,16 @@ class SecureWorkerRunner(WorkerRunner):
         """Say hello until the master answers, for at most the worker's wait (locust alone would try for 5 minutes).
 
         Something that is not this run's master (another program on the port, a master of another
-        run) never completes the handshake, so it never answers: ConnectionError once the wait is over.
+        run, an HTTP server) never completes the handshake, so it never answers and a hello cannot
+        even be queued: ConnectionError once the wait is over.
         """
         self._secure()
         deadline = time.monotonic() + self.wait
         while True:
-            self.client.send(self._hello())
+            try:  # straight to the socket: locust's send retries for 9 s and then raises
+                self.client.socket.send(self._hello().serialize(), zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass  # no peer has completed the handshake yet (or ever will): the deadline decides
             if self.connection_event.wait(timeout=min(ACK_WAIT, max(0.0, deadline - time.monotonic()))):
                 self.connected = True
                 return

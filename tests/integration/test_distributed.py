@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
@@ -219,6 +222,30 @@ def test_a_master_port_that_is_taken_is_a_usage_error(server):
     assert done.returncode == 2 and "cannot listen for workers" in done.stderr, done.stderr
 
 
+@posix_only
+def test_a_local_worker_killed_at_birth_ends_the_wait_for_workers_at_once(server):
+    """--worker-wait is 60 s; a worker that can never say hello is named within seconds instead."""
+    ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--spawn-local", "--to", "100",
+                     "--worker-wait", "60")
+    started, victim = time.monotonic(), None
+    try:
+        while victim is None and time.monotonic() - started < 10:
+            for child in psutil.Process(ramp.pid).children():
+                if "netprobe.distributed.worker" in " ".join(child.cmdline()):
+                    victim = child
+                    child.kill()
+                    break
+            time.sleep(0.01)
+        _, err = ramp.communicate(timeout=30)
+    finally:
+        _end(ramp)
+    took = time.monotonic() - started
+    assert victim is not None
+    assert ramp.returncode == 1 and f"local worker (pid {victim.pid}) ended before it connected" in err, err
+    assert "killed by signal 9" in err and took < 15, (took, err)
+    assert _drained(server) == 0
+
+
 def test_a_worker_with_no_master_says_so_after_a_bounded_wait():
     done = run_netprobe("worker", "--master", f"127.0.0.1:{_free_port()}", "--wait", "1", timeout=30)
     assert done.returncode == 1 and "no master at" in done.stderr
@@ -346,6 +373,40 @@ def test_a_worker_facing_something_that_is_no_master_gives_up_within_its_wait(lo
     took = time.monotonic() - started
     assert done.returncode == 1 and "no master of this run answered" in done.stderr, done.stderr
     assert took < 15, f"the worker took {took:.1f} s with --wait 3"
+
+
+def test_a_worker_facing_a_listener_that_answers_http_gives_up_within_its_wait_in_one_line():
+    """The peer breaks ZeroMQ's handshake with bytes of its own, so no hello can even be queued."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    done_serving = threading.Event()
+
+    def answer_http() -> None:
+        while not done_serving.is_set():
+            try:
+                peer, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(peer)
+            peer.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+
+    server_thread = threading.Thread(target=answer_http, daemon=True)
+    server_thread.start()
+    try:
+        started = time.monotonic()
+        done = run_netprobe("worker", "--master", f"127.0.0.1:{listener.getsockname()[1]}", "--wait", "3",
+                            timeout=60, env={**os.environ, "NETPROBE_SECRET": SECRET})
+        took = time.monotonic() - started
+    finally:
+        done_serving.set()
+        server_thread.join(5)
+        for peer in accepted:
+            peer.close()
+        listener.close()
+    assert done.returncode == 1 and "no master of this run answered" in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert accepted and took < 9, f"the worker took {took:.1f} s with --wait 3"
 
 
 @posix_only
