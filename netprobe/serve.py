@@ -104,10 +104,13 @@ def serve_until_signalled(server: ServerBase, on_stats: Optional[Callable[[Serve
 
 
 def serve_group_until_signalled(group: ServerGroup, on_stats: Optional[Callable[[ServerStatus], None]] = None,
-                                on_ready: Optional[Callable[[], None]] = None) -> tuple[ServerStatus, float, str]:
-    """Keep a server of several processes up until SIGINT or SIGTERM; return its summed counters, seconds, spread.
+                                on_ready: Optional[Callable[[], None]] = None
+                                ) -> tuple[ServerStatus, float, str, list[str]]:
+    """Keep a server of several processes up until SIGINT or SIGTERM, or until one of them ends.
 
-    The spread says how the kernel shared the connections: each process's accepted count.
+    Returns the living members' summed counters, the seconds served, the spread (each living
+    process's accepted count: how the kernel shared the connections), and how each member that
+    ended on its own ended. A group that lost a process is not the server asked for, so it stops.
     """
     stop = threading.Event()
     started = time.monotonic()
@@ -115,12 +118,16 @@ def serve_group_until_signalled(group: ServerGroup, on_stats: Optional[Callable[
         try:
             if on_ready is not None:
                 on_ready()
+            ended: list[str] = []
             while not stop.wait(STATS_INTERVAL):
+                ended = group.ended()
+                if ended:
+                    break
                 if on_stats is not None:
-                    on_stats(ServerStatus.total(group.statuses()))
-            parts = group.statuses()
+                    on_stats(ServerStatus.total(group.living_statuses()))
+            parts = group.living_statuses()
             spread = ", ".join(f"{p.accepted:,}" for p in parts)
-            return ServerStatus.total(parts), round(time.monotonic() - started, 3), spread
+            return ServerStatus.total(parts), round(time.monotonic() - started, 3), spread, ended or group.ended()
         finally:
             group.close()
 
@@ -135,8 +142,11 @@ def group_live_line(group: ServerGroup) -> Callable[[ServerStatus], None]:
     procs = [psutil.Process(pid) for pid in group.pids]
 
     def line(status: ServerStatus) -> None:
-        fds = [platform.process_fds(p) for p in procs]
-        rss = sum(p.memory_info().rss for p in procs)
+        try:
+            fds = [platform.process_fds(p) for p in procs]
+            rss = sum(p.memory_info().rss for p in procs)
+        except psutil.NoSuchProcess:
+            return  # a member just ended: the group stops at its next look
         known = None if None in fds else sum(f for f in fds if f is not None)
         sys.stderr.write(
             f"\rconnections {status.held:,}  accepted {status.accepted:,}  processes {len(procs)}  "

@@ -70,9 +70,13 @@ def _serve_group(spec: ServerSpec, processes: int) -> int:
     group = ServerGroup(spec, processes)
     address = format_address(group.addresses[0]) + "\n"
     interactive = terminal().interactive
-    final, seconds, spread = serve_group_until_signalled(
+    final, seconds, spread, ended = serve_group_until_signalled(
         group, group_live_line(group) if interactive else None, on_ready=lambda: emit(address, None))
     if interactive:
         terminal().stderr.write("\n")
-    emit(summary_line(final, seconds).rstrip("\n") + f" over {processes} processes (accepted: {spread})\n", None)
+    living = processes - len(ended)
+    emit(summary_line(final, seconds).rstrip("\n") + f" over {living} processes (accepted: {spread})\n", None)
+    if ended:
+        terminal().say(f"netprobe serve: {'; '.join(ended)}; the other {living} were stopped")
+        return ExitStatus.RUN_FAILED
     return ExitStatus.SUCCESS

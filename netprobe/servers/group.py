@@ -63,8 +63,17 @@ class ServerGroup(ServerHandle):
         return [m.pid for m in self.members if m.pid is not None]
 
     def statuses(self) -> list[ServerStatus]:
-        """Each member's counters, in the order they started."""
+        """Each member's counters, in the order they started (ServerGone when one has ended)."""
         return [m.status() for m in self.members]
+
+    def living_statuses(self) -> list[ServerStatus]:
+        """The counters of the members still running."""
+        return [m.status() for m in self.members if m.proc.poll() is None]
+
+    def ended(self) -> list[str]:
+        """How each member that ended on its own ended, its process reaped: one line each."""
+        return [f"server process {m.pid} {m.exit_description().removeprefix('the server process ')}"
+                for m in self.members if m.proc.poll() is not None]
 
     def status(self) -> Optional[ServerStatus]:
         """The members' counters summed."""

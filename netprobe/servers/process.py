@@ -7,6 +7,7 @@ backend contract tests; the child side is ``netprobe.servers.child``.
 from __future__ import annotations
 
 import queue
+import signal
 import subprocess
 import tempfile
 import threading
@@ -22,6 +23,13 @@ from netprobe.vocabulary import ChildOp, ServerKind
 
 STATUS_TIMEOUT = 5.0
 READY_TIMEOUT = 30.0
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 class ChildServer(ServerHandle):
@@ -94,6 +102,8 @@ class ChildServer(ServerHandle):
         code = self.proc.poll()
         tail = self.stderr_text().strip().splitlines()[-1:]
         detail = f": {tail[0]}" if tail else ""
+        if code is not None and code < 0:
+            return f"the server process was killed by {_signal_name(-code)}{detail}"
         return f"the server process exited with status {code}{detail}"
 
     def status(self) -> ServerStatus:

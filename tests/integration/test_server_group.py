@@ -71,6 +71,25 @@ def test_serve_processes_prints_one_address_and_how_the_kernel_spread_the_connec
     assert len(spread) == 3 and sum(spread) == 60
 
 
+@pytest.mark.skipif(platform.NAME == "windows", reason="SIGKILL of one member")
+@shares_port
+def test_a_group_that_loses_a_process_stops_names_it_and_leaves_none_behind():
+    with netprobe_process("serve", "--processes", "3", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        host, port = proc.stdout.readline().strip().rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"x")
+            assert sock.recv(1) == b"x"
+        members = psutil.Process(proc.pid).children()
+        assert len(members) == 3
+        members[1].send_signal(signal.SIGKILL)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 1, err
+    assert f"server process {members[1].pid} was killed by SIGKILL" in err and "the other 2 were stopped" in err
+    assert "over 2 processes" in out and "Traceback" not in err
+    assert not [m for m in members if m.is_running() and m.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_a_group_is_checked_before_any_process_starts():
     with pytest.raises(UsageError, match="--processes must be"):
         check_processes(0)
