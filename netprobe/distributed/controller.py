@@ -58,20 +58,17 @@ def run_distributed(spec: RampSpec, secret: str) -> RampResult:
         errors.close()
         raise
     workers: list[subprocess.Popen[str]] = []
+    link = _MasterLink(master)
     try:
-        assert master.stdout is not None
-        first = _read_event(master.stdout)
+        first = link.next_event()
         if first is None or first.listening is None:
             raise _failure(first, master, errors)
         bind = first.listening
         if spec.spawn_local:
-            address = parse_host_port(bind, "the master's address")
-            assert spec.target_address is not None
-            ipv6 = ":" in spec.target_address[0]
-            for sources in local_sources(spec.to, spec.workers, spec.source_ips, ipv6):
-                worker = WorkerSpec(master=address, source_ips=sources, wait=spec.worker_wait, secret=secret)
-                workers.append(start_python("netprobe.distributed.worker", worker.to_json(),
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            try:
+                _spawn_workers(spec, secret, parse_host_port(bind, "the master's address"), workers, link)
+            except KeyboardInterrupt:
+                link.interrupt()
         else:
             sys.stderr.write(f"netprobe: waiting for {spec.workers} workers: netprobe worker --master {bind} "
                              "(with this run's secret: --secret-file, $NETPROBE_SECRET or ~/.netprobe/secret)\n")
@@ -80,7 +77,7 @@ def run_distributed(spec: RampSpec, secret: str) -> RampResult:
                                    name="netprobe-local-workers", daemon=True)
         watcher.start()
         try:
-            done = _wait_for_result(master)
+            done = link.next_event()
         finally:
             watching.set()
             watcher.join()
@@ -90,6 +87,19 @@ def run_distributed(spec: RampSpec, secret: str) -> RampResult:
     finally:
         _reap(master, workers)
         errors.close()
+
+
+def _spawn_workers(spec: RampSpec, secret: str, master: tuple[str, int], workers: list[subprocess.Popen[str]],
+                   link: _MasterLink) -> None:
+    """Start the run's local workers into ``workers``; none once the run is interrupted."""
+    assert spec.target_address is not None and spec.workers is not None
+    ipv6 = ":" in spec.target_address[0]
+    for sources in local_sources(spec.to, spec.workers, spec.source_ips, ipv6):
+        if link.interrupted:
+            return
+        worker = WorkerSpec(master=master, source_ips=sources, wait=spec.worker_wait, secret=secret)
+        workers.append(start_python("netprobe.distributed.worker", worker.to_json(),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
 def _tell_of_ended_workers(master: subprocess.Popen[str], workers: list[subprocess.Popen[str]],
@@ -111,15 +121,41 @@ def _tell_of_ended_workers(master: subprocess.Popen[str], workers: list[subproce
                 return  # the master is gone: its own end says more
 
 
-def _wait_for_result(master: subprocess.Popen[str]) -> Optional[MasterEvent]:
-    """The master's last line; a Ctrl-C or SIGTERM here is passed on, and its partial result awaited."""
-    assert master.stdout is not None
-    while True:
-        try:
-            return _read_event(master.stdout)
-        except KeyboardInterrupt:
-            if master.poll() is None:
-                master.send_signal(signal.SIGTERM)  # it tells the workers to close, then reports
+class _MasterLink:
+    """The master's lines, read in the CLI; a Ctrl-C or SIGTERM meanwhile is passed on to the master once.
+
+    Before the master says where it listens its signal handlers may not be in place (it is still
+    starting), so the interrupt waits for that line: the master then ends the run at once, with
+    its (empty) report, rather than dying of the signal.
+    """
+
+    def __init__(self, master: subprocess.Popen[str]) -> None:
+        self.master = master
+        self.interrupted = False
+        self.listening = False
+        self.passed_on = False
+
+    def next_event(self) -> Optional[MasterEvent]:
+        """The master's next line (None at its end); an interrupt here is the master's to act on, and awaited."""
+        assert self.master.stdout is not None
+        while True:
+            try:
+                event = _read_event(self.master.stdout)
+                self.listening = self.listening or (event is not None and event.listening is not None)
+                self._pass_on()
+                return event
+            except KeyboardInterrupt:
+                self.interrupt()
+
+    def interrupt(self) -> None:
+        """A Ctrl-C or SIGTERM reached the CLI: the master ends the run, now or once it listens."""
+        self.interrupted = True
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        if self.interrupted and self.listening and not self.passed_on and self.master.poll() is None:
+            self.passed_on = True
+            self.master.send_signal(signal.SIGTERM)  # it tells the workers to close, then reports
 
 
 def _failure(said: Optional[MasterEvent], master: subprocess.Popen[str], errors: IO[str]) -> NetprobeError:

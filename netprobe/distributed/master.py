@@ -179,6 +179,9 @@ def _watch_parent(master: Master) -> None:
 
 def main() -> int:
     """Read the spec, wait for the workers, ramp, and print the result."""
+    early: list[int] = []  # a signal before gevent's handlers are in: the run is interrupted from its start
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _: early.append(signum))
     given = MasterInput.from_json(sys.stdin.readline(), "the master's input")
     spec = given.spec
     assert spec.master_address is not None
@@ -201,6 +204,7 @@ def main() -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         master.gevent.signal_handler(sig, interrupt)
+    master.interrupted = master.interrupted or bool(early)
     # The CLI keeps this process's stdin open for as long as it lives: its end (the CLI killed, even
     # with -9) ends the ramp too, so no master outlives it holding a server's connections.
     threading.Thread(target=_watch_parent, args=(master,), name="netprobe-parent", daemon=True).start()

@@ -4,9 +4,9 @@ Between netprobe's CLI and the processes it starts, a message is one JSON line o
 ``MasterInput`` (the ``RampSpec`` and the run's secret) to the master, then a ``LocalWorkerEnded``
 for each local worker that ends, a ``WorkerSpec`` to a worker, ``MasterEvent`` lines back. A
 step's order and report are the ``HoldOrder`` and ``HeldReport`` every holder elsewhere speaks
-(``netprobe.clients.orders``). Between master and workers, locust's custom messages carry a record's ``to_dict()`` under a ``Message`` word,
-sealed with the run's secret (``netprobe.distributed.secret``) and checked, then decoded, on
-arrival.
+(``netprobe.clients.orders``). Between master and workers, locust's custom messages carry a
+record's ``to_dict()`` under a ``Message`` word, sealed with the run's secret
+(``netprobe.distributed.secret``) and checked, then decoded, on arrival.
 """
 
 from __future__ import annotations

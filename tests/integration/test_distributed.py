@@ -24,7 +24,7 @@ from netprobe.distributed.messages import WorkerSpec
 from netprobe.errors import UsageError
 from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
-from tests.conftest import ROOT, UNCAPPED_BACKEND, run_netprobe
+from tests.conftest import ROOT, UNCAPPED_BACKEND, run_netprobe, signal_netprobe
 
 # Looked up, never imported: importing locust in this process would monkey-patch it (gevent).
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
@@ -243,6 +243,23 @@ def test_a_local_worker_killed_at_birth_ends_the_wait_for_workers_at_once(server
     assert victim is not None
     assert ramp.returncode == 1 and f"local worker (pid {victim.pid}) ended before it connected" in err, err
     assert "killed by signal 9" in err and took < 15, (took, err)
+    assert _drained(server) == 0
+
+
+@posix_only
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_master_starts_ends_the_run_at_once_with_its_report(server, tmp_path, signum):
+    """The master has not yet put its handlers in: the CLI holds the signal until the master listens."""
+    out = tmp_path / "r.json"
+    started = time.monotonic()
+    status, err, kids = signal_netprobe(["ramp", "--target", _target(server), "--workers", "2", "--spawn-local",
+                                         "--to", "400", "--quiet", "-f", "json", "-o", str(out)], (signum,),
+                                        settle=0.0, timeout=30)
+    took = time.monotonic() - started
+    assert status == 130 and took < 10, (status, took, err)
+    data = json.loads(out.read_text("utf-8"))
+    assert data["stop"]["reason"] == "interrupted" and data["reached"] == 0
+    assert not [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
     assert _drained(server) == 0
 
 
