@@ -83,7 +83,8 @@ def main() -> int:
         print(f"::error::netprobe action: {exc}", flush=True)
         return 2
     out = env.get("NETPROBE_OUTPUT_DIR") or "netprobe-results"
-    os_name = env.get("RUNNER_OS", platform.system()).lower()
+    os_label = env.get("RUNNER_OS") or platform.system()  # as GitHub names it: Linux, macOS, Windows
+    os_name = os_label.lower()
     name = env.get("NETPROBE_NAME", "").strip()
     try:
         ramp_args = shlex.split(env.get("NETPROBE_RAMP_ARGS", ""))
@@ -130,23 +131,32 @@ def main() -> int:
     side = str(result.stop.side) if result.stop else None
 
     _netprobe("report", *files)  # the table, for the job log
-    summary = os.path.join(out, f"summary-{tag}.md")
-    _remove(summary)
-    _netprobe("report", *files, "--format", "markdown", "--output", summary)
-    if os.path.exists(summary):
-        with open(summary, encoding="utf-8") as f:
-            _append(env.get("GITHUB_STEP_SUMMARY"), f"## netprobe on {os_name}, Python "
-                                                    f"{platform.python_version()}{' (' + name + ')' if name else ''}"
-                                                    f"\n\n{result.verdict}\n\n" + f.read() + "\n")
+    problem = expectation.check(status == 0, result.reached, reason, side)
+    runner = f"{os_label}, Python {platform.python_version()}" + (f" ({name})" if name else "")
+    _append(env.get("GITHUB_STEP_SUMMARY"), summary(runner, expectation, problem, result.verdict, files))
     _append(env.get("GITHUB_OUTPUT"), _outputs({
         "files": " ".join(files), "dir": out, "ramp-json": ramp, "limits-json": files[0] if len(files) > 1 else "",
         "reached": str(result.reached), "stop-reason": reason or ""}))
-    problem = expectation.check(status == 0, result.reached, reason, side)
     if problem is not None:
         print(f"::error::netprobe: {problem}", flush=True)
         return 1
     print(f"netprobe: {expectation}, as expected: {result.verdict}", flush=True)
     return 0
+
+
+def summary(runner: str, expectation: Expectation, problem: Optional[str], verdict: str, files: list[str]) -> str:
+    """One run's markdown for $GITHUB_STEP_SUMMARY: one heading, whether the expectation held first, then the files.
+
+    The report's own title and its "short of its target" line are left out: whether falling short
+    was wrong is the expectation's to say, and it says so first.
+    """
+    from netprobe.render.markdown import render_document
+    from netprobe.render.sections import Document, report_document
+    from netprobe.report import build_report
+
+    held = f"Expectation met: {expectation}." if problem is None else f"Expectation not met: {problem}."
+    sections = report_document(build_report(files)).sections
+    return render_document(Document(f"netprobe on {runner}", [held, verdict], sections)) + "\n"
 
 
 if __name__ == "__main__":
