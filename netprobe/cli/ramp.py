@@ -142,8 +142,27 @@ def ramp(
     secret = _run_secret(spec, secret_file)
     with _progress(quiet, fmt, output) as update:
         result = run_spec(spec, update, secret)
-    status = deliver(result, fmt, output, plot if result.steps else None, plot_ramp, wide=wide)
+    nothing = _nothing_listens(spec, result)
+    if nothing is not None and fmt is Format.TABLE and output is None:
+        terminal().say(f"netprobe: {nothing}")  # a whole report of zeros would bury the one fact
+        status = int(ExitStatus.LIMIT_HIT)
+    else:
+        status = deliver(result, fmt, output, plot if result.steps else None, plot_ramp, wide=wide)
+        if nothing is not None:
+            terminal().say(f"netprobe: {nothing}")
     return status if expectation is None else _judge(expectation, result, status)
+
+
+def _nothing_listens(spec: RampSpec, result: RampResult) -> Optional[str]:
+    """One line for a --target that refused the very first connection; None for any other ramp."""
+    from netprobe.sockets import format_address
+    from netprobe.stops import StopReason
+
+    stop = result.stop
+    if spec.target_address is None or stop is None or stop.reason != StopReason.REFUSED or result.reached:
+        return None
+    return (f"nothing listens on {format_address(spec.target_address)}, or a firewall turns every connection "
+            "away: the first was refused")
 
 
 def _judge(expectation: Expectation, result: RampResult, status: int) -> int:

@@ -141,6 +141,9 @@ def _verify(opts: RampOptions) -> Verify:
     """The check of each connection: a probe's reply with --probe, else --verify or its default."""
     if opts.probe is not None:
         parse_probe(opts.probe)
+        if opts.target is None:
+            raise UsageError(f"--probe {opts.probe} speaks to a server of yours: give its --target "
+                             "(netprobe's own server speaks echo, checked by --verify echo)")
         if opts.verify not in (None, Verify.PROBE):
             raise UsageError(f"--probe checks each connection with its request; it cannot go with "
                              f"--verify {opts.verify}")

@@ -45,6 +45,10 @@ def ramp_ok(to: Optional[int], goal: int, reached: int, stop: Optional[StopInfo]
     return stop is None or finds_wall(stop.reason)
 
 
+# A ramp whose very first connections were refused: no capacity was measured at all.
+NOTHING_LISTENS = "nothing listens there, or a firewall turns every connection away (the first was refused)"
+
+
 def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction, placement: str) -> str:
     """Say how far the ramp got against ``to``, and whether the stop was the one predicted."""
     predicted = "an unknown ceiling" if pred.max_connections is None else (
@@ -58,6 +62,8 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
     head = f"Stopped at {reached:,} connections: {stop.reason} on the {stop.side} side"
     if stop.reason == StopReason.INTERRUPTED:
         return f"{head} (predicted ceiling {predicted})."
+    if stop.reason == StopReason.REFUSED and reached == 0:
+        return f"{head}: {NOTHING_LISTENS}."
     if pred.max_connections is None:
         return f"{head}; no prediction to compare."
     if stop.reason == StopReason.LATENCY_KNEE:

@@ -133,6 +133,26 @@ def test_target_with_nothing_listening_is_refused():
     assert (result.stop.reason, result.stop.side) == ("refused", "server")
 
 
+def test_nothing_listening_is_one_line_on_the_terminal_and_a_whole_report_in_the_file(tmp_path):
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        shown = run_netprobe("ramp", "--target", f"127.0.0.1:{port}", "--to", "10")
+        out = tmp_path / "r.json"
+        filed = run_netprobe("ramp", "--target", f"127.0.0.1:{port}", "--to", "10", "-f", "json", "-o", str(out))
+    line = f"netprobe: nothing listens on 127.0.0.1:{port}"
+    assert shown.returncode == 1 and shown.stdout == "" and shown.stderr.startswith(line), shown
+    assert shown.stderr.count("\n") == 1
+    assert filed.returncode == 1 and filed.stderr.startswith(line)
+    document = json.loads(out.read_text("utf-8"))
+    assert document["stop"]["reason"] == "refused" and "nothing listens there" in document["verdict"]
+
+
+def test_a_probe_without_a_target_is_bad_input():
+    done = run_netprobe("ramp", "--probe", "redis", "--to", "10")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--target" in done.stderr, done.stderr
+
+
 @skip_unless_linux
 def test_more_ports_and_source_addresses():
     result = ramp(to=600, ports=2, source_ips=3)
