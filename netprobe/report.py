@@ -33,11 +33,12 @@ SCHEMAS: dict[str, type[Union[LimitsReport, RampResult, CeilingsResult]]] = {
 KINDS = {LIMITS_SCHEMA: "limits", RAMP_SCHEMA: "ramp", CEILINGS_SCHEMA: "ceilings"}
 # netprobe's own reports are a few hundred KiB at most (a ramp of 100,000 steps is ~30 MiB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
-# What one report reads in all, over every file it is given: bytes, and JSON objects and lists
-# (counted by their opening brackets before parsing: it is the containers, not the bytes, that
-# cost memory, about 100 bytes each however small; a ramp of 100,000 steps holds ~100,000).
+# What one report reads in all, over every file it is given: bytes, and JSON values (counted
+# before parsing as opening brackets plus commas: it is the values, not the bytes, that cost
+# memory, 50-100 bytes each however short, so a list of 12.5 million short strings took 1 GB;
+# a ramp of 100,000 steps holds about 2.5 million).
 MAX_TOTAL_BYTES = MAX_FILE_BYTES
-MAX_CONTAINERS = 1_000_000
+MAX_VALUES = 4_000_000
 
 
 def _select_cap(limits: LimitsReport) -> Optional[str]:
@@ -106,15 +107,19 @@ class Loaded:
 class ReadBudget:
     """What is left of one report's reading budget: the memory of its files adds up, file after file."""
 
-    containers: int = MAX_CONTAINERS
+    values: int = MAX_VALUES
 
     def spend(self, path: str, raw: bytes) -> None:
-        """Take ``raw``'s JSON objects and lists out of the budget; UsageError, before parsing, if they do not fit."""
-        containers = raw.count(b"{") + raw.count(b"[")
-        if containers > self.containers:
-            raise UsageError(f"{path}: more JSON objects and lists than a netprobe report holds "
-                             f"({containers:,}; report reads at most {MAX_CONTAINERS:,} over all its files)")
-        self.containers -= containers
+        """Take ``raw``'s JSON values out of the budget; UsageError, before parsing, if they do not fit.
+
+        Every object, list and item is counted (an opening bracket, or a comma before an item), so
+        a list of scalars costs what it will take, as a list of objects does.
+        """
+        values = raw.count(b"{") + raw.count(b"[") + raw.count(b",")
+        if values > self.values:
+            raise UsageError(f"{path}: more JSON values than a netprobe report holds "
+                             f"({values:,}; report reads at most {MAX_VALUES:,} over all its files)")
+        self.values -= values
 
 
 def check_total_size(paths: list[str]) -> None:

@@ -109,7 +109,7 @@ def test_a_malformed_record_never_reaches_the_core():
 
 @pytest.mark.skipif(platform.NAME != "linux", reason="reads the child's peak RSS as Linux gives it (ru_maxrss in KiB)")
 def test_report_memory_is_bounded_over_all_its_files(tmp_path):
-    """Files of empty objects (1.6 GB of RSS each before) are refused before parsing, one file or many."""
+    """Files of empty objects (1.6 GB of RSS each before) or of short strings (1 GB) are refused before parsing."""
     import subprocess
     import sys
 
@@ -122,11 +122,13 @@ def test_report_memory_is_bounded_over_all_its_files(tmp_path):
         path = tmp_path / f"empty{n}.json"
         path.write_bytes(b'{"schema": "netprobe.ramp/1", "x": [' + b"{}," * (6 * 2**20) + b"{}]}")  # 18 MiB each
         paths.append(str(path))
-    for args in (paths[:1], paths):
+    strings = tmp_path / "strings.json"
+    strings.write_bytes(b'{"schema": "netprobe.ramp/1", "x": [' + b'"ab",' * (12 * 2**20) + b'"ab"]}')  # 60 MiB
+    for args in (paths[:1], paths, [str(strings)]):
         done = subprocess.run([sys.executable, "-c", measured, *args], capture_output=True, text=True, timeout=120,
                               cwd=ROOT)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-        assert "JSON objects and lists" in done.stderr or "add up to" in done.stderr
+        assert "more JSON values" in done.stderr or "add up to" in done.stderr
         peak_kib = int(done.stdout.split()[-1])
         assert peak_kib < 400 * 1024, f"report peaked at {peak_kib // 1024} MiB"
 
