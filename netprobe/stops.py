@@ -36,6 +36,7 @@ class StopReason(Word):
     THREAD_LIMIT = "thread_limit"
     SERVER_EXITED = "server_exited"
     WORKER_LOST = "worker_lost"
+    MASTER_PAUSED = "master_paused"
     INTERRUPTED = "interrupted"
     OTHER = "other"
 
@@ -247,6 +248,12 @@ KINDS: tuple[StopKind, ...] = (
         "or a spread ramp's client process; its share is not moved to the others", "client",
         "a process holding connections stopped answering (killed, or its network went away): look at that "
         "machine or process, then run again; netprobe does not move its share onto the others", finds_wall=False),
+    StopKind(
+        StopReason.MASTER_PAUSED,
+        "a distributed ramp's master did not run for longer than its workers wait for word from it (SIGSTOP, a "
+        "paused VM, a starved CPU): they closed their connections, and no worker is to blame", "client",
+        "keep the master's process and machine running through the run (no SIGSTOP, no paused or "
+        "oversubscribed VM), then run again", finds_wall=False),
     StopKind(
         StopReason.INTERRUPTED,
         "Ctrl-C or SIGTERM: exit 130, the partial report is still printed and written", "",

@@ -7,6 +7,7 @@ master reads the same ``RampSpec`` the CLI built; each local worker reads its ``
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 from typing import IO, Any, Optional
 
 from netprobe.children import python_command, start_command
-from netprobe.distributed.messages import LocalWorkerEnded, MasterEvent, MasterInput, WorkerSpec
+from netprobe.distributed.messages import MASTER_STALL, LocalWorkerEnded, MasterEvent, MasterInput, WorkerSpec
 from netprobe.errors import ChildStartError, DistributedError, NetprobeError, UsageError
 from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
@@ -26,6 +27,7 @@ from netprobe.sockets import parse_host_port
 
 WORKER_EXIT_WAIT = 10.0
 WORKER_POLL = 0.2  # seconds between looks at the local workers
+LINE_POLL = 0.5  # seconds between looks for the master's next line (a Ctrl-C lands between)
 
 
 def start_python(module: str, first_line: str, stdout: Any = None, stderr: Any = None) -> subprocess.Popen[str]:
@@ -40,11 +42,6 @@ def start_python(module: str, first_line: str, stdout: Any = None, stderr: Any =
     except OSError:
         pass  # it died at once: its exit status and stderr say why
     return proc
-
-
-def _read_event(stream: IO[str]) -> Optional[MasterEvent]:
-    line = stream.readline()
-    return MasterEvent.from_json(line, "the master's answer") if line.strip() else None
 
 
 def run_distributed(spec: RampSpec, secret: str) -> RampResult:
@@ -126,7 +123,8 @@ class _MasterLink:
 
     Before the master says where it listens its signal handlers may not be in place (it is still
     starting), so the interrupt waits for that line: the master then ends the run at once, with
-    its (empty) report, rather than dying of the signal.
+    its (empty) report, rather than dying of the signal. A master silent for ``MASTER_STALL`` s
+    (stopped, or starved of CPU: it beats every ``MASTER_HEARTBEAT`` s) is not waited for.
     """
 
     def __init__(self, master: subprocess.Popen[str]) -> None:
@@ -134,18 +132,44 @@ class _MasterLink:
         self.interrupted = False
         self.listening = False
         self.passed_on = False
+        self._lines: queue.Queue[Optional[str]] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, name="netprobe-master-lines", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.master.stdout is not None
+        try:
+            for line in self.master.stdout:
+                self._lines.put(line)
+        except (OSError, ValueError):
+            pass  # closed under it at the end
+        self._lines.put(None)
 
     def next_event(self) -> Optional[MasterEvent]:
-        """The master's next line (None at its end); an interrupt here is the master's to act on, and awaited."""
-        assert self.master.stdout is not None
+        """The master's next line but heartbeats (None at its end); an interrupt here is the master's to act on."""
+        heard = time.monotonic()
         while True:
             try:
-                event = _read_event(self.master.stdout)
-                self.listening = self.listening or (event is not None and event.listening is not None)
-                self._pass_on()
-                return event
+                line = self._lines.get(timeout=LINE_POLL)
+            except queue.Empty:
+                if time.monotonic() - heard > MASTER_STALL:
+                    raise DistributedError(f"the master has not run for {MASTER_STALL:g} s (stopped, or starved of "
+                                           "CPU): it was ended, and its workers close their connections", 1) from None
+                continue
             except KeyboardInterrupt:
                 self.interrupt()
+                continue
+            heard = time.monotonic()
+            if line is None:
+                return None
+            if not line.strip():
+                continue
+            event = MasterEvent.from_json(line, "the master's answer")
+            if event.alive:
+                continue
+            self.listening = self.listening or event.listening is not None
+            self._pass_on()
+            return event
 
     def interrupt(self) -> None:
         """A Ctrl-C or SIGTERM reached the CLI: the master ends the run, now or once it listens."""

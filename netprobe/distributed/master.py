@@ -26,6 +26,7 @@ from typing import Any, Optional
 from netprobe import __version__
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import (
+    MASTER_HEARTBEAT,
     HeldReport,
     LocalWorkerEnded,
     MasterEvent,
@@ -33,7 +34,7 @@ from netprobe.distributed.messages import (
     Progress,
     WorkerRefused,
 )
-from netprobe.distributed.pool import WorkerPool
+from netprobe.distributed.pool import CLOCK_TICK, PAUSE_NOTICE, WorkerPool
 from netprobe.distributed.secret import Channel, CurveKeys
 from netprobe.errors import ExitStatus, RecordError
 from netprobe.models import Note
@@ -63,6 +64,7 @@ class Master:
         self.interrupted = False
         self.mismatch: Optional[str] = None
         self.local_ended: list[LocalWorkerEnded] = []  # workers the CLI started that ended
+        self.pauses: list[tuple[float, float]] = []  # (when it ended, seconds) of each time this process did not run
         locust = import_locust()
         from netprobe.distributed.transport import SecureMasterRunner
 
@@ -110,6 +112,26 @@ class Master:
 
     # --- the workers
 
+    def watch_own_clock(self) -> None:
+        """Note each time this process did not run for ``PAUSE_NOTICE`` s or more (SIGSTOP, a paused VM)."""
+        last = time.monotonic()
+        while True:
+            self.gevent.sleep(CLOCK_TICK)
+            now = time.monotonic()
+            if now - last >= PAUSE_NOTICE:
+                self.pauses.append((now, now - last))
+            last = now
+
+    def say_alive(self) -> None:
+        """Tell the CLI this process runs, every ``MASTER_HEARTBEAT`` s: it ends a master that falls silent."""
+        while True:
+            _say(MasterEvent(alive=True))
+            self.gevent.sleep(MASTER_HEARTBEAT)
+
+    def paused_since(self, since: float) -> float:
+        """The longest this process did not run in a pause that ended after ``since`` (0 when none)."""
+        return max((seconds for ended, seconds in self.pauses if ended >= since), default=0.0)
+
     def lost(self, workers: dict[str, WorkerSummary]) -> list[str]:
         """Those of ``workers`` that locust's heartbeat marked missing, or that quit."""
         from locust.runners import STATE_MISSING
@@ -129,7 +151,11 @@ class Master:
                 return (f"a local worker (pid {ended.pid}) ended before it connected ({ended.how}); "
                         f"{len(self.pool.workers)} of {count} workers connected")
             if time.monotonic() > deadline:
-                return f"{len(self.pool.workers)} of {count} workers connected to {self.bind} within {wait:g} s"
+                away = self.runner.denied
+                strangers = (f"; {away} connection(s) to it were turned away without the run's key (another "
+                             "program, or a worker given another secret)") if away else ""
+                return (f"{len(self.pool.workers)} of {count} workers connected to {self.bind} within {wait:g} s"
+                        + strangers)
             self.gevent.sleep(0.1)
         return None
 
@@ -142,8 +168,9 @@ class Master:
         """What the run's authentication turned away: peers without its key, messages without its proof."""
         notes = []
         if self.runner.denied:
-            notes.append(Note("security", f"{self.runner.denied} connections to the master lacked the run's key: "
-                                          "their handshakes failed and nothing they sent was read"))
+            notes.append(Note("security", f"{self.runner.denied} connections to the master lacked the run's key "
+                                          "(a worker given another secret, another program, or bytes that are not "
+                                          "ZeroMQ): their handshakes failed and nothing they sent was read"))
         if self.channel.dropped:
             notes.append(Note("security", f"{self.channel.dropped} messages were dropped unread: "
                                           + "; ".join(self.channel.why_dropped[:3])))
@@ -205,6 +232,8 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         master.gevent.signal_handler(sig, interrupt)
     master.interrupted = master.interrupted or bool(early)
+    master.gevent.spawn(master.watch_own_clock)
+    master.gevent.spawn(master.say_alive)
     # The CLI keeps this process's stdin open for as long as it lives: its end (the CLI killed, even
     # with -9) ends the ramp too, so no master outlives it holding a server's connections.
     threading.Thread(target=_watch_parent, args=(master,), name="netprobe-parent", daemon=True).start()

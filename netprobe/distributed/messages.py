@@ -23,6 +23,15 @@ __all__ = ["HeldReport", "HoldOrder", "LocalWorkerEnded", "MasterEvent", "Master
            "WorkerFailure", "WorkerSpec", "WorkerSummary"]
 
 
+# Seconds a worker waits without its master's heartbeat (one a second) before it counts the master
+# gone and closes its connections; the master, finding itself paused that long, blames no worker.
+MASTER_SILENCE = 10.0
+# Seconds between the master's heartbeats to the CLI, and how long the CLI waits without one before
+# it ends a master that no longer runs (stopped, starved): longer than any pause it can report.
+MASTER_HEARTBEAT = 2.0
+MASTER_STALL = 60.0
+
+
 @dataclass(frozen=True)
 class WorkerSpec(Record):
     """What one worker process needs: its master, its source addresses and its fd budget."""
@@ -75,3 +84,4 @@ class MasterEvent(Record):
     result: Optional[RampResult] = None
     error: Optional[str] = None
     exit: Optional[int] = None
+    alive: bool = False  # a heartbeat: the master runs (one every MASTER_HEARTBEAT s)

@@ -21,7 +21,7 @@ from netprobe.clients.outcome import BatchOutcome, HolderFailure
 from netprobe.clients.traffic import Tally, TrafficPlan
 from netprobe.clients.watch import Sweep
 from netprobe.common_records import Note
-from netprobe.distributed.messages import HeldReport, HoldOrder, Progress
+from netprobe.distributed.messages import MASTER_SILENCE, HeldReport, HoldOrder, Progress
 from netprobe.models import Prediction
 from netprobe.models.ramp import WorkerSummary
 from netprobe.ramp.evidence import QUEUE_GRACE
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 # Seconds a worker may stay silent beyond its verification timeout before it counts as lost: a busy
 # worker says it is still working every second, so three missed words, as locust's heartbeat allows.
 STEP_GRACE = 3.0
+CLOCK_TICK = 0.25  # seconds between the master's looks at its own clock
+# A gap this long between two looks means the master did not run meanwhile.
+PAUSE_NOTICE = 3.0
 
 
 class WorkerPool(ConnectionHolder):
@@ -48,6 +51,7 @@ class WorkerPool(ConnectionHolder):
         self.untrusted: dict[str, str] = {}  # workers whose report no worker could have sent, and why
         self.order = -1  # the number of the order under way; a report for another is stale
         self.recount_due = False
+        self.settled_at = 0.0  # when every worker last answered an order
         self.lost_in_traffic: dict[str, str] = {}  # workers lost while carrying traffic: the next sweep names them
 
     # --- messages, as the master receives them
@@ -186,6 +190,8 @@ class WorkerPool(ConnectionHolder):
                               grace=min(timeout, QUEUE_GRACE), traffic=traffic)
             self.master.channel.send(Message.HOLD, order, worker, to_worker=True)
         lost = self._collect(spec.timeout + STEP_GRACE + (traffic.seconds + traffic.timeout if traffic else 0.0))
+        if not lost:
+            self.settled_at = time.monotonic()
         for worker, reply in self.replies.items():
             entry = self.workers[worker]
             entry.held = reply.held
@@ -225,7 +231,23 @@ class WorkerPool(ConnectionHolder):
         return f"{worker} (host {w.host}, pid {w.pid})" if w else worker
 
     def _lost(self, lost: dict[str, str]) -> HolderFailure:
-        """The stop for workers lost in a step: each named, with why."""
+        """The stop for workers lost in a step: each named, with why; or the master's own pause, blaming none.
+
+        Workers close their connections when the master is silent for ``MASTER_SILENCE``: where
+        the master itself did not run that long since the last full exchange, that is the stop.
+        """
+        self.master.gevent.sleep(2 * CLOCK_TICK)  # the master's clock watch sees a pause just ended first
+        paused = self.master.paused_since(self.settled_at)
+        if paused >= MASTER_SILENCE:
+            for worker in lost:
+                if worker in self.workers:
+                    self.workers[worker].held = 0  # closed on the master's silence
+            reason = StopReason.MASTER_PAUSED
+            return HolderFailure(reason, Side.CLIENT, None,
+                                 f"the master did not run for {paused:.0f} s (stopped, a paused VM or a starved "
+                                 f"CPU); {len(lost)} of {len(self.workers)} workers, without word from it for "
+                                 f"{MASTER_SILENCE:g} s, closed their connections", 0, 0,
+                                 platform.remedy(reason, Side.CLIENT, platform.fd_limits()[1]))
         said = "; ".join(f"worker {self.name_of(w)} {why}" for w, why in sorted(lost.items()))
         reason = StopReason.WORKER_LOST
         return HolderFailure(reason, Side.CLIENT, None, f"{said}; its connections are not moved to the others",

@@ -32,23 +32,40 @@ ACK_WAIT = 1.0  # seconds between a worker's hellos to locust's master while it 
 ZAP_POLL_MS = 100  # how often the authentication thread looks up from its socket to see whether it should stop
 
 
+# What the master's socket monitor reports: a connection, its handshake done, its end.
+_WATCHED = zmq.EVENT_ACCEPTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+
+
 class _Gatekeeper:
-    """ZeroMQ's authentication handler: admits the run's worker key only, and counts the rest."""
+    """ZeroMQ's authentication handler: admits the run's worker key only; counts connections turned away.
+
+    A peer with the wrong key fails CURVE's handshake before the handler is ever asked, and one
+    that is not ZeroMQ fails its greeting, so the count comes from the socket's monitor: every
+    connection accepted that ended without completing the handshake.
+    """
 
     def __init__(self, keys: CurveKeys) -> None:
         self.keys = keys
-        self.denied = 0
+        self.turned_away = 0
+        self._handshaking: set[int] = set()
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Whether a peer that completed CURVE's handshake holds the run's worker key."""
-        if domain == ZAP_DOMAIN and hmac.compare_digest(key, self.keys.client_public):
-            return True
-        self.denied += 1
-        return False
+        return domain == ZAP_DOMAIN and hmac.compare_digest(key, self.keys.client_public)
+
+    def on_event(self, event: int, fd: int) -> None:
+        """One event of the master socket's monitor, for the connection on ``fd``."""
+        if event == zmq.EVENT_ACCEPTED:
+            self._handshaking.add(fd)
+        elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._handshaking.discard(fd)
+        elif event == zmq.EVENT_DISCONNECTED and fd in self._handshaking:
+            self._handshaking.discard(fd)
+            self.turned_away += 1
 
 
 class _AuthenticationThread:
-    """pyzmq's ZAP authenticator served from a thread of its own, on any OS.
+    """pyzmq's ZAP authenticator and the master socket's monitor, served from a thread of their own, on any OS.
 
     pyzmq's ThreadAuthenticator waits on asyncio's default loop, which on Windows is the proactor:
     it has no add_reader, so there pyzmq needs tornado, and without it the thread dies at its
@@ -57,9 +74,13 @@ class _AuthenticationThread:
     kind runs it.
     """
 
-    def __init__(self, context: zmq.Context[Any], gatekeeper: _Gatekeeper) -> None:
+    def __init__(self, context: zmq.Context[Any], gatekeeper: _Gatekeeper, monitor: str) -> None:
+        self.gatekeeper = gatekeeper
         self.authenticator = Authenticator(context)
         self.authenticator.configure_curve_callback(ZAP_DOMAIN, credentials_provider=gatekeeper)
+        self.monitor = context.socket(zmq.PAIR)
+        self.monitor.linger = 0
+        self.monitor.connect(monitor)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="netprobe-zap", daemon=True)
 
@@ -69,20 +90,28 @@ class _AuthenticationThread:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop answering and close the socket."""
+        """Stop answering and close the sockets."""
         self._stopping.set()
         self._thread.join()
         self.authenticator.stop()
+        self.monitor.close()
 
     def _serve(self) -> None:
+        from zmq.utils.monitor import parse_monitor_message
+
         zap = self.authenticator.zap_socket
         poller = zmq.Poller()
         poller.register(zap, zmq.POLLIN)
+        poller.register(self.monitor, zmq.POLLIN)
         loop = asyncio.new_event_loop()
         try:
             while not self._stopping.is_set():
-                if poller.poll(ZAP_POLL_MS):
+                ready = dict(poller.poll(ZAP_POLL_MS))
+                if zap in ready:
                     loop.run_until_complete(self.authenticator.handle_zap_message(zap.recv_multipart()))
+                if self.monitor in ready:
+                    event = parse_monitor_message(self.monitor.recv_multipart())
+                    self.gatekeeper.on_event(int(event["event"]), int(event["value"]))
         finally:
             loop.close()
 
@@ -100,8 +129,8 @@ class SecureMasterRunner(MasterRunner):
 
     @property
     def denied(self) -> int:
-        """Peers that connected without the run's key: their handshakes failed, nothing they sent was read."""
-        return self.gatekeeper.denied
+        """Connections that never completed the run's handshake: nothing they sent was read."""
+        return self.gatekeeper.turned_away
 
     def _secure(self) -> None:
         socket = self.server.socket
@@ -109,7 +138,10 @@ class SecureMasterRunner(MasterRunner):
             self._authenticator.stop()
         # The handler must live in the socket's own ZeroMQ context; a plain (not gevent) view of it
         # runs in a thread of its own, which answers while the master's greenlets wait.
-        self._authenticator = _AuthenticationThread(zmq.Context.shadow(socket.context.underlying), self.gatekeeper)
+        monitor = f"inproc://netprobe-monitor-{id(socket)}"
+        socket.monitor(monitor, _WATCHED)
+        self._authenticator = _AuthenticationThread(zmq.Context.shadow(socket.context.underlying), self.gatekeeper,
+                                                    monitor)
         self._authenticator.start()
         socket.zap_domain = ZAP_DOMAIN.encode()
         socket.curve_server = True

@@ -27,6 +27,7 @@ from netprobe.clients.outcome import BatchOutcome
 from netprobe.clients.traffic import Tally, TrafficCount, TrafficPlan
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import (
+    MASTER_SILENCE,
     HeldReport,
     HoldOrder,
     Progress,
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 
 BATCH = 128
 PROGRESS_EVERY = 1.0  # seconds between a busy worker's words of progress
-MASTER_SILENCE = 10.0  # seconds without the master's heartbeat (it sends one a second) before it counts as gone
 
 
 def wait_for_master(host: str, port: int, seconds: float) -> bool:

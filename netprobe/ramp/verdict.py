@@ -62,6 +62,8 @@ def verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Pre
     head = f"Stopped at {reached:,} connections: {stop.reason} on the {stop.side} side"
     if stop.reason == StopReason.INTERRUPTED:
         return f"{head} (predicted ceiling {predicted})."
+    if stop.reason == StopReason.MASTER_PAUSED:
+        return f"{head}: {stop.message}; no limit of either end was found."
     if stop.reason == StopReason.REFUSED and reached == 0:
         return f"{head}: {NOTHING_LISTENS}."
     if pred.max_connections is None:

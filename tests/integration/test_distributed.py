@@ -263,6 +263,53 @@ def test_a_signal_while_the_master_starts_ends_the_run_at_once_with_its_report(s
     assert _drained(server) == 0
 
 
+def test_a_wait_for_workers_that_times_out_names_the_peers_turned_away(server):
+    """A worker given another secret fails CURVE's handshake before any handler is asked: counted all the same."""
+    port = _free_port()
+    ramp = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--quiet", "--target", _target(server),
+                             "--workers", "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10",
+                             "--worker-wait", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            encoding="utf-8", cwd=ROOT, env={**os.environ, "NETPROBE_SECRET": SECRET})
+    try:
+        time.sleep(1.5)
+        stranger = run_netprobe("worker", "--master", f"127.0.0.1:{port}", "--wait", "2", timeout=30,
+                                env={**os.environ, "NETPROBE_SECRET": "another run's secret, 0123456789"})
+        _, err = ramp.communicate(timeout=30)
+    finally:
+        _end(ramp)
+    assert stranger.returncode == 1
+    assert ramp.returncode == 1 and "0 of 1 workers connected" in err, err
+    assert "turned away without the run's key" in err, err
+
+
+@posix_only
+def test_a_master_paused_past_its_workers_patience_names_its_own_pause_and_blames_no_worker(server, tmp_path):
+    """SIGSTOP the master for 11 s: its workers close their connections after 10 s of silence; on SIGCONT it says so."""
+    out = tmp_path / "r.json"
+    ramp = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--quiet", "--target", _target(server),
+                             "--workers", "2", "--spawn-local", "--to", "1000", "--step", "100", "--hold", "2",
+                             "-f", "json", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            encoding="utf-8", cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while server.status().held < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        master = next(p for p in psutil.Process(ramp.pid).children()
+                      if "netprobe.distributed.master" in " ".join(p.cmdline()))
+        master.suspend()
+        time.sleep(11)
+        master.resume()
+        _, err = ramp.communicate(timeout=60)
+    finally:
+        _end(ramp)
+    assert ramp.returncode == 1, err
+    data = json.loads(out.read_text("utf-8"))
+    assert (data["stop"]["reason"], data["stop"]["side"]) == ("master_paused", "client"), data["stop"]
+    assert data["reached"] == 0 and data["stop"].get("worker") is None
+    assert "did not run for 1" in data["verdict"]
+    assert _drained(server) == 0
+
+
 def test_a_worker_with_no_master_says_so_after_a_bounded_wait():
     done = run_netprobe("worker", "--master", f"127.0.0.1:{_free_port()}", "--wait", "1", timeout=30)
     assert done.returncode == 1 and "no master at" in done.stderr
