@@ -6,6 +6,7 @@ import math
 import subprocess
 from typing import IO, TYPE_CHECKING, Optional
 
+from netprobe.bench import Announce, say
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
 from netprobe.children import ChildOrder, python_command, start_command
 from netprobe.clients.registry import CLIENTS, ClientSpec
@@ -150,10 +151,15 @@ def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: f
 
 
 def run_bench_echo(backends: list[BackendSpec], clients: int, size: int, duration: float,
-                   client: ClientSpec, target: Optional[tuple[str, int]] = None) -> BenchEchoResult:
+                   client: ClientSpec, target: Optional[tuple[str, int]] = None,
+                   announce: Optional[Announce] = None) -> BenchEchoResult:
     """Every backend in turn under the same echo load, each in a fresh server process; or the one at ``target``."""
     if target is not None:
+        say(announce, f"echo load on {format_address(target)} for {duration:g} s")
         return BenchEchoResult(clients, size, duration, client.name,
                                [run_one(None, clients, size, duration, client, target=target)], platform_info())
-    runs = [run_one(b, clients, size, duration, client) for b in backends]
+    runs = []
+    for i, backend in enumerate(backends, 1):
+        say(announce, f"echo load on the {backend.name} backend ({i} of {len(backends)}, {duration:g} s)")
+        runs.append(run_one(backend, clients, size, duration, client))
     return BenchEchoResult(clients, size, duration, client.name, runs, platform_info())

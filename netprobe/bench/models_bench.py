@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Optional
 
+from netprobe.bench import Announce, say
 from netprobe.bench.messages import ModelsChildResult, ModelsSpec
 from netprobe.bench.models_child import FETCH_MODELS
 from netprobe.children import run_python
@@ -95,7 +96,8 @@ def _run_model(model: str, url: str, tasks: int, timeout: float) -> ModelsChildR
     return ModelsChildResult.from_json(proc.stdout.strip().splitlines()[-1], f"the {model} model's result")
 
 
-def run_bench_models(tasks: int, delay: float, models: list[str]) -> BenchModelsResult:
+def run_bench_models(tasks: int, delay: float, models: list[str],
+                     announce: Optional[Announce] = None) -> BenchModelsResult:
     """Run every model against one slow server and compare each with sequential."""
     check_models_options(tasks, delay)
     server = SlowServer(delay)
@@ -103,6 +105,7 @@ def run_bench_models(tasks: int, delay: float, models: list[str]) -> BenchModels
     errors: dict[str, str] = {}
     try:
         for model in models:
+            say(announce, f"{tasks} slow fetches, {model}")
             try:
                 raw[model] = _run_model(model, server.url, tasks, timeout=60 + tasks * delay * 2)
             except (RuntimeError, subprocess.TimeoutExpired, ValueError, RecordError) as exc:

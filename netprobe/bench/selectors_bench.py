@@ -12,6 +12,7 @@ import time
 from typing import Optional
 
 from netprobe import platform
+from netprobe.bench import Announce, say
 from netprobe.errors import UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchSelectorsResult, Note, SelectorCap, SelectorSlope, SelectorTiming
@@ -140,7 +141,8 @@ def slope(timings: list[SelectorTiming]) -> Optional[float]:
     return round(cov / var * 1000, 3)
 
 
-def run_bench_selectors(counts: list[int], selector_names: list[str], calls: int) -> BenchSelectorsResult:
+def run_bench_selectors(counts: list[int], selector_names: list[str], calls: int,
+                        announce: Optional[Announce] = None) -> BenchSelectorsResult:
     """Time every selector at every count; a selector that cannot go that far says why."""
     notes = []
     raised = check_fd_budget(counts)
@@ -152,6 +154,7 @@ def run_bench_selectors(counts: list[int], selector_names: list[str], calls: int
     try:
         ready_pair[1].send(b"x")
         for n in counts:
+            say(announce, f"{', '.join(selector_names)} over {n:,} sockets")
             idle = _idle_sockets(n)
             try:
                 for name in selector_names:

@@ -7,7 +7,9 @@ import os
 import random
 import shutil
 import tempfile
+from typing import Optional
 
+from netprobe.bench import Announce, say
 from netprobe.bench.messages import TransferLoadResult, TransferLoadSpec
 from netprobe.children import run_python
 from netprobe.errors import ChildFailed, ServerGone, UsageError
@@ -49,7 +51,7 @@ def _corrupt_on_disk(root: str, clients: int, sha: bytes) -> int:
 
 
 def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFAULT_FILE_SIZE,
-                       source: str | None = None) -> BenchTransferResult:
+                       source: str | None = None, announce: Optional[Announce] = None) -> BenchTransferResult:
     """Serve one file from a fresh root; every client gets it, checks it, and puts it back."""
     if not 0 < clients <= MAX_CLIENTS:
         raise UsageError(f"--clients must be 1-{MAX_CLIENTS:,}, got {clients}")
@@ -65,6 +67,7 @@ def run_bench_transfer(backend: BackendSpec, clients: int, file_size: int = DEFA
     if need > free * DISK_SHARE:
         raise UsageError(f"{clients:,} uploads of {file_size:,} bytes need {need:,} bytes in "
                          f"{tempfile.gettempdir()}, which has {free:,} free")
+    say(announce, f"{clients:,} clients get and put {file_size:,} bytes on the {backend.name} backend")
     root = tempfile.mkdtemp(prefix="netprobe-transfer-")
     server = None
     try:

@@ -13,6 +13,7 @@ from netprobe.cli.common import (
     WIDE_OPTION,
     Backend,
     ClientModel,
+    announcer,
     bench_app,
     check_destinations,
     deliver,
@@ -43,7 +44,8 @@ def bench_selectors(
         raise UsageError(f"--calls must be greater than 0, got {calls}")
     names = resolve_selectors(selector)
     check_destinations(output, plot)
-    return deliver(run_bench_selectors(counts, names, calls), fmt, output, plot, plot_bench_selectors, wide=wide)
+    result = run_bench_selectors(counts, names, calls, announce=announcer("bench selectors"))
+    return deliver(result, fmt, output, plot, plot_bench_selectors, wide=wide)
 
 
 @bench_app.command("models")
@@ -64,7 +66,7 @@ def bench_models(
     names = parse_models(models)
     check_models_options(tasks, delay)
     check_destinations(output)
-    return deliver(run_bench_models(tasks, delay, names), fmt, output, wide=wide)
+    return deliver(run_bench_models(tasks, delay, names, announce=announcer("bench models")), fmt, output, wide=wide)
 
 
 @bench_app.command("echo")
@@ -101,7 +103,8 @@ def bench_echo(
     backends = [] if address else parse_backend_list(backend)
     model = check_echo_options(clients, size, duration, client.value)
     check_destinations(output, plot)
-    return deliver(run_bench_echo(backends, clients, size, duration, model, address), fmt, output, plot,
+    return deliver(run_bench_echo(backends, clients, size, duration, model, address,
+                                  announce=announcer("bench echo")), fmt, output, plot,
                    plot_bench_echo, wide=wide)
 
 
@@ -123,4 +126,5 @@ def bench_transfer(
     from netprobe.servers.registry import BACKENDS
 
     check_destinations(output)
-    return deliver(run_bench_transfer(BACKENDS.get(backend.value), clients, file_size, file), fmt, output, wide=wide)
+    return deliver(run_bench_transfer(BACKENDS.get(backend.value), clients, file_size, file,
+                                      announce=announcer("bench transfer")), fmt, output, wide=wide)

@@ -102,6 +102,13 @@ def use_terminal(replacement: Optional[Terminal]) -> None:
     _terminal = replacement
 
 
+def announcer(command: str) -> Optional[Callable[[str], None]]:
+    """What a long command says, on stderr, as each part starts, when a person watches it; else None."""
+    if not terminal().interactive:
+        return None
+    return lambda what: terminal().say(f"netprobe {command}: {what}")
+
+
 def check_destinations(output: Optional[str], plot: Optional[str] = None) -> None:
     """Check ``--output`` and ``--plot`` before any work, so a bad name costs nothing."""
     from netprobe.output import check_writable
