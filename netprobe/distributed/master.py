@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Optional
 
-from netprobe import __version__
+from netprobe import __version__, platform
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import (
     MASTER_HEARTBEAT,
@@ -43,6 +43,8 @@ from netprobe.ramp.runner import run_ramp
 from netprobe.ramp_spec import RampSpec
 from netprobe.sockets import format_address
 from netprobe.vocabulary import Message
+
+MASTER_FDS = 65536  # the soft fd limit the master asks for, as far as the hard one allows
 
 
 def _say(event: MasterEvent) -> None:
@@ -211,6 +213,9 @@ def main() -> int:
         signal.signal(sig, lambda signum, _: early.append(signum))
     given = MasterInput.from_json(sys.stdin.readline(), "the master's input")
     spec = given.spec
+    # A peer costs the master an fd until its handshake fails: room for many keeps strangers from
+    # running it out (at EMFILE, ZeroMQ's I/O thread spins on its listener).
+    platform.raise_soft_fd_limit(MASTER_FDS)
     assert spec.master_address is not None
     import_locust()
     import zmq.error

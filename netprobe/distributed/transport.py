@@ -29,6 +29,7 @@ from netprobe.distributed.secret import ZAP_DOMAIN, CurveKeys  # noqa: E402
 
 REBIND_WAIT = 2.0  # seconds to wait for ZeroMQ to let go of the master's port between unbind and bind
 ACK_WAIT = 1.0  # seconds between a worker's hellos to locust's master while it waits for an answer
+HANDSHAKE_WAIT_MS = 5000  # ms a peer has to complete CURVE's handshake with the master
 ZAP_POLL_MS = 100  # how often the authentication thread looks up from its socket to see whether it should stop
 
 
@@ -143,6 +144,9 @@ class SecureMasterRunner(MasterRunner):
         self._authenticator = _AuthenticationThread(zmq.Context.shadow(socket.context.underlying), self.gatekeeper,
                                                     monitor)
         self._authenticator.start()
+        # A peer that has not finished its handshake in this time is dropped: idle strangers cannot
+        # hold the master's fds for ZeroMQ's default 30 s (at EMFILE its I/O thread spins on accept).
+        socket.handshake_ivl = HANDSHAKE_WAIT_MS
         socket.zap_domain = ZAP_DOMAIN.encode()
         socket.curve_server = True
         socket.curve_secretkey = self.keys.server_secret

@@ -24,7 +24,7 @@ from netprobe.distributed.messages import WorkerSpec
 from netprobe.errors import UsageError
 from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
-from tests.conftest import ROOT, UNCAPPED_BACKEND, run_netprobe, signal_netprobe
+from tests.conftest import ROOT, UNCAPPED_BACKEND, in_child, run_netprobe, signal_netprobe
 
 # Looked up, never imported: importing locust in this process would monkey-patch it (gevent).
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
@@ -308,6 +308,42 @@ def test_a_master_paused_past_its_workers_patience_names_its_own_pause_and_blame
     assert data["reached"] == 0 and data["stop"].get("worker") is None
     assert "did not run for 1" in data["verdict"]
     assert _drained(server) == 0
+
+
+@posix_only
+def test_idle_strangers_holding_connections_to_the_master_do_not_make_it_spin(server):
+    """A soft fd limit of 128 and 400 idle TCP peers: the master takes room up to its hard limit, so no EMFILE."""
+    port = _free_port()
+    ramp = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--quiet", "--target", _target(server),
+                             "--workers", "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10",
+                             "--worker-wait", "12"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            encoding="utf-8", cwd=ROOT, env={**os.environ, "NETPROBE_SECRET": SECRET},
+                            preexec_fn=in_child(128))
+    strangers: list[socket.socket] = []
+    try:
+        master = None
+        deadline = time.monotonic() + 20
+        while master is None and time.monotonic() < deadline:
+            master = next((p for p in psutil.Process(ramp.pid).children()
+                           if "netprobe.distributed.master" in " ".join(p.cmdline())), None)
+            time.sleep(0.1)
+        assert master is not None
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(400):
+            strangers.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        before = sum(master.cpu_times()[:2])
+        time.sleep(4)
+        spent = sum(master.cpu_times()[:2]) - before
+    finally:
+        for sock in strangers:
+            sock.close()
+        _end(ramp)
+    assert spent < 1.0, f"the master used {spent:.1f} s of CPU in 4 s beside 400 idle peers"
 
 
 def test_a_worker_with_no_master_says_so_after_a_bounded_wait():
