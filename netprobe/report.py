@@ -20,6 +20,7 @@ from netprobe.models import (
     LIMITS_SCHEMA,
     RAMP_SCHEMA,
     LimitsReport,
+    RampTrace,
     ReportColumn,
     ReportResult,
     ReportRow,
@@ -186,6 +187,13 @@ def _ceiling_rows(loaded: list[Loaded]) -> list[tuple[str, str, Callable[[Any], 
     return [(f"{backend} ceiling", "ceilings", reader(backend)) for backend in backends]
 
 
+def _traces(label: str, items: list[Loaded]) -> list[RampTrace]:
+    """Every ramp of a column, step by step, for the report's plots."""
+    ramps = [r for item in items for r in item.ramps()]
+    return [RampTrace(label if len(ramps) == 1 else f"{label}: {r.config.backend.name if r.config.backend else '?'}",
+                      [s.connections for s in r.steps], [s.seconds for s in r.steps]) for r in ramps]
+
+
 def distinct_tails(paths: list[str]) -> dict[str, str]:
     """Each path's shortest tail (its name, then its parent's name too, ...) that no other path ends with."""
     parts = {path: os.path.normpath(path).replace("\\", "/").split("/") for path in paths}
@@ -240,7 +248,8 @@ def build_report(paths: list[str]) -> ReportResult:
              if any(ramp_fell_short(r) for item in columns[label]["items"] for r in item.ramps())]
     every_ramp_held = not any(ramp_fell_short(r) for item in loaded for r in item.ramps())
     return ReportResult(
-        columns=[ReportColumn(label, columns[label]["files"]) for label in ordered],
+        columns=[ReportColumn(label, columns[label]["files"], _traces(label, columns[label]["items"]))
+                 for label in ordered],
         rows=rows,
         ramps_short=short,
         ok=every_ramp_held and not short,

@@ -95,6 +95,7 @@ class Format(Word):
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 class ProtocolName(Word):

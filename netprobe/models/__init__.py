@@ -149,7 +149,7 @@ if TYPE_CHECKING:  # what __getattr__ below hands out, for type checkers
         WorkerFailure,
         WorkerSummary,
     )
-    from netprobe.models.report import ReportColumn, ReportResult, ReportRow
+    from netprobe.models.report import RampTrace, ReportColumn, ReportResult, ReportRow
 
 __all__ = [
     "BENCH_ECHO_SCHEMA",
@@ -181,6 +181,7 @@ __all__ = [
     "REPORT_SCHEMA",
     "RampResult",
     "RampStep",
+    "RampTrace",
     "Record",
     "ReportColumn",
     "ReportResult",
@@ -205,6 +206,7 @@ _LAZY = {
     "CeilingsResult": "ramp",
     "WorkerFailure": "ramp",
     "WorkerSummary": "ramp",
+    "RampTrace": "report",
     "ReportColumn": "report",
     "ReportRow": "report",
     "ReportResult": "report",

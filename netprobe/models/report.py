@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from netprobe.models import REPORT_SCHEMA, Record
+
+
+@dataclass(frozen=True)
+class RampTrace(Record):
+    """One ramp of a report's column, step by step: what its plots draw."""
+
+    label: str  # the column's, and the backend where one file holds several ramps
+    connections: list[int]  # held after each step
+    step_seconds: list[float]  # how long each step took
 
 
 @dataclass(frozen=True)
@@ -14,6 +23,7 @@ class ReportColumn(Record):
 
     label: str  # platform and Python
     files: list[str]
+    ramps: list[RampTrace] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from netprobe.vocabulary import Format
 DOCUMENT_RENDERERS: dict[Format, str] = {
     Format.TABLE: "netprobe.render.table",
     Format.MARKDOWN: "netprobe.render.markdown",
+    Format.HTML: "netprobe.render.html",
 }
 
 

@@ -31,12 +31,50 @@ class Section:
 
 
 @dataclass
+class Series:
+    """One line of a figure: its name and its points, x ascending."""
+
+    name: str
+    points: list[tuple[float, float]]
+
+
+@dataclass
+class Figure:
+    """A chart of a document, drawn by the renderers that can (HTML); text renderers leave it out."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: list[Series]
+
+
+@dataclass
 class Document:
-    """A result laid out for people: a title, lines of text, and sections."""
+    """A result laid out for people: a title, lines of text, sections, and figures."""
 
     title: str
     lead: list[str]
     sections: list[Section]
+    figures: list[Figure] = field(default_factory=list)
+
+
+def _elapsed(step_seconds: list[float]) -> list[float]:
+    """When each step ended, from the ramp's start."""
+    out, total = [], 0.0
+    for seconds in step_seconds:
+        total += seconds
+        out.append(round(total, 3))
+    return out
+
+
+def ramp_figures(traces: list[tuple[str, list[int], list[float]]]) -> list[Figure]:
+    """Connections held over time, and each step's time against the connections it reached, per ramp."""
+    return [
+        Figure("Connections held", "seconds from the start", "connections",
+               [Series(name, list(zip(_elapsed(seconds), map(float, held)))) for name, held, seconds in traces]),
+        Figure("Step time: a slow step is where a wall comes near", "connections", "seconds per step",
+               [Series(name, list(zip(map(float, held), seconds))) for name, held, seconds in traces]),
+    ]
 
 
 def platform_line(p: PlatformInfo) -> str:
@@ -197,7 +235,8 @@ def ramp_document(r: RampResult) -> Document:
     else:
         title = (f"netprobe ramp: {cfg.backend.name} server ({waits}, {cfg.placement}), "
                  f"{cfg.client.name} client, {target}: {platform_line(r.platform)}")
-    return Document(title, lead, sections)
+    figures = ramp_figures([("this ramp", [s.connections for s in r.steps], [s.seconds for s in r.steps])])
+    return Document(title, lead, sections, figures if r.steps else [])
 
 
 def _per_conn_bytes(value: Optional[float]) -> str:
@@ -245,4 +284,5 @@ def report_document(r: ReportResult) -> Document:
             [f"Ramp short of its target on: {', '.join(r.ramps_short)}."])
     sections = [Section("Side by side", ["", *[c.label for c in r.columns]], rows)]
     sections.append(Section("Files", ["column", "files"], [[c.label, ", ".join(c.files)] for c in r.columns]))
-    return Document("netprobe report", lead, sections)
+    traces = [(t.label, t.connections, t.step_seconds) for c in r.columns for t in c.ramps if t.connections]
+    return Document("netprobe report", lead, sections, ramp_figures(traces) if traces else [])
