@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from netprobe.models.ramp import CeilingsResult, RampResult
 
 WIDTH_IN, HEIGHT_IN, DPI = 10, 6, 100  # 1000 x 600 pixels
+RAMP_HEIGHT_IN = 8  # a ramp's four panels: 1000 x 800 pixels
+SLOW_STEP = 2.0
 
 
 def check_plot(path: Optional[str], output: Optional[str] = None) -> None:
@@ -56,10 +58,17 @@ def _title(what: str, platform: PlatformInfo) -> str:
             f"{platform.implementation} {platform.python}")
 
 
+def _legend_below(ax: Any) -> None:
+    """The legend under the panel, clear of the data."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
+
+
 def plot_ramp(result: RampResult, path: str) -> None:
-    """Connections against fds, RSS and check latency, with the stop marked."""
+    """Connections against fds, RSS, latency and step time, with the stop and the slow steps marked."""
     plt = _pyplot()
-    fig, (ax_fds, ax_rss, ax_lat) = plt.subplots(1, 3, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    fig, panels = plt.subplots(2, 2, figsize=(WIDTH_IN, RAMP_HEIGHT_IN), dpi=DPI)
+    (ax_fds, ax_rss), (ax_lat, ax_step) = panels
     conns = [s.connections for s in result.steps]
     for ax, fields, ylabel, scale in (
         (ax_fds, ("client_fds", "server_fds"), "open fds", 1),
@@ -70,18 +79,16 @@ def plot_ramp(result: RampResult, path: str) -> None:
             if any(v is not None for v in values):
                 ax.plot(conns, [None if v is None else v * scale for v in values], marker="o",
                         label=name.split("_")[0])
-        ax.set_xlabel("connections held")
         ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    ax_rss.set_ylim(bottom=0)  # from zero: a fraction of a MiB of growth must not look steep
+        ax.set_ylim(bottom=0)  # from zero: a fraction of a MiB of growth must not look steep
     _latency_panel(ax_lat, result)
-    ax_lat.grid(alpha=0.3)
-    ax_lat.legend()
-    if result.stop is not None:
-        for ax in (ax_fds, ax_rss, ax_lat):
+    _step_panel(ax_step, result)
+    for ax in (ax_fds, ax_rss, ax_lat, ax_step):
+        if result.stop is not None:
             ax.axvline(result.reached, color="red", linestyle="--", label=f"stop: {result.stop.reason}")
-        ax_fds.legend()
+        ax.set_xlabel("connections held")
+        ax.grid(alpha=0.3)
+        _legend_below(ax)
     spec = result.config
     waits = spec.selector_class or spec.loop or "target"
     server = (f"{spec.target_address[0]}:{spec.target_address[1]}" if spec.target_address is not None
@@ -90,6 +97,28 @@ def plot_ramp(result: RampResult, path: str) -> None:
                         result.platform))
     fig.tight_layout()
     _save(plt, fig, path)
+
+
+def slow_steps(seconds: list[float]) -> list[int]:
+    """The steps that took over ``SLOW_STEP`` times the median step: where a wall came near."""
+    if len(seconds) < 3:
+        return []
+    ordered = sorted(seconds)
+    median = ordered[len(ordered) // 2]
+    return [i for i, value in enumerate(seconds) if median > 0 and value > SLOW_STEP * median]
+
+
+def _step_panel(ax: Any, result: RampResult) -> None:
+    """Each step's time against the connections it reached, the slow ones marked."""
+    conns = [s.connections for s in result.steps]
+    seconds = [s.seconds for s in result.steps]
+    ax.plot(conns, seconds, marker="o", color="tab:purple", label="step time")
+    slow = slow_steps(seconds)
+    if slow:
+        ax.scatter([conns[i] for i in slow], [seconds[i] for i in slow], s=80, facecolors="none",
+                   edgecolors="red", zorder=3, label=f"over {SLOW_STEP:g}x the median step")
+    ax.set_ylabel("seconds per step")
+    ax.set_ylim(bottom=0)
 
 
 def _latency_panel(ax: Any, result: RampResult) -> None:
@@ -133,7 +162,7 @@ def plot_bench_selectors(result: BenchSelectorsResult, path: str) -> None:
     ax.set_xlabel("registered sockets (one ready)")
     ax.set_ylabel("one select() call (µs, median)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    _legend_below(ax)
     ax.set_title(_title("netprobe bench selectors", result.platform))
     fig.tight_layout()
     _save(plt, fig, path)
@@ -146,15 +175,20 @@ def plot_ceilings(result: CeilingsResult, path: str) -> None:
     names = [r.backend for r in rows]
     fig, (ax_held, ax_cost) = plt.subplots(1, 2, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     xs = range(len(rows))
-    ax_held.bar([x - 0.2 for x in xs], [r.reached for r in rows], width=0.4, color="tab:blue", label="reached")
-    ax_held.bar([x + 0.2 for x in xs], [r.predicted or 0 for r in rows], width=0.4, color="tab:gray",
+    # A log scale, each bar labelled with its count: 20,000 predicted must not flatten 5,000 reached.
+    ax_held.bar([x - 0.2 for x in xs], [max(r.reached, 1) for r in rows], width=0.4, color="tab:blue",
+                label="reached")
+    ax_held.bar([x + 0.2 for x in xs], [max(r.predicted or 0, 1) for r in rows], width=0.4, color="tab:gray",
                 label="predicted")
+    ax_held.set_yscale("log")
+    ax_held.set_ylim(bottom=1)  # every bar from one connection, none from where the scale happened to start
     for x, r in zip(xs, rows):
-        if r.stop_reason:
-            ax_held.annotate(r.stop_reason, (x - 0.2, r.reached), ha="center", va="bottom", fontsize=8)
-    ax_held.set_xticks(list(xs), names)
-    ax_held.set_ylabel("concurrent connections")
-    ax_held.legend()
+        ax_held.annotate(f"{r.reached:,}", (x - 0.2, max(r.reached, 1)), ha="center", va="bottom", fontsize=7)
+        if r.predicted:
+            ax_held.annotate(f"{r.predicted:,}", (x + 0.2, r.predicted), ha="center", va="bottom", fontsize=7)
+    ax_held.set_xticks(list(xs), [f"{r.backend}\n{r.stop_reason or 'reached'}" for r in rows], fontsize=8)
+    ax_held.set_ylabel("concurrent connections (log scale)")
+    _legend_below(ax_held)
     ax_cost.bar(names, [(r.server_rss_per_connection or 0) / 1024 for r in rows], color="tab:orange")
     ax_cost.set_ylabel("server RSS per connection (KiB)")
     fig.suptitle(_title("netprobe ramp --backend all", result.platform))
@@ -171,12 +205,12 @@ def plot_bench_echo(result: BenchEchoResult, path: str) -> None:
     ax_rate.bar(names, [r.round_trips_per_s for r in runs], color="tab:blue", label="round trips/s")
     ax_rate.set_ylabel("round trips per second")
     ax_rate.set_xlabel("backend (* client-bound: the server may do more)")
-    ax_rate.legend()
+    _legend_below(ax_rate)
     ax_lat.bar(names, [r.p99_ms for r in runs], color="tab:orange", label="p99")
     ax_lat.bar(names, [r.p50_ms for r in runs], color="tab:green", label="p50")
     ax_lat.set_ylabel("round-trip latency (ms)")
     ax_lat.set_xlabel("backend")
-    ax_lat.legend()
+    _legend_below(ax_lat)
     fig.suptitle(_title(f"netprobe bench echo: {result.clients} connections x {result.size:,} bytes, "
                         f"{result.client} client", result.platform))
     fig.tight_layout()

@@ -100,8 +100,16 @@ def test_plots_are_pngs_of_the_promised_size(tmp_path):
     done = run_netprobe("bench", "echo", "--backend", "selectors,threads", "--clients", "10", "--duration", "0.3",
                         "--plot", str(echo), "--output", str(tmp_path / "e.txt"))
     assert done.returncode == 0, done.stderr
-    assert _png_size(sel) == _png_size(ramp) == _png_size(echo) == (1000, 600)
+    assert _png_size(sel) == _png_size(echo) == (1000, 600)
+    assert _png_size(ramp) == (1000, 800)  # a ramp's four panels: fds, RSS, latency, step time
     assert json.loads((tmp_path / "sel.json").read_text("utf-8"))["schema"] == "netprobe.bench.selectors/1"
+
+
+def test_a_slow_step_is_one_over_twice_the_median_step():
+    from netprobe.plots import slow_steps
+
+    assert slow_steps([0.02, 0.03, 0.02, 0.025, 1.15]) == [4]
+    assert slow_steps([0.02, 0.03, 0.02]) == [] and slow_steps([1.0, 9.0]) == []  # too few steps to tell
 
 
 def test_plot_without_matplotlib_says_how_to_install(tmp_path):
