@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from netprobe import platform
+from netprobe.cpu import cpu_seconds
 from netprobe.hostinfo import platform_info
 from netprobe.models import (
     FdLimits,
@@ -58,8 +59,7 @@ def process_stats(proc: Optional[psutil.Process] = None) -> tuple[ProcessStats, 
             fds = None
             notes.append(Note("process.fds", "access denied"))
         mem = proc.memory_info()
-        cpu = proc.cpu_times()
-        return ProcessStats(proc.pid, fds, mem.rss, proc.num_threads(), round(cpu.user + cpu.system, 3)), notes
+        return ProcessStats(proc.pid, fds, mem.rss, proc.num_threads(), round(cpu_seconds(proc), 3)), notes
 
 
 def collect_limits() -> LimitsReport:

@@ -10,6 +10,7 @@ from netprobe.bench import Announce, say
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
 from netprobe.children import ChildOrder, python_command, start_command
 from netprobe.clients.registry import CLIENTS, ClientSpec
+from netprobe.cpu import cpu_seconds
 from netprobe.errors import RecordError, ServerGone, UsageError
 from netprobe.hostinfo import platform_info
 from netprobe.models import BenchEchoResult, EchoRun
@@ -21,7 +22,7 @@ from netprobe.sockets import format_address
 from netprobe.vocabulary import ChildOp
 
 if TYPE_CHECKING:
-    import psutil
+    pass
 
 # A single-threaded load client above this share of a core is the bottleneck, not the server.
 CLIENT_BOUND_CPU = 90.0
@@ -71,11 +72,6 @@ def _close_quietly(stream: Optional[IO[str]]) -> None:
         pass  # the other end is already gone
 
 
-def _cpu(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
-    return float(t.user + t.system)
-
-
 def _end_load(load: subprocess.Popen[str]) -> None:
     """Close the load's stdin (it closes its connections at its end), reap it, close its pipes."""
     _close_quietly(load.stdin)
@@ -119,11 +115,11 @@ def run_one(backend: Optional[BackendSpec], clients: int, size: int, duration: f
         load.stdin.flush()
         _line(load, 30, EchoLoadReady)
         rss_held = sproc.memory_info().rss if sproc else None
-        cpu0 = _cpu(sproc) if sproc else 0.0
+        cpu0 = cpu_seconds(sproc) if sproc else 0.0
         load.stdin.write(ChildOrder(ChildOp.GO).to_json() + "\n")
         load.stdin.flush()
         result = _line(load, duration + 60, EchoLoadResult)
-        server_cpu = round(100.0 * (_cpu(sproc) - cpu0) / result.seconds, 1) if sproc else None
+        server_cpu = round(100.0 * (cpu_seconds(sproc) - cpu0) / result.seconds, 1) if sproc else None
         server_errors = server.status().errors if server is not None else 0
         rss_end = sproc.memory_info().rss if sproc else None
         rate = result.round_trips / result.seconds

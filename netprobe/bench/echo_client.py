@@ -18,6 +18,7 @@ from typing import Optional
 from netprobe.bench.messages import EchoLoadReady, EchoLoadResult, EchoLoadSpec
 from netprobe.children import ChildOrder
 from netprobe.clients.registry import CLIENTS
+from netprobe.cpu import cpu_seconds
 from netprobe.errors import ExitStatus
 from netprobe.stats import percentiles
 from netprobe.vocabulary import ChildOp, Verify
@@ -47,12 +48,12 @@ def main() -> int:
         if ChildOrder.from_json(sys.stdin.readline(), "the go order").op != ChildOp.GO:
             return ExitStatus.RUN_FAILED
         me = psutil.Process()
-        cpu0 = sum(me.cpu_times()[:2])
+        cpu0 = cpu_seconds(me)
         latencies = array("d")
         start = time.perf_counter()
         trips, errors = client.pingpong(b"x" * spec.size, start + spec.duration, latencies)
         elapsed = time.perf_counter() - start
-        cpu = sum(me.cpu_times()[:2]) - cpu0
+        cpu = cpu_seconds(me) - cpu0
         result = EchoLoadResult(trips, elapsed, errors, round(100.0 * cpu / elapsed, 1), **latency_summary(latencies))
         print(result.to_json(), flush=True)
         sys.stdin.readline()  # "close", or the end of stdin

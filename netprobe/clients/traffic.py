@@ -12,6 +12,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Optional
 
 from netprobe.records import Record
@@ -110,12 +111,16 @@ class TrafficCount(Record):
         if self.connections > held or self.answered > self.sent or not 0 <= self.answered_on_time <= self.answered:
             return f"it says {self.connections:,} connections carried traffic and {self.answered:,} of " \
                    f"{self.sent:,} requests were answered, holding {held:,}"
-        if self.histogram:
-            try:
-                decode_histogram(self.histogram)
-            except ValueError as exc:
-                return f"its latency histogram: {exc}"
+        try:
+            _ = self.decoded
+        except ValueError as exc:
+            return f"its latency histogram: {exc}"
         return None
+
+    @cached_property
+    def decoded(self) -> Optional[HdrHistogram]:
+        """The latency histogram, decoded once for the check and the sum (ValueError when it is not one of ours)."""
+        return decode_histogram(self.histogram) if self.histogram else None
 
 
 def new_histogram() -> HdrHistogram:
@@ -183,8 +188,9 @@ class Tally:
 
     def add(self, count: TrafficCount) -> None:
         """Add another holder's traffic: its counts, and its histogram (ValueError when it is not one)."""
-        if count.histogram:
-            self.histogram.add(decode_histogram(count.histogram))
+        decoded = count.decoded
+        if decoded is not None:
+            self.histogram.add(decoded)
         self.connections += count.connections
         self.sent += count.sent
         self.answered += count.answered

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from netprobe import __version__, platform
 from netprobe.clients.outcome import BatchOutcome
 from netprobe.clients.traffic import Tally, TrafficCount, TrafficPlan
+from netprobe.cpu import cpu_seconds
 from netprobe.distributed import import_locust
 from netprobe.distributed.messages import (
     MASTER_SILENCE,
@@ -232,10 +233,9 @@ def _me() -> psutil.Process:
 def _cpu_seconds() -> Optional[float]:
     """CPU time this process has used; None where it cannot be read."""
     try:
-        times = _me().cpu_times()
+        return cpu_seconds(_me())
     except OSError:
         return None
-    return float(times.user + times.system)
 
 
 def _rss() -> Optional[int]:

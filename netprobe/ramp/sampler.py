@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from netprobe import platform
+from netprobe.cpu import cpu_seconds
 from netprobe.models.ramp import Peak, RampStep
 
 if TYPE_CHECKING:
@@ -49,13 +50,13 @@ class Sampler:
             with proc.oneshot():
                 fds = platform.process_fds(proc)
                 rss = proc.memory_info().rss
-                cpu_times = proc.cpu_times()
+                cpu = cpu_seconds(proc)
         except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
             return None
         except OSError:
             # EMFILE: at the fd limit psutil cannot open /proc/PID/fd either; the stop says why.
             return None
-        return fds, rss, cpu_times.user + cpu_times.system
+        return fds, rss, cpu
 
     def _one(self, procs: list[psutil.Process], key: str,
              wall: float) -> tuple[Optional[int], Optional[int], Optional[float]]:
