@@ -199,3 +199,32 @@ def test_a_result_left_by_an_earlier_run_is_never_read_as_this_ones(monkeypatch,
     status, output = _run_main(monkeypatch, tmp_path)
     assert ran and status == 2 and not stale.exists() and not output.exists()
     assert "ramp failed" in capsys.readouterr().out
+
+
+def test_the_action_pins_every_dependency_it_installs_within_what_pyproject_allows():
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "ci" / "constraints.txt").read_text("utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, pinned = line.partition("==")
+            pins[canonicalize_name(name)] = pinned.strip()
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    for text in project["dependencies"]:
+        wanted = Requirement(text)
+        name = canonicalize_name(wanted.name)
+        assert name in pins, f"the action does not pin {wanted.name}"
+        assert wanted.specifier.contains(pins[name]), f"{wanted.name}=={pins[name]} is outside {wanted.specifier}"
+        try:  # their own dependencies are pinned too, where this machine has them installed
+            for sub in requires(wanted.name) or []:
+                need = Requirement(sub)
+                if need.marker is None or need.marker.evaluate({"extra": ""}):
+                    version(need.name)
+                    assert canonicalize_name(need.name) in pins, f"{wanted.name} needs {need.name}, not pinned"
+        except PackageNotFoundError:
+            continue
