@@ -84,6 +84,9 @@ class TrafficStats(Record):
     # process a side is CPU-bound even on a machine too busy to give it a whole core.
     client_busy: Optional[float] = None
     server_busy: Optional[float] = None
+    # The same for the server's busiest process alone: one saturated worker beside an idle master
+    # (nginx) is a CPU-bound server, which the sum over its processes hides.
+    server_busiest: Optional[float] = None
     # The kernel's machine-wide counters over the traffic (Linux): accept-queue overflows, handshakes sent again.
     listen_overflows: Optional[int] = None
     syn_retransmits: Optional[int] = None

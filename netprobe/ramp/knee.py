@@ -70,7 +70,8 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
         return None
     held = f"{what} at {last.connections:,} connections ({_load(stats)})"
     client_full = _first(steps, lambda t: _full(t.client_busy, t.client_cpu, sides.client_processes))
-    server_full = _first(steps, lambda t: _full(t.server_busy, t.server_cpu, sides.server_processes))
+    server_full = _first(steps, lambda t: _full(t.server_busy, t.server_cpu, sides.server_processes)
+                         or (t.server_busiest is not None and t.server_busiest >= SATURATED))
     if sides.shared and client_full is not None:
         return Knee(f"{held}; netprobe's process, client and server in one, was CPU-bound "
                     f"({_cpu(stats.client_cpu, stats.client_busy)})", StopCause.SHARED_CPU, Side.CLIENT)
@@ -82,7 +83,9 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     if server_full is not None:
         since = steps[server_full].connections
         also = "" if client_full is None else f"; the client's followed at {steps[client_full].connections:,}"
-        return Knee(f"{held}; the server was CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)}) from "
+        one = ("" if sides.server_processes < 2 or stats.server_busiest is None else
+               f"; its busiest process ran or waited to run {stats.server_busiest:.0f}%")
+        return Knee(f"{held}; the server was CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)}{one}) from "
                     f"{since:,} connections on{also}", StopCause.SERVER_CPU, Side.SERVER)
     if stats.listen_overflows:
         return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile",
@@ -114,10 +117,27 @@ def _load(stats: TrafficStats) -> str:
             f"p50 {stats.p50_ms or 0:,.1f} ms")
 
 
-def busy_percent(before: tuple[Optional[float], Optional[float]], after: tuple[Optional[float], Optional[float]],
-          seconds: float) -> tuple[Optional[float], Optional[float]]:
-    """Percent of one core each side ran or waited to run over ``seconds``; None where unknown."""
-    def side(a: Optional[float], b: Optional[float]) -> Optional[float]:
+class Demand(NamedTuple):
+    """CPU seconds run or waited to run so far: the client's processes together, and each server process's."""
+
+    client: Optional[float]
+    server: dict[int, Optional[float]]
+
+
+class Busy(NamedTuple):
+    """Percent of one core run or waited to run over a stretch: the client, the server, its busiest process."""
+
+    client: Optional[float]
+    server: Optional[float]
+    server_busiest: Optional[float]
+
+
+def busy_percent(before: Demand, after: Demand, seconds: float) -> Busy:
+    """Percent of one core each side, and the server's busiest process, ran or waited to run; None where unknown."""
+    def share(a: Optional[float], b: Optional[float]) -> Optional[float]:
         return None if a is None or b is None or seconds <= 0 else round(100.0 * (b - a) / seconds, 1)
 
-    return side(before[0], after[0]), side(before[1], after[1])
+    each = [share(before.server.get(pid), after.server.get(pid)) for pid in after.server]
+    known = [e for e in each if e is not None]
+    server = None if not each or None in each else round(sum(known), 1)
+    return Busy(share(before.client, after.client), server, max(known) if each and len(known) == len(each) else None)

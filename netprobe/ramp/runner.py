@@ -32,7 +32,7 @@ from netprobe.ramp.evidence import (
 )
 from netprobe.ramp.forecast import forecast
 from netprobe.ramp.judge import StepJudge
-from netprobe.ramp.knee import Sides, busy_percent, knee_of
+from netprobe.ramp.knee import Demand, Sides, busy_percent, knee_of
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler, peak_of
 from netprobe.ramp.shape import process_shares, start_holder, start_server, watch_cap, what_cannot_be_told
@@ -206,7 +206,8 @@ class _Run(StepJudge):
         step = self.steps[-1]
         client_cpu = during.client_cpu if during.client_cpu is not None else tally.cpu  # workers say their own
         stats = dataclasses.replace(tally.stats(plan, client_cpu, during.server_cpu, overflows, resent),
-                                    client_busy=busy[0], server_busy=busy[1])
+                                    client_busy=busy.client, server_busy=busy.server,
+                                    server_busiest=busy.server_busiest)
         self.steps[-1] = dataclasses.replace(step, traffic=stats,
                                              listen_overflows=add_counts(step.listen_overflows, overflows),
                                              syn_retransmits=add_counts(step.syn_retransmits, resent))
@@ -220,11 +221,11 @@ class _Run(StepJudge):
             stop.remedy = cause_of(knee.cause).remedy
         return stop, after
 
-    def _demand(self) -> tuple[Optional[float], Optional[float]]:
-        """CPU seconds the client's and the server's processes ran or waited to run, where this OS says."""
+    def _demand(self) -> Demand:
+        """CPU seconds the client's processes and each server process ran or waited to run, where this OS says."""
         assert self.client is not None and self.server is not None
         client = None if self.spec.distributed else platform.cpu_demand([os.getpid(), *self.client.pids])
-        return client, platform.cpu_demand(self.server.pids) if self.server.pids else None
+        return Demand(client, {pid: platform.cpu_demand([pid]) for pid in self.server.pids})
 
     def _record(self, verified: int, latencies: list[float], held: int, elapsed: float, last: Sample,
                 counters_before: Optional[TcpCounters]) -> tuple[RampStep, Optional[TcpCounters]]:

@@ -1,0 +1,43 @@
+"""The knee's cause from CPU evidence: a server of several processes is CPU-bound when one of them is."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from netprobe.causes import StopCause
+from netprobe.clients.traffic import TrafficPlan, TrafficStats
+from netprobe.models.ramp import RampStep
+from netprobe.ramp.knee import Busy, Demand, Sides, busy_percent, knee_of
+
+PLAN = TrafficPlan(rate=10.0, total_rate=None, seconds=2.0, timeout=1.0, max_latency_ms=100.0)
+
+
+def _step(connections: int, **traffic) -> RampStep:
+    stats = TrafficStats(connections, 10.0 * connections, 10.0 * connections, 20 * connections,
+                         20 * connections, 0, 0, 5.0, 20.0, 30.0, 40.0, 2.0)
+    fields = {f.name: None for f in dataclasses.fields(RampStep)}
+    fields.update(connections=connections, seconds=0.1, rate=1000.0, traffic=dataclasses.replace(stats, **traffic))
+    return RampStep(**fields)
+
+
+def test_one_saturated_worker_beside_idle_ones_is_a_cpu_bound_server():
+    """nginx: an idle master, two idle workers and one at a whole core sum to 100% of three cores' 300%."""
+    steps = [_step(100, server_cpu=40.0, server_busy=42.0, server_busiest=40.0),
+             _step(200, server_cpu=99.0, server_busy=101.0, server_busiest=97.0, p99_ms=450.0)]
+    knee = knee_of(steps, PLAN, Sides(server_processes=4, client_processes=1, shared=False))
+    assert knee is not None and knee.cause == StopCause.SERVER_CPU, knee
+    assert "busiest process ran or waited to run 97%" in knee.message
+
+
+def test_without_the_busiest_reading_the_sum_alone_decides():
+    steps = [_step(200, server_cpu=99.0, server_busy=101.0, server_busiest=None, p99_ms=450.0)]
+    knee = knee_of(steps, PLAN, Sides(server_processes=4, client_processes=1, shared=False))
+    assert knee is not None and knee.cause == StopCause.SERVER_WAITS
+
+
+def test_busy_percent_reads_each_server_process_and_unknown_stays_unknown():
+    before = Demand(1.0, {10: 0.0, 11: 5.0, 12: 0.0})
+    after = Demand(1.5, {10: 0.1, 11: 6.9, 12: 0.1})
+    assert busy_percent(before, after, 2.0) == Busy(25.0, 105.0, 95.0)
+    assert busy_percent(before, Demand(None, {10: 0.1, 11: None, 12: 0.1}), 2.0) == Busy(None, None, None)
+    assert busy_percent(Demand(None, {}), Demand(None, {}), 2.0) == Busy(None, None, None)
