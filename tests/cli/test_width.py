@@ -114,5 +114,7 @@ def test_the_progress_line_keeps_its_bar_step_and_count(columns):
         bar.update(step, 10)
         bar.refresh()
     last = screen.getvalue().split("\r\x1b[2K")[-2]
-    assert "━" in last and "1/10" in last and "3,000 conns" in last, last
+    bar = last.split("ramp", 1)[1].split("1/10", 1)[0].strip()
+    assert bar and set(bar) <= {"━", "╸", "-"}, last  # rich draws it in ASCII where the stream is no UTF-8
+    assert "3,000 conns" in last, last
     assert len(last.rstrip("\n")) <= columns
