@@ -223,7 +223,8 @@ def main() -> int:
                         help="where the Windows Python, Wine's prefix and the wheels are kept")
     parser.add_argument("--skip-suite", action="store_true", help="run only the Windows CI job")
     parser.add_argument("--skip-job", action="store_true", help="run only the test suite")
-    parser.add_argument("--timeout", type=float, default=1500, help="seconds the suite may take")
+    parser.add_argument("--timeout", type=float, default=2100,
+                        help="seconds the suite may take (it runs beside the Linux lanes, which take longer)")
     parser.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     args = parser.parse_args()
     # Stopped by its caller (.ci/run when a Linux lane failed): end Wine's processes on the way out.

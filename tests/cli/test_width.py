@@ -37,8 +37,11 @@ def _at(columns: int, *argv: str) -> str:
     return proc.stdout
 
 
-@pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(a[:2]) for a in COMMANDS])
-@pytest.mark.parametrize("columns", [60, 80])
+# Every command at 60 columns, the narrowest promised; the ones a CI log shows most at 80 as well.
+FITS = [(argv, 60) for argv in COMMANDS] + [(argv, 80) for argv in COMMANDS[:2]]
+
+
+@pytest.mark.parametrize("argv, columns", FITS, ids=[f"{' '.join(a[:2])} at {c}" for a, c in FITS])
 def test_every_command_fits_the_terminal(argv, columns):
     out = _at(columns, *argv)
     assert out.strip() and _widest(out) <= columns, out
