@@ -107,6 +107,8 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
     client = CLIENTS.get(opts.client or (WORKER_CLIENT if distributed else DEFAULT_CLIENT))
     verify = _verify(opts)
     refusals()  # a bad $NETPROBE_REFUSALS file is a usage error now, not at the stop
+    # Options that cannot go with the target are named before what this platform cannot do.
+    target_address = _external_target(opts) if opts.target is not None else None
     if opts.source_ips > 1:
         if not platform.can_bind_loopback_aliases():
             raise UnavailableError("--source-ips needs other loopback source addresses, which this "
@@ -119,8 +121,8 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
         verify=verify, allow_remote=opts.allow_remote, source_ips=opts.source_ips, sample=opts.sample,
         probe=opts.probe, traffic=_traffic(opts, verify))
     workers = _workers(opts) if distributed else {}
-    if opts.target is not None:
-        return RampSpec(**common, **workers, target_address=_external_target(opts))
+    if target_address is not None:
+        return RampSpec(**common, **workers, target_address=target_address)
     backend = BACKENDS.get(opts.backend)
     options = resolve_options(backend, opts.selector, opts.loop)
     spec = RampSpec(**common, backend=backend, selector_class=options.selector_class, loop=options.loop,

@@ -263,6 +263,7 @@ def test_a_signal_while_the_master_starts_ends_the_run_at_once_with_its_report(s
     assert _drained(server) == 0
 
 
+@posix_only  # under Wine a worker takes longer to start than the master's whole wait here
 def test_a_wait_for_workers_that_times_out_names_the_peers_turned_away(server):
     """A worker given another secret fails CURVE's handshake before any handler is asked: counted all the same."""
     port = _free_port()
