@@ -156,7 +156,8 @@ def summary(runner: str, expectation: Expectation, problem: Optional[str], verdi
 
     held = f"Expectation met: {expectation}." if problem is None else f"Expectation not met: {problem}."
     sections = report_document(build_report(files)).sections
-    return render_document(Document(f"netprobe on {runner}", [held, verdict], sections)) + "\n"
+    title = f"netprobe on {runner}: expectation {'met' if problem is None else 'not met'}"
+    return render_document(Document(title, [held, verdict], sections)) + "\n"
 
 
 if __name__ == "__main__":

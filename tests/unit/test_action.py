@@ -89,7 +89,7 @@ def test_the_action_runs_here_and_fails_in_one_line_on_an_unmet_expectation(runn
     assert [p.returncode for p in steps] == [0, 0], steps[-1].stdout[-2000:] + steps[-1].stderr[-2000:]
     text = summary.read_text("utf-8")
     assert "|" in text and "---" in text and "Reached 300" in text
-    assert text.splitlines()[0] == f"## netprobe on {RUNNER_OS}, Python {platform.python_version()}"
+    assert text.splitlines()[0] == f"## netprobe on {RUNNER_OS}, Python {platform.python_version()}: expectation met"
     assert text.count("\n## ") == 0 and text.splitlines()[2] == "**Expectation met: the target reached.**"
     outputs = dict(line.split("=", 1) for line in (tmp_path / "met" / "output").read_text("utf-8").splitlines())
     assert outputs["reached"] == "300" and outputs["stop-reason"] == ""
@@ -100,7 +100,8 @@ def test_the_action_runs_here_and_fails_in_one_line_on_an_unmet_expectation(runn
     steps, summary = _run_action(runner_python, tmp_path / "unmet", to="300", limits="false",
                                  expect="select_limit@server:1000-1023")
     assert steps[-1].returncode == 1
-    assert summary.read_text("utf-8").splitlines()[2].startswith("**Expectation not met: expected a select_limit")
+    unmet = summary.read_text("utf-8").splitlines()
+    assert unmet[0].endswith(": expectation not met") and unmet[2].startswith("**Expectation not met: expected a")
     errors = [line for line in steps[-1].stdout.splitlines() if line.startswith("::error::")]
     assert errors == ["::error::netprobe: expected a select_limit stop on the server side holding 1000-1023; "
                       "reached 300"]
