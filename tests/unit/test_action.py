@@ -229,3 +229,15 @@ def test_the_action_pins_every_dependency_it_installs_within_what_pyproject_allo
                     assert canonicalize_name(need.name) in pins, f"{wanted.name} needs {need.name}, not pinned"
         except PackageNotFoundError:
             continue
+
+
+def test_every_install_hint_names_this_distribution_not_the_registrys_other_netprobe():
+    """The registry's `netprobe` is an unrelated project: code, docs, workflows and the action send users here."""
+    hint = re.compile(r"pip install[^\n`&;|]*?(?<![\w./-])['\"]?netprobe(?![\w-])")
+    places = [ROOT / "README.md", ROOT / "action.yml", *(ROOT / "docs").glob("*.md"),
+              *(ROOT / "netprobe").rglob("*.py"), *(ROOT / ".github" / "workflows").glob("*.yml"),
+              *(ROOT / "ci").glob("*.py")]
+    wrong = [f"{path.relative_to(ROOT)}: {m.group(0)}" for path in places
+             for m in hint.finditer(path.read_text("utf-8"))]
+    assert not wrong, wrong
+    assert "netprobe-sockets" in (ROOT / "README.md").read_text("utf-8")
