@@ -17,6 +17,7 @@ row counts), so a docs page cannot go stale unseen.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -61,8 +62,6 @@ def regenerate(page: Path) -> int:
 
 
 def _json(args: str) -> dict:
-    import json
-
     return json.loads(run(args + " --format json"))
 
 
@@ -83,7 +82,6 @@ def measure() -> dict[str, tuple[str, str]]:
 def write_figures() -> None:
     """Measure the figures this machine can, keep the recorded ones, and write docs/figures.json."""
     import datetime
-    import json
 
     figures = json.loads(FIGURES.read_text("utf-8")) if FIGURES.exists() else {}
     today = datetime.date.today().isoformat()
@@ -94,8 +92,6 @@ def write_figures() -> None:
 
 def quote_figures(page: Path) -> int:
     """Rewrite every figure quoted on a page from docs/figures.json; return how many."""
-    import json
-
     figures = json.loads(FIGURES.read_text("utf-8"))
     text = page.read_text("utf-8")
     count = len(FIGURE.findall(text))

@@ -137,7 +137,9 @@ def busy_percent(before: Demand, after: Demand, seconds: float) -> Busy:
     def share(a: Optional[float], b: Optional[float]) -> Optional[float]:
         return None if a is None or b is None or seconds <= 0 else round(100.0 * (b - a) / seconds, 1)
 
+    client = share(before.client, after.client)
     each = [share(before.server.get(pid), after.server.get(pid)) for pid in after.server]
     known = [e for e in each if e is not None]
-    server = None if not each or None in each else round(sum(known), 1)
-    return Busy(share(before.client, after.client), server, max(known) if each and len(known) == len(each) else None)
+    if not each or len(known) < len(each):  # no server process, or one that could not be read
+        return Busy(client, None, None)
+    return Busy(client, round(sum(known), 1), max(known))

@@ -72,8 +72,7 @@ class ServerGroup(ServerHandle):
 
     def ended(self) -> list[str]:
         """How each member that ended on its own ended, its process reaped: one line each."""
-        return [f"server process {m.pid} {m.exit_description().removeprefix('the server process ')}"
-                for m in self.members if m.proc.poll() is not None]
+        return [f"server process {m.pid} {m.how_it_ended()}" for m in self.members if m.proc.poll() is not None]
 
     def status(self) -> Optional[ServerStatus]:
         """The members' counters summed."""

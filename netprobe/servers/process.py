@@ -97,14 +97,18 @@ class ChildServer(ServerHandle):
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
 
-    def exit_description(self) -> str:
-        """How the child ended: its exit status and the last line of its stderr."""
+    def how_it_ended(self) -> str:
+        """How the child ended, as a verb phrase: its exit status or signal, and the last line of its stderr."""
         code = self.proc.poll()
         tail = self.stderr_text().strip().splitlines()[-1:]
         detail = f": {tail[0]}" if tail else ""
         if code is not None and code < 0:
-            return f"the server process was killed by {_signal_name(-code)}{detail}"
-        return f"the server process exited with status {code}{detail}"
+            return f"was killed by {_signal_name(-code)}{detail}"
+        return f"exited with status {code}{detail}"
+
+    def exit_description(self) -> str:
+        """How the child ended, as a sentence about the server process."""
+        return f"the server process {self.how_it_ended()}"
 
     def status(self) -> ServerStatus:
         with self._lock:
