@@ -35,20 +35,22 @@ else:
 CONTRACT = (
     "fd_limits", "check_soft_fd_limit", "set_soft_fd_limit", "raise_soft_fd_limit", "presize_fd_table",
     "linger_zero", "move_fd_above", "allow_rebind", "read_system_facts", "probe_select_cap", "process_fds",
-    "errno_name", "classify_errno", "classify_message", "kernel_tcp_stats",
+    "errno_name", "classify_errno", "classify_named_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers",
     "oom_kill_message", "why_not_private", "share_port", "kernel_slab_bytes", "compatibility_layer",
-    "peer_left_before_accept", "cpu_demand",
+    "peer_left_before_accept", "cpu_demand", "time_wait_toward",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
-__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "SELECT_COUNTS_SOCKETS", "SHARES_PORT", "TcpCounters",
-           "ListenState", *SHARED,
+__all__ = ["NAME", "HAS_RLIMIT", "READS_LISTEN_QUEUE", "TIME_WAIT_SECONDS", "SELECT_COUNTS_SOCKETS", "SHARES_PORT",
+           "TcpCounters", "ListenState", *SHARED,
            "AboveHardLimit", "PlatformError", "SystemFacts",
            "Unsupported", *CONTRACT]
 
 HAS_RLIMIT: bool = _impl.HAS_RLIMIT
 READS_LISTEN_QUEUE: bool = _impl.READS_LISTEN_QUEUE
+#: How long a connection closed first on this side stays in TIME_WAIT, holding its port (None: unknown).
+TIME_WAIT_SECONDS: float | None = _impl.TIME_WAIT_SECONDS
 #: Whether select() is capped by a count of sockets (Windows) rather than by fd number (POSIX).
 SELECT_COUNTS_SOCKETS: bool = _impl.SELECT_COUNTS_SOCKETS
 #: Whether the kernel spreads one port's connections over several processes' listeners.
@@ -66,6 +68,7 @@ probe_select_cap = _impl.probe_select_cap
 process_fds = _impl.process_fds
 errno_name = _impl.errno_name
 classify_errno = _impl.classify_errno
+classify_named_errno = _impl.classify_named_errno
 classify_message = _impl.classify_message
 fd_ceiling = _impl.fd_ceiling
 kernel_tcp_stats = _impl.kernel_tcp_stats
@@ -80,6 +83,7 @@ kernel_slab_bytes = _impl.kernel_slab_bytes
 compatibility_layer = _impl.compatibility_layer
 cpu_demand = _impl.cpu_demand
 peer_left_before_accept = _impl.peer_left_before_accept
+time_wait_toward = _impl.time_wait_toward
 
 
 def remedy(reason: StopReason, side: str, hard: int | None, soft: int | None = None,

@@ -155,6 +155,11 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     return classify_errno_name(errno_name(code), operation)
 
 
+def classify_named_errno(name: Optional[str], operation: str) -> Optional[StopReason]:
+    """Map the name of an xnu errno met during ``operation`` (as ``errno_name`` gives it) to a stop reason."""
+    return classify_errno_name(name, operation)
+
+
 def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
     """macOS publishes no socket counters netprobe reads: (None, None)."""
     return None, None
@@ -172,6 +177,8 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
 
 # Whether listener_at() can answer on this OS (a listener's accept queue from the kernel).
 READS_LISTEN_QUEUE = False
+# macOS holds TIME_WAIT for twice net.inet.tcp.msl, 2 x 15 s by default.
+TIME_WAIT_SECONDS: Optional[float] = 30.0
 
 
 def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
@@ -181,6 +188,11 @@ def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
 
 def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
     """macOS does not tell netprobe which connections a server holds: None (unknown)."""
+    return None
+
+
+def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
+    """macOS does not tell netprobe its connections in TIME_WAIT: None (unknown)."""
     return None
 
 

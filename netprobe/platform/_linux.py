@@ -80,6 +80,11 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     return classify_errno_name(errno_name(code), operation)
 
 
+def classify_named_errno(name: Optional[str], operation: str) -> Optional[StopReason]:
+    """Map the name of a Linux errno met during ``operation`` (as ``errno_name`` gives it) to a stop reason."""
+    return classify_errno_name(name, operation)
+
+
 # Linux's accept() passes a pending connection's own network error up (accept(2), NOTES: "treat
 # them like EAGAIN by retrying"), besides ECONNABORTED for one reset before it was accepted.
 # Linux's numbers (asm-generic/errno.h), so a Linux result reads the same on any OS: ECONNABORTED,
@@ -184,6 +189,8 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
 
 # Whether listener_at() can answer on this OS (a listener's accept queue from the kernel).
 READS_LISTEN_QUEUE = True
+# Linux holds TIME_WAIT for TCP_TIMEWAIT_LEN, 60 s, fixed at compile time (tcp_fin_timeout is FIN_WAIT_2's).
+TIME_WAIT_SECONDS: Optional[float] = 60.0
 
 
 def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
@@ -194,6 +201,11 @@ def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
 def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
     """The peer of every established connection at ``address``, and whether it was accepted (sock_diag)."""
     return _sockdiag.established_peers(address)
+
+
+def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
+    """This side's connections to ``address`` in TIME_WAIT: it closed them first (sock_diag)."""
+    return _sockdiag.time_wait_toward(address)
 
 
 def process_fds(proc: psutil.Process) -> Optional[int]:

@@ -123,6 +123,11 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
     return classify_errno_name(errno_name(code), operation)
 
 
+def classify_named_errno(name: Optional[str], operation: str) -> Optional[StopReason]:
+    """Map the name of an errno met during ``operation`` (as ``errno_name`` gives it) to a stop reason."""
+    return classify_errno_name(name, operation)
+
+
 def _fd_is_open(fd: int) -> bool:
     try:
         os.fstat(fd)
@@ -283,6 +288,8 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
 
 # Whether listener_at() can answer on this OS (a listener's accept queue from the kernel).
 READS_LISTEN_QUEUE = False
+# How long this system holds TIME_WAIT is not known here.
+TIME_WAIT_SECONDS: Optional[float] = None
 
 
 def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
@@ -292,6 +299,11 @@ def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
 
 def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
     """this system does not tell netprobe which connections a server holds: None (unknown)."""
+    return None
+
+
+def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
+    """This system does not tell netprobe its connections in TIME_WAIT: None (unknown)."""
     return None
 
 

@@ -19,9 +19,9 @@ NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST, NLM_F_DUMP = 0x01, 0x300
 NLMSG_DONE, NLMSG_ERROR = 3, 2
-TCP_ESTABLISHED, TCP_LISTEN = 1, 10
+TCP_ESTABLISHED, TCP_TIME_WAIT, TCP_LISTEN = 1, 6, 10
 INET_DIAG_REQ_BYTECODE = 1
-INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE = 2, 3
+INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE, INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE = 2, 3, 4, 5
 BC_OP = struct.Struct("=BBH")  # inet_diag_bc_op: code, yes (jump if true), no (jump if false)
 NLATTR = struct.Struct("=HH")  # length, type
 # A dump of many thousands of sockets comes in large parts.
@@ -53,17 +53,18 @@ class _Entry(NamedTuple):
     inode: int  # 0 until a program accepts the connection (it then has a file)
 
 
-def _port_filter(port: int) -> bytes:
-    """An inet_diag bytecode attribute keeping only sockets whose local port is ``port`` (sport >= P and <= P)."""
-    program = (BC_OP.pack(INET_DIAG_BC_S_GE, BC_OP.size * 2, BC_OP.size * 4 + 4) + BC_OP.pack(0, 0, port)
-               + BC_OP.pack(INET_DIAG_BC_S_LE, BC_OP.size * 2, BC_OP.size * 2 + 4) + BC_OP.pack(0, 0, port))
+def _port_filter(port: int, remote: bool = False) -> bytes:
+    """An inet_diag bytecode attribute keeping only sockets whose local (or ``remote``) port is ``port``."""
+    at_least, at_most = (INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE) if remote else (INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE)
+    program = (BC_OP.pack(at_least, BC_OP.size * 2, BC_OP.size * 4 + 4) + BC_OP.pack(0, 0, port)
+               + BC_OP.pack(at_most, BC_OP.size * 2, BC_OP.size * 2 + 4) + BC_OP.pack(0, 0, port))
     return NLATTR.pack(NLATTR.size + len(program), INET_DIAG_REQ_BYTECODE) + program
 
 
-def _request(family: int, states: int, port: Optional[int]) -> bytes:
+def _request(family: int, states: int, port: Optional[int], remote: bool = False) -> bytes:
     body = REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, states, b"\0" * 48)
     if port is not None:
-        body += _port_filter(port)
+        body += _port_filter(port, remote)
     return NLMSG_HEADER.pack(NLMSG_HEADER.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
                              1, 0) + body
 
@@ -90,8 +91,8 @@ def _parse(data: bytes, family: int) -> tuple[list[_Entry], bool]:
     return found, False
 
 
-def _dump(states: int, port: Optional[int] = None) -> Optional[list[_Entry]]:
-    """Every TCP socket of this network namespace in ``states`` (on local ``port``); None if the kernel cannot say."""
+def _dump(states: int, port: Optional[int] = None, remote: bool = False) -> Optional[list[_Entry]]:
+    """Every TCP socket of this network namespace in ``states`` (on local, or ``remote``, ``port``); None if unknown."""
     family_netlink = getattr(socket, "AF_NETLINK", None)
     if family_netlink is None:
         return None
@@ -100,7 +101,7 @@ def _dump(states: int, port: Optional[int] = None) -> Optional[list[_Entry]]:
         with socket.socket(family_netlink, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             for family in (socket.AF_INET, socket.AF_INET6):
-                sock.sendto(_request(family, states, port), (0, 0))
+                sock.sendto(_request(family, states, port, remote), (0, 0))
                 done = False
                 while not done:
                     part, done = _parse(sock.recv(RECEIVE_BUFFER), family)
@@ -138,3 +139,11 @@ def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int]
         return None
     host = address[0]
     return {(e.peer_host, e.peer_port): e.inode != 0 for e in found if e.port == address[1] and e.host == host}
+
+
+def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
+    """Connections to ``address`` in TIME_WAIT on this side (it closed them first); None where the kernel cannot say."""
+    found = _dump(1 << TCP_TIME_WAIT, address[1], remote=True)
+    if found is None:
+        return None
+    return sum(1 for e in found if e.peer_port == address[1] and e.peer_host == address[0])

@@ -111,7 +111,11 @@ def classify_errno(code: Optional[int], operation: str) -> Optional[StopReason]:
 
     At connect, WSAENOBUFS and WSAEADDRINUSE mean no ephemeral port was left.
     """
-    name = errno_name(code)
+    return classify_named_errno(errno_name(code), operation)
+
+
+def classify_named_errno(name: Optional[str], operation: str) -> Optional[StopReason]:
+    """Map the name of a Winsock or CRT error met during ``operation`` (as ``errno_name`` gives it) to a stop reason."""
     if name is None:
         return None
     if operation == Operation.CONNECT and name in ("WSAENOBUFS", "WSAEADDRINUSE"):
@@ -256,6 +260,8 @@ def tcp_counters() -> Optional[_common.TcpCounters]:
 
 # Whether listener_at() can answer on this OS (a listener's accept queue from the kernel).
 READS_LISTEN_QUEUE = False
+# Windows holds TIME_WAIT for TcpTimedWaitDelay, 120 s by default.
+TIME_WAIT_SECONDS: Optional[float] = 120.0
 
 
 def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
@@ -265,6 +271,11 @@ def listener_at(address: tuple[str, int]) -> Optional[_common.ListenState]:
 
 def established_peers(address: tuple[str, int]) -> Optional[dict[tuple[str, int], bool]]:
     """Windows does not tell netprobe which connections a server holds: None (unknown)."""
+    return None
+
+
+def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
+    """Windows does not tell netprobe its connections in TIME_WAIT: None (unknown)."""
     return None
 
 
