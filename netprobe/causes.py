@@ -1,4 +1,4 @@
-"""Why a stop with several possible causes happened: the knee under traffic, one record per cause.
+"""Why a stop with several possible causes happened: the knee under traffic, churn's ports; one record per cause.
 
 Adding a cause is a member of ``StopCause`` plus its ``CauseKind`` in ``CAUSES``; ``stop.cause`` in
 the JSON, the remedy and the table of docs/traffic.md (``causes_table``) read them from here.
@@ -12,7 +12,7 @@ from netprobe.vocabulary import Word
 
 
 class StopCause(Word):
-    """Why a stop that can have several causes happened: the knee under traffic."""
+    """Why a stop that can have several causes happened: the knee under traffic, or ports held under churn."""
 
     SERVER_CPU = "server_cpu"  # the server's processes used a whole core each
     CLIENT_CPU = "client_cpu"  # netprobe's own client did: the measure, not the server, gave out
@@ -20,6 +20,7 @@ class StopCause(Word):
     LISTEN_OVERFLOW = "listen_overflow"  # the accept queue overflowed during the traffic
     RETRANSMITS = "retransmits"  # handshakes were sent again during the traffic
     SERVER_WAITS = "server_waits"  # the server answered late with CPU to spare: it waits on something
+    TIME_WAIT = "time_wait"  # churn: the ports to the target were held in TIME_WAIT by connections closed here
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ CAUSES: tuple[CauseKind, ...] = (
     CauseKind(StopCause.SERVER_WAITS, "the server answered late with CPU to spare",
               "the server waits on something while it has CPU to spare (a lock, a disk, a service behind it, a "
               "pause, a bound on its own concurrency): profile its waits"),
+    CauseKind(StopCause.TIME_WAIT, "under churn, the ephemeral ports to the target were held in TIME_WAIT by "
+              "connections this side closed first, and connect() found none free (EADDRNOTAVAIL)",
+              "reuse connections instead of opening one per request (HTTP keep-alive, a connection pool); let the "
+              "server close first; on Linux `sysctl -w net.ipv4.tcp_tw_reuse=1` (reuse for outgoing connections, "
+              "with timestamps); widen the ephemeral port range; or connect from more source addresses "
+              "(--source-ips) or to more server ports (--ports)"),
 )
 
 _BY_CAUSE = {kind.cause: kind for kind in CAUSES}

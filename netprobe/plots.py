@@ -69,7 +69,7 @@ def plot_ramp(result: RampResult, path: str) -> None:
     plt = _pyplot()
     fig, panels = plt.subplots(2, 2, figsize=(WIDTH_IN, RAMP_HEIGHT_IN), dpi=DPI)
     (ax_fds, ax_rss), (ax_lat, ax_step) = panels
-    conns = [s.connections for s in result.steps]
+    conns, xlabel = _x_axis(result)
     for ax, fields, ylabel, scale in (
         (ax_fds, ("client_fds", "server_fds"), "open fds", 1),
         (ax_rss, ("client_rss", "server_rss"), "RSS (MiB)", 1 / (1024 * 1024)),
@@ -86,17 +86,25 @@ def plot_ramp(result: RampResult, path: str) -> None:
     for ax in (ax_fds, ax_rss, ax_lat, ax_step):
         if result.stop is not None:
             ax.axvline(result.reached, color="red", linestyle="--", label=f"stop: {result.stop.reason}")
-        ax.set_xlabel("connections held")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         _legend_below(ax)
     spec = result.config
     waits = spec.selector_class or spec.loop or "target"
     server = (f"{spec.target_address[0]}:{spec.target_address[1]}" if spec.target_address is not None
               else f"{spec.backend.name} ({waits}, {spec.placement})")
-    fig.suptitle(_title(f"netprobe ramp: {server}, client {spec.client.name}; reached {result.reached:,}",
-                        result.platform))
+    reached = (f"sustained {result.reached:,} new connections a second" if xlabel != "connections held"
+               else f"reached {result.reached:,}")
+    fig.suptitle(_title(f"netprobe ramp: {server}, client {spec.client.name}; {reached}", result.platform))
     fig.tight_layout()
     _save(plt, fig, path)
+
+
+def _x_axis(result: RampResult) -> tuple[list[float], str]:
+    """What each step stood at: the connections it held, or under --churn the new connections a second it asked."""
+    if result.config.traffic is not None and result.config.traffic.churn:
+        return [s.traffic.asked_rate if s.traffic else 0.0 for s in result.steps], "new connections a second"
+    return [float(s.connections) for s in result.steps], "connections held"
 
 
 def slow_steps(seconds: list[float]) -> list[int]:
@@ -110,7 +118,7 @@ def slow_steps(seconds: list[float]) -> list[int]:
 
 def _step_panel(ax: Any, result: RampResult) -> None:
     """Each step's time against the connections it reached, the slow ones marked."""
-    conns = [s.connections for s in result.steps]
+    conns, _ = _x_axis(result)
     seconds = [s.seconds for s in result.steps]
     ax.plot(conns, seconds, marker="o", color="tab:purple", label="step time")
     slow = slow_steps(seconds)
@@ -124,18 +132,18 @@ def _step_panel(ax: Any, result: RampResult) -> None:
 def _latency_panel(ax: Any, result: RampResult) -> None:
     """Latency against connections held: under traffic where the ramp carried it (with --max-latency), else checks."""
     under = [s for s in result.steps if s.traffic is not None]
+    xs, xlabel = _x_axis(result)
     if under and result.config.traffic is not None:
-        held = [s.connections for s in under]
+        held = [x for x, s in zip(xs, result.steps) if s.traffic is not None]
         ax.plot(held, [s.traffic.p50_ms if s.traffic else None for s in under], marker="o", label="p50")
         ax.plot(held, [s.traffic.p99_ms if s.traffic else None for s in under], marker="o", label="p99")
         ax.axhline(result.config.traffic.max_latency_ms, color="grey", linestyle=":", label="--max-latency")
         ax.set_ylabel("latency under traffic (ms, from when due)")
     else:
-        conns = [s.connections for s in result.steps]
-        ax.plot(conns, [s.p50_ms for s in result.steps], marker="o", label="p50")
-        ax.plot(conns, [s.p99_ms for s in result.steps], marker="o", label="p99")
+        ax.plot(xs, [s.p50_ms for s in result.steps], marker="o", label="p50")
+        ax.plot(xs, [s.p99_ms for s in result.steps], marker="o", label="p99")
         ax.set_ylabel("check latency (ms)")
-    ax.set_xlabel("connections held")
+    ax.set_xlabel(xlabel)
 
 
 def plot_bench_selectors(result: BenchSelectorsResult, path: str) -> None:

@@ -89,6 +89,11 @@ def ramp(
                              "the rate, is the knee (stop latency_knee, with its cause)."),
     total_rate: Optional[float] = typer.Option(None, "--total-rate",
                                                help="Traffic: requests a second over all held connections together."),
+    churn: Optional[int] = typer.Option(
+        None, "--churn", help="Churn: open and close this many new connections a second at the last step (--step "
+                              "steps the rate), each for one exchange and closed by the client first, each step for "
+                              "--hold seconds (2 by default; at least the OS's TIME_WAIT, 60 s on Linux, to see "
+                              "ports run out). Stops with port_exhaustion (cause time_wait) or the knee."),
     max_latency: float = typer.Option(DEFAULT_MAX_LATENCY_MS, "--max-latency",
                                       help="Milliseconds of p99 latency under traffic past which a step is the "
                                            "knee (a tenth of a second: where people notice a late reply)."),
@@ -125,6 +130,7 @@ def ramp(
         ports=ports, source_ips=source_ips,
         workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait, probe=probe,
         processes=processes, rate=rate, total_rate=total_rate, max_latency=max_latency, request=request,
+        churn=churn,
     )
     if backend.value == "all":
         from netprobe.plots import plot_ceilings

@@ -27,6 +27,9 @@ IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, getattr(er
 # Linux only: bind() to a source address without reserving a port until connect() picks one,
 # so binding many sockets to 127.0.0.x does not use up bind's port space.
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
+# Churned connections open at once, at most: past this many a server is not answering a rate, it is
+# holding connections (which the ramp without --churn measures); and fds this process keeps spare.
+CHURN_MOST_OPEN, CHURN_FD_MARGIN = 1000, 64
 
 
 class Client(ConnectionHolder):
@@ -134,15 +137,43 @@ class Client(ConnectionHolder):
         One scheduler drives them all (``netprobe.clients.scheduled``), so the latency of every
         client model is measured alike; a model's own threads or greenlets stay idle meanwhile.
         """
-        from netprobe.clients.scheduled import drive
         from netprobe.probes import parse_request
 
-        set_nodelay(raw_socket(s) for s in self.verified)
+        complete: Callable[[bytes], bool]
+        ok: Callable[[bytes], bool]
         if plan.request is not None:  # the user's own request: any reply counts
-            drive(self.verified, parse_request(plan.request), bool, bool, plan, self._select, tally)
+            request, complete, ok = parse_request(plan.request), bool, bool
+        else:
+            request = b"" if self.verify == Verify.CONNECT and self.probe is None else self._request()
+            complete, ok = self._reply_complete, lambda r: self._reply_problem(r) is None
+        if plan.churn:
+            from netprobe.clients.churn import churn
+
+            churn(self._new_socket, request, complete, ok, plan, self._select, tally, self._most_open())
             return
-        drive(self.verified, self._request(), self._reply_complete, lambda r: self._reply_problem(r) is None,
-              plan, self._select, tally)
+        from netprobe.clients.scheduled import drive
+
+        set_nodelay(raw_socket(s) for s in self.verified)
+        drive(self.verified, request or self._request(), complete, ok, plan, self._select, tally)
+
+    def _new_socket(self) -> tuple[socket.socket, tuple[str, int]]:
+        """A socket for the next connection of the round-robin, bound to its source address; and where it goes."""
+        dest, src = self._next_addresses()
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        try:
+            self._bind_source(sock, src)
+        except OSError:
+            sock.close()
+            raise
+        return sock, dest
+
+    def _most_open(self) -> int:
+        """How many churned connections may be open at once: what the fd limit leaves beside the held ones."""
+        from netprobe import platform
+
+        soft = platform.fd_limits()[0]
+        room = CHURN_MOST_OPEN if soft is None else soft - self.held - CHURN_FD_MARGIN
+        return max(1, min(CHURN_MOST_OPEN, room))
 
     def _select(self, sel: selectors.BaseSelector, timeout: float) -> list[tuple[selectors.SelectorKey, int]]:
         """Wait for events of ``sel``: the traffic's wait (a model with an inline server serves it meanwhile)."""

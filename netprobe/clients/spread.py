@@ -197,7 +197,7 @@ class SpreadClient(Client):
 
         A child lost meanwhile is named by the sweep that follows, as at any step.
         """
-        reports, _ = self._everyone(list(self.held_by), plan.timeout, None, plan)
+        reports, _ = self._everyone(list(self.held_by), plan.timeout, None, plan.share(len(self.children)))
         for report in reports:  # each checked on arrival (HeldReport.problem): its histogram decodes
             if report.traffic is not None:
                 tally.add(report.traffic)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Optional
 
@@ -31,6 +31,8 @@ MAX_ENCODED = 1 << 20
 DEFAULT_MAX_LATENCY_MS = 100.0
 # The share of the asked rate a step may fall short by before it is the knee.
 RATE_SHORTFALL = 0.05
+# A holder's report names at most this many distinct errnos (an OS has about a hundred and fifty).
+MAX_ERRNO_NAMES = 64
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class TrafficPlan(Record):
     timeout: float  # a request unanswered this long after the traffic ends counts as a timeout
     max_latency_ms: float = DEFAULT_MAX_LATENCY_MS  # the p99 past which a step is the knee
     request: Optional[str] = None  # hex:BYTES sent instead of the check's request (--request); any reply counts
+    # Churn (--churn): each request goes on a connection of its own, opened when it is due and closed
+    # by the client after the reply; ``rate`` is then new connections a second, the step's goal.
+    churn: bool = False
 
     def at(self, held: int) -> TrafficPlan:
         """This plan for a step holding ``held`` connections: its rate per connection, fixed."""
@@ -51,9 +56,23 @@ class TrafficPlan(Record):
         assert self.total_rate is not None
         return replace(self, rate=self.total_rate / max(1, held), total_rate=None)
 
+    def for_step(self, goal: int, held: int) -> TrafficPlan:
+        """This plan for a step whose goal is ``goal``: churn at ``goal`` connections a second, else ``at(held)``."""
+        return replace(self, rate=float(goal), total_rate=None) if self.churn else self.at(held)
+
+    def share(self, holders: int) -> TrafficPlan:
+        """Each of ``holders``' part: churn's rate is split between them; traffic is per connection already."""
+        if not self.churn or holders <= 1:
+            return self
+        return replace(self, rate=self.per_connection / holders)
+
+    def asked(self, connections: int) -> float:
+        """Requests a second asked over ``connections`` carrying it (churn: new connections a second)."""
+        return self.per_connection if self.churn else connections * self.per_connection
+
     @property
     def per_connection(self) -> float:
-        """Requests a second on each connection (a plan fixed by ``at``)."""
+        """Requests a second on each connection (a plan fixed by ``at``); churn's new connections a second."""
         assert self.rate is not None, "a --total-rate plan is fixed for a step by at(held) first"
         return self.rate
 
@@ -90,6 +109,11 @@ class TrafficStats(Record):
     # The kernel's machine-wide counters over the traffic (Linux): accept-queue overflows, handshakes sent again.
     listen_overflows: Optional[int] = None
     syn_retransmits: Optional[int] = None
+    churn: bool = False  # each request on a connection of its own (asked_rate is new connections a second)
+    # Churn: connections that could not be opened, by the errno that refused them (EADDRNOTAVAIL: no
+    # local port was free), and this side's connections to the target in TIME_WAIT after the step.
+    connect_errors: dict[str, int] = field(default_factory=dict)
+    time_wait: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -105,12 +129,17 @@ class TrafficCount(Record):
     histogram: str  # the latency histogram, encoded (``Tally.encoded``); "" when nothing was measured
     cpu: Optional[float] = None  # percent of one core the holder's process used over the traffic, where read
     answered_on_time: int = 0  # of ``answered``, those sent within the traffic's time
+    connect_errors: dict[str, int] = field(default_factory=dict)  # churn's refused opens, by errno name
 
     def problem(self, held: int) -> Optional[str]:
         """Why no holder of ``held`` connections could have counted this; None when it could."""
         counts = (self.connections, self.sent, self.answered, self.errors, self.timeouts)
         if min(counts) < 0 or not 0 <= self.seconds <= 7 * 24 * 3600 or (self.cpu is not None and self.cpu < 0):
             return "its traffic counts are negative or its time out of range"
+        refused = self.connect_errors.values()
+        if (len(self.connect_errors) > MAX_ERRNO_NAMES or any(n < 0 for n in refused) or sum(refused) > self.errors
+                or any(not 0 < len(name) <= 32 for name in self.connect_errors)):
+            return "its connect errors are not a few errno names, each counted among its errors"
         if self.connections > held or self.answered > self.sent or not 0 <= self.answered_on_time <= self.answered:
             return f"it says {self.connections:,} connections carried traffic and {self.answered:,} of " \
                    f"{self.sent:,} requests were answered, holding {held:,}"
@@ -165,6 +194,7 @@ class Tally:
         self._unrecorded = array("q")
         self.cpu: Optional[float] = None  # the holders' processes elsewhere, summed, where each said
         self._cpu_unknown = False
+        self.connect_errors: Counter[str] = Counter()  # churn's refused opens, by errno name
 
     def record(self, latency_s: float) -> None:
         """Count one request's latency, in seconds."""
@@ -187,7 +217,8 @@ class Tally:
     def count(self) -> TrafficCount:
         """This tally as a record that crosses a pipe or the network."""
         return TrafficCount(self.connections, self.sent, self.answered, self.errors, self.timeouts,
-                            round(self.seconds, 6), self.encoded, self.cpu, self.answered_on_time)
+                            round(self.seconds, 6), self.encoded, self.cpu, self.answered_on_time,
+                            dict(self.connect_errors))
 
     def add(self, count: TrafficCount) -> None:
         """Add another holder's traffic: its counts, and its histogram (ValueError when it is not one)."""
@@ -200,6 +231,7 @@ class Tally:
         self.answered_on_time += count.answered_on_time
         self.errors += count.errors
         self.timeouts += count.timeouts
+        self.connect_errors.update(count.connect_errors)
         self.seconds = max(self.seconds, count.seconds)
         self._cpu_unknown = self._cpu_unknown or count.cpu is None
         self.cpu = None if self._cpu_unknown else (self.cpu or 0.0) + (count.cpu or 0.0)
@@ -214,10 +246,11 @@ class Tally:
             return round(value / 1000.0, 3) if counted else None
 
         return TrafficStats(
-            connections=self.connections, asked_rate=round(self.connections * plan.per_connection, 1),
+            connections=self.connections, asked_rate=round(plan.asked(self.connections), 1),
             achieved_rate=round(self.answered_on_time / plan.seconds, 1),
             sent=self.sent, answered=self.answered, errors=self.errors, timeouts=self.timeouts,
             p50_ms=ms(h.get_value_at_percentile(50.0)), p99_ms=ms(h.get_value_at_percentile(99.0)),
             p999_ms=ms(h.get_value_at_percentile(99.9)), max_ms=ms(h.get_max_value()),
             seconds=round(self.seconds, 3), client_cpu=client_cpu, server_cpu=server_cpu,
-            listen_overflows=listen_overflows, syn_retransmits=syn_retransmits)
+            listen_overflows=listen_overflows, syn_retransmits=syn_retransmits, churn=plan.churn,
+            connect_errors=dict(self.connect_errors))

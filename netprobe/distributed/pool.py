@@ -122,7 +122,7 @@ class WorkerPool(ConnectionHolder):
     def traffic(self, plan: TrafficPlan, tally: Tally) -> None:
         """Every worker carries the traffic on its connections at once; their counts and histograms add up."""
         self.lost_in_traffic = self._order({w: entry.held for w, entry in self.workers.items()}, plan.timeout,
-                                           plan)
+                                           plan.share(len(self.workers)))
         for entry in self.workers.values():
             if len(entry.by_step) >= 2:
                 entry.by_step[-2:] = entry.by_step[-1:]  # the same step, with traffic: not a step of its own

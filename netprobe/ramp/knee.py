@@ -68,7 +68,7 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     what = missed(stats, plan)
     if what is None:
         return None
-    held = f"{what} at {last.connections:,} connections ({_load(stats)})"
+    held = f"{what} at {_where(last)} ({_load(stats)})"
     client_full = _first(steps, lambda t: _full(t.client_busy, t.client_cpu, sides.client_processes))
     server_full = _first(steps, lambda t: _full(t.server_busy, t.server_cpu, sides.server_processes)
                          or (t.server_busiest is not None and t.server_busiest >= SATURATED))
@@ -76,17 +76,15 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
         return Knee(f"{held}; netprobe's process, client and server in one, was CPU-bound "
                     f"({_cpu(stats.client_cpu, stats.client_busy)})", StopCause.SHARED_CPU, Side.CLIENT)
     if client_full is not None and (server_full is None or client_full <= server_full):
-        since = steps[client_full].connections
-        also = "" if server_full is None else f"; the server's followed at {steps[server_full].connections:,}"
+        also = "" if server_full is None else f"; the server's followed at {_where(steps[server_full])}"
         return Knee(f"{held}; netprobe's client was CPU-bound ({_cpu(stats.client_cpu, stats.client_busy)}) from "
-                    f"{since:,} connections on{also}", StopCause.CLIENT_CPU, Side.CLIENT)
+                    f"{_where(steps[client_full])} on{also}", StopCause.CLIENT_CPU, Side.CLIENT)
     if server_full is not None:
-        since = steps[server_full].connections
-        also = "" if client_full is None else f"; the client's followed at {steps[client_full].connections:,}"
+        also = "" if client_full is None else f"; the client's followed at {_where(steps[client_full])}"
         one = ("" if sides.server_processes < 2 or stats.server_busiest is None else
                f"; its busiest process ran or waited to run {stats.server_busiest:.0f}%")
         return Knee(f"{held}; the server was CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)}{one}) from "
-                    f"{since:,} connections on{also}", StopCause.SERVER_CPU, Side.SERVER)
+                    f"{_where(steps[server_full])} on{also}", StopCause.SERVER_CPU, Side.SERVER)
     if stats.listen_overflows:
         return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile",
                     StopCause.LISTEN_OVERFLOW, Side.SERVER)
@@ -112,9 +110,18 @@ def _cpu(cpu: Optional[float], busy: Optional[float]) -> str:
     return f"{used} of a core{wanted}"
 
 
+def _where(step: RampStep) -> str:
+    """Where a step stood: the connections it held, or under churn the new connections a second it asked."""
+    if step.traffic is not None and step.traffic.churn:
+        return f"{step.traffic.asked_rate:,.0f} new connections a second"
+    return f"{step.connections:,} connections"
+
+
 def _load(stats: TrafficStats) -> str:
+    if stats.p50_ms is None:
+        return f"{stats.asked_rate:,.0f} requests/s asked, {stats.achieved_rate:,.0f}/s answered"
     return (f"{stats.asked_rate:,.0f} requests/s asked, {stats.achieved_rate:,.0f}/s answered, "
-            f"p50 {stats.p50_ms or 0:,.1f} ms")
+            f"p50 {stats.p50_ms:,.1f} ms")
 
 
 class Demand(NamedTuple):

@@ -36,6 +36,7 @@ MAX_PORTS = 1024
 TRAFFIC_SECONDS = 2.0
 MAX_RATE = 100_000.0  # one request in flight per connection: no reply comes back faster than 10 µs
 MAX_TOTAL_RATE = 100_000_000.0
+MAX_CHURN = 1_000_000  # new connections a second: past what one machine's kernel accepts
 # The client model a distributed ramp's workers hold connections with: they run on locust's gevent hub.
 WORKER_CLIENT = "gevent"
 
@@ -71,6 +72,7 @@ class RampOptions:
     total_rate: Optional[float] = None  # requests a second over every held connection
     max_latency: float = DEFAULT_MAX_LATENCY_MS  # milliseconds of p99 past which a step is the knee
     request: Optional[str] = None  # hex:BYTES: the traffic's request instead of the check's
+    churn: Optional[int] = None  # new connections a second at the last step, each closed after one exchange
 
 
 def _positive(name: str, value: Optional[float]) -> None:
@@ -95,8 +97,11 @@ def _seconds(name: str, value: float, zero_ok: bool, least: float = 0.0) -> None
 def build_ramp_spec(opts: RampOptions) -> RampSpec:
     """Check every option against this platform and resolve it; UsageError names the first problem."""
     for name, value in (("--to", opts.to), ("--step", opts.step), ("--timeout", opts.timeout),
-                        ("--max", opts.max), ("--ports", opts.ports), ("--source-ips", opts.source_ips)):
+                        ("--max", opts.max), ("--ports", opts.ports), ("--source-ips", opts.source_ips),
+                        ("--churn", opts.churn)):
         _positive(name, value)
+    if opts.churn is not None:
+        opts = _churn(opts)
     _seconds("--hold", opts.hold, zero_ok=True)
     _seconds("--timeout", opts.timeout, zero_ok=False, least=MIN_TIMEOUT)
     if opts.ports > MAX_PORTS:
@@ -155,8 +160,25 @@ def _verify(opts: RampOptions) -> Verify:
     return Verify(opts.verify or (Verify.CONNECT if opts.target else Verify.ECHO))
 
 
+def _churn(opts: RampOptions) -> RampOptions:
+    """--churn's goal as the plan's: its steps are new connections a second, not connections held."""
+    assert opts.churn is not None
+    for option, given in (("--to", opts.to), ("--rate", opts.rate), ("--total-rate", opts.total_rate)):
+        if given is not None:
+            raise UsageError(f"--churn {opts.churn} is the goal, in new connections a second; it cannot go with "
+                             f"{option} (traffic on held connections is a ramp of its own)")
+    if opts.churn > MAX_CHURN:
+        raise UsageError(f"--churn {opts.churn} is above {MAX_CHURN:,} new connections a second")
+    return dataclasses.replace(opts, to=opts.churn, max=max(opts.max, opts.churn))
+
+
 def _traffic(opts: RampOptions, verify: Verify) -> Optional[TrafficPlan]:
-    """The traffic of --rate or --total-rate: each step carries it for --hold seconds (or TRAFFIC_SECONDS)."""
+    """The traffic of --rate, --total-rate or --churn: each step carries it for --hold seconds (or TRAFFIC_SECONDS)."""
+    if opts.churn is not None:
+        if opts.request is not None:
+            parse_request(opts.request)
+        return TrafficPlan(float(opts.churn), None, opts.hold or TRAFFIC_SECONDS, opts.timeout, opts.max_latency,
+                           opts.request, churn=True)
     if opts.rate is None and opts.total_rate is None:
         for option, given in (("--max-latency", opts.max_latency != DEFAULT_MAX_LATENCY_MS),
                               ("--request", opts.request is not None)):

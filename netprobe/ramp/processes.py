@@ -82,11 +82,13 @@ def plan_processes(spec: RampSpec, server_processes_given: bool = False) -> Ramp
     own walls (ports included) are still the ones named; ``--processes N`` fixes the server's
     count (``--processes 1``: one server process's own wall, however many clients it takes).
     Anything that ties the ramp to one process (``--fd-limit``, the thread placement, ``--ports``,
-    ``--source-ips``) keeps it there.
+    ``--source-ips``) keeps it there, and so does ``--churn``, whose goal is a rate, not connections held.
     """
     if (spec.to is None or spec.placement != Placement.PROCESS or spec.fd_limit is not None
             or spec.ports != 1 or spec.source_ips != 1 or spec.target_address is not None):
         return spec  # (--processes alone still chose the server's processes)
+    if spec.traffic is not None and spec.traffic.churn:
+        return spec  # churn's goal is a rate: it holds no connections to spread (more clients: --workers)
     _, hard, _ = platform.fd_limits()
     if hard is None:
         return spec  # no fd limit to spread past (Windows: handles)

@@ -25,6 +25,7 @@ from netprobe.models import Prediction
 from netprobe.models.ramp import ProcessShare, RampResult, RampStep, StopInfo
 from netprobe.platform import TcpCounters
 from netprobe.ramp.budget import FdBudget, guard
+from netprobe.ramp.churn import ChurnCeiling, churn_ceiling, churn_prediction, refused_opens
 from netprobe.ramp.evidence import (
     add_counts,
     counter_deltas,
@@ -36,7 +37,7 @@ from netprobe.ramp.knee import Demand, Sides, busy_percent, knee_of
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler, peak_of
 from netprobe.ramp.shape import process_shares, start_holder, start_server, watch_cap, what_cannot_be_told
-from netprobe.ramp.verdict import ramp_ok, reached_at_stop, slowdown, verdict
+from netprobe.ramp.verdict import churn_verdict, ramp_ok, reached_at_stop, slowdown, verdict
 from netprobe.ramp_spec import RampSpec
 from netprobe.servers.handle import ServerHandle
 from netprobe.signals import deferred, interrupt_once
@@ -64,6 +65,10 @@ class _Run(StepJudge):
         self.given = holder  # a holder started elsewhere (a distributed ramp's workers)
         self.client: Optional[ConnectionHolder] = None
         self.budget = FdBudget()
+        self.churn = spec.traffic is not None and spec.traffic.churn
+        #: Under churn: the last rate of new connections a step sustained, and what the ports allow.
+        self.sustained = 0
+        self.churn_ceiling: Optional[ChurnCeiling] = None
 
     def start_holder(self, source_ips: Optional[list[str]], batch: int) -> ConnectionHolder:
         """The ramp's holder: the one given, the client model in this process, or spread over child processes."""
@@ -103,6 +108,10 @@ class _Run(StepJudge):
                     prediction = client.prediction() or forecast(
                         spec, self.server.waits_with, cap, self.server.soft_limit, sampler.me, sampler.server, facts,
                         client.fd_floor is not None, self.server.fd_ceiling())
+                    if self.churn:
+                        self.churn_ceiling = (None if spec.distributed else
+                                              churn_ceiling(facts, spec.source_ips, self.server.addresses))
+                        prediction = churn_prediction(spec, self.churn_ceiling)
                     sampler.start()
                     stop, last = self._steps(sampler, progress)
                     shares = process_shares(self.server, self.client) if spec.spread else None
@@ -113,17 +122,19 @@ class _Run(StepJudge):
                 except KeyboardInterrupt:
                     last = sampler.sample() if sampler else Sample()
                     stop = self._stop(StopReason.INTERRUPTED, Side.CLIENT, None, "interrupted by a signal", last)
-            reached = reached_at_stop((self.client.held if self.client is not None else 0) - self.not_accepted, stop)
+            held = (self.client.held if self.client is not None else 0) - self.not_accepted
+            reached = self.sustained if self.churn else reached_at_stop(held, stop)
         finally:
             with deferred():
                 self.cleanup()
-        if stop is not None:
+        if stop is not None and not self.churn:
             stop.at_connections = reached
+        says = (churn_verdict(spec.to, reached, stop, prediction) if self.churn else
+                verdict(spec.to, reached, stop, prediction, spec.placement))
         return RampResult(
             config=spec, ok=ramp_ok(spec.to, self.plan.goal, reached, stop), to=spec.to, reached=reached,
             peak=peak_of(self.steps), stop=stop, predicted=prediction,
-            verdict=" ".join(filter(None, [verdict(spec.to, reached, stop, prediction, spec.placement),
-                                           slowdown(self.steps)])), steps=self.steps,
+            verdict=" ".join(filter(None, [says, None if self.churn else slowdown(self.steps)])), steps=self.steps,
             platform=platform_info(), notes=[*self.budget.notes, *(self.given.notes() if self.given else [])],
             seconds=round(time.monotonic() - started, 3),
             client_cpu_seconds=sampler.cpu_seconds("client") if sampler and self.given is None else None,
@@ -145,7 +156,7 @@ class _Run(StepJudge):
         for goal in self.plan:
             if client.interrupted():
                 raise KeyboardInterrupt
-            new = goal - client.held
+            new = (0 if self.churn else goal) - client.held  # churn holds none: its goal is a rate
             # The guards watch this machine: a distributed ramp's connections are held on the workers'.
             guarded = guard(platform.read_system_facts, new) if not spec.distributed else None
             if guarded is not None:
@@ -169,7 +180,7 @@ class _Run(StepJudge):
             failed = out if not out.clean else (recheck if recheck is not None and not recheck.clean else None)
             knee: Optional[StopInfo] = None
             if failed is None and (spec.hold or spec.traffic) and not settled.broke:
-                knee, counters_before = self._hold(sampler, counters_before)
+                knee, counters_before = self._hold(sampler, counters_before, goal)
                 # Checked again at the end of the hold: a server that was paused or slow answers now.
                 settled = self._settle(out)
                 self.steps[-1] = dataclasses.replace(self.steps[-1], connections=settled.held)
@@ -181,11 +192,12 @@ class _Run(StepJudge):
                 return stop, last
             if knee is not None:
                 return knee, last
+            self.sustained = goal
         return None, last
 
-    def _hold(self, sampler: Sampler,
-              counters: Optional[TcpCounters]) -> tuple[Optional[StopInfo], Optional[TcpCounters]]:
-        """Hold the step: idle for --hold, or carrying --rate's traffic; the knee where the traffic found one.
+    def _hold(self, sampler: Sampler, counters: Optional[TcpCounters],
+              goal: int) -> tuple[Optional[StopInfo], Optional[TcpCounters]]:
+        """Hold the step: idle for --hold, or carrying --rate's traffic or --churn's; the knee or wall it found.
 
         Returns the knee and the kernel's counters at the end, from which the next step counts.
         """
@@ -194,7 +206,7 @@ class _Run(StepJudge):
             self._pause(self.spec.hold)
             return None, counters
         assert self.client is not None and self.server is not None
-        plan = traffic.at(self.client.held)
+        plan = traffic.for_step(goal, self.client.held)
         tally = Tally()
         sampler.sample()  # the traffic's CPU is measured from here
         demand_before, started = self._demand(), time.perf_counter()
@@ -207,10 +219,18 @@ class _Run(StepJudge):
         client_cpu = during.client_cpu if during.client_cpu is not None else tally.cpu  # workers say their own
         stats = dataclasses.replace(tally.stats(plan, client_cpu, during.server_cpu, overflows, resent),
                                     client_busy=busy.client, server_busy=busy.server,
-                                    server_busiest=busy.server_busiest)
+                                    server_busiest=busy.server_busiest,
+                                    time_wait=self._time_wait() if plan.churn else None)
         self.steps[-1] = dataclasses.replace(step, traffic=stats,
                                              listen_overflows=add_counts(step.listen_overflows, overflows),
                                              syn_retransmits=add_counts(step.syn_retransmits, resent))
+        refused = refused_opens(stats, self.churn_ceiling) if plan.churn else None
+        if refused is not None:
+            stop = self._stop(refused.reason, refused.side, refused.errno, refused.message, during)
+            stop.cause = refused.cause
+            if refused.cause is not None:
+                stop.remedy = cause_of(refused.cause).remedy
+            return stop, after
         holders = len(self.client.worker_summaries() or self.client.pids) or 1  # processes holding connections
         knee = knee_of(self.steps, plan, Sides(max(1, len(self.server.pids)), holders, self.spec.in_process))
         if knee is None:
@@ -220,6 +240,14 @@ class _Run(StepJudge):
         if knee.cause is not None:
             stop.remedy = cause_of(knee.cause).remedy
         return stop, after
+
+    def _time_wait(self) -> Optional[int]:
+        """This machine's connections to the server in TIME_WAIT, closed here first; None where unknown."""
+        assert self.server is not None
+        if self.spec.distributed:
+            return None  # they are on the workers' machines
+        counts = [platform.time_wait_toward(address) for address in self.server.addresses]
+        return None if None in counts else sum(c for c in counts if c is not None)
 
     def _demand(self) -> Demand:
         """CPU seconds the client's processes and each server process ran or waited to run, where this OS says."""

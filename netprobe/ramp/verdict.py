@@ -119,3 +119,17 @@ def slowdown(steps: list[RampStep]) -> Optional[str]:
                     "slowly than clients connect, and the kernel drops SYNs at the full queue.")
         return f"{said}."
     return None
+
+
+def churn_verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction) -> str:
+    """Say how many new connections a second a churn ramp sustained, and whether the ports' arithmetic held."""
+    allowed = f"the ports' limit is not known ({pred.detail})" if pred.max_connections is None else pred.detail
+    if stop is None:
+        return (f"Sustained {reached:,} new connections a second" + ("" if to is None else f" (target {to:,})") +
+                f", each closed by the client after one exchange; {allowed}.")
+    cause = f" ({stop.cause})" if stop.cause is not None else ""
+    head = (f"Stopped churning after {reached:,} new connections a second: {stop.reason}{cause} on the {stop.side} "
+            f"side")
+    if stop.reason == StopReason.INTERRUPTED:
+        return f"{head}."
+    return f"{head}; {allowed}."

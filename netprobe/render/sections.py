@@ -185,6 +185,30 @@ def _traffic_section(r: RampResult) -> Optional[Section]:
                          "percent of one core over the traffic"])
 
 
+def _churn_section(r: RampResult) -> Optional[Section]:
+    """Each step's churn (``ramp --churn``): new connections asked and answered, opens refused, TIME_WAIT, CPU."""
+    rows = [[f"{t.asked_rate:,.0f}", f"{t.achieved_rate:,.0f}", units.ms(t.p50_ms), units.ms(t.p99_ms),
+             units.ms(t.max_ms), _refusals(t.connect_errors), units.count(t.errors - sum(t.connect_errors.values())),
+             units.count(t.timeouts), units.count(t.time_wait), units.percent(t.client_cpu),
+             units.percent(t.server_cpu)]
+            for s in r.steps if (t := s.traffic) is not None]
+    if not rows:
+        return None
+    return Section("Churn", ["new/s asked", "answered/s", "p50 ms", "p99 ms", "max ms", "opens refused", "errors",
+                             "timeouts", "TIME_WAIT", "client CPU", "server CPU"], rows,
+                   lead=["each new connection carries one exchange and is closed by the client first; latency "
+                         "counts from when it was due to open until its reply; TIME_WAIT counts this side's "
+                         "connections to the target after the step"])
+
+
+def _refusals(by_errno: dict[str, int]) -> str:
+    """Opens the OS refused, with the errno seen most: "1,204 EADDRNOTAVAIL"."""
+    if not by_errno:
+        return "0"
+    name, _ = max(by_errno.items(), key=lambda item: item[1])
+    return f"{sum(by_errno.values()):,} {name}"
+
+
 def ramp_document(r: RampResult) -> Document:
     """Lay out one ramp: its steps, why it stopped, and the prediction against the measurement."""
     cfg = r.config
@@ -195,7 +219,8 @@ def ramp_document(r: RampResult) -> Document:
         Section("Steps", ["connections", "client fds", "server fds", "client RSS", "server RSS",
                           "p50 ms", "p99 ms", "step s", "conn/s"], rows, lead=step_lead),
     ]
-    traffic = _traffic_section(r)
+    churn = r.config.traffic is not None and r.config.traffic.churn
+    traffic = _churn_section(r) if churn else _traffic_section(r)
     if traffic is not None:
         sections.append(traffic)
     if r.stop is not None:

@@ -81,6 +81,11 @@ def test_version():
     (["ramp", "--to", "10", "--target", "198.51.100.7:80"], "--allow-remote"),
     (["ramp", "--to", "10", "--format", "yaml"], "'yaml' is not one of"),
     (["ramp", "--to", "10", "--output", "/nonexistent/dir/x.json"], "does not exist"),
+    (["ramp", "--churn", "0"], "--churn must be greater than 0"),
+    (["ramp", "--churn", "100", "--to", "10"], "cannot go with --to"),
+    (["ramp", "--churn", "100", "--rate", "1"], "cannot go with --rate"),
+    (["ramp", "--churn", "2000000"], "above 1,000,000"),
+    (["ramp", "--churn", "100", "--request", "nothex"], "--request"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert run(argv) == 2

@@ -43,14 +43,17 @@ def _refused_port() -> int:
 
 
 def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Verify,
-          probe: str | None = None, rate: float | None = None) -> dict:
+          probe: str | None = None, rate: float | None = None, churn: int | None = None) -> dict:
     """Ramp ``target`` through ``holder``; return the ramp's JSON document with the exit status as ``exit``.
 
-    With ``rate``, each step carries that many requests a second per connection for a second.
+    With ``rate``, each step carries that many requests a second per connection for a second; with
+    ``churn`` (instead of ``to``), each step opens and closes its goal in new connections a second.
     """
+    loaded = rate is not None or churn is not None
     if holder == "spread":
         spec = build_ramp_spec(RampOptions(target=target, to=to, step=step, verify=None if probe else verify,
-                                           timeout=2.0, probe=probe, rate=rate, hold=1.0 if rate else 0.0))
+                                           timeout=2.0, probe=probe, rate=rate, hold=1.0 if loaded else 0.0,
+                                           churn=churn))
         result = run_ramp(dataclasses.replace(spec, client_processes=2))
         document = json.loads(result.to_json())
         document["exit"] = 0 if result.ok else 1
@@ -59,7 +62,9 @@ def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Ve
     args += ["--probe", probe] if probe else ["--verify", str(verify)]
     args += [] if to is None else ["--to", str(to)]
     args += [] if step is None else ["--step", str(step)]
-    args += [] if rate is None else ["--rate", str(rate), "--hold", "1"]
+    args += [] if rate is None else ["--rate", str(rate)]
+    args += [] if churn is None else ["--churn", str(churn)]
+    args += ["--hold", "1"] if loaded else []
     if holder == "workers":
         args += ["--workers", "1", "--spawn-local", "--worker-wait", "20"]
     proc = run_netprobe(*args)
@@ -129,3 +134,20 @@ def test_every_holder_carries_traffic_and_counts_every_reply(holder, child_serve
         assert traffic["connections"] == step["connections"]
         assert traffic["sent"] >= 4 * step["connections"] * 0.9 and traffic["answered"] == traffic["sent"]
         assert traffic["errors"] == traffic["timeouts"] == 0 and traffic["p99_ms"] > 0
+
+
+@pytest.mark.parametrize("holder", [_holder(h) for h in HOLDERS])
+def test_every_holder_churns_and_counts_every_connection(holder, child_server):
+    server = child_server(ServerSpec(backend=BACKENDS.get(UNCAPPED_BACKEND), want_fds=1024))
+    target = f"127.0.0.1:{server.addresses[0][1]}"
+    document = _ramp(holder, target, None, 20, Verify.ECHO, churn=40)
+    assert document["exit"] == 0 and document["reached"] == 40, document["verdict"]
+    opened = 0
+    for step, goal in zip(document["steps"], (20, 40)):
+        churn = step["traffic"]
+        assert step["connections"] == 0 and churn["churn"] is True and churn["asked_rate"] == goal
+        assert goal * 0.9 <= churn["sent"] <= goal + 2 and churn["answered"] == churn["sent"], churn
+        assert churn["errors"] == churn["timeouts"] == 0 and churn["connect_errors"] == {}
+        opened += churn["sent"]
+        if holder != "workers" and platform.NAME == "linux":  # closed here first: each waits in TIME_WAIT
+            assert churn["time_wait"] >= opened * 0.9, churn
