@@ -45,10 +45,11 @@ class RampProgress:
 
     def update(self, step: RampStep, total_steps: int) -> None:
         """Show the step just finished out of the plan's ``total``."""
-        detail = f"{units.count(step.connections)} conns"
+        churn = step.traffic if step.traffic is not None and step.traffic.churn else None
+        detail = f"{units.count(step.connections)} conns" if churn is None else f"{churn.asked_rate:,.0f} new/s"
         if self._full:
             detail += f", client fds {units.count(step.client_fds)}, server fds {units.count(step.server_fds)}"
-        detail += f", p99 {units.ms(step.p99_ms)} ms"
+        detail += f", p99 {units.ms(step.p99_ms if churn is None else churn.p99_ms)} ms"
         if self._task is None:
             self._task = self._progress.add_task("ramp", total=total_steps, detail=detail)
         self._progress.update(self._task, advance=1, detail=detail)
