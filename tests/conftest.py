@@ -35,6 +35,16 @@ def wine_differs(how: str) -> pytest.MarkDecorator:
 UNCAPPED_BACKEND = "asyncio" if platform.SELECT_COUNTS_SOCKETS else "selectors"
 
 
+# pytest -n auto: tests wait on sockets, servers and timeouts more than they compute, so a core
+# keeps several busy; past MAX_WORKERS each worker's own servers and fixtures cost more than it saves.
+WORKERS_PER_CORE, MAX_WORKERS = 3, 8
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many workers ``-n auto`` starts: three a core, at most eight."""
+    return max(2, min(MAX_WORKERS, WORKERS_PER_CORE * (os.cpu_count() or 1)))
+
+
 def fd_limit_refusal(posix_problem: str) -> str:
     """What refuses an --fd-limit here: ``posix_problem`` where RLIMIT_NOFILE exists, else its absence."""
     return posix_problem if platform.HAS_RLIMIT else "needs RLIMIT_NOFILE"
@@ -67,10 +77,14 @@ def enough_fds_for_the_suite():
 
 @pytest.fixture(scope="session", autouse=True)
 def the_suite_keeps_out_of_the_users_home():
-    """Distributed runs share a secret through the environment, and caches go to a directory of the suite's own."""
+    """A shared secret for distributed runs, a cache of the suite's own, and no terminal width of the runner's."""
     with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory(prefix="netprobe-cache-") as cache:
         patch.setenv("NETPROBE_SECRET", "the test suite's shared secret, 0123456789")
         patch.setenv("XDG_CACHE_HOME", cache)  # limits' measured kernel memory, never in the user's cache
+        # The width of the runner's own terminal is not the commands' (pytest-xdist's workers set
+        # COLUMNS=80): a test that wants a width gives it to the command it runs.
+        patch.delenv("COLUMNS", raising=False)
+        patch.delenv("LINES", raising=False)
         yield
 
 
