@@ -48,7 +48,8 @@ CAUSES: tuple[CauseKind, ...] = (
     CauseKind(StopCause.LISTEN_OVERFLOW, "the kernel counted accept-queue overflows during the traffic",
               "the server accepts too slowly while it serves: raise its listen() backlog and net.core.somaxconn, "
               "or give it more accepting processes"),
-    CauseKind(StopCause.RETRANSMITS, "the kernel sent handshakes again during the traffic",
+    CauseKind(StopCause.RETRANSMITS, "the run's connections sent segments again during the traffic (Linux's "
+              "TCP information on each), or, where that cannot be read, the kernel sent handshakes again",
               "packets are lost or dropped under this load: look at queues, the firewall and the link"),
     CauseKind(StopCause.SERVER_WAITS, "the server answered late with CPU to spare",
               "the server waits on something while it has CPU to spare (a lock, a disk, a service behind it, a "

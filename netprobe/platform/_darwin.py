@@ -196,6 +196,11 @@ def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
     return None
 
 
+def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
+    """macOS does not tell netprobe its connections' retransmissions: None (unknown)."""
+    return None
+
+
 def oom_kill_message(pid: int) -> Optional[str]:
     """macOS keeps no kernel log netprobe reads for an out-of-memory kill: None (unknown)."""
     return None

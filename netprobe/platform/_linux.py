@@ -208,6 +208,11 @@ def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
     return _sockdiag.time_wait_toward(address)
 
 
+def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
+    """Segments this side's open connections to ``address`` sent again over their lives (sock_diag's TCP info)."""
+    return _sockdiag.retransmits_toward(address)
+
+
 def process_fds(proc: psutil.Process) -> Optional[int]:
     """Return the open fds of a psutil.Process without listing them.
 

@@ -307,6 +307,11 @@ def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
     return None
 
 
+def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
+    """This system does not tell netprobe its connections' retransmissions: None (unknown)."""
+    return None
+
+
 def cpu_demand(pids: list[int]) -> Optional[float]:
     """this system does not say how long a process waited to run: None (unknown)."""
     return None

@@ -32,6 +32,12 @@ REQUEST = struct.Struct("=BBBBI48s")
 # inet_diag_msg: family, state, timer, retrans, sockid (sport, dport big-endian; src, dst 16 bytes
 # each; interface; cookie), expires, rqueue, wqueue, uid, inode.
 MESSAGE = struct.Struct("=BBBB2s2s16s16sI8sIIIII")
+# Asked for with idiag_ext bit INET_DIAG_INFO - 1, a struct tcp_info follows as the attribute
+# INET_DIAG_INFO; its tcpi_total_retrans (segments sent again over the connection's life) is the
+# u32 after 8 bytes of flags and 23 u32 fields (linux/tcp.h).
+INET_DIAG_INFO = 2
+TOTAL_RETRANS = struct.Struct("=I")
+TOTAL_RETRANS_OFFSET = 100
 
 
 class Listener(NamedTuple):
@@ -51,6 +57,7 @@ class _Entry(NamedTuple):
     rqueue: int
     wqueue: int
     inode: int  # 0 until a program accepts the connection (it then has a file)
+    total_retrans: Optional[int] = None  # asked for with the TCP information only
 
 
 def _port_filter(port: int, remote: bool = False) -> bytes:
@@ -61,8 +68,9 @@ def _port_filter(port: int, remote: bool = False) -> bytes:
     return NLATTR.pack(NLATTR.size + len(program), INET_DIAG_REQ_BYTECODE) + program
 
 
-def _request(family: int, states: int, port: Optional[int], remote: bool = False) -> bytes:
-    body = REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, states, b"\0" * 48)
+def _request(family: int, states: int, port: Optional[int], remote: bool = False, info: bool = False) -> bytes:
+    ext = 1 << (INET_DIAG_INFO - 1) if info else 0
+    body = REQUEST.pack(family, socket.IPPROTO_TCP, ext, 0, states, b"\0" * 48)
     if port is not None:
         body += _port_filter(port, remote)
     return NLMSG_HEADER.pack(NLMSG_HEADER.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
@@ -86,12 +94,26 @@ def _parse(data: bytes, family: int) -> tuple[list[_Entry], bool]:
             sport, dport, src, dst = fields[4], fields[5], fields[6], fields[7]
             found.append(_Entry(socket.inet_ntop(family, src[:width]), struct.unpack(">H", sport)[0],
                                 socket.inet_ntop(family, dst[:width]), struct.unpack(">H", dport)[0],
-                                fields[11], fields[12], fields[14]))
+                                fields[11], fields[12], fields[14], _total_retrans(body[MESSAGE.size:])))
         offset += (length + 3) & ~3
     return found, False
 
 
-def _dump(states: int, port: Optional[int] = None, remote: bool = False) -> Optional[list[_Entry]]:
+def _total_retrans(attributes: bytes) -> Optional[int]:
+    """tcpi_total_retrans from a message's attributes, where it carries the TCP information."""
+    offset = 0
+    while offset + NLATTR.size <= len(attributes):
+        length, kind = NLATTR.unpack_from(attributes, offset)
+        if length < NLATTR.size:
+            return None
+        if kind == INET_DIAG_INFO and length >= NLATTR.size + TOTAL_RETRANS_OFFSET + TOTAL_RETRANS.size:
+            return int(TOTAL_RETRANS.unpack_from(attributes, offset + NLATTR.size + TOTAL_RETRANS_OFFSET)[0])
+        offset += (length + 3) & ~3
+    return None
+
+
+def _dump(states: int, port: Optional[int] = None, remote: bool = False,
+          info: bool = False) -> Optional[list[_Entry]]:
     """Every TCP socket of this network namespace in ``states`` (on local, or ``remote``, ``port``); None if unknown."""
     family_netlink = getattr(socket, "AF_NETLINK", None)
     if family_netlink is None:
@@ -101,7 +123,7 @@ def _dump(states: int, port: Optional[int] = None, remote: bool = False) -> Opti
         with socket.socket(family_netlink, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             for family in (socket.AF_INET, socket.AF_INET6):
-                sock.sendto(_request(family, states, port, remote), (0, 0))
+                sock.sendto(_request(family, states, port, remote, info), (0, 0))
                 done = False
                 while not done:
                     part, done = _parse(sock.recv(RECEIVE_BUFFER), family)
@@ -147,3 +169,12 @@ def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
     if found is None:
         return None
     return sum(1 for e in found if e.peer_port == address[1] and e.peer_host == address[0])
+
+
+def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
+    """Segments this side's open connections to ``address`` sent again, summed over their lives; None if unknown."""
+    found = _dump(1 << TCP_ESTABLISHED, address[1], remote=True, info=True)
+    if found is None:
+        return None
+    mine = [e.total_retrans for e in found if e.peer_port == address[1] and e.peer_host == address[0]]
+    return None if None in mine else sum(r for r in mine if r is not None)

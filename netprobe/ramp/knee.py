@@ -4,8 +4,9 @@ A step under ``--rate`` is the knee when its p99 passes the plan's ``max_latency
 fall more than ``RATE_SHORTFALL`` short of the rate asked. Its cause is read from evidence of the
 steps so far: which side's CPU reached a whole core per process, and from which step on (the one
 that got there first is the cause; the client first on a tie, so the server is never blamed for
-what the measuring side could not send); else the kernel's accept-queue overflows or handshake
-retransmits during the step; else a server that answered late with CPU to spare.
+what the measuring side could not send); else the kernel's accept-queue overflows during the
+step, the segments the run's own connections sent again (or, where those cannot be read, the
+machine's handshake retransmits); else a server that answered late with CPU to spare.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     if stats.listen_overflows:
         return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile",
                     StopCause.LISTEN_OVERFLOW, Side.SERVER)
+    if stats.retransmits:
+        return Knee(f"{held}; this run's connections sent {stats.retransmits:,} segments again meanwhile",
+                    StopCause.RETRANSMITS, Side.NETWORK)
     if stats.syn_retransmits:
         return Knee(f"{held}; the kernel sent {stats.syn_retransmits:,} handshakes again meanwhile",
                     StopCause.RETRANSMITS, Side.NETWORK)

@@ -175,14 +175,16 @@ def _traffic_section(r: RampResult) -> Optional[Section]:
     """Each step's traffic (``ramp --rate``): asked and answered, latency from when each request was due, CPU."""
     rows = [[units.count(s.connections), f"{t.asked_rate:,.0f}", f"{t.achieved_rate:,.0f}", units.ms(t.p50_ms),
              units.ms(t.p99_ms), units.ms(t.p999_ms), units.ms(t.max_ms), units.count(t.errors),
-             units.count(t.timeouts), units.percent(t.client_cpu), units.percent(t.server_cpu)]
+             units.count(t.timeouts), units.count(t.retransmits), units.percent(t.client_cpu),
+             units.percent(t.server_cpu)]
             for s in r.steps if (t := s.traffic) is not None]
     if not rows:
         return None
     return Section("Traffic", ["connections", "asked/s", "answered/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
-                               "errors", "timeouts", "client CPU", "server CPU"], rows,
-                   lead=["latency counts from when each request was due (no coordinated omission); CPU is "
-                         "percent of one core over the traffic"])
+                               "errors", "timeouts", "resent", "client CPU", "server CPU"], rows,
+                   lead=["latency counts from when each request was due (no coordinated omission); resent: "
+                         "segments the run's connections sent again; CPU is percent of one core over the "
+                         "traffic"])
 
 
 def _churn_section(r: RampResult) -> Optional[Section]:

@@ -41,3 +41,11 @@ def test_busy_percent_reads_each_server_process_and_unknown_stays_unknown():
     assert busy_percent(before, after, 2.0) == Busy(25.0, 105.0, 95.0)
     assert busy_percent(before, Demand(None, {10: 0.1, 11: None, 12: 0.1}), 2.0) == Busy(None, None, None)
     assert busy_percent(Demand(None, {}), Demand(None, {}), 2.0) == Busy(None, None, None)
+
+
+def test_segments_the_runs_own_connections_sent_again_name_the_knee_before_the_machines_handshakes():
+    steps = [_step(200, server_cpu=20.0, server_busy=22.0, server_busiest=20.0, p99_ms=450.0, retransmits=12,
+                   syn_retransmits=3)]
+    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    assert knee is not None and knee.cause == StopCause.RETRANSMITS
+    assert "this run's connections sent 12 segments again" in knee.message
