@@ -36,12 +36,13 @@ UNCAPPED_BACKEND = "asyncio" if platform.SELECT_COUNTS_SOCKETS else "selectors"
 
 
 # pytest -n auto: tests wait on sockets, servers and timeouts more than they compute, so a core
-# keeps several busy; past MAX_WORKERS each worker's own servers and fixtures cost more than it saves.
-WORKERS_PER_CORE, MAX_WORKERS = 3, 8
+# keeps two busy (three starved the distributed tests' workers of CPU beside the Windows lane);
+# past MAX_WORKERS each worker's own servers and fixtures cost more than it saves.
+WORKERS_PER_CORE, MAX_WORKERS = 2, 8
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """How many workers ``-n auto`` starts: three a core, at most eight."""
+    """How many workers ``-n auto`` starts: two a core, at most eight."""
     return max(2, min(MAX_WORKERS, WORKERS_PER_CORE * (os.cpu_count() or 1)))
 
 

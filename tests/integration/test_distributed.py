@@ -242,7 +242,8 @@ def test_a_local_worker_killed_at_birth_ends_the_wait_for_workers_at_once(server
     took = time.monotonic() - started
     assert victim is not None
     assert ramp.returncode == 1 and f"local worker (pid {victim.pid}) ended before it connected" in err, err
-    assert "killed by signal 9" in err and took < 15, (took, err)
+    # Named by evidence (the CLI saw the worker die), long before the 60 s of --worker-wait ran out.
+    assert "killed by signal 9" in err and took < 45, (took, err)
     assert _drained(server) == 0
 
 

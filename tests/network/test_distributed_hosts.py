@@ -103,8 +103,8 @@ def test_five_percent_loss_on_a_workers_link_still_agrees_with_the_servers_kerne
             left = _established(server_host)
         finally:
             _stop(ramp, *workers, server)
-    assert ramp.returncode == 0, err
-    data = json.loads(out.read_text("utf-8"))
+    data = json.loads(out.read_text("utf-8")) if out.exists() else {}
+    assert ramp.returncode == 0, (err, data.get("verdict"))
     assert data["reached"] == 2000 and len(data["workers"]) == 2
     assert 2000 <= peak <= 2002, f"the server's kernel held {peak} at most"
     assert left <= 1
