@@ -114,6 +114,12 @@ class TrafficStats(Record):
     # local port was free), and this side's connections to the target in TIME_WAIT after the step.
     connect_errors: dict[str, int] = field(default_factory=dict)
     time_wait: Optional[int] = None
+
+    @property
+    def most_refused(self) -> Optional[tuple[str, int]]:
+        """Churn's errno that refused the most opens, and how many; None when none was refused."""
+        return max(self.connect_errors.items(), key=lambda item: item[1]) if self.connect_errors else None
+
     # Segments this run's held connections sent again during the traffic (Linux's TCP information on
     # each; a connection that closed meanwhile takes its count with it, so this is a lower bound).
     retransmits: Optional[int] = None

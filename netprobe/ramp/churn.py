@@ -75,9 +75,9 @@ def churn_ceiling(facts: SystemFacts, sources: int, destinations: Sequence[tuple
 
 def refused_opens(stats: TrafficStats, ceiling: Optional[ChurnCeiling]) -> Optional[Refused]:
     """The stop of a churn step whose opens the OS refused at once, by the errno seen most; None when none was."""
-    if not stats.connect_errors:
+    if stats.most_refused is None:
         return None
-    name, count = max(stats.connect_errors.items(), key=lambda item: item[1])
+    name, count = stats.most_refused
     reason = platform.classify_named_errno(name, Operation.CONNECT)
     said = (f"connect() refused {count:,} of {stats.sent:,} new connections with {name} at "
             f"{stats.asked_rate:,.0f} new connections a second")

@@ -210,9 +210,9 @@ class _Run(StepJudge):
         tally = Tally()
         sampler.sample()  # the traffic's CPU is measured from here
         demand_before, started = self._demand(), time.perf_counter()
-        resent_before = None if plan.churn else self._retransmits()
+        resent_before = None if plan.churn else self._toward(platform.retransmits_toward)
         self.client.traffic(plan, tally)
-        resent_after = None if resent_before is None else self._retransmits()
+        resent_after = None if resent_before is None else self._toward(platform.retransmits_toward)
         during = self._sample(sampler)
         busy = busy_percent(demand_before, self._demand(), time.perf_counter() - started)
         after = platform.tcp_counters()
@@ -222,7 +222,7 @@ class _Run(StepJudge):
         stats = dataclasses.replace(tally.stats(plan, client_cpu, during.server_cpu, overflows, resent),
                                     client_busy=busy.client, server_busy=busy.server,
                                     server_busiest=busy.server_busiest,
-                                    time_wait=self._time_wait() if plan.churn else None,
+                                    time_wait=self._toward(platform.time_wait_toward) if plan.churn else None,
                                     retransmits=(None if resent_before is None or resent_after is None
                                                  else max(0, resent_after - resent_before)))
         self.steps[-1] = dataclasses.replace(step, traffic=stats,
@@ -245,20 +245,15 @@ class _Run(StepJudge):
             stop.remedy = cause_of(knee.cause).remedy
         return stop, after
 
-    def _time_wait(self) -> Optional[int]:
-        """This machine's connections to the server in TIME_WAIT, closed here first; None where unknown."""
-        assert self.server is not None
-        if self.spec.distributed:
-            return None  # they are on the workers' machines
-        counts = [platform.time_wait_toward(address) for address in self.server.addresses]
-        return None if None in counts else sum(c for c in counts if c is not None)
+    def _toward(self, count: Callable[[tuple[str, int]], Optional[int]]) -> Optional[int]:
+        """``count`` of this machine's connections to each server address, summed; None where any is unknown.
 
-    def _retransmits(self) -> Optional[int]:
-        """Segments this machine's open connections to the server sent again so far; None where unknown."""
+        A distributed ramp's connections are on the workers' machines: unknown here.
+        """
         assert self.server is not None
         if self.spec.distributed:
-            return None  # the workers' connections are their machines'
-        counts = [platform.retransmits_toward(address) for address in self.server.addresses]
+            return None
+        counts = [count(address) for address in self.server.addresses]
         return None if None in counts else sum(c for c in counts if c is not None)
 
     def _demand(self) -> Demand:

@@ -14,6 +14,7 @@ from netprobe.render import units
 from netprobe.sockets import format_address
 
 if TYPE_CHECKING:  # annotations only: importing every record would slow `netprobe limits`
+    from netprobe.clients.traffic import TrafficStats
     from netprobe.models import CeilingsResult, LimitsReport, MachineLimits, PlatformInfo, RampResult, ReportResult
 
 # Tables longer than this show the first and last steps; JSON keeps every step.
@@ -190,7 +191,7 @@ def _traffic_section(r: RampResult) -> Optional[Section]:
 def _churn_section(r: RampResult) -> Optional[Section]:
     """Each step's churn (``ramp --churn``): new connections asked and answered, opens refused, TIME_WAIT, CPU."""
     rows = [[f"{t.asked_rate:,.0f}", f"{t.achieved_rate:,.0f}", units.ms(t.p50_ms), units.ms(t.p99_ms),
-             units.ms(t.max_ms), _refusals(t.connect_errors), units.count(t.errors - sum(t.connect_errors.values())),
+             units.ms(t.max_ms), _refusals(t), units.count(t.errors - sum(t.connect_errors.values())),
              units.count(t.timeouts), units.count(t.time_wait), units.percent(t.client_cpu),
              units.percent(t.server_cpu)]
             for s in r.steps if (t := s.traffic) is not None]
@@ -203,12 +204,11 @@ def _churn_section(r: RampResult) -> Optional[Section]:
                          "connections to the target after the step"])
 
 
-def _refusals(by_errno: dict[str, int]) -> str:
+def _refusals(t: TrafficStats) -> str:
     """Opens the OS refused, with the errno seen most: "1,204 EADDRNOTAVAIL"."""
-    if not by_errno:
+    if t.most_refused is None:
         return "0"
-    name, _ = max(by_errno.items(), key=lambda item: item[1])
-    return f"{sum(by_errno.values()):,} {name}"
+    return f"{sum(t.connect_errors.values()):,} {t.most_refused[0]}"
 
 
 def ramp_document(r: RampResult) -> Document:
