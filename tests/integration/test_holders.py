@@ -21,12 +21,10 @@ from netprobe.ramp.runner import run_ramp
 from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
 from netprobe.vocabulary import Verify
-from tests.conftest import UNCAPPED_BACKEND, run_netprobe
+from tests.conftest import LATE_MS, UNCAPPED_BACKEND, run_netprobe
 from tests.realservers.test_real_servers import CAP, redis  # noqa: F401 (a fixture: a real redis at maxclients CAP)
 
 HOLDERS = ["in-process", "spread", "workers"]
-# These tests count replies, not the knee: a loaded CI machine's late reply must not end the ramp.
-LATE_MS = 60_000
 needs_locust = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
                                   reason="the dist extra is not installed: pip install '.[dist]'")
 

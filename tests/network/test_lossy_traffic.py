@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import LATE_MS, ROOT
 from tests.network.hosts import Host, cannot_make_hosts, network
 
 pytestmark = pytest.mark.skipif(cannot_make_hosts() is not None, reason=cannot_make_hosts() or "")
@@ -27,7 +27,7 @@ def _traffic(client: Host, server: Host) -> dict:
     proc = subprocess.run(client.argv([sys.executable, "-m", "netprobe", "ramp", "--quiet", "--target",
                                        f"{server.address}:{PORT}", "--allow-remote", "--verify", "echo", "--rate",
                                        "10", "--to", "40", "--step", "40", "--hold", "2", "--timeout", "5",
-                                       "--max-latency", "60000", "--format", "json"]),
+                                       "--max-latency", str(LATE_MS), "--format", "json"]),
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)["steps"][-1]["traffic"]
