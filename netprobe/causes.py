@@ -19,6 +19,7 @@ class StopCause(Word):
     SHARED_CPU = "shared_cpu"  # netprobe's own server in netprobe's process: one core for both sides
     LISTEN_OVERFLOW = "listen_overflow"  # the accept queue overflowed during the traffic
     RETRANSMITS = "retransmits"  # handshakes were sent again during the traffic
+    CPU_CONTENTION = "cpu_contention"  # a side waited for a CPU as long as it ran: the machine was busy elsewhere
     SERVER_WAITS = "server_waits"  # the server answered late with CPU to spare: it waits on something
     TIME_WAIT = "time_wait"  # churn: the ports to the target were held in TIME_WAIT by connections closed here
 
@@ -51,6 +52,11 @@ CAUSES: tuple[CauseKind, ...] = (
     CauseKind(StopCause.RETRANSMITS, "the run's connections sent segments again during the traffic (Linux's "
               "TCP information on each), or, where that cannot be read, the kernel sent handshakes again",
               "packets are lost or dropped under this load: look at queues, the firewall and the link"),
+    CauseKind(StopCause.CPU_CONTENTION, "the server's processes (or netprobe's client) were ready to run but "
+              "waited in the run queue at least as long as they ran, and a quarter of a core or more: the "
+              "machine's CPUs were busy with other work",
+              "the machine, not the server's code, gave out: run it on a quieter machine or give the server cores "
+              "of its own (taskset, a cpuset, more vCPUs), or load it from another machine (--workers)"),
     CauseKind(StopCause.SERVER_WAITS, "the server answered late with CPU to spare",
               "the server waits on something while it has CPU to spare (a lock, a disk, a service behind it, a "
               "pause, a bound on its own concurrency): profile its waits"),

@@ -4,9 +4,11 @@ A step under ``--rate`` is the knee when its p99 passes the plan's ``max_latency
 fall more than ``RATE_SHORTFALL`` short of the rate asked. Its cause is read from evidence of the
 steps so far: which side's CPU reached a whole core per process, and from which step on (the one
 that got there first is the cause; the client first on a tie, so the server is never blamed for
-what the measuring side could not send); else the kernel's accept-queue overflows during the
-step, the segments the run's own connections sent again (or, where those cannot be read, the
-machine's handshake retransmits); else a server that answered late with CPU to spare.
+what the measuring side could not send); else a side that waited in the run queue as long as it
+ran (a machine busy with other work, which also starves accepts and reads); else the kernel's
+accept-queue overflows during the step, the segments the run's own connections sent again (or,
+where those cannot be read, the machine's handshake retransmits); else a server that answered
+late with CPU to spare.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from netprobe.vocabulary import Side
 
 # Percent of one core per process at which a side counts as saturated (psutil's sampling is coarse).
 SATURATED = 90.0
+# Percent of one core per process a side must have waited in the run queue, and at least as long as it
+# ran, for its late replies to be the machine's contention rather than its own work or its own waits.
+CONTENDED = 25.0
 
 
 class Knee(NamedTuple):
@@ -86,6 +91,12 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
                f"; its busiest process ran or waited to run {stats.server_busiest:.0f}%")
         return Knee(f"{held}; the server was CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)}{one}) from "
                     f"{_where(steps[server_full])} on{also}", StopCause.SERVER_CPU, Side.SERVER)
+    contended = _contended(stats, sides)
+    if contended is not None:
+        side, waited, ran = contended
+        who = "the server's processes" if side is Side.SERVER else "netprobe's client"
+        return Knee(f"{held}; {who} waited for a CPU {waited:.0f}% of a core and ran {ran:.0f}%: the machine's "
+                    "CPUs were busy with other work", StopCause.CPU_CONTENTION, side)
     if stats.listen_overflows:
         return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile",
                     StopCause.LISTEN_OVERFLOW, Side.SERVER)
@@ -99,6 +110,21 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
         return Knee(f"{held}; the server was not CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)})",
                     StopCause.SERVER_WAITS, Side.SERVER)
     return Knee(f"{held}; the server's CPU cannot be read from here, so its cause is not known", None, Side.SERVER)
+
+
+def _contended(stats: TrafficStats, sides: Sides) -> Optional[tuple[Side, float, float]]:
+    """The side that waited longest for a CPU, with its wait and run percentages, where it waited enough."""
+    found = []
+    for side, busy, cpu, processes in ((Side.SERVER, stats.server_busy, stats.server_cpu, sides.server_processes),
+                                       (Side.CLIENT, stats.client_busy, stats.client_cpu, sides.client_processes)):
+        if busy is not None and cpu is not None:
+            waited = busy - cpu
+            if waited >= CONTENDED * processes and waited >= cpu:
+                found.append((waited / processes, side, waited, cpu))
+    if not found:
+        return None
+    _, side, waited, ran = max(found, key=lambda f: f[0])
+    return side, waited, ran
 
 
 def _full(busy: Optional[float], cpu: Optional[float], processes: int) -> bool:

@@ -58,8 +58,9 @@ def test_a_server_with_cpu_work_per_reply_is_the_knee_named_server_cpu(child_ser
     assert proc.returncode == 0 and doc["ok"] is True  # a knee is a wall of the server's capacity
     capacity = 1_000_000 / COST_US
     assert capacity / 4 <= doc["reached"] <= capacity * 4, doc["verdict"]
-    # The server's CPU is read on this machine (psutil everywhere; the run queue where the OS says).
-    assert (stop["cause"], stop["side"]) == ("server_cpu", "server"), stop["message"]
+    # The server's CPU is read on this machine (psutil everywhere; the run queue where the OS says). A
+    # machine too loaded to run it when it was ready (a CI lane beside others) is named for that instead.
+    assert (stop["cause"], stop["side"]) in {("server_cpu", "server"), ("cpu_contention", "server")}, stop["message"]
     assert "stop.cause" not in stop["remedy"]
 
 
