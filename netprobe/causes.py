@@ -40,7 +40,8 @@ CAUSES: tuple[CauseKind, ...] = (
               "the server is CPU-bound at this load: give it more processes or threads (nginx worker_processes, "
               "SO_REUSEPORT, --processes for netprobe's own), or spend less CPU per request"),
     CauseKind(StopCause.CLIENT_CPU,
-              "netprobe's client was CPU-bound first (or at the same step): the load could not be sent on time",
+              "netprobe's client was CPU-bound first (or at the same step), or fell behind its own send schedule: "
+              "the load could not be sent on time",
               "the client, not the server, gave out: add client processes or machines (--workers), or ask a "
               "lower --rate; the server's own limit is further on"),
     CauseKind(StopCause.SHARED_CPU, "netprobe's own server runs in netprobe's process (--placement thread): "

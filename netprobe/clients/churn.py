@@ -97,6 +97,7 @@ def churn(new_socket: NewSocket, request: bytes, complete: Callable[[bytes], boo
         while True:
             now = time.perf_counter()
             while (next_due := start + opens * interval) <= now and next_due < end:
+                tally.sent_late += now - next_due > plan.late_send_s  # this loop noticed it late
                 owed.append(next_due)
                 opens += 1
             while owed and len(opened) < most_open:

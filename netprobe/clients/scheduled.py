@@ -79,6 +79,7 @@ def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, comple
     schedule = [(start + interval * i / max(1, len(conns)), i) for i in range(len(conns))]
     last_reply = start
     in_flight = 0
+    late = plan.late_send_s
 
     def send(c: _Conn, due: float) -> None:
         nonlocal in_flight
@@ -111,6 +112,8 @@ def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, comple
         now = time.perf_counter()
         while schedule and schedule[0][0] <= now and schedule[0][0] < end:
             due, i = heapq.heappop(schedule)
+            # Noticed late: this loop, not a reply still in flight, held the request up.
+            tally.sent_late += now - due > late
             c = conns[i]
             if not c.done:
                 if c.due is None:

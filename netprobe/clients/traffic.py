@@ -49,6 +49,11 @@ class TrafficPlan(Record):
     # by the client after the reply; ``rate`` is then new connections a second, the step's goal.
     churn: bool = False
 
+    @property
+    def late_send_s(self) -> float:
+        """How late after it fell due a request leaves the client before the client counts itself behind."""
+        return self.max_latency_ms / 2000.0
+
     def at(self, held: int) -> TrafficPlan:
         """This plan for a step holding ``held`` connections: its rate per connection, fixed."""
         if self.rate is not None:
@@ -123,6 +128,9 @@ class TrafficStats(Record):
     # Segments this run's held connections sent again during the traffic (Linux's TCP information on
     # each; a connection that closed meanwhile takes its count with it, so this is a lower bound).
     retransmits: Optional[int] = None
+    # Requests (under churn, opens) the client's own loop noticed more than half of --max-latency after
+    # they fell due: the client fell behind its schedule, whatever the server did.
+    sent_late: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class TrafficCount(Record):
     cpu: Optional[float] = None  # percent of one core the holder's process used over the traffic, where read
     answered_on_time: int = 0  # of ``answered``, those sent within the traffic's time
     connect_errors: dict[str, int] = field(default_factory=dict)  # churn's refused opens, by errno name
+    sent_late: int = 0  # of ``sent``, those the holder's loop noticed late (``TrafficPlan.late_send_s``)
 
     def problem(self, held: int) -> Optional[str]:
         """Why no holder of ``held`` connections could have counted this; None when it could."""
@@ -149,6 +158,8 @@ class TrafficCount(Record):
         if (len(self.connect_errors) > MAX_ERRNO_NAMES or any(n < 0 for n in refused) or sum(refused) > self.errors
                 or any(not 0 < len(name) <= 32 for name in self.connect_errors)):
             return "its connect errors are not a few errno names, each counted among its errors"
+        if not 0 <= self.sent_late <= self.sent:
+            return f"it says {self.sent_late:,} of {self.sent:,} requests went out late"
         if self.connections > held or self.answered > self.sent or not 0 <= self.answered_on_time <= self.answered:
             return f"it says {self.connections:,} connections carried traffic and {self.answered:,} of " \
                    f"{self.sent:,} requests were answered, holding {held:,}"
@@ -204,6 +215,7 @@ class Tally:
         self.cpu: Optional[float] = None  # the holders' processes elsewhere, summed, where each said
         self._cpu_unknown = False
         self.connect_errors: Counter[str] = Counter()  # churn's refused opens, by errno name
+        self.sent_late = 0  # requests the loop noticed late: the client behind its schedule
 
     def record(self, latency_s: float) -> None:
         """Count one request's latency, in seconds."""
@@ -227,7 +239,7 @@ class Tally:
         """This tally as a record that crosses a pipe or the network."""
         return TrafficCount(self.connections, self.sent, self.answered, self.errors, self.timeouts,
                             round(self.seconds, 6), self.encoded, self.cpu, self.answered_on_time,
-                            dict(self.connect_errors))
+                            dict(self.connect_errors), self.sent_late)
 
     def add(self, count: TrafficCount) -> None:
         """Add another holder's traffic: its counts, and its histogram (ValueError when it is not one)."""
@@ -241,6 +253,7 @@ class Tally:
         self.errors += count.errors
         self.timeouts += count.timeouts
         self.connect_errors.update(count.connect_errors)
+        self.sent_late += count.sent_late
         self.seconds = max(self.seconds, count.seconds)
         self._cpu_unknown = self._cpu_unknown or count.cpu is None
         self.cpu = None if self._cpu_unknown else (self.cpu or 0.0) + (count.cpu or 0.0)
@@ -262,4 +275,4 @@ class Tally:
             p999_ms=ms(h.get_value_at_percentile(99.9)), max_ms=ms(h.get_max_value()),
             seconds=round(self.seconds, 3), client_cpu=client_cpu, server_cpu=server_cpu,
             listen_overflows=listen_overflows, syn_retransmits=syn_retransmits, churn=plan.churn,
-            connect_errors=dict(self.connect_errors))
+            connect_errors=dict(self.connect_errors), sent_late=self.sent_late)

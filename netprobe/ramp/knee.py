@@ -4,11 +4,12 @@ A step under ``--rate`` is the knee when its p99 passes the plan's ``max_latency
 fall more than ``RATE_SHORTFALL`` short of the rate asked. Its cause is read from evidence of the
 steps so far: which side's CPU reached a whole core per process, and from which step on (the one
 that got there first is the cause; the client first on a tie, so the server is never blamed for
-what the measuring side could not send); else a side that waited in the run queue as long as it
-ran (a machine busy with other work, which also starves accepts and reads); else the kernel's
-accept-queue overflows during the step, the segments the run's own connections sent again (or,
-where those cannot be read, the machine's handshake retransmits); else a server that answered
-late with CPU to spare.
+what the measuring side could not send); else a client that fell behind its own schedule (its
+loop noticed 1% of the requests late by half of ``max_latency_ms``); else a side that waited in
+the run queue as long as it ran (a machine busy with other work, which also starves accepts and
+reads); else the kernel's accept-queue overflows during the step, the segments the run's own
+connections sent again (or, where those cannot be read, the machine's handshake retransmits);
+else a server that answered late with CPU to spare.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from netprobe.vocabulary import Side
 
 # Percent of one core per process at which a side counts as saturated (psutil's sampling is coarse).
 SATURATED = 90.0
+# The share of a step's requests the client may notice late before the knee is its own.
+BEHIND = 0.01
 # Percent of one core per process a side must have waited in the run queue, and at least as long as it
 # ran, for its late replies to be the machine's contention rather than its own work or its own waits.
 CONTENDED = 25.0
@@ -91,6 +94,10 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
                f"; its busiest process ran or waited to run {stats.server_busiest:.0f}%")
         return Knee(f"{held}; the server was CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)}{one}) from "
                     f"{_where(steps[server_full])} on{also}", StopCause.SERVER_CPU, Side.SERVER)
+    if stats.sent_late and stats.sent_late >= BEHIND * stats.sent:
+        return Knee(f"{held}; netprobe's client noticed {stats.sent_late:,} of its {stats.sent:,} requests more "
+                    f"than {plan.late_send_s * 1000:g} ms after they fell due: it fell behind its own schedule "
+                    f"({_cpu(stats.client_cpu, stats.client_busy)})", StopCause.CLIENT_CPU, Side.CLIENT)
     contended = _contended(stats, sides)
     if contended is not None:
         side, waited, ran = contended

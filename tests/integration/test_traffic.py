@@ -123,6 +123,7 @@ def test_a_traffic_count_that_no_holder_could_have_sent_is_named():
     assert TrafficCount(5, 1, 2, 0, 0, 1.0, "").problem(held=10) is not None  # more answers than requests
     assert TrafficCount(50, 1, 1, 0, 0, 1.0, "").problem(held=10) is not None  # more connections than held
     assert TrafficCount(1, 1, 1, -1, 0, 1.0, "").problem(held=10) is not None
+    assert TrafficCount(1, 1, 1, 0, 0, 1.0, "", sent_late=2).problem(held=10) is not None  # more late than sent
 
 
 @pytest.mark.skipif(platform.NAME != "linux", reason="the run queue is read from /proc (Linux schedstat)")

@@ -72,3 +72,18 @@ def test_the_client_that_waited_longest_for_a_cpu_is_named():
     knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
     assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
     assert "netprobe's client waited for a CPU 55%" in knee.message
+
+
+def test_a_client_behind_its_own_schedule_is_the_knee_named_client_cpu_before_the_machine():
+    """The client noticed 5% of its requests late by more than half the bound: its own lag, not the server's."""
+    steps = [_step(50, server_cpu=36.0, server_busy=63.0, client_cpu=70.0, client_busy=85.0, p99_ms=5107.0,
+                   sent=1000, sent_late=50)]
+    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    assert knee is not None and (knee.cause, knee.side) == (StopCause.CLIENT_CPU, Side.CLIENT), knee
+    assert "noticed 50 of its 1,000 requests more than 50 ms after they fell due" in knee.message
+
+
+def test_a_few_late_sends_are_a_hiccup_not_the_client_behind():
+    steps = [_step(50, server_cpu=60.0, server_busy=62.0, p99_ms=173.0, sent=1000, sent_late=5)]
+    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    assert knee is not None and knee.cause == StopCause.SERVER_WAITS, knee
