@@ -252,6 +252,7 @@ class BackendContract:
                 abort(s)
             server.close()
 
+    @pytest.mark.slow
     def test_a_normal_client_is_served_next_to_eight_that_ask_and_never_read(self, root):
         """Per-connection work per loop turn is bounded: hogs that pipeline gets cannot starve a normal client.
 

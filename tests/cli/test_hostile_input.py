@@ -90,6 +90,7 @@ def test_the_plot_cannot_replace_the_report(tmp_path):
     assert proc.returncode == 2 and "would replace the report" in proc.stderr
 
 
+@pytest.mark.slow
 def test_report_reads_the_ceiling_table_of_another_machine(tmp_path, capsys):
     proc = run_netprobe("ramp", "--backend", "all", "--to", "50", "--format", "json")
     assert proc.returncode == 0, proc.stderr

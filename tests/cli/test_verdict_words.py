@@ -26,6 +26,7 @@ def test_the_select_backend_is_not_told_to_use_a_selector_it_rejects():
 
 
 @needs_rlimit
+@pytest.mark.slow
 def test_at_the_hard_limit_the_remedy_is_to_raise_the_hard_limit():
     import resource
 

@@ -63,6 +63,7 @@ def test_the_docs_show_outputs():
 
 @pytest.mark.skipif(platform.NAME != "linux", reason="the docs show runs on Linux")
 @pytest.mark.parametrize("page, args, shown", SHOWN, ids=[f"{p}: {a}" for p, a, _ in SHOWN])
+@pytest.mark.slow
 def test_a_shown_output_has_the_shape_the_tool_prints(page, args, shown):
     proc = run_netprobe(*_faster(args, shown), timeout=300, env={"COLUMNS": "200", **__import__("os").environ})
     assert proc.returncode in (0, 1), proc.stderr

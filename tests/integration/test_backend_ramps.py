@@ -98,6 +98,7 @@ def test_backend_all_gives_one_row_per_available_backend():
         assert row.connect_rate and row.server_rss_per_connection is not None and row.predicted
 
 
+@pytest.mark.slow
 def test_backend_all_on_the_command_line(tmp_path):
     out = tmp_path / "ceilings.json"
     done = run_netprobe("ramp", "--backend", "all", "--to", "200", "--quiet", "--format", "json", "--output", str(out))

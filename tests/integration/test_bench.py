@@ -87,6 +87,7 @@ def _png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.slow
 def test_plots_are_pngs_of_the_promised_size(tmp_path):
     pytest.importorskip("matplotlib")
     sel, ramp = tmp_path / "sel.png", tmp_path / "ramp.png"

@@ -91,6 +91,7 @@ def _end(*procs: subprocess.Popen) -> None:
                 stream.close()
 
 
+@pytest.mark.slow
 def test_three_local_workers_account_for_every_connection(server, tmp_path):
     out = tmp_path / "r.json"
     done = run_netprobe("ramp", "--target", _target(server), "--workers", "3", "--spawn-local", "--to", "3000",
@@ -108,6 +109,7 @@ def test_three_local_workers_account_for_every_connection(server, tmp_path):
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_worker_at_its_fd_limit_is_named_as_a_client_side_stop(server, tmp_path):
     out, port = tmp_path / "r.json", _free_port()
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
@@ -132,6 +134,7 @@ def test_a_worker_at_its_fd_limit_is_named_as_a_client_side_stop(server, tmp_pat
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_worker_killed_mid_ramp_is_worker_lost(server, tmp_path):
     out, port = tmp_path / "r.json", _free_port()
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
@@ -156,6 +159,7 @@ def test_a_worker_killed_mid_ramp_is_worker_lost(server, tmp_path):
 
 
 @posix_only
+@pytest.mark.slow
 def test_sigint_to_the_master_ends_it_with_130_and_leaves_nothing(server, tmp_path):
     out = tmp_path / "r.json"
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
@@ -223,6 +227,7 @@ def test_a_master_port_that_is_taken_is_a_usage_error(server):
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_local_worker_killed_at_birth_ends_the_wait_for_workers_at_once(server):
     """--worker-wait is 60 s; a worker that can never say hello is named within seconds instead."""
     ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--spawn-local", "--to", "100",
@@ -265,6 +270,7 @@ def test_a_signal_while_the_master_starts_ends_the_run_at_once_with_its_report(s
 
 
 @posix_only  # under Wine a worker takes longer to start than the master's whole wait here
+@pytest.mark.slow
 def test_a_wait_for_workers_that_times_out_names_the_peers_turned_away(server):
     """A worker given another secret fails CURVE's handshake before any handler is asked: counted all the same."""
     port = _free_port()
@@ -285,6 +291,7 @@ def test_a_wait_for_workers_that_times_out_names_the_peers_turned_away(server):
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_master_paused_past_its_workers_patience_names_its_own_pause_and_blames_no_worker(server, tmp_path):
     """SIGSTOP the master for 11 s: its workers close their connections after 10 s of silence; on SIGCONT it says so."""
     out = tmp_path / "r.json"
@@ -313,6 +320,7 @@ def test_a_master_paused_past_its_workers_patience_names_its_own_pause_and_blame
 
 
 @posix_only
+@pytest.mark.slow
 def test_idle_strangers_holding_connections_to_the_master_do_not_make_it_spin(server):
     """A soft fd limit of 128 and 400 idle TCP peers: the master takes room up to its hard limit, so no EMFILE."""
     port = _free_port()
@@ -385,6 +393,7 @@ def _holding(server, hold: str, count: int = 100) -> subprocess.Popen:
 
 
 @posix_only
+@pytest.mark.slow
 def test_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
     ramp = _holding(server, "40")
     try:
@@ -401,6 +410,7 @@ def test_sigint_during_a_long_hold_ends_the_ramp_at_once(server):
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_master_whose_cli_was_killed_ends_and_its_workers_with_it(server):
     ramp = _holding(server, "60")
     try:
@@ -444,6 +454,7 @@ def test_ipv6_target_with_local_workers(child_server):
     assert json.loads(proc.stdout)["reached"] == 200
 
 
+@pytest.mark.slow
 def test_a_stranger_on_the_master_port_changes_nothing_and_is_counted(server, tmp_path):
     """Raw bytes, plain ZeroMQ with fake hellos and a 10**18 report, CURVE with a stranger's key: all turned away."""
     out, port = tmp_path / "r.json", _free_port()
@@ -512,6 +523,7 @@ def test_a_worker_facing_a_listener_that_answers_http_gives_up_within_its_wait_i
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_worker_whose_master_died_ends_and_closes_its_connections(server):
     port = _free_port()
     ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",
@@ -535,6 +547,7 @@ def test_a_worker_whose_master_died_ends_and_closes_its_connections(server):
 
 
 @posix_only  # the slow server is one held at an fd limit
+@pytest.mark.slow
 def test_a_server_that_stops_completing_handshakes_is_not_a_lost_worker(child_server, tmp_path):
     """Workers still retrying handshakes past the old step deadline say so; the stop is the server's."""
     from netprobe.distributed.pool import STEP_GRACE

@@ -90,6 +90,7 @@ def test_a_refused_port_is_never_a_success(holder, to):
 
 @pytest.mark.skipif(not platform.HAS_RLIMIT, reason="a server's fd limit needs RLIMIT_NOFILE (POSIX)")
 @pytest.mark.parametrize("verify", [Verify.CONNECT, Verify.ECHO])
+@pytest.mark.slow
 def test_every_holder_names_a_servers_fd_limit_alike(child_server, verify):
     server = child_server(ServerSpec(backend=BACKENDS.get(UNCAPPED_BACKEND), fd_limit=300))
     host, port = server.addresses[0]
@@ -110,6 +111,7 @@ def test_every_holder_names_a_servers_fd_limit_alike(child_server, verify):
 
 @pytest.mark.skipif(platform.NAME != "linux", reason="redis from the OS packages: Linux")
 @pytest.mark.parametrize("probe", [None, "redis"])
+@pytest.mark.slow
 def test_every_holder_names_a_real_servers_cap_alike(redis, probe):  # noqa: F811 (the fixture)
     seen = {}
     for holder in [h for h in HOLDERS if h != "workers" or importlib.util.find_spec("locust")]:
@@ -137,6 +139,7 @@ def test_every_holder_carries_traffic_and_counts_every_reply(holder, child_serve
 
 
 @pytest.mark.parametrize("holder", [_holder(h) for h in HOLDERS])
+@pytest.mark.slow
 def test_every_holder_churns_and_counts_every_connection(holder, child_server):
     server = child_server(ServerSpec(backend=BACKENDS.get(UNCAPPED_BACKEND), want_fds=1024))
     target = f"127.0.0.1:{server.addresses[0][1]}"

@@ -91,6 +91,7 @@ def test_in_one_process_the_nonblocking_client_keeps_its_fds_out_of_select(backe
 
 
 @fd_number_select
+@pytest.mark.slow
 def test_in_one_process_threads_share_fd_numbers_with_a_select_server():
     """Clients that cannot move their fds fill select()'s fd numbers too: 2 per connection."""
     result = ramp(to=1000, selector="select", placement="thread", client="threads", step=100)

@@ -150,6 +150,7 @@ def test_ramp_processes_is_checked_before_the_work(args, problem):
 
 @pytest.mark.skipif(not platform.HAS_RLIMIT, reason="sets the ramp's hard fd limit")
 @shares_port
+@pytest.mark.slow
 def test_a_spread_client_process_killed_mid_ramp_is_named_and_the_report_still_written(tmp_path):
     """Writing to a dead client process's pipe once reached typer as EPIPE: exit 1, no message, no report."""
     import json

@@ -47,6 +47,7 @@ def test_an_idle_ramp_has_no_traffic():
 
 
 @wine_differs("psutil gives another process's CPU time as the caller's own")
+@pytest.mark.slow
 def test_a_server_with_cpu_work_per_reply_is_the_knee_named_server_cpu(child_server):
     server = child_server(ServerSpec(want_fds=1024, cost_us=COST_US))
     target = format_address(server.addresses[0])
@@ -64,6 +65,7 @@ def test_a_server_with_cpu_work_per_reply_is_the_knee_named_server_cpu(child_ser
     assert "stop.cause" not in stop["remedy"]
 
 
+@pytest.mark.slow
 def test_a_knee_stops_a_ramp_short_of_its_target_with_exit_1(child_server):
     server = child_server(ServerSpec(want_fds=1024, cost_us=COST_US))
     proc = run_netprobe("ramp", "--target", format_address(server.addresses[0]), "--verify", "echo",

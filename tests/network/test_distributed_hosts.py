@@ -85,6 +85,7 @@ def _worker_pid(launcher: subprocess.Popen) -> set[int]:
         return {launcher.pid}
 
 
+@pytest.mark.slow
 def test_five_percent_loss_on_a_workers_link_still_agrees_with_the_servers_kernel(tmp_path):
     out = tmp_path / "r.json"
     with network(3) as net:
@@ -110,6 +111,7 @@ def test_five_percent_loss_on_a_workers_link_still_agrees_with_the_servers_kerne
     assert left <= 1
 
 
+@pytest.mark.slow
 def test_a_worker_cut_off_mid_ramp_is_named_and_the_other_is_not_blamed(tmp_path):
     out = tmp_path / "r.json"
     with network(3) as net:
@@ -137,6 +139,7 @@ def test_a_worker_cut_off_mid_ramp_is_named_and_the_other_is_not_blamed(tmp_path
     assert named_after < 3 + 3 + 10, f"named {named_after:.1f} s after the cut (--timeout 3)"
 
 
+@pytest.mark.slow
 def test_a_master_cut_off_has_its_workers_close_their_connections_and_leave(tmp_path):
     out = tmp_path / "r.json"
     with network(4) as net:

@@ -33,6 +33,7 @@ def _traffic(client: Host, server: Host) -> dict:
     return json.loads(proc.stdout)["steps"][-1]["traffic"]
 
 
+@pytest.mark.slow
 def test_a_lossy_link_shows_as_segments_sent_again_on_the_runs_own_connections():
     with network(2) as hosts:
         server_host, client_host = hosts.hosts

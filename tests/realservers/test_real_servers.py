@@ -299,6 +299,7 @@ def _server_and_workers(request, name: str, workers: Optional[int]) -> tuple[Ser
 
 @pytest.mark.parametrize("name", SERVERS)
 @pytest.mark.parametrize("workers", [None, 2], ids=["single", "distributed"])
+@pytest.mark.slow
 def test_under_the_cap_netprobe_and_the_server_agree_exactly(request, name, workers):
     server, extra = _server_and_workers(request, name, workers)
     result, status, held = _ramp_while_counting(server, ["--to", str(UNDER), "--step", str(UNDER), "--hold", HOLD,
@@ -309,6 +310,7 @@ def test_under_the_cap_netprobe_and_the_server_agree_exactly(request, name, work
 
 @pytest.mark.parametrize("name", SERVERS)
 @pytest.mark.parametrize("workers", [None, 2], ids=["single", "distributed"])
+@pytest.mark.slow
 def test_at_the_cap_netprobe_counts_what_the_server_holds_and_names_the_stop(request, name, workers):
     server, extra = _server_and_workers(request, name, workers)
     result, status, held = _ramp_while_counting(server, ["--to", str(CAP * 2), "--step", str(CAP // 3), "--hold",
@@ -353,6 +355,7 @@ def test_a_server_refusing_a_source_address_is_access_denied_not_its_cap(guarded
 
 
 @pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="the dist extra is not installed")
+@pytest.mark.slow
 def test_local_workers_connect_from_127_0_0_1_while_its_ports_suffice(guarded_redis):
     result, status, held = _ramp_while_counting(guarded_redis, ["--workers", "2", "--spawn-local", "--to", "600",
                                                                 "--step", "300", "--hold", HOLD])
@@ -360,6 +363,7 @@ def test_local_workers_connect_from_127_0_0_1_while_its_ports_suffice(guarded_re
     assert _held_at_the_end(held) == 600
 
 
+@pytest.mark.slow
 def test_a_server_paused_through_the_last_step_is_never_reported_reached(redis):
     """SIGSTOP redis (maxclients CAP) from before the last step into its hold: its queue then its cap tell."""
     import os
@@ -382,6 +386,7 @@ def test_a_server_paused_through_the_last_step_is_never_reported_reached(redis):
     assert abs(result["reached"] - _held_at_the_end(held)) <= 0.02 * CAP, (result["reached"], held[-10:])
 
 
+@pytest.mark.slow
 def test_a_client_that_cannot_send_its_rate_is_the_knee_named_client_cpu_never_the_server(redis):
     # 200,000 PINGs a second is beyond one Python client; redis answers each in microseconds.
     proc = run_netprobe("ramp", "--target", redis.target, "--probe", "redis", "--total-rate", "200000",

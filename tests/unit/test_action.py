@@ -81,6 +81,7 @@ def test_the_action_is_a_composite_action_of_bash_steps_with_inputs():
     assert {"files", "ramp-json", "limits-json"} <= set(ACTION["outputs"])
 
 
+@pytest.mark.slow
 def test_the_action_runs_here_and_fails_in_one_line_on_an_unmet_expectation(runner_python, tmp_path):
     if shutil.which("bash") is None:  # asked here, not at import: the simulated Windows shape collects this file
         pytest.skip("runs the action's bash steps")
