@@ -21,9 +21,31 @@ import sys
 
 from netprobe.bench.echo_bench import run_one
 from netprobe.clients.registry import CLIENTS
+from netprobe.models import EchoRun
 from netprobe.servers.registry import BACKENDS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+ROWS = ("bare selectors loop", "stock asyncio Protocol", "netprobe selectors backend", "stock asyncio streams",
+        "netprobe asyncio backend")
+
+
+def measure(clients: int, size: int, duration: float, rows: tuple[str, ...] = ROWS) -> dict[str, EchoRun]:
+    """One run of each server in ``rows`` against the same load client, in that order."""
+    client = CLIENTS.get("nonblocking")
+    servers = {
+        # The spec still travels to the baseline server, which speaks the same stdio protocol and ignores it.
+        "bare selectors loop": ("selectors", [sys.executable, os.path.join(HERE, "baseline_servers.py"), "bare"]),
+        "stock asyncio Protocol": ("selectors", [sys.executable, os.path.join(HERE, "baseline_servers.py"),
+                                                 "asyncio"]),
+        "netprobe selectors backend": ("selectors", None),
+        "stock asyncio streams": ("selectors", [sys.executable, os.path.join(HERE, "baseline_servers.py"),
+                                                "streams"]),
+        "netprobe asyncio backend": ("asyncio", None),
+    }
+    return {name: run_one(BACKENDS.get(servers[name][0]), clients, size, duration, client,
+                          server_command=servers[name][1]) for name in rows}
 
 
 def main() -> int:
@@ -32,24 +54,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
-
-    client = CLIENTS.get("nonblocking")
-
-    def baseline(name: str):
-        # The spec still travels to the baseline server, which speaks the same stdio protocol and ignores it.
-        return run_one(BACKENDS.get("selectors"), args.clients, args.size, args.duration, client,
-                       server_command=[sys.executable, os.path.join(HERE, "baseline_servers.py"), name])
-
-    def ours(backend: str):
-        return run_one(BACKENDS.get(backend), args.clients, args.size, args.duration, client)
-
-    rows = {
-        "bare selectors loop": baseline("bare"),
-        "stock asyncio Protocol": baseline("asyncio"),
-        "netprobe selectors backend": ours("selectors"),
-        "stock asyncio streams": baseline("streams"),
-        "netprobe asyncio backend": ours("asyncio"),
-    }
+    rows = measure(args.clients, args.size, args.duration)
     print(f"{'':28} {'round trips/s':>14} {'server CPU':>11} {'CPU µs/trip':>12} {'client CPU':>11} "
           f"{'RSS/idle conn':>14}")
     cost = {}

@@ -1,0 +1,248 @@
+"""Every speed goal in one command: each benchmark interleaved with its anchors, one table of ratios.
+
+A round measures, in this order: `netprobe limits` against `python -c pass`; the selectors echo
+backend against a bare selectors loop and stock asyncio's Protocol (same load client), with the
+fairness check beside it (a normal client's worst wait next to 8 hostile ones); the ramp's opening
+rate to 9,000 with the echo check against a bare Python connect/accept loop and the C anchor
+(`connect_accept.c`), and with thread placement; and a million connections against the C anchor
+(`million.c`). ``--runs`` rounds run one after another, so a noisy minute touches every figure
+alike; the table shows each figure's median, its range, the goal and whether the median meets it.
+
+    python benchmarks/all.py [--runs 5] [--skip million] [--anchors DIR] [--docs]
+
+The C anchors are built with the system's C compiler from ``--anchors`` (the workplace's
+``../shared/anchors`` by default); where there is no compiler or no source, their ratios are
+unknown, never 0. ``--docs`` writes the table, with the machine and the commit, into
+docs/performance.md. Run it on a quiet machine: the figures are ratios, but a busy neighbour
+slows the Python side and the C side unequally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform as stdlib_platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import echo_vs_baselines
+import hostile_fairness
+import limits_speed
+import ramp_vs_bare
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- benchmarks/all.py: begin -->", "<!-- benchmarks/all.py: end -->"
+
+Figures = dict[str, Optional[float]]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One goal of the speed issue: which figure, which way it must lie, and the bound."""
+
+    label: str
+    figure: str
+    at_least: bool
+    bound: float
+
+    def met(self, value: Optional[float]) -> Optional[bool]:
+        """Whether ``value`` meets the goal; None when it is unknown."""
+        if value is None:
+            return None
+        return value >= self.bound if self.at_least else value <= self.bound
+
+
+GOALS = [
+    Goal("`limits` median wall, ms", "limits_ms", False, 100),
+    Goal("echo: selectors backend / bare selectors loop", "echo_vs_bare", True, 1.2),
+    Goal("echo: selectors backend / asyncio Protocol", "echo_vs_asyncio", True, 4.0),
+    Goal("echo: normal client's worst wait next to 8 hostile, ms", "fairness_worst_ms", False, 500),
+    Goal("ramp: conn/s / bare Python loop", "ramp_vs_bare", True, 0.9),
+    Goal("ramp: conn/s / C loop", "ramp_vs_c", True, 0.7),
+    Goal("ramp --placement thread / bare Python loop", "thread_vs_bare", True, 0.6),
+    Goal("million: time to open / C's", "million_time_vs_c", False, 1.5),
+    Goal("million: CPU per connection / C's", "million_cpu_vs_c", False, 2.0),
+]
+
+
+def build_anchors(source: Path, into: Path) -> dict[str, Optional[Path]]:
+    """The C anchors compiled into ``into``; None for each that cannot be built here."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    built: dict[str, Optional[Path]] = {}
+    for name in ("connect_accept", "million"):
+        src = source / f"{name}.c"
+        built[name] = None
+        if cc is not None and src.is_file():
+            out = into / name
+            if subprocess.run([cc, "-O2", "-o", str(out), str(src)], capture_output=True).returncode == 0:
+                built[name] = out
+    return built
+
+
+def limits_round() -> Figures:
+    """`netprobe limits` median wall (ms), beside `python -c pass`."""
+    py = sys.executable
+    return {"limits_ms": 1000 * limits_speed.median_wall([py, "-m", "netprobe", "limits"]),
+            "python_ms": 1000 * limits_speed.median_wall([py, "-c", "pass"])}
+
+
+def echo_round(duration: float) -> Figures:
+    """The selectors backend's round trips against the bare loop and asyncio, and the fairness check."""
+    rows = echo_vs_baselines.measure(100, 1024, duration, ("bare selectors loop", "stock asyncio Protocol",
+                                                            "netprobe selectors backend"))
+    rate = {name: r.round_trips_per_s for name, r in rows.items()}
+    ours = rate["netprobe selectors backend"]
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "hello.txt").write_bytes(b"hello from the root\n" * 1000)
+        worst = max(hostile_fairness.waits("selectors", None, root, 8, 2.0))
+    return {"echo_vs_bare": _ratio(ours, rate["bare selectors loop"]),
+            "echo_vs_asyncio": _ratio(ours, rate["stock asyncio Protocol"]),
+            "fairness_worst_ms": 1000 * worst}
+
+
+def ramp_round(n: int, connect_accept: Optional[Path]) -> Figures:
+    """Connections a second of the ramp (default and thread placement), the bare loop and the C loop."""
+    bare = ramp_vs_bare._measure("bare", n)[0]
+    ramp = ramp_vs_bare._measure("nonblocking", n)[0]
+    thread = ramp_vs_bare._measure("thread", n)[0]
+    c_rate = None
+    if connect_accept is not None:
+        out = subprocess.run([str(connect_accept), str(n)], capture_output=True, text=True, check=True).stdout
+        c_rate = n / float(out.strip())
+    return {"ramp_vs_bare": ramp / bare, "ramp_vs_c": _ratio(ramp, c_rate), "thread_vs_bare": thread / bare}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every reaped child (and their reaped children) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def million_round(n: int, million: Optional[Path]) -> Figures:
+    """Time to open ``n`` connections and CPU per connection, netprobe's over C's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "ramp.json"
+        cpu = _children_cpu()
+        proc = subprocess.run([sys.executable, "-m", "netprobe", "ramp", "--to", str(n), "--max", str(2 * n),
+                               "--hold", "0", "--quiet", "--format", "json", "--output", str(report)],
+                              capture_output=True, text=True)
+        ours_cpu = (_children_cpu() - cpu) / n
+        data = json.loads(report.read_text()) if report.is_file() else None
+    if data is None or data["reached"] != n:
+        print(f"  the million ramp stopped short (exit {proc.returncode}): {proc.stderr.strip()[-200:]}")
+        return {"million_time_vs_c": None, "million_cpu_vs_c": None}
+    ours_time = sum(step["seconds"] for step in data["steps"])
+    if million is None:
+        return {"million_time_vs_c": None, "million_cpu_vs_c": None}
+    cpu = _children_cpu()
+    out = subprocess.run([str(million), str(n), str(max(1, n // 10))], capture_output=True, text=True)
+    c_cpu = (_children_cpu() - cpu) / n
+    held = [line for line in out.stdout.splitlines() if line.startswith("total ")]
+    if out.returncode != 0 or not held:
+        print(f"  the C million failed (exit {out.returncode}): {out.stderr.strip()[-200:]}")
+        return {"million_time_vs_c": None, "million_cpu_vs_c": None}
+    c_time = float(held[0].split(" held in ")[1].split(" s")[0])
+    print(f"  million: netprobe {ours_time:.1f} s, {ours_cpu * 1e6:.0f} us CPU/conn; "
+          f"C {c_time:.1f} s, {c_cpu * 1e6:.0f} us CPU/conn")
+    return {"million_time_vs_c": ours_time / c_time, "million_cpu_vs_c": ours_cpu / c_cpu}
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or not b else a / b
+
+
+def _known(rounds: list[Figures], figure: str) -> list[float]:
+    """The rounds' values of ``figure``, leaving out those that were unknown or not measured."""
+    return [v for r in rounds if (v := r.get(figure)) is not None]
+
+
+def table(rounds: list[Figures]) -> str:
+    """The markdown table: each goal's median over the rounds, its range, the bound and the verdict."""
+    lines = ["| goal | median | range | bound | met |", "|---|---|---|---|---|"]
+    for goal in GOALS:
+        known = _known(rounds, goal.figure)
+        median = statistics.median(known) if known else None
+        shown = "unknown" if median is None else f"{median:.2f}"
+        spread = f"{min(known):.2f}-{max(known):.2f}" if known else "-"
+        verdict = {None: "unknown", True: "yes", False: "no"}[goal.met(median)]
+        lines.append(f"| {goal.label} | {shown} | {spread} ({len(known)} runs) | "
+                     f"{'>=' if goal.at_least else '<='} {goal.bound:g} | {verdict} |")
+    return "\n".join(lines)
+
+
+def write_docs(text: str) -> None:
+    """Put ``text`` between the markers of docs/performance.md."""
+    page = DOC.read_text("utf-8")
+    head, rest = page.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", "utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip", action="append", default=[], choices=["limits", "echo", "ramp", "million"])
+    parser.add_argument("--anchors", type=Path, default=ROOT.parent / "shared" / "anchors")
+    parser.add_argument("--connections", type=int, default=9000, help="the ramp's target")
+    parser.add_argument("--million", type=int, default=1_000_000, help="the million's target")
+    parser.add_argument("--echo-seconds", type=float, default=3.0)
+    parser.add_argument("--docs", action="store_true", help="write the table into docs/performance.md")
+    args = parser.parse_args()
+    if args.runs < 1 or args.connections < 10 or args.million < 10:
+        parser.error("--runs must be at least 1, --connections and --million at least 10")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the anchors inherit it; netprobe raises its own
+    with tempfile.TemporaryDirectory() as tmp:
+        anchors = build_anchors(args.anchors, Path(tmp))
+        missing = [name for name, path in anchors.items() if path is None]
+        if missing:
+            print(f"C anchors not built ({', '.join(missing)}): their ratios are unknown")
+        benches: list[tuple[str, Callable[[], Figures]]] = [
+            ("limits", limits_round),
+            ("echo", lambda: echo_round(args.echo_seconds)),
+            ("ramp", lambda: ramp_round(args.connections, anchors["connect_accept"])),
+            ("million", lambda: million_round(args.million, anchors["million"])),
+        ]
+        rounds: list[Figures] = []
+        for run in range(args.runs):
+            figures: Figures = {}
+            for name, bench in benches:
+                if name in args.skip:
+                    continue
+                started = time.monotonic()
+                these = bench()
+                figures.update(these)
+                print(f"run {run + 1}/{args.runs} {name}: {time.monotonic() - started:.0f} s: " + ", ".join(
+                    f"{k} {'unknown' if v is None else f'{v:.2f}'}" for k, v in these.items()), flush=True)
+            rounds.append(figures)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    text = table(rounds)
+    print(text)
+    if args.docs:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip() or "?"
+        where = (f"Measured {time.strftime('%Y-%m-%d')} at commit {commit} on {os.cpu_count()} cores, "
+                 f"{stdlib_platform.system()} {stdlib_platform.release()}, Python {stdlib_platform.python_version()}: "
+                 f"`python benchmarks/all.py --runs {args.runs}"
+                 + "".join(f" --skip {s}" for s in args.skip) + "` (the ramp to "
+                 f"{args.connections:,}, the million to {args.million:,}).")
+        write_docs(f"{where}\n\n{text}")
+    missed = [goal for goal in GOALS if (known := _known(rounds, goal.figure))
+              and goal.met(statistics.median(known)) is False]
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
