@@ -21,7 +21,7 @@ from netprobe.ramp.runner import run_ramp
 from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
 from netprobe.vocabulary import Verify
-from tests.conftest import LATE_MS, UNCAPPED_BACKEND, run_netprobe
+from tests.conftest import LATE_MS, UNCAPPED_BACKEND, run_netprobe, stopped_by_a_busy_machine
 from tests.realservers.test_real_servers import CAP, redis  # noqa: F401 (a fixture: a real redis at maxclients CAP)
 
 HOLDERS = ["in-process", "spread", "workers"]
@@ -130,7 +130,8 @@ def test_every_holder_carries_traffic_and_counts_every_reply(holder, child_serve
     server = child_server(ServerSpec(backend=BACKENDS.get(UNCAPPED_BACKEND), want_fds=1024))
     target = f"127.0.0.1:{server.addresses[0][1]}"
     document = _ramp(holder, target, 100, 50, Verify.ECHO, rate=4)
-    assert document["exit"] == 0 and document["reached"] == 100, document["verdict"]
+    assert (document["exit"] == 0 and document["reached"] == 100) or stopped_by_a_busy_machine(document), \
+        document["verdict"]
     for step in document["steps"]:
         traffic = step["traffic"]
         assert traffic["connections"] == step["connections"]
@@ -144,7 +145,8 @@ def test_every_holder_churns_and_counts_every_connection(holder, child_server):
     server = child_server(ServerSpec(backend=BACKENDS.get(UNCAPPED_BACKEND), want_fds=1024))
     target = f"127.0.0.1:{server.addresses[0][1]}"
     document = _ramp(holder, target, None, 20, Verify.ECHO, churn=40)
-    assert document["exit"] == 0 and document["reached"] == 40, document["verdict"]
+    assert (document["exit"] == 0 and document["reached"] == 40) or stopped_by_a_busy_machine(document), \
+        document["verdict"]
     opened = 0
     for step, goal in zip(document["steps"], (20, 40)):
         churn = step["traffic"]
