@@ -2,24 +2,47 @@
 
 One module per command group (``limits``, ``ramp``, ``report``, ``serve``, ``worker``,
 ``bench``); ``common`` holds the app, the shared options, the terminal and ``deliver``. Nothing
-here opens sockets or imports gevent; commands import their core lazily so ``netprobe --help``
-and ``netprobe limits`` stay fast.
+here opens sockets or imports gevent. A run imports only its own command's module, and commands
+import their core lazily, so ``netprobe --help`` and ``netprobe limits`` stay fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import typer
 
 from netprobe import __version__
-from netprobe.cli import bench, limits, ramp, report, serve, worker  # noqa: F401 (each registers its commands)
-from netprobe.cli.common import app, terminal
+from netprobe.cli import common
+from netprobe.cli.common import terminal
 from netprobe.errors import ExitStatus, NetprobeError
 from netprobe.signals import interrupt_once, interrupted
 
 __all__ = ["app", "main", "run"]
+
+# The module of each command, in the order help lists them; each registers its commands on
+# ``common.app`` when imported. A run imports only the module of the command it names, so
+# ``netprobe limits`` neither imports the others nor has typer build their options.
+COMMANDS = ("bench", "limits", "ramp", "report", "serve", "worker")
+
+
+def load_commands(argv: Sequence[str] = ()) -> typer.Typer:
+    """The app with the command ``argv`` names registered; every command where it names none it knows (help)."""
+    # The root's own options are flags only, so the first word that is not an option is the command.
+    named = next((word for word in argv if not word.startswith("-")), None)
+    for module in [named] if named in COMMANDS else COMMANDS:
+        importlib.import_module(f"netprobe.cli.{module}")
+    return common.app
+
+
+def __getattr__(name: str) -> Any:
+    """``netprobe.cli.app``: the app with every command registered (for tests and tools that walk it)."""
+    if name == "app":
+        return load_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Typer vendors click privately in recent releases and depends on it in older ones;
 # its public BadParameter derives from click's UsageError and ClickException either way.
@@ -34,7 +57,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@common.app.callback()
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
@@ -63,7 +86,7 @@ def run(argv: Optional[list[str]] = None) -> int:
     """Run the CLI and return its exit status; the one place errors become exit codes."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(load_commands(argv))
     try:
         with interrupt_once():  # SIGTERM cleans up as Ctrl-C does; a second one cannot cut it short
             result = command.main(args=argv, prog_name="netprobe", standalone_mode=False)

@@ -6,13 +6,12 @@ from typing import Optional
 
 import typer
 
+from netprobe.cli.choices import Backend, ClientModel
 from netprobe.cli.common import (
     FORMAT_OPTION,
     OUTPUT_OPTION,
     PLOT_OPTION,
     WIDE_OPTION,
-    Backend,
-    ClientModel,
     announcer,
     bench_app,
     check_destinations,

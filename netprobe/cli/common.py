@@ -11,16 +11,13 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, TextIO, TypeAlias
+from typing import Any, Optional, TextIO
 
 import typer
 
-from netprobe.clients.registry import client_names
 from netprobe.errors import ExitStatus
 from netprobe.extras import DISTRIBUTION
-from netprobe.selector_catalog import SELECTOR_NAMES
-from netprobe.servers.registry import backend_names
-from netprobe.vocabulary import Format, Word
+from netprobe.vocabulary import Format
 
 app = typer.Typer(
     name="netprobe",
@@ -32,19 +29,6 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks on this machine: selectors' scan cost, concurrency models.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-
-# Choices of the options, built from the registries that own them: a new backend or client
-# model shows up here without an edit to this file.
-if TYPE_CHECKING:  # type checkers cannot follow enums made at run time; they are Words
-    Backend: TypeAlias = Word
-    RampBackend: TypeAlias = Word
-    ClientModel: TypeAlias = Word
-    Selector: TypeAlias = Word
-else:
-    Selector = Word("Selector", [(name, name) for name in ("default", *SELECTOR_NAMES)])
-    Backend = Word("Backend", [(name, name) for name in backend_names()])
-    RampBackend = Word("RampBackend", [(name, name) for name in (*backend_names(), "all")])
-    ClientModel = Word("ClientModel", [(name, name) for name in client_names()])
 
 # rich reads [words] in help text as markup; help strings escape their brackets with this.
 PLOT_HELP = f"Also draw a PNG (needs: pip install '{DISTRIBUTION}\\[plot]')."

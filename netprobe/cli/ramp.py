@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from netprobe.cli.choices import ClientModel, RampBackend, Selector
 from netprobe.cli.common import (
     FORMAT_OPTION,
     OUTPUT_OPTION,
     PLOT_OPTION,
     SECRET_FILE_OPTION,
     WIDE_OPTION,
-    ClientModel,
-    RampBackend,
-    Selector,
     app,
     check_destinations,
     deliver,

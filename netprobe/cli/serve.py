@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from netprobe.cli.common import Backend, Selector, app, terminal
+from netprobe.cli.choices import Backend, Selector
+from netprobe.cli.common import app, terminal
 from netprobe.errors import ExitStatus
 from netprobe.vocabulary import ProtocolName
 
