@@ -147,6 +147,8 @@ class Outcome:
             wrong.append(f"reached {reached}, not {low}-{high}")
         if case.remedy is not None and case.remedy not in (stop.get("remedy") or ""):
             wrong.append(f"the remedy does not say {case.remedy!r}: {stop.get('remedy')!r}")
+        if case.cause is not None and stop.get("cause") != case.cause:
+            wrong.append(f"its cause is {stop.get('cause')!r}, not {case.cause!r}: {stop.get('message')!r}")
         if case.setting is not None and stop.get("setting") != case.setting:
             wrong.append(f"the setting is {stop.get('setting')!r}, not {case.setting!r}")
         if self.status != 1:
