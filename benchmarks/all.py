@@ -204,6 +204,9 @@ def main() -> int:
         parser.error("--runs must be at least 1, --connections and --million at least 10")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the anchors inherit it; netprobe raises its own
+    # `python -m netprobe` puts the working directory first on sys.path: from a checkout's root it would
+    # run the source tree (compiled afresh where .pyc files are not written), not the installed package.
+    os.chdir(tempfile.gettempdir())
     with tempfile.TemporaryDirectory() as tmp:
         anchors = build_anchors(args.anchors, Path(tmp))
         missing = [name for name, path in anchors.items() if path is None]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 RUNS = 11
@@ -21,6 +23,9 @@ def median_wall(cmd: list[str]) -> float:
 
 def main() -> int:
     py = sys.executable
+    # `python -m netprobe` puts the working directory first on sys.path: from a checkout's root it would
+    # time the source tree (compiled afresh where .pyc files are not written), not the installed package.
+    os.chdir(tempfile.gettempdir())
     baseline = median_wall([py, "-c", "pass"])
     typer_only = median_wall([py, "-c", "import typer"])
     limits = median_wall([py, "-m", "netprobe", "limits"])
@@ -31,9 +36,9 @@ def main() -> int:
     print(f"python -c pass        {baseline * 1000:7.1f} ms")
     print(f"python -c import typer{typer_only * 1000:7.1f} ms")
     print(f"netprobe --help       {help_ * 1000:7.1f} ms")
-    print(f"netprobe limits       {limits * 1000:7.1f} ms  ({limits / baseline:.1f}x python -c pass; goal <= 300 ms)")
+    print(f"netprobe limits       {limits * 1000:7.1f} ms  ({limits / baseline:.1f}x python -c pass; goal <= 100 ms)")
     print(f"gevent imported by limits: {'YES (goal: no)' if gevent else 'no'}")
-    return 0 if limits <= 0.3 and not gevent else 1
+    return 0 if limits <= 0.1 and not gevent else 1
 
 
 if __name__ == "__main__":
