@@ -47,6 +47,7 @@ def churn(new_socket: NewSocket, request: bytes, complete: Callable[[bytes], boo
     At most ``most_open`` are open at once (the holder's fds); every socket is closed before this returns.
     """
     interval = 1.0 / plan.per_connection
+    late = plan.late_send_s
     start = time.perf_counter()
     end = start + plan.seconds
     opens = 0  # opens due so far: the next is due at start + opens * interval (no drift from adding)
@@ -97,7 +98,7 @@ def churn(new_socket: NewSocket, request: bytes, complete: Callable[[bytes], boo
         while True:
             now = time.perf_counter()
             while (next_due := start + opens * interval) <= now and next_due < end:
-                tally.sent_late += now - next_due > plan.late_send_s  # this loop noticed it late
+                tally.sent_late += now - next_due > late  # this loop noticed it late
                 owed.append(next_due)
                 opens += 1
             while owed and len(opened) < most_open:

@@ -11,6 +11,7 @@ from netprobe.ramp.knee import Busy, Demand, Sides, busy_percent, knee_of
 from netprobe.vocabulary import Side
 
 PLAN = TrafficPlan(rate=10.0, total_rate=None, seconds=2.0, timeout=1.0, max_latency_ms=100.0)
+ONE_EACH = Sides(server_processes=1, client_processes=1, shared=False)  # one server process, one client
 
 
 def _step(connections: int, **traffic) -> RampStep:
@@ -47,7 +48,7 @@ def test_busy_percent_reads_each_server_process_and_unknown_stays_unknown():
 def test_segments_the_runs_own_connections_sent_again_name_the_knee_before_the_machines_handshakes():
     steps = [_step(200, server_cpu=20.0, server_busy=22.0, server_busiest=20.0, p99_ms=450.0, retransmits=12,
                    syn_retransmits=3)]
-    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and knee.cause == StopCause.RETRANSMITS
     assert "this run's connections sent 12 segments again" in knee.message
 
@@ -56,20 +57,20 @@ def test_a_server_that_waited_for_a_cpu_as_long_as_it_ran_is_named_for_the_machi
     """A loaded machine: the server ran 25% of a core and waited in the run queue 54% more."""
     steps = [_step(50, server_cpu=25.0, server_busy=79.0, server_busiest=79.0, client_cpu=30.0, client_busy=35.0,
                    p99_ms=173.0, listen_overflows=4)]
-    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
     assert "waited for a CPU 54% of a core and ran 25%" in knee.message
 
 
 def test_a_short_wait_beside_a_longer_run_is_not_contention():
     steps = [_step(50, server_cpu=60.0, server_busy=80.0, server_busiest=80.0, p99_ms=173.0)]
-    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and knee.cause == StopCause.SERVER_WAITS, knee
 
 
 def test_the_client_that_waited_longest_for_a_cpu_is_named():
     steps = [_step(50, server_cpu=20.0, server_busy=30.0, client_cpu=30.0, client_busy=85.0, p99_ms=173.0)]
-    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
     assert "netprobe's client waited for a CPU 55%" in knee.message
 
@@ -78,12 +79,12 @@ def test_a_client_behind_its_own_schedule_is_the_knee_named_client_cpu_before_th
     """The client noticed 5% of its requests late by more than half the bound: its own lag, not the server's."""
     steps = [_step(50, server_cpu=36.0, server_busy=63.0, client_cpu=70.0, client_busy=85.0, p99_ms=5107.0,
                    sent=1000, sent_late=50)]
-    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and (knee.cause, knee.side) == (StopCause.CLIENT_CPU, Side.CLIENT), knee
     assert "noticed 50 of its 1,000 requests more than 50 ms after they fell due" in knee.message
 
 
 def test_a_few_late_sends_are_a_hiccup_not_the_client_behind():
     steps = [_step(50, server_cpu=60.0, server_busy=62.0, p99_ms=173.0, sent=1000, sent_late=5)]
-    knee = knee_of(steps, PLAN, Sides(server_processes=1, client_processes=1, shared=False))
+    knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and knee.cause == StopCause.SERVER_WAITS, knee
