@@ -119,6 +119,9 @@ class TrafficStats(Record):
     # local port was free), and this side's connections to the target in TIME_WAIT after the step.
     connect_errors: dict[str, int] = field(default_factory=dict)
     time_wait: Optional[int] = None
+    # Churn (Linux): closes over the step that skipped TIME_WAIT because net.ipv4.tcp_max_tw_buckets were
+    # all taken (the kernel's TCPTimeWaitOverflow, machine-wide).
+    time_wait_overflows: Optional[int] = None
 
     @property
     def most_refused(self) -> Optional[tuple[str, int]]:

@@ -82,6 +82,7 @@ class NetworkLimits(Record):
     tcp_fin_timeout: Optional[int]
     tcp_max_syn_backlog: Optional[int]
     nf_conntrack_max: Optional[int]
+    tcp_max_tw_buckets: Optional[int] = None  # Linux: past this many in TIME_WAIT, a close skips it
 
 @dataclass(frozen=True)
 class ProcessStats(Record):

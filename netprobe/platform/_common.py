@@ -15,6 +15,8 @@ class TcpCounters(NamedTuple):
     listen_overflows: int  # a handshake completed while the accept queue was full
     listen_drops: int  # SYNs dropped at a listener, overflows included
     syn_retransmits: int  # SYNs and SYN-ACKs sent again because no answer came
+    # Connections closed without TIME_WAIT because net.ipv4.tcp_max_tw_buckets were all taken; None where unknown.
+    time_wait_overflows: Optional[int] = None
 
 
 class ListenState(NamedTuple):
@@ -38,6 +40,8 @@ class SystemFacts:
     tcp_tw_reuse: Optional[int] = None
     tcp_fin_timeout: Optional[int] = None
     tcp_max_syn_backlog: Optional[int] = None
+    #: Linux: the most connections in TIME_WAIT the kernel keeps; past it a close skips TIME_WAIT.
+    tcp_max_tw_buckets: Optional[int] = None
     nf_conntrack_max: Optional[int] = None
     #: Linux: the most threads the system runs (kernel.threads-max), and memory maps one process may
     #: have (vm.max_map_count; every thread's stack takes two: the stack and its guard page).

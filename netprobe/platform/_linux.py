@@ -110,6 +110,7 @@ _SYSCTLS = {
     "tcp_tw_reuse": ("net/ipv4/tcp_tw_reuse", 0),
     "tcp_fin_timeout": ("net/ipv4/tcp_fin_timeout", 0),
     "tcp_max_syn_backlog": ("net/ipv4/tcp_max_syn_backlog", 0),
+    "tcp_max_tw_buckets": ("net/ipv4/tcp_max_tw_buckets", 0),
     "nf_conntrack_max": ("net/netfilter/nf_conntrack_max", 0),
     "threads_max": ("kernel/threads-max", 0),
     "max_map_count": ("vm/max_map_count", 0),
@@ -175,14 +176,15 @@ def kernel_slab_bytes() -> Optional[int]:
 
 
 def tcp_counters() -> Optional[_common.TcpCounters]:
-    """ListenOverflows, ListenDrops and TCPSynRetrans from /proc/net/netstat; None where unreadable."""
+    """The kernel's TcpExt counters netprobe reads, from /proc/net/netstat; None where unreadable."""
     try:
         with open("/proc/net/netstat") as f:
             counters = parse_proc_netstat(f.read())
     except OSError:
         return None
     try:
-        return _common.TcpCounters(counters["ListenOverflows"], counters["ListenDrops"], counters["TCPSynRetrans"])
+        return _common.TcpCounters(counters["ListenOverflows"], counters["ListenDrops"], counters["TCPSynRetrans"],
+                                   counters.get("TCPTimeWaitOverflow"))
     except KeyError:
         return None
 

@@ -6,7 +6,9 @@ to that one destination. With P ports, S source addresses and D destinations, a 
 ``P * S * D / TIME_WAIT`` new connections a second runs out of ports once the first of them
 come round again: connect() fails with EADDRNOTAVAIL. Linux reuses a port in TIME_WAIT for a new
 outgoing connection after a second (``net.ipv4.tcp_tw_reuse``: 1 everywhere, 2, the default,
-on loopback only), which moves that ceiling a sixtyfold further.
+on loopback only), which moves that ceiling a sixtyfold further. And Linux keeps at most
+``net.ipv4.tcp_max_tw_buckets`` connections in TIME_WAIT: past that a close skips TIME_WAIT
+(TCPTimeWaitOverflow), so where the cap is below the ports they never run out by TIME_WAIT.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ TIME_WAIT_SHARE = 0.5
 class ChurnCeiling(NamedTuple):
     """The most new connections a second the ports allow, and the arithmetic in words."""
 
-    rate: float
+    rate: Optional[float]  # None: TIME_WAIT is capped below the ports (tcp_max_tw_buckets), so no rate runs them out
     ports: int  # ephemeral ports over every source address and destination
     seconds: float  # how long each port stays held after a close
     detail: str
@@ -69,6 +71,11 @@ def churn_ceiling(facts: SystemFacts, sources: int, destinations: Sequence[tuple
                                         f"{len(destinations)} destinations)")
     how = (f"each reused after {seconds:g} s, net.ipv4.tcp_tw_reuse={facts.tcp_tw_reuse}" if reused
            else f"each held {held:g} s in TIME_WAIT")
+    buckets = facts.tcp_max_tw_buckets
+    if buckets is not None and buckets < total:
+        return ChurnCeiling(None, total, seconds, f"{total:,} ephemeral ports{spread}, {how}, but "
+                            f"net.ipv4.tcp_max_tw_buckets={buckets:,} keeps fewer in TIME_WAIT: past {buckets:,} the "
+                            "kernel closes without TIME_WAIT, so closing first never runs the ports out")
     return ChurnCeiling(total / seconds, total, seconds, f"{total:,} ephemeral ports{spread}, {how}, sustain "
                         f"{total / seconds:,.1f} new connections a second")
 
@@ -99,7 +106,7 @@ def _port_cause(stats: TrafficStats, ceiling: Optional[ChurnCeiling]) -> tuple[O
                                          f"TIME_WAIT, closed here first ({ceiling.detail})")
         return None, (f"only {stats.time_wait:,} of its {ceiling.ports:,} ports were in TIME_WAIT: something else "
                       "holds them (other connections to the same address)")
-    if ceiling is not None and stats.asked_rate > ceiling.rate:
+    if ceiling is not None and ceiling.rate is not None and stats.asked_rate > ceiling.rate:
         return StopCause.TIME_WAIT, (f"TIME_WAIT cannot be counted here, but the rate asked is above what the ports "
                                      f"sustain ({ceiling.detail})")
     return None, "what holds the ports cannot be told here"
@@ -111,6 +118,8 @@ def churn_prediction(spec: RampSpec, ceiling: Optional[ChurnCeiling]) -> Predict
     if ceiling is None:
         why = ("the workers' ports are their own machines'" if spec.distributed
                else "this OS does not say its ports or how long TIME_WAIT holds them")
-        return Prediction(selector, spec.placement, None, None, why, backend)
+        return Prediction(selector, spec.placement, None, None, f"the ports' limit is not known ({why})", backend)
+    if ceiling.rate is None:
+        return Prediction(selector, spec.placement, None, None, ceiling.detail, backend)
     return Prediction(selector, spec.placement, int(ceiling.rate), StopReason.PORT_EXHAUSTION, ceiling.detail,
                       backend)

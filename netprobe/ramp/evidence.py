@@ -113,6 +113,13 @@ def counter_deltas(before: Optional[TcpCounters],
             after.syn_retransmits - before.syn_retransmits)
 
 
+def time_wait_overflows(before: Optional[TcpCounters], after: Optional[TcpCounters]) -> Optional[int]:
+    """How many closes skipped TIME_WAIT between two readings (tcp_max_tw_buckets full); None where unknown."""
+    if before is None or after is None or before.time_wait_overflows is None or after.time_wait_overflows is None:
+        return None
+    return after.time_wait_overflows - before.time_wait_overflows
+
+
 def add_counts(a: Optional[int], b: Optional[int]) -> Optional[int]:
     """Two counts of one counter added; None where either is unknown."""
     return None if a is None or b is None else a + b

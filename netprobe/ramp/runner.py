@@ -30,6 +30,7 @@ from netprobe.ramp.evidence import (
     add_counts,
     counter_deltas,
     server_status,
+    time_wait_overflows,
 )
 from netprobe.ramp.forecast import forecast
 from netprobe.ramp.judge import StepJudge
@@ -129,7 +130,7 @@ class _Run(StepJudge):
                 self.cleanup()
         if stop is not None and not self.churn:
             stop.at_connections = reached
-        says = (churn_verdict(spec.to, reached, stop, prediction) if self.churn else
+        says = (churn_verdict(spec.to, reached, stop, prediction, self.steps) if self.churn else
                 verdict(spec.to, reached, stop, prediction, spec.placement))
         return RampResult(
             config=spec, ok=ramp_ok(spec.to, self.plan.goal, reached, stop), to=spec.to, reached=reached,
@@ -223,6 +224,8 @@ class _Run(StepJudge):
                                     client_busy=busy.client, server_busy=busy.server,
                                     server_busiest=busy.server_busiest,
                                     time_wait=self._toward(platform.time_wait_toward) if plan.churn else None,
+                                    time_wait_overflows=(time_wait_overflows(counters, after)
+                                                         if plan.churn and not self.spec.distributed else None),
                                     retransmits=(None if resent_before is None or resent_after is None
                                                  else max(0, resent_after - resent_before)))
         self.steps[-1] = dataclasses.replace(step, traffic=stats,

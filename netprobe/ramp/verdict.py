@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Optional
 
 from netprobe.models import Prediction
@@ -121,15 +122,18 @@ def slowdown(steps: list[RampStep]) -> Optional[str]:
     return None
 
 
-def churn_verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction) -> str:
+def churn_verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction,
+                  steps: Sequence[RampStep] = ()) -> str:
     """Say how many new connections a second a churn ramp sustained, and whether the ports' arithmetic held."""
-    allowed = f"the ports' limit is not known ({pred.detail})" if pred.max_connections is None else pred.detail
+    skipped = sum(t.time_wait_overflows or 0 for s in steps if (t := s.traffic) is not None)
+    capped = (f" The kernel closed {skipped:,} of these connections without TIME_WAIT: its table was full "
+              "(net.ipv4.tcp_max_tw_buckets).") if skipped else ""
     if stop is None:
         return (f"Sustained {reached:,} new connections a second" + ("" if to is None else f" (target {to:,})") +
-                f", each closed by the client after one exchange; {allowed}.")
+                f", each closed by the client after one exchange; {pred.detail}.{capped}")
     cause = f" ({stop.cause})" if stop.cause is not None else ""
     head = (f"Stopped churning after {reached:,} new connections a second: {stop.reason}{cause} on the {stop.side} "
             f"side")
     if stop.reason == StopReason.INTERRUPTED:
-        return f"{head}."
-    return f"{head}; {allowed}."
+        return f"{head}.{capped}"
+    return f"{head}; {pred.detail}.{capped}"

@@ -121,6 +121,7 @@ def limits_document(r: LimitsReport) -> Document:
             ["tcp_tw_reuse", units.text(r.network.tcp_tw_reuse)],
             ["tcp_fin_timeout", units.text(r.network.tcp_fin_timeout)],
             ["tcp_max_syn_backlog", units.count(r.network.tcp_max_syn_backlog)],
+            ["tcp_max_tw_buckets", units.count(r.network.tcp_max_tw_buckets)],
             ["nf_conntrack_max", units.count(r.network.nf_conntrack_max)],
         ]),
         Section("This process and memory", ["fact", "value"], [
@@ -192,7 +193,7 @@ def _churn_section(r: RampResult) -> Optional[Section]:
     """Each step's churn (``ramp --churn``): new connections asked and answered, opens refused, TIME_WAIT, CPU."""
     rows = [[f"{t.asked_rate:,.0f}", f"{t.achieved_rate:,.0f}", units.ms(t.p50_ms), units.ms(t.p99_ms),
              units.ms(t.max_ms), _refusals(t), units.count(t.errors - sum(t.connect_errors.values())),
-             units.count(t.timeouts), units.count(t.time_wait), units.percent(t.client_cpu),
+             units.count(t.timeouts), _time_wait(t), units.percent(t.client_cpu),
              units.percent(t.server_cpu)]
             for s in r.steps if (t := s.traffic) is not None]
     if not rows:
@@ -201,7 +202,14 @@ def _churn_section(r: RampResult) -> Optional[Section]:
                              "timeouts", "TIME_WAIT", "client CPU", "server CPU"], rows,
                    lead=["each new connection carries one exchange and is closed by the client first; latency "
                          "counts from when it was due to open until its reply; TIME_WAIT counts this side's "
-                         "connections to the target after the step"])
+                         "connections to the target after the step, and those that skipped it because the "
+                         "kernel's table was full (tcp_max_tw_buckets)"])
+
+
+def _time_wait(t: TrafficStats) -> str:
+    """This side's connections in TIME_WAIT after a churn step, and those that skipped it: "40, 260 skipped"."""
+    held = units.count(t.time_wait)
+    return f"{held}, {t.time_wait_overflows:,} skipped" if t.time_wait_overflows else held
 
 
 def _refusals(t: TrafficStats) -> str:
@@ -237,7 +245,8 @@ def ramp_document(r: RampResult) -> Document:
         ]))
     p = r.predicted
     sections.append(Section("Prediction vs measurement", ["", ""], [
-        ["predicted", f"{units.count(p.max_connections)} ({units.text(p.binding_limit)}: {p.detail})"],
+        ["predicted", (f"{units.count(p.max_connections)} ({units.text(p.binding_limit)}: {p.detail})"
+                       if p.binding_limit is not None else f"{units.count(p.max_connections)} ({p.detail})")],
         ["reached", units.count(r.reached)],
         ["peak fds", f"client {units.count(r.peak.client_fds)}, server {units.count(r.peak.server_fds)}"],
         ["peak RSS", f"client {units.size(r.peak.client_rss)}, server {units.size(r.peak.server_rss)}"],

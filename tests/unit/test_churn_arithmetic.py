@@ -97,3 +97,22 @@ def test_a_holder_cannot_report_more_refused_opens_than_errors_or_unbounded_name
     assert TrafficCount(0, 5, 0, 1, 0, 1.0, "", connect_errors={"EADDRNOTAVAIL": 2}).problem(0) is not None
     many = {f"E{i}": 0 for i in range(100)}
     assert TrafficCount(0, 5, 0, 1, 0, 1.0, "", connect_errors=many).problem(0) is not None
+
+
+@pytest.mark.skipif(platform.TIME_WAIT_SECONDS is None, reason="this OS's TIME_WAIT length is not known")
+def test_a_time_wait_table_smaller_than_the_ports_leaves_churn_no_port_ceiling():
+    capped = churn_ceiling(SystemFacts(port_low=40000, port_high=40099, tcp_tw_reuse=0, tcp_max_tw_buckets=40), 1,
+                           NAMESPACE)
+    assert capped is not None and capped.rate is None and capped.ports == 100
+    assert "net.ipv4.tcp_max_tw_buckets=40 keeps fewer in TIME_WAIT" in capped.detail
+    roomy = churn_ceiling(SystemFacts(port_low=40000, port_high=40099, tcp_tw_reuse=0, tcp_max_tw_buckets=100), 1,
+                          NAMESPACE)
+    assert roomy is not None and roomy.rate == pytest.approx(100 / platform.TIME_WAIT_SECONDS)
+
+
+@pytest.mark.skipif(platform.NAME != "linux", reason="Linux's errno names")
+def test_refused_opens_under_a_capped_time_wait_table_are_not_blamed_on_time_wait_by_arithmetic():
+    ceiling = churn_ceiling(SystemFacts(port_low=40000, port_high=40099, tcp_tw_reuse=0, tcp_max_tw_buckets=40), 1,
+                            NAMESPACE)
+    refused = refused_opens(_stats(30.0, errors=5, connect_errors={"EADDRNOTAVAIL": 5}), ceiling)
+    assert refused is not None and refused.reason == StopReason.PORT_EXHAUSTION and refused.cause is None
