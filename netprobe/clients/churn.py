@@ -1,10 +1,11 @@
 """Connection churn on a fixed schedule: a new connection for every request, closed by the client after its reply.
 
 With ``ramp --churn R`` a holder opens R connections a second, each sends one request, reads its
-reply and closes first (so TIME_WAIT stays on this side, as it does for a client without
-keep-alive). The schedule is fixed before the first open: an open that could not start on time
-(too many still open) starts as soon as one ends, and its latency counts from when it was due, so
-a server that accepts slowly shows as latency rather than as a lower rate that looks healthy
+reply and closes (first, so TIME_WAIT stays on this side as it does for a client without
+keep-alive, unless the server's FIN came before: that is counted, as the server closing first).
+The schedule is fixed before the first open: an open that could not start on time (too many
+still open) starts as soon as one ends, and its latency counts from when it was due, so a server
+that accepts slowly shows as latency rather than as a lower rate that looks healthy
 (coordinated omission, as in ``netprobe.clients.scheduled``). An open the OS refuses at once
 (``EADDRNOTAVAIL``: no local port free) is counted by its errno name: that is the evidence the
 engine names ``port_exhaustion`` with.
@@ -60,8 +61,8 @@ def churn(new_socket: NewSocket, request: bytes, complete: Callable[[bytes], boo
     opened: dict[int, _Open] = {}  # by fd, in the order they were due
     last_reply = start
 
-    def finish(c: _Open, answered: bool, refused: Optional[str]) -> None:
-        """Close ``c`` (the client first: a FIN, so TIME_WAIT stays here) and count how it ended."""
+    def finish(c: _Open, answered: bool, refused: Optional[str], server_first: bool = False) -> None:
+        """Close ``c`` (a FIN, so TIME_WAIT stays here unless the server's came first) and count how it ended."""
         nonlocal last_reply
         sel.unregister(c.sock)
         del opened[c.sock.fileno()]
@@ -70,6 +71,7 @@ def churn(new_socket: NewSocket, request: bytes, complete: Callable[[bytes], boo
             last_reply = time.perf_counter()
             tally.answered += 1
             tally.answered_on_time += c.on_time
+            tally.server_closed_first += server_first
             tally.record(last_reply - c.due)
         else:
             tally.errors += 1
@@ -132,16 +134,16 @@ def churn(new_socket: NewSocket, request: bytes, complete: Callable[[bytes], boo
 
 
 def _step(c: _Open, mask: int, complete: Callable[[bytes], bool], ok: Callable[[bytes], bool],
-          sel: selectors.BaseSelector, finish: Callable[[_Open, bool, Optional[str]], None]) -> None:
+          sel: selectors.BaseSelector, finish: Callable[[_Open, bool, Optional[str], bool], None]) -> None:
     """Move ``c`` on by what its socket is ready for: connected, request sent, reply read."""
     if not c.connected:
         code = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
-            finish(c, False, platform.errno_name(code))
+            finish(c, False, platform.errno_name(code), False)
             return
         c.connected = True
         if not c.unsent:  # nothing to ask (a connect-only check): connected is answered
-            finish(c, True, None)
+            finish(c, True, None, False)
             return
     try:
         if c.unsent:
@@ -154,14 +156,22 @@ def _step(c: _Open, mask: int, complete: Callable[[bytes], bool], ok: Callable[[
     except (BlockingIOError, InterruptedError):
         return
     except OSError:
-        finish(c, False, None)  # reset after connecting: an error, not a refused open
+        finish(c, False, None, False)  # reset after connecting: an error, not a refused open
         return
     if not chunk:
-        finish(c, False, None)  # closed before a whole reply
+        finish(c, False, None, False)  # closed before a whole reply
         return
     c.received += chunk
     if complete(c.received):
-        finish(c, ok(c.received), None)
+        finish(c, ok(c.received), None, _server_closed(c.sock))
+
+
+def _server_closed(sock: socket.socket) -> bool:
+    """Whether the server's FIN is already here: it closed first, so TIME_WAIT is on its side, not this port's."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:  # nothing more yet (or a reset, which leaves no TIME_WAIT on either side)
+        return False
 
 
 def _refused(tally: Tally, code: Optional[int]) -> None:

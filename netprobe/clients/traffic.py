@@ -122,6 +122,10 @@ class TrafficStats(Record):
     # Churn (Linux): closes over the step that skipped TIME_WAIT because net.ipv4.tcp_max_tw_buckets were
     # all taken (the kernel's TCPTimeWaitOverflow, machine-wide).
     time_wait_overflows: Optional[int] = None
+    # Churn: answered connections whose server had closed before the client did (its FIN was there
+    # first), so their TIME_WAIT is on the server's side; and a local server's connections in TIME_WAIT.
+    server_closed_first: Optional[int] = None
+    server_time_wait: Optional[int] = None
 
     @property
     def most_refused(self) -> Optional[tuple[str, int]]:
@@ -151,6 +155,7 @@ class TrafficCount(Record):
     answered_on_time: int = 0  # of ``answered``, those sent within the traffic's time
     connect_errors: dict[str, int] = field(default_factory=dict)  # churn's refused opens, by errno name
     sent_late: int = 0  # of ``sent``, those the holder's loop noticed late (``TrafficPlan.late_send_s``)
+    server_closed_first: int = 0  # churn: of ``answered``, those the server closed before the holder did
 
     def problem(self, held: int) -> Optional[str]:
         """Why no holder of ``held`` connections could have counted this; None when it could."""
@@ -163,6 +168,8 @@ class TrafficCount(Record):
             return "its connect errors are not a few errno names, each counted among its errors"
         if not 0 <= self.sent_late <= self.sent:
             return f"it says {self.sent_late:,} of {self.sent:,} requests went out late"
+        if not 0 <= self.server_closed_first <= self.answered:
+            return f"it says the server closed {self.server_closed_first:,} of {self.answered:,} answered first"
         if self.connections > held or self.answered > self.sent or not 0 <= self.answered_on_time <= self.answered:
             return f"it says {self.connections:,} connections carried traffic and {self.answered:,} of " \
                    f"{self.sent:,} requests were answered, holding {held:,}"
@@ -219,6 +226,7 @@ class Tally:
         self._cpu_unknown = False
         self.connect_errors: Counter[str] = Counter()  # churn's refused opens, by errno name
         self.sent_late = 0  # requests the loop noticed late: the client behind its schedule
+        self.server_closed_first = 0  # churn: answered connections the server closed before the client
 
     def record(self, latency_s: float) -> None:
         """Count one request's latency, in seconds."""
@@ -242,7 +250,7 @@ class Tally:
         """This tally as a record that crosses a pipe or the network."""
         return TrafficCount(self.connections, self.sent, self.answered, self.errors, self.timeouts,
                             round(self.seconds, 6), self.encoded, self.cpu, self.answered_on_time,
-                            dict(self.connect_errors), self.sent_late)
+                            dict(self.connect_errors), self.sent_late, self.server_closed_first)
 
     def add(self, count: TrafficCount) -> None:
         """Add another holder's traffic: its counts, and its histogram (ValueError when it is not one)."""
@@ -257,6 +265,7 @@ class Tally:
         self.timeouts += count.timeouts
         self.connect_errors.update(count.connect_errors)
         self.sent_late += count.sent_late
+        self.server_closed_first += count.server_closed_first
         self.seconds = max(self.seconds, count.seconds)
         self._cpu_unknown = self._cpu_unknown or count.cpu is None
         self.cpu = None if self._cpu_unknown else (self.cpu or 0.0) + (count.cpu or 0.0)
@@ -278,4 +287,5 @@ class Tally:
             p999_ms=ms(h.get_value_at_percentile(99.9)), max_ms=ms(h.get_max_value()),
             seconds=round(self.seconds, 3), client_cpu=client_cpu, server_cpu=server_cpu,
             listen_overflows=listen_overflows, syn_retransmits=syn_retransmits, churn=plan.churn,
-            connect_errors=dict(self.connect_errors), sent_late=self.sent_late)
+            connect_errors=dict(self.connect_errors), sent_late=self.sent_late,
+            server_closed_first=self.server_closed_first if plan.churn else None)

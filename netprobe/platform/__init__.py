@@ -38,7 +38,8 @@ CONTRACT = (
     "errno_name", "classify_errno", "classify_named_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers",
     "oom_kill_message", "why_not_private", "share_port", "kernel_slab_bytes", "compatibility_layer",
-    "peer_left_before_accept", "cpu_demand", "time_wait_toward", "retransmits_toward",
+    "peer_left_before_accept", "cpu_demand", "time_wait_toward", "time_wait_at",
+    "retransmits_toward",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
@@ -84,6 +85,7 @@ compatibility_layer = _impl.compatibility_layer
 cpu_demand = _impl.cpu_demand
 peer_left_before_accept = _impl.peer_left_before_accept
 time_wait_toward = _impl.time_wait_toward
+time_wait_at = _impl.time_wait_at
 retransmits_toward = _impl.retransmits_toward
 
 

@@ -210,6 +210,11 @@ def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
     return _sockdiag.time_wait_toward(address)
 
 
+def time_wait_at(address: tuple[str, int]) -> Optional[int]:
+    """A local server's connections at ``address`` in TIME_WAIT: it closed them first (sock_diag)."""
+    return _sockdiag.time_wait_at(address)
+
+
 def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
     """Segments this side's open connections to ``address`` sent again over their lives (sock_diag's TCP info)."""
     return _sockdiag.retransmits_toward(address)

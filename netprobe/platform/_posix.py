@@ -307,6 +307,11 @@ def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
     return None
 
 
+def time_wait_at(address: tuple[str, int]) -> Optional[int]:
+    """This system does not tell netprobe a local server's connections in TIME_WAIT: None (unknown)."""
+    return None
+
+
 def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
     """This system does not tell netprobe its connections' retransmissions: None (unknown)."""
     return None

@@ -171,6 +171,14 @@ def time_wait_toward(address: tuple[str, int]) -> Optional[int]:
     return sum(1 for e in found if e.peer_port == address[1] and e.peer_host == address[0])
 
 
+def time_wait_at(address: tuple[str, int]) -> Optional[int]:
+    """Connections at the local ``address`` in TIME_WAIT (its server closed them first); None where unknown."""
+    found = _dump(1 << TCP_TIME_WAIT, address[1])
+    if found is None:
+        return None
+    return sum(1 for e in found if e.port == address[1] and e.host == address[0])
+
+
 def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
     """Segments this side's open connections to ``address`` sent again, summed over their lives; None if unknown."""
     found = _dump(1 << TCP_ESTABLISHED, address[1], remote=True, info=True)

@@ -42,6 +42,7 @@ from netprobe.ramp.verdict import churn_verdict, ramp_ok, reached_at_stop, slowd
 from netprobe.ramp_spec import RampSpec
 from netprobe.servers.handle import ServerHandle
 from netprobe.signals import deferred, interrupt_once
+from netprobe.sockets import is_loopback
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
 from netprobe.vocabulary import Side
@@ -226,6 +227,7 @@ class _Run(StepJudge):
                                     time_wait=self._toward(platform.time_wait_toward) if plan.churn else None,
                                     time_wait_overflows=(time_wait_overflows(counters, after)
                                                          if plan.churn and not self.spec.distributed else None),
+                                    server_time_wait=self._at_server(platform.time_wait_at) if plan.churn else None,
                                     retransmits=(None if resent_before is None or resent_after is None
                                                  else max(0, resent_after - resent_before)))
         self.steps[-1] = dataclasses.replace(step, traffic=stats,
@@ -255,6 +257,17 @@ class _Run(StepJudge):
         """
         assert self.server is not None
         if self.spec.distributed:
+            return None
+        counts = [count(address) for address in self.server.addresses]
+        return None if None in counts else sum(c for c in counts if c is not None)
+
+    def _at_server(self, count: Callable[[tuple[str, int]], Optional[int]]) -> Optional[int]:
+        """``count`` of the server's own connections at each of its addresses, summed; None unless it is local.
+
+        A server on another machine has its own kernel, which this one cannot read.
+        """
+        assert self.server is not None
+        if not all(is_loopback(host) for host, _ in self.server.addresses):
             return None
         counts = [count(address) for address in self.server.addresses]
         return None if None in counts else sum(c for c in counts if c is not None)

@@ -198,12 +198,19 @@ def _churn_section(r: RampResult) -> Optional[Section]:
             for s in r.steps if (t := s.traffic) is not None]
     if not rows:
         return None
-    return Section("Churn", ["new/s asked", "answered/s", "p50 ms", "p99 ms", "max ms", "opens refused", "errors",
-                             "timeouts", "TIME_WAIT", "client CPU", "server CPU"], rows,
-                   lead=["each new connection carries one exchange and is closed by the client first; latency "
-                         "counts from when it was due to open until its reply; TIME_WAIT counts this side's "
-                         "connections to the target after the step, and those that skipped it because the "
-                         "kernel's table was full (tcp_max_tw_buckets)"])
+    columns = ["new/s asked", "answered/s", "p50 ms", "p99 ms", "max ms", "opens refused", "errors", "timeouts",
+               "TIME_WAIT", "client CPU", "server CPU"]
+    lead = ("each new connection carries one exchange and is closed by the client first; latency counts from when "
+            "it was due to open until its reply; TIME_WAIT counts this side's connections to the target after the "
+            "step, and those that skipped it because the kernel's table was full (tcp_max_tw_buckets)")
+    churned = [t for s in r.steps if (t := s.traffic) is not None]
+    if any(t.server_closed_first for t in churned):
+        columns += ["server closed first", "server TIME_WAIT"]
+        for row, t in zip(rows, churned):
+            row += [units.count(t.server_closed_first), units.count(t.server_time_wait)]
+        lead = lead.replace("is closed by the client first", "is closed by the client, unless the server closed "
+                            "it first (counted: its TIME_WAIT is then on the server's side)")
+    return Section("Churn", columns, rows, lead=[lead])
 
 
 def _time_wait(t: TrafficStats) -> str:

@@ -99,6 +99,14 @@ def test_a_holder_cannot_report_more_refused_opens_than_errors_or_unbounded_name
     assert TrafficCount(0, 5, 0, 1, 0, 1.0, "", connect_errors=many).problem(0) is not None
 
 
+def test_a_holder_cannot_report_more_closed_first_by_the_server_than_it_had_answered():
+    tally = Tally()
+    tally.sent = tally.answered = tally.server_closed_first = 3
+    assert tally.count().problem(held=0) is None
+    assert TrafficCount(0, 5, 3, 0, 0, 1.0, "", server_closed_first=4).problem(0) is not None
+    assert TrafficCount(0, 5, 3, 0, 0, 1.0, "", server_closed_first=-1).problem(0) is not None
+
+
 @pytest.mark.skipif(platform.TIME_WAIT_SECONDS is None, reason="this OS's TIME_WAIT length is not known")
 def test_a_time_wait_table_smaller_than_the_ports_leaves_churn_no_port_ceiling():
     capped = churn_ceiling(SystemFacts(port_low=40000, port_high=40099, tcp_tw_reuse=0, tcp_max_tw_buckets=40), 1,
