@@ -9,11 +9,14 @@ the partial report.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
-from typing import Optional
+from typing import NoReturn, Optional
+
+from netprobe.errors import ExitStatus
 
 _fired: list[int] = []
 
@@ -61,3 +64,22 @@ def deferred() -> AbstractContextManager[None]:
 def interrupted() -> bool:
     """Whether a SIGINT or SIGTERM already arrived in this process."""
     return bool(_fired)
+
+
+def exit_with(status: int) -> NoReturn:
+    """End the process with ``status``, also after a Ctrl-C that was caught and answered.
+
+    CPython marks a KeyboardInterrupt that escapes any evaluation of source text as unhandled,
+    even when a caller catches it, and then ends the process by SIGINT instead of with its status
+    (``run_eval_code_obj`` in Python/pythonrun.c, from bpo-1054041). dataclasses build their
+    methods that way, so a Ctrl-C while a module loads sets the mark; each evaluation clears it
+    first, and one more is the only way to clear it.
+    """
+    eval("None")
+    sys.exit(status)
+
+
+def exit_interrupted() -> NoReturn:
+    """Say the run was interrupted and end with 130: for a Ctrl-C before anything started."""
+    sys.stderr.write("netprobe: interrupted\n")
+    exit_with(ExitStatus.INTERRUPTED)

@@ -19,7 +19,7 @@ from netprobe import __version__
 from netprobe.cli import common
 from netprobe.cli.common import terminal
 from netprobe.errors import ExitStatus, NetprobeError
-from netprobe.signals import interrupt_once, interrupted
+from netprobe.signals import exit_interrupted, exit_with, interrupt_once, interrupted
 
 __all__ = ["app", "main", "run"]
 
@@ -86,8 +86,9 @@ def run(argv: Optional[list[str]] = None) -> int:
     """Run the CLI and return its exit status; the one place errors become exit codes."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    command = typer.main.get_command(load_commands(argv))
     try:
+        # Ctrl-C while the command's modules load (seconds on a loaded machine) ends here too: nothing started.
+        command = typer.main.get_command(load_commands(argv))
         with interrupt_once():  # SIGTERM cleans up as Ctrl-C does; a second one cannot cut it short
             result = command.main(args=argv, prog_name="netprobe", standalone_mode=False)
     except ClickUsageError as exc:
@@ -115,7 +116,10 @@ def run(argv: Optional[list[str]] = None) -> int:
 
 def main() -> None:
     """Console-script entry point: the process's own streams made to read right anywhere, then the CLI."""
-    from netprobe.output import utf8_stdio
+    try:
+        from netprobe.output import utf8_stdio
 
-    utf8_stdio()
-    sys.exit(run())
+        utf8_stdio()
+    except KeyboardInterrupt:  # Ctrl-C before the CLI runs: nothing has started, nothing to report
+        exit_interrupted()
+    exit_with(run())

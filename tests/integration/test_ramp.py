@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -181,6 +182,34 @@ def test_sigint_mid_ramp_exits_130_with_a_partial_report(tmp_path):
     data = json.loads(out.read_text("utf-8"))
     assert data["stop"]["reason"] == "interrupted" and 0 < data["reached"] < 8000
     assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
+
+
+# Python's own start-up (site, the package's lookup) is past once this prints; then netprobe runs as
+# ``python -m netprobe`` would.
+_AFTER_SITE = ("import importlib.util, runpy, sys; importlib.util.find_spec('netprobe.__main__'); "
+               "print('started', flush=True); sys.argv = ['netprobe', *sys.argv[1:]]; "
+               "runpy.run_module('netprobe', run_name='__main__', alter_sys=True)")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(platform.NAME == "windows", reason="Windows delivers Ctrl-C to consoles, not to a pid")
+def test_ctrl_c_at_any_moment_of_start_up_ends_with_130_and_one_line():
+    # A sweep across the first half second: loading the CLI's modules, starting the server, the first step.
+    for delay in [0.005 + i * 0.025 for i in range(20)]:
+        proc = subprocess.Popen([sys.executable, "-c", _AFTER_SITE, "ramp", "--to", "10", "--hold", "3"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+            time.sleep(delay)
+            kids = psutil.Process(proc.pid).children(recursive=True)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 130 and "Traceback" not in err, (delay, proc.returncode, err[-2000:])
+        assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids), delay
 
 
 @skip_unless_linux
