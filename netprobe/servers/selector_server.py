@@ -71,12 +71,17 @@ class SelectorServer(ServerBase):
             # select() refused the set: fd number >= FD_SETSIZE on POSIX, too many sockets on Windows.
             self._shed_newest(exc)
             return True
+        stateless = self.transform is not None
+        pending = self.pending
         for key, mask in events:
             sock = cast(socket.socket, key.fileobj)
-            if key.data is None:
-                self._service(sock, key.fd, mask)
-            else:
+            if key.data is not None:
                 self._accept(sock)
+            elif stateless and mask == selectors.EVENT_READ and key.fd not in pending:
+                # The usual turn of echo and upper: one request, one reply, nothing queued before it.
+                self._answer_at_once(sock, key.fd)
+            else:
+                self._service(sock, key.fd, mask)
         return bool(events)
 
     def _set_accepting(self, on: bool) -> None:
@@ -123,7 +128,9 @@ class SelectorServer(ServerBase):
                 self._answer_at_once(sock, fd)
 
     def _answer_at_once(self, sock: socket.socket, fd: int) -> None:
-        """Clients usually send right after connecting: answer a stateless request now, without select()."""
+        """Answer a stateless request: a new connection's first (clients send at once) or one with nothing queued."""
+        transform = self.transform
+        assert transform is not None, "only a stateless protocol answers at once"
         try:
             data = sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -136,7 +143,7 @@ class SelectorServer(ServerBase):
             self._drop(sock, fd, graceful=True)
             return
         self.bytes_in += len(data)
-        reply = self.protocol.reply(data)
+        reply = transform(data)
         try:
             sent = sock.send(reply)
         except (BlockingIOError, InterruptedError):
