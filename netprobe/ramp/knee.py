@@ -6,10 +6,11 @@ steps so far: which side's CPU reached a whole core per process, and from which 
 that got there first is the cause; the client first on a tie, so the server is never blamed for
 what the measuring side could not send); else a client that fell behind its own schedule (its
 loop noticed 1% of the requests late by half of ``max_latency_ms``); else a side that waited in
-the run queue as long as it ran (a machine busy with other work, which also starves accepts and
-reads); else the kernel's accept-queue overflows during the step, the segments the run's own
-connections sent again (or, where those cannot be read, the machine's handshake retransmits);
-else a server that answered late with CPU to spare.
+the run queue as long as it ran (a machine busy with other work, which also starves a server's
+accepts and reads; a client short of CPU opens fewer connections, never more, so the kernel's
+accept-queue overflows come before the client's contention); else those overflows during the
+step, the segments the run's own connections sent again (or, where those cannot be read, the
+machine's handshake retransmits); else a server that answered late with CPU to spare.
 """
 
 from __future__ import annotations
@@ -99,13 +100,16 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
                     f"than {plan.late_send_s * 1000:g} ms after they fell due: it fell behind its own schedule "
                     f"({_cpu(stats.client_cpu, stats.client_busy)})", StopCause.CLIENT_CPU, Side.CLIENT)
     contended = _contended(stats, sides)
-    if contended is not None:
+    if contended is not None and not (contended[0] is Side.CLIENT and stats.listen_overflows):
         side, waited, ran = contended
         who = "the server's processes" if side is Side.SERVER else "netprobe's client"
         return Knee(f"{held}; {who} waited for a CPU {waited:.0f}% of a core and ran {ran:.0f}%: the machine's "
                     "CPUs were busy with other work", StopCause.CPU_CONTENTION, side)
     if stats.listen_overflows:
-        return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile",
+        also = ("" if contended is None else
+                f"; netprobe's client also waited for a CPU {contended[1]:.0f}% of a core, which opens fewer "
+                "connections, not more")
+        return Knee(f"{held}; the kernel counted {stats.listen_overflows:,} accept-queue overflows meanwhile{also}",
                     StopCause.LISTEN_OVERFLOW, Side.SERVER)
     if stats.retransmits:
         return Knee(f"{held}; this run's connections sent {stats.retransmits:,} segments again meanwhile",

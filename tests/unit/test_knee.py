@@ -75,6 +75,15 @@ def test_the_client_that_waited_longest_for_a_cpu_is_named():
     assert "netprobe's client waited for a CPU 55%" in knee.message
 
 
+def test_accept_queue_overflows_are_named_before_a_client_that_waited_for_a_cpu():
+    """CI, churning past a server that accepts 25 a second: the client waited 30% of a core and ran 0%."""
+    steps = [_step(30, server_cpu=3.0, server_busy=5.0, client_cpu=0.0, client_busy=30.0, p99_ms=1012.0,
+                   listen_overflows=18)]
+    knee = knee_of(steps, PLAN, ONE_EACH)
+    assert knee is not None and (knee.cause, knee.side) == (StopCause.LISTEN_OVERFLOW, Side.SERVER), knee
+    assert "netprobe's client also waited for a CPU 30% of a core" in knee.message
+
+
 def test_a_client_behind_its_own_schedule_is_the_knee_named_client_cpu_before_the_machine():
     """The client noticed 5% of its requests late by more than half the bound: its own lag, not the server's."""
     steps = [_step(50, server_cpu=36.0, server_busy=63.0, client_cpu=70.0, client_busy=85.0, p99_ms=5107.0,
