@@ -125,21 +125,27 @@ def slowdown(steps: list[RampStep]) -> Optional[str]:
 def churn_verdict(to: Optional[int], reached: int, stop: Optional[StopInfo], pred: Prediction,
                   steps: Sequence[RampStep] = ()) -> str:
     """Say how many new connections a second a churn ramp sustained, and whether the ports' arithmetic held."""
-    churned = [t for s in steps if (t := s.traffic) is not None]
-    skipped = sum(t.time_wait_overflows or 0 for t in churned)
-    capped = (f" The kernel closed {skipped:,} of these connections without TIME_WAIT: its table was full "
-              "(net.ipv4.tcp_max_tw_buckets).") if skipped else ""
-    answered, server_first = sum(t.answered for t in churned), sum(t.server_closed_first or 0 for t in churned)
-    if server_first and 2 * server_first >= answered:
-        capped += (f" The server closed {server_first:,} of the {answered:,} answered connections first, so their "
-                   "TIME_WAIT was on its side and this side's ports were free at once: the ports' arithmetic, in "
-                   "which the client closes first, does not bind this server.")
+    where = _time_wait_went(steps)
     if stop is None:
         return (f"Sustained {reached:,} new connections a second" + ("" if to is None else f" (target {to:,})") +
-                f", each closed after one exchange; {pred.detail}.{capped}")
+                f", each closed after one exchange; {pred.detail}.{where}")
     cause = f" ({stop.cause})" if stop.cause is not None else ""
     head = (f"Stopped churning after {reached:,} new connections a second: {stop.reason}{cause} on the {stop.side} "
             f"side")
     if stop.reason == StopReason.INTERRUPTED:
-        return f"{head}.{capped}"
-    return f"{head}; {pred.detail}.{capped}"
+        return f"{head}.{where}"
+    return f"{head}; {pred.detail}.{where}"
+
+
+def _time_wait_went(steps: Sequence[RampStep]) -> str:
+    """Where churn's TIME_WAIT did not go to this side's ports, as the steps counted it: sentences, or ""."""
+    churned = [t for s in steps if (t := s.traffic) is not None]
+    skipped = sum(t.time_wait_overflows or 0 for t in churned)
+    said = (f" The kernel closed {skipped:,} of these connections without TIME_WAIT: its table was full "
+            "(net.ipv4.tcp_max_tw_buckets).") if skipped else ""
+    answered, server_first = sum(t.answered for t in churned), sum(t.server_closed_first or 0 for t in churned)
+    if server_first and 2 * server_first >= answered:
+        said += (f" The server closed {server_first:,} of the {answered:,} answered connections first, so their "
+                 "TIME_WAIT was on its side and this side's ports were free at once: the ports' arithmetic, in "
+                 "which the client closes first, does not bind this server.")
+    return said
