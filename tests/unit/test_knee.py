@@ -97,3 +97,20 @@ def test_a_few_late_sends_are_a_hiccup_not_the_client_behind():
     steps = [_step(50, server_cpu=60.0, server_busy=62.0, p99_ms=173.0, sent=1000, sent_late=5)]
     knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and knee.cause == StopCause.SERVER_WAITS, knee
+
+
+def test_a_client_behind_its_schedule_while_it_waited_for_a_cpu_yields_to_accept_queue_overflows():
+    """CI, churning past a server that accepts 25 a second: 1% of a core run, 14% waited, requests late."""
+    steps = [_step(40, server_cpu=3.0, server_busy=4.0, client_cpu=1.0, client_busy=15.0, p99_ms=1012.0,
+                   sent=120, sent_late=6, listen_overflows=18)]
+    knee = knee_of(steps, PLAN, ONE_EACH)
+    assert knee is not None and (knee.cause, knee.side) == (StopCause.LISTEN_OVERFLOW, Side.SERVER), knee
+    assert "netprobe's client also waited for a CPU 14% of a core" in knee.message
+
+
+def test_a_client_behind_its_schedule_that_waited_longer_than_it_ran_is_the_machines_contention():
+    steps = [_step(40, server_cpu=3.0, server_busy=4.0, client_cpu=1.0, client_busy=15.0, p99_ms=1012.0,
+                   sent=120, sent_late=6)]
+    knee = knee_of(steps, PLAN, ONE_EACH)
+    assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
+    assert "noticed 6 of its 120 requests more than 50 ms after they fell due, and it waited" in knee.message
