@@ -4,14 +4,15 @@ A step under ``--rate`` is the knee when its p99 passes the plan's ``max_latency
 fall more than ``RATE_SHORTFALL`` short of the rate asked. Its cause is read from evidence of the
 steps so far: which side's CPU reached a whole core per process, and from which step on (the one
 that got there first is the cause; the client first on a tie, so the server is never blamed for
-what the measuring side could not send); else a client that fell behind its own schedule (its
-loop noticed 1% of the requests late by half of ``max_latency_ms``) while it ran at least as long
-as it waited for a CPU; else a side that waited in the run queue as long as it ran, or a client
-behind its schedule that waited longer than it ran (a machine busy with other work, which also
-starves a server's accepts and reads; a client short of CPU opens fewer connections, never more,
-so the kernel's accept-queue overflows come before the client's contention); else those overflows
-during the step, the segments the run's own connections sent again (or, where those cannot be
-read, the machine's handshake retransmits); else a server that answered late with CPU to spare.
+what the measuring side could not send). Else a client that fell behind its own schedule (its
+loop noticed 1% of the requests late by half of ``max_latency_ms``): its own CPU where it ran at
+least as long as it waited for a CPU, else the machine's contention on the client side, whatever
+the server waited (late sends are the client's own evidence; a server's waits delay replies, not
+sends). Else a side that waited in the run queue as long as it ran (a machine busy with other
+work, which also starves a server's accepts and reads). A contended client opens fewer
+connections, never more, so the kernel's accept-queue overflows during the step come before it.
+Then the segments the run's own connections sent again (or, where those cannot be read, the
+machine's handshake retransmits); else a server that answered late with CPU to spare.
 """
 
 from __future__ import annotations
@@ -99,10 +100,13 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     behind = stats.sent_late is not None and stats.sent_late > 0 and stats.sent_late >= BEHIND * stats.sent
     late = ("" if not behind else f"netprobe's client noticed {stats.sent_late:,} of its {stats.sent:,} requests "
             f"more than {plan.late_send_s * 1000:g} ms after they fell due")
-    if behind and not _waited_longer_than_ran(stats.client_cpu, stats.client_busy):
+    client_wait = _wait(stats.client_cpu, stats.client_busy)
+    if behind and (client_wait is None or client_wait[0] <= client_wait[1]):
         return Knee(f"{held}; {late}: it fell behind its own schedule ({_cpu(stats.client_cpu, stats.client_busy)})",
                     StopCause.CLIENT_CPU, Side.CLIENT)
-    contended = _contended(stats, sides, client_behind=behind)
+    # A client behind its schedule that waited longer than it ran is the contended side, whatever the
+    # server waited: its late sends are its own evidence, and a server's waits delay replies, not sends.
+    contended = (Side.CLIENT, *client_wait) if behind and client_wait is not None else _contended(stats, sides)
     if contended is not None and not (contended[0] is Side.CLIENT and stats.listen_overflows):
         side, waited, ran = contended
         who = ("the server's processes" if side is Side.SERVER else
@@ -127,19 +131,14 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     return Knee(f"{held}; the server's CPU cannot be read from here, so its cause is not known", None, Side.SERVER)
 
 
-def _contended(stats: TrafficStats, sides: Sides, client_behind: bool) -> Optional[tuple[Side, float, float]]:
-    """The side that waited longest for a CPU, with its wait and run percentages, where it waited enough.
-
-    A client that fell behind its own schedule while it waited longer than it ran has waited enough:
-    its lateness is the evidence that the wait, however short on average, came in stretches.
-    """
+def _contended(stats: TrafficStats, sides: Sides) -> Optional[tuple[Side, float, float]]:
+    """The side that waited longest for a CPU, with its wait and run percentages, where it waited enough."""
     found = []
     for side, busy, cpu, processes in ((Side.SERVER, stats.server_busy, stats.server_cpu, sides.server_processes),
                                        (Side.CLIENT, stats.client_busy, stats.client_cpu, sides.client_processes)):
         if busy is not None and cpu is not None:
             waited = busy - cpu
-            enough = waited > 0 if side is Side.CLIENT and client_behind else waited >= CONTENDED * processes
-            if enough and waited >= cpu:
+            if waited >= CONTENDED * processes and waited >= cpu:
                 found.append((waited / processes, side, waited, cpu))
     if not found:
         return None
@@ -147,9 +146,9 @@ def _contended(stats: TrafficStats, sides: Sides, client_behind: bool) -> Option
     return side, waited, ran
 
 
-def _waited_longer_than_ran(cpu: Optional[float], busy: Optional[float]) -> bool:
-    """Whether a side waited in the run queue longer than it ran (False where either is unknown)."""
-    return cpu is not None and busy is not None and busy - cpu > cpu
+def _wait(cpu: Optional[float], busy: Optional[float]) -> Optional[tuple[float, float]]:
+    """A side's percent of a core waited in the run queue and run, or None where either is unknown."""
+    return None if cpu is None or busy is None else (busy - cpu, cpu)
 
 
 def _full(busy: Optional[float], cpu: Optional[float], processes: int) -> bool:

@@ -114,3 +114,11 @@ def test_a_client_behind_its_schedule_that_waited_longer_than_it_ran_is_the_mach
     knee = knee_of(steps, PLAN, ONE_EACH)
     assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
     assert "noticed 6 of its 120 requests more than 50 ms after they fell due, and it waited" in knee.message
+
+
+def test_a_client_behind_its_schedule_is_named_before_a_server_that_waited_longer_for_a_cpu():
+    """CI, 200,000 PINGs a second asked of one Python client: the server also waited, but only the client was late."""
+    steps = [_step(100, server_cpu=34.0, server_busy=71.0, client_cpu=40.0, client_busy=85.0, p99_ms=3407.9,
+                   sent=40000, sent_late=30000)]
+    knee = knee_of(steps, PLAN, ONE_EACH)
+    assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
