@@ -29,6 +29,7 @@ CACHE_LIMIT = 4096  # bytes: the cache is one short JSON object
 # What a measurement of one loopback connection's kernel memory can give (both ends): a cached
 # figure outside this is not netprobe's.
 MIN_BYTES, MAX_BYTES = 256, 1 << 20
+ROUNDS = 3  # measurements tried before the figure is unknown (the slab is shared with every process)
 # Source addresses a loopback client can bind without configuring any: all of 127/8 where the
 # OS routes it (Linux), less the network and broadcast addresses.
 LOOPBACK_127_8 = 2**24 - 2
@@ -87,15 +88,33 @@ def _remember(release: str, per_connection: int, pairs: int) -> None:
 
 
 def measure_kernel_memory(pairs: int) -> KernelMemory:
-    """Open ``pairs`` loopback connections and read the kernel's slab memory before and after."""
+    """Open ``pairs`` loopback connections and read the kernel's slab memory before and after.
+
+    The slab is the whole machine's: another process freeing or allocating meanwhile can hide the
+    growth or swell it, so a round whose figure is not one a connection can cost is run again, up
+    to ``ROUNDS`` times, before the figure is called unknown.
+    """
     if pairs < 1:
         return KernelMemory(None, "no connections to measure it with")
-    before = platform.kernel_slab_bytes()
-    if before is None:
+    if platform.kernel_slab_bytes() is None:
         return KernelMemory(None, "this OS does not tell its kernel's slab memory")
+    for _ in range(ROUNDS):
+        try:
+            grown = _slab_growth(pairs)
+        except OSError as exc:
+            return KernelMemory(None, f"could not open {pairs:,} loopback connections to measure it: {exc.strerror}")
+        if grown is not None and MIN_BYTES <= grown // pairs <= MAX_BYTES:
+            return KernelMemory(grown // pairs, f"measured over {pairs:,} loopback connections")
+    return KernelMemory(None, f"the kernel's slab memory did not grow by what {pairs:,} loopback connections "
+                              f"cost in {ROUNDS} rounds: other processes changed it meanwhile")
+
+
+def _slab_growth(pairs: int) -> Optional[int]:
+    """Bytes the kernel's slab grew while ``pairs`` loopback connections opened; None where it could not be read."""
     socks: list[socket.socket] = []
     listener = socket.socket()
     try:
+        before = platform.kernel_slab_bytes()
         listener.bind(("127.0.0.1", 0))
         listener.listen(pairs)
         address = listener.getsockname()
@@ -104,8 +123,6 @@ def measure_kernel_memory(pairs: int) -> KernelMemory:
             socks.append(client)
             socks.append(listener.accept()[0])
         after = platform.kernel_slab_bytes()
-    except OSError as exc:
-        return KernelMemory(None, f"could not open {pairs:,} loopback connections to measure it: {exc.strerror}")
     finally:
         for sock in socks:
             try:  # RST, not FIN: no TIME_WAIT left behind by a measurement
@@ -114,9 +131,7 @@ def measure_kernel_memory(pairs: int) -> KernelMemory:
                 pass
             sock.close()
         listener.close()
-    if after is None or after <= before:
-        return KernelMemory(None, "the kernel's slab memory did not grow measurably while connections opened")
-    return KernelMemory((after - before) // pairs, f"measured over {pairs:,} loopback connections")
+    return None if before is None or after is None else after - before
 
 
 def kernel_memory(release: str, soft: Optional[int], fds_open: Optional[int]) -> KernelMemory:
