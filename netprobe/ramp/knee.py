@@ -134,12 +134,12 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
 def _contended(stats: TrafficStats, sides: Sides) -> Optional[tuple[Side, float, float]]:
     """The side that waited longest for a CPU, with its wait and run percentages, where it waited enough."""
     found = []
-    for side, busy, cpu, processes in ((Side.SERVER, stats.server_busy, stats.server_cpu, sides.server_processes),
-                                       (Side.CLIENT, stats.client_busy, stats.client_cpu, sides.client_processes)):
-        if busy is not None and cpu is not None:
-            waited = busy - cpu
-            if waited >= CONTENDED * processes and waited >= cpu:
-                found.append((waited / processes, side, waited, cpu))
+    for side, wait, processes in ((Side.SERVER, _wait(stats.server_cpu, stats.server_busy), sides.server_processes),
+                                  (Side.CLIENT, _wait(stats.client_cpu, stats.client_busy), sides.client_processes)):
+        if wait is not None:
+            waited, ran = wait
+            if waited >= CONTENDED * processes and waited >= ran:
+                found.append((waited / processes, side, waited, ran))
     if not found:
         return None
     _, side, waited, ran = max(found, key=lambda f: f[0])

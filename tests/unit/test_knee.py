@@ -7,7 +7,7 @@ import dataclasses
 from netprobe.causes import StopCause
 from netprobe.clients.traffic import TrafficPlan, TrafficStats
 from netprobe.models.ramp import RampStep
-from netprobe.ramp.knee import Busy, Demand, Sides, busy_percent, knee_of
+from netprobe.ramp.knee import Busy, Demand, Knee, Sides, busy_percent, knee_of
 from netprobe.vocabulary import Side
 
 PLAN = TrafficPlan(rate=10.0, total_rate=None, seconds=2.0, timeout=1.0, max_latency_ms=100.0)
@@ -20,6 +20,13 @@ def _step(connections: int, **traffic) -> RampStep:
     fields = {f.name: None for f in dataclasses.fields(RampStep)}
     fields.update(connections=connections, seconds=0.1, rate=1000.0, traffic=dataclasses.replace(stats, **traffic))
     return RampStep(**fields)
+
+
+def _knee_of_one_step(connections: int, **traffic) -> Knee:
+    """The knee of a ramp of one step, one server process and one client, which must have one."""
+    knee = knee_of([_step(connections, **traffic)], PLAN, ONE_EACH)
+    assert knee is not None
+    return knee
 
 
 def test_one_saturated_worker_beside_idle_ones_is_a_cpu_bound_server():
@@ -46,79 +53,69 @@ def test_busy_percent_reads_each_server_process_and_unknown_stays_unknown():
 
 
 def test_segments_the_runs_own_connections_sent_again_name_the_knee_before_the_machines_handshakes():
-    steps = [_step(200, server_cpu=20.0, server_busy=22.0, server_busiest=20.0, p99_ms=450.0, retransmits=12,
-                   syn_retransmits=3)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and knee.cause == StopCause.RETRANSMITS
+    knee = _knee_of_one_step(200, server_cpu=20.0, server_busy=22.0, server_busiest=20.0, p99_ms=450.0, retransmits=12,
+                             syn_retransmits=3)
+    assert knee.cause == StopCause.RETRANSMITS
     assert "this run's connections sent 12 segments again" in knee.message
 
 
 def test_a_server_that_waited_for_a_cpu_as_long_as_it_ran_is_named_for_the_machines_contention():
     """A loaded machine: the server ran 25% of a core and waited in the run queue 54% more."""
-    steps = [_step(50, server_cpu=25.0, server_busy=79.0, server_busiest=79.0, client_cpu=30.0, client_busy=35.0,
-                   p99_ms=173.0, listen_overflows=4)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
+    knee = _knee_of_one_step(50, server_cpu=25.0, server_busy=79.0, server_busiest=79.0, client_cpu=30.0,
+                             client_busy=35.0, p99_ms=173.0, listen_overflows=4)
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
     assert "waited for a CPU 54% of a core and ran 25%" in knee.message
 
 
 def test_a_short_wait_beside_a_longer_run_is_not_contention():
-    steps = [_step(50, server_cpu=60.0, server_busy=80.0, server_busiest=80.0, p99_ms=173.0)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and knee.cause == StopCause.SERVER_WAITS, knee
+    knee = _knee_of_one_step(50, server_cpu=60.0, server_busy=80.0, server_busiest=80.0, p99_ms=173.0)
+    assert knee.cause == StopCause.SERVER_WAITS, knee
 
 
 def test_the_client_that_waited_longest_for_a_cpu_is_named():
-    steps = [_step(50, server_cpu=20.0, server_busy=30.0, client_cpu=30.0, client_busy=85.0, p99_ms=173.0)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
+    knee = _knee_of_one_step(50, server_cpu=20.0, server_busy=30.0, client_cpu=30.0, client_busy=85.0, p99_ms=173.0)
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
     assert "netprobe's client waited for a CPU 55%" in knee.message
 
 
 def test_accept_queue_overflows_are_named_before_a_client_that_waited_for_a_cpu():
     """CI, churning past a server that accepts 25 a second: the client waited 30% of a core and ran 0%."""
-    steps = [_step(30, server_cpu=3.0, server_busy=5.0, client_cpu=0.0, client_busy=30.0, p99_ms=1012.0,
-                   listen_overflows=18)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and (knee.cause, knee.side) == (StopCause.LISTEN_OVERFLOW, Side.SERVER), knee
+    knee = _knee_of_one_step(30, server_cpu=3.0, server_busy=5.0, client_cpu=0.0, client_busy=30.0, p99_ms=1012.0,
+                             listen_overflows=18)
+    assert (knee.cause, knee.side) == (StopCause.LISTEN_OVERFLOW, Side.SERVER), knee
     assert "netprobe's client also waited for a CPU 30% of a core" in knee.message
 
 
 def test_a_client_behind_its_own_schedule_is_the_knee_named_client_cpu_before_the_machine():
     """The client noticed 5% of its requests late by more than half the bound: its own lag, not the server's."""
-    steps = [_step(50, server_cpu=36.0, server_busy=63.0, client_cpu=70.0, client_busy=85.0, p99_ms=5107.0,
-                   sent=1000, sent_late=50)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and (knee.cause, knee.side) == (StopCause.CLIENT_CPU, Side.CLIENT), knee
+    knee = _knee_of_one_step(50, server_cpu=36.0, server_busy=63.0, client_cpu=70.0, client_busy=85.0, p99_ms=5107.0,
+                             sent=1000, sent_late=50)
+    assert (knee.cause, knee.side) == (StopCause.CLIENT_CPU, Side.CLIENT), knee
     assert "noticed 50 of its 1,000 requests more than 50 ms after they fell due" in knee.message
 
 
 def test_a_few_late_sends_are_a_hiccup_not_the_client_behind():
-    steps = [_step(50, server_cpu=60.0, server_busy=62.0, p99_ms=173.0, sent=1000, sent_late=5)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and knee.cause == StopCause.SERVER_WAITS, knee
+    knee = _knee_of_one_step(50, server_cpu=60.0, server_busy=62.0, p99_ms=173.0, sent=1000, sent_late=5)
+    assert knee.cause == StopCause.SERVER_WAITS, knee
 
 
 def test_a_client_behind_its_schedule_while_it_waited_for_a_cpu_yields_to_accept_queue_overflows():
     """CI, churning past a server that accepts 25 a second: 1% of a core run, 14% waited, requests late."""
-    steps = [_step(40, server_cpu=3.0, server_busy=4.0, client_cpu=1.0, client_busy=15.0, p99_ms=1012.0,
-                   sent=120, sent_late=6, listen_overflows=18)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and (knee.cause, knee.side) == (StopCause.LISTEN_OVERFLOW, Side.SERVER), knee
+    knee = _knee_of_one_step(40, server_cpu=3.0, server_busy=4.0, client_cpu=1.0, client_busy=15.0, p99_ms=1012.0,
+                             sent=120, sent_late=6, listen_overflows=18)
+    assert (knee.cause, knee.side) == (StopCause.LISTEN_OVERFLOW, Side.SERVER), knee
     assert "netprobe's client also waited for a CPU 14% of a core" in knee.message
 
 
 def test_a_client_behind_its_schedule_that_waited_longer_than_it_ran_is_the_machines_contention():
-    steps = [_step(40, server_cpu=3.0, server_busy=4.0, client_cpu=1.0, client_busy=15.0, p99_ms=1012.0,
-                   sent=120, sent_late=6)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
+    knee = _knee_of_one_step(40, server_cpu=3.0, server_busy=4.0, client_cpu=1.0, client_busy=15.0, p99_ms=1012.0,
+                             sent=120, sent_late=6)
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
     assert "noticed 6 of its 120 requests more than 50 ms after they fell due, and it waited" in knee.message
 
 
 def test_a_client_behind_its_schedule_is_named_before_a_server_that_waited_longer_for_a_cpu():
     """CI, 200,000 PINGs a second asked of one Python client: the server also waited, but only the client was late."""
-    steps = [_step(100, server_cpu=34.0, server_busy=71.0, client_cpu=40.0, client_busy=85.0, p99_ms=3407.9,
-                   sent=40000, sent_late=30000)]
-    knee = knee_of(steps, PLAN, ONE_EACH)
-    assert knee is not None and (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
+    knee = _knee_of_one_step(100, server_cpu=34.0, server_busy=71.0, client_cpu=40.0, client_busy=85.0, p99_ms=3407.9,
+                             sent=40000, sent_late=30000)
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
