@@ -5,9 +5,11 @@ as the last reply is in, so its throughput is whatever the pair manages. netprob
 same number of connections to the same redis and asks that throughput with ``--total-rate`` (its
 latency counts from when each request was due, so it is no better than a closed loop's). Both
 print requests a second achieved, p50, p99 and the client's CPU per request; the last column is
-netprobe's figure over redis-benchmark's. Run from the checkout, alone on a quiet machine:
+netprobe's figure over redis-benchmark's. Each figure is the median of ``--repeat`` interleaved
+rounds: two processes on two cores land on one core now and then, and a round that did shows a
+p99 several times the others. Run from the checkout, alone on a quiet machine:
 
-    python benchmarks/redis_latency.py [--connections 50] [--requests 200000]
+    python benchmarks/redis_latency.py [--connections 50] [--requests 200000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import io
 import json
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -68,20 +71,27 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no"], stdout=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
-        theirs = redis_benchmark(port, args.connections, args.requests)
-        ours = netprobe(port, args.connections, theirs["rps"], args.seconds)
-        # One Python thread sends netprobe's load: where redis-benchmark's rate is past it, show where it is not.
-        eased = netprobe(port, args.connections, theirs["rps"] * EASED, args.seconds)
+        rounds = []
+        for _ in range(args.repeat):
+            theirs = redis_benchmark(port, args.connections, args.requests)
+            ours = netprobe(port, args.connections, theirs["rps"], args.seconds)
+            # One Python thread sends netprobe's load: where redis-benchmark's rate is past it, show where it is not.
+            eased = netprobe(port, args.connections, theirs["rps"] * EASED, args.seconds)
+            rounds.append((theirs, ours, eased))
     finally:
         server.terminate()
         server.wait()
-    print(f"{args.connections} connections to one redis, PING, at redis-benchmark's throughput")
+    theirs, ours, eased = ({key: statistics.median(r[i][key] for r in rounds) for key in rounds[0][i]}
+                           for i in range(3))
+    print(f"{args.connections} connections to one redis, PING, at redis-benchmark's throughput "
+          f"(medians of {args.repeat} rounds)")
     print(f"| figure | redis-benchmark | netprobe at its rate | ratio | netprobe at {EASED:.0%} of it | ratio |")
     print("|---|---|---|---|---|---|")
     for key, name in (("rps", "requests/s achieved"), ("p50", "p50 ms"), ("p99", "p99 ms"),

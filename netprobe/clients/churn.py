@@ -22,7 +22,7 @@ from typing import Optional
 
 from netprobe import platform
 from netprobe.clients.base import IN_PROGRESS
-from netprobe.clients.scheduled import READ_SIZE, Wait
+from netprobe.clients.scheduled import READ_SIZE, Wait, wait_until_due
 from netprobe.clients.traffic import Tally, TrafficPlan
 
 #: A new socket for the next connection: bound to its source address where the holder has several.
@@ -115,7 +115,7 @@ def churn(new_socket: NewSocket, request: bytes, complete: Callable[[bytes], boo
                 break
             next_due = start + opens * interval
             wake = (next_due if next_due < end else end if now < end else end + plan.timeout) - now
-            for key, mask in wait(sel, max(0.0, min(wake, 0.01) if owed else wake)):
+            for key, mask in wait_until_due(sel, wait, min(wake, 0.01) if owed else wake):
                 if key.data is not None:
                     _step(key.data, mask, complete, ok, sel, finish)
     finally:
