@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 from netprobe.common_records import Note
 from netprobe.platform import _common, _sockdiag
-from netprobe.platform._parsers import parse_proc_netstat, parse_sockstat
+from netprobe.platform._parsers import parse_proc_netstat, parse_slabinfo, parse_sockstat
 from netprobe.platform._posix import (  # re-exported as this platform's API
     HAS_RLIMIT as HAS_RLIMIT,
 )
@@ -98,6 +98,7 @@ def peer_left_before_accept(exc: OSError) -> bool:
 
 
 PROC_SYS = "/proc/sys"
+SLABINFO_LIMIT = 1 << 20  # bytes of /proc/slabinfo read: a few hundred caches' lines take about 25 KiB
 
 # SystemFacts field -> (path under /proc/sys, index of the integer in the file)
 _SYSCTLS = {
@@ -164,7 +165,20 @@ def kernel_tcp_stats() -> tuple[Optional[int], Optional[int]]:
 
 
 def kernel_slab_bytes() -> Optional[int]:
-    """The kernel's slab memory (``Slab:`` of /proc/meminfo, where socket structures live), in bytes."""
+    """The kernel's slab memory, where socket structures live, in bytes; None where unreadable.
+
+    /proc/slabinfo (root only) counts the objects in use, so a socket that takes an object another
+    one freed still counts. Otherwise ``Slab:`` of /proc/meminfo, which counts the slab's pages: it
+    does not grow while freed objects are reused, as they are after any burst of closed connections.
+    """
+    try:
+        with open("/proc/slabinfo", encoding="ascii") as f:
+            text = f.read(SLABINFO_LIMIT)
+        in_use = parse_slabinfo(text) if len(text) < SLABINFO_LIMIT else None
+        if in_use is not None:
+            return in_use
+    except (OSError, ValueError):
+        pass
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:

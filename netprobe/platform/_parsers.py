@@ -24,6 +24,26 @@ def parse_sockstat(text: str) -> tuple[Optional[int], Optional[int]]:
     return None, None
 
 
+def parse_slabinfo(text: str) -> Optional[int]:
+    """Bytes in the objects in use of every cache of /proc/slabinfo (version 2.1); None when it is not that table.
+
+    Each cache's line starts ``name active_objs num_objs objsize``; the bytes in use are the sum of
+    active_objs x objsize.
+    """
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("slabinfo - version: 2."):
+        return None
+    total = 0
+    for line in lines[1:]:
+        if line.startswith("#"):
+            continue
+        words = line.split()
+        if len(words) < 4 or not (words[1].isdigit() and words[3].isdigit()):
+            return None
+        total += int(words[1]) * int(words[3])
+    return total
+
+
 def parse_proc_netstat(text: str) -> dict[str, int]:
     """The ``TcpExt:`` counters of /proc/net/netstat (a line of names, then a line of values)."""
     lines = [line.split() for line in text.splitlines() if line.startswith("TcpExt:")]

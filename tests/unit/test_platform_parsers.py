@@ -47,6 +47,18 @@ def test_sockstat_recorded_here():
     assert inuse == 1 and mem == 168
 
 
+def test_slabinfo_recorded_here_sums_the_bytes_of_objects_in_use():
+    text = (DATA / "linux_slabinfo.txt").read_text("utf-8")
+    in_use = (144 * 256 + 48 * 320 + 66 * 2368 + 224 * 832 + 344 * 256 + 594 * 192 + 722 * 1024)
+    assert _parsers.parse_slabinfo(text) == in_use
+
+
+@pytest.mark.parametrize("text", ["", "MemTotal: 24000000 kB\nSlab: 300000 kB\n",
+                                  "slabinfo - version: 2.1\nTCP many 130 2368\n"])
+def test_text_that_is_not_slabinfo_gives_no_figure(text):
+    assert _parsers.parse_slabinfo(text) is None
+
+
 def test_linux_facts_from_missing_proc_are_notes(tmp_path):
     facts = _linux.facts_from_proc_sys(str(tmp_path))
     assert facts.system_max is None and facts.somaxconn is None
