@@ -10,7 +10,6 @@ second of latency on every request it held up, as wrk2 counts, rather than one s
 
 from __future__ import annotations
 
-import heapq
 import select
 import selectors
 import socket
@@ -105,8 +104,11 @@ def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, comple
     interval = 1.0 / plan.per_connection
     start = time.perf_counter()
     end = start + plan.seconds
-    # Phases spread evenly over one interval, so the load is smooth rather than in bursts.
-    schedule = [(start + interval * i / max(1, len(conns)), i) for i in range(len(conns))]
+    # Phases spread evenly over one interval, so the load is smooth rather than in bursts: the k-th
+    # request of the whole run falls due at start + k * spacing, on conns[k % len(conns)].
+    spacing = interval / max(1, len(conns))
+    k = 0
+    alive = len(conns)  # connections still carrying traffic
     last_reply = start
     in_flight = 0
     late = plan.late_send_s
@@ -132,10 +134,11 @@ def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, comple
 
     def lose(c: _Conn) -> None:
         """The connection failed (closed, reset, a wrong reply): an error; it carries no more."""
-        nonlocal in_flight
+        nonlocal in_flight, alive
         if c.done:
             return
         c.done = True
+        alive -= 1
         tally.errors += 1
         in_flight -= c.due is not None
         c.due, c.owed = None, []
@@ -143,21 +146,21 @@ def _run(conns: list[_Conn], sel: selectors.BaseSelector, request: bytes, comple
 
     while True:
         now = time.perf_counter()
-        while schedule and schedule[0][0] <= now and schedule[0][0] < end:
-            due, i = heapq.heappop(schedule)
-            # Noticed late: this loop, not a reply still in flight, held the request up.
-            tally.sent_late += now - due > late
-            c = conns[i]
+        while alive and (due := start + k * spacing) <= now and due < end:
+            c = conns[k % len(conns)]
+            k += 1
             if not c.done:
+                # Noticed late: this loop, not a reply still in flight, held the request up.
+                tally.sent_late += now - due > late
                 if c.due is None:
                     send(c, due)
                 else:
                     c.owed.append(due)
-                heapq.heappush(schedule, (due + interval, i))
         if now >= end and (not in_flight or now >= end + plan.timeout):
             break
         # Wake for the next request due, the end of the traffic, or the last reply's timeout after it.
-        next_due = schedule[0][0] if schedule and schedule[0][0] < end else (end if now < end else end + plan.timeout)
+        due = start + k * spacing
+        next_due = due if alive and due < end else (end if now < end else end + plan.timeout)
         for key, mask in wait_until_due(sel, wait, next_due - now):
             c = key.data
             if c.done:
