@@ -14,6 +14,8 @@ On loopback the side that sends pays for the receiver's processing too, so the c
 calls alone (socket, connect, send, recv) cost more than the bare loop's whole connection: the
 floor, not netprobe's bookkeeping, is what keeps the ramp under 0.9x the bare loop on two cores.
 
+Linux only: the floor's server waits on epoll.
+
     python benchmarks/ramp_floor.py [--connections 9000] [--runs 5]
 """
 
@@ -86,7 +88,7 @@ def bare_with_echo(n: int) -> float:
 def floor(n: int) -> float:
     """Seconds of the least Python that opens ``n`` echo-checked connections with a server in another process."""
     server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
+    assert server.stdin is not None and server.stdout is not None
     address = ("127.0.0.1", int(server.stdout.readline()))
     keep: list[socket.socket] = []
     sel = selectors.DefaultSelector()
@@ -114,7 +116,7 @@ def floor(n: int) -> float:
         sel.close()
         for sock in keep:
             sock.close()
-        server.stdin.close()  # type: ignore[union-attr]
+        server.stdin.close()
         server.wait()
 
 

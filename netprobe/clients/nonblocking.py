@@ -130,7 +130,7 @@ class NonblockingClient(Client):
         early = self.verify != Verify.CONNECT
         request = self._request()
         family, kind = self.family, socket.SOCK_STREAM | SOCK_NONBLOCK
-        pool, clock = self._pool, time.perf_counter
+        pending, clock = self._pending, time.perf_counter
         for _ in range(n):
             dest, src = self._next_addresses()
             try:
@@ -156,8 +156,7 @@ class NonblockingClient(Client):
                 self._failed.append(sock)
                 out.fail(Operation.CONNECT, err)
                 break
-            p = pool.pop() if pool else _Pending(sock, _CONNECTING)
-            p.reset(sock, _CONNECTING)
+            p = pending(sock, _CONNECTING)
             if early:
                 p.sent_at = clock()
                 try:

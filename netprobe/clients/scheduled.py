@@ -30,7 +30,6 @@ Events = list[tuple[selectors.SelectorKey, int]]
 # out late (at 60,000 a second against redis it made p99 1.3 ms where 0.5 ms was the truth).
 _WHOLE_MS: tuple[type, ...] = tuple(getattr(selectors, name) for name in ("EpollSelector", "DevpollSelector")
                                     if hasattr(selectors, name))
-_SELECT_FD_LIMIT = 1024  # select() watches descriptors below FD_SETSIZE only
 
 
 def wait_until_due(sel: selectors.BaseSelector, wait: Wait, seconds: float) -> Events:
@@ -47,10 +46,12 @@ def wait_until_due(sel: selectors.BaseSelector, wait: Wait, seconds: float) -> E
     if whole:
         return wait(sel, whole)
     events = wait(sel, 0)
-    fd = fileno()
-    if events or fd >= _SELECT_FD_LIMIT:
-        return events or wait(sel, seconds)
-    select.select([fd], [], [], seconds)
+    if events:
+        return events
+    try:
+        select.select([fileno()], [], [], seconds)
+    except ValueError:  # a descriptor past select()'s FD_SETSIZE: epoll's rounding it is
+        return wait(sel, seconds)
     return wait(sel, 0)
 
 
