@@ -79,6 +79,8 @@ class ServerGroup(ServerHandle):
         return ServerStatus.total(self.statuses())
 
     def close(self) -> None:
-        """Stop every member."""
+        """Stop every member: all are asked first, so they close their connections at the same time."""
+        for member in self.members:
+            member.ask_to_quit()
         for member in self.members:
             member.close()

@@ -120,14 +120,18 @@ class ChildServer(ServerHandle):
                 raise ServerGone(self.exit_description()) from None
             return ServerStatus.from_dict(self._next_line(STATUS_TIMEOUT))
 
-    def close(self) -> None:
-        """Ask the child to quit, then make sure it is gone and reaped."""
+    def ask_to_quit(self) -> None:
+        """Tell the child to quit, without waiting for it: a group asks every member before reaping any."""
         try:
-            if self.proc.poll() is None and self.proc.stdin is not None:
+            if self.proc.poll() is None and self.proc.stdin is not None and not self.proc.stdin.closed:
                 self.proc.stdin.write(ChildOrder(ChildOp.QUIT).to_json() + "\n")
                 self.proc.stdin.flush()
         except OSError:
             pass
+
+    def close(self) -> None:
+        """Ask the child to quit, then make sure it is gone and reaped."""
+        self.ask_to_quit()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -17,7 +17,7 @@ from netprobe.protocols import Protocol
 from netprobe.protocols.files import FileSession
 from netprobe.servers.base import MAX_PENDING, RECV_SIZE, ServerBase, count_failure
 from netprobe.servers.registry import ServerOptions
-from netprobe.sockets import abort
+from netprobe.sockets import abort, accept_fast
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
 _LISTENER = "listener"
@@ -101,9 +101,10 @@ class SelectorServer(ServerBase):
                                         lambda: self.sel.select(0), exc)
 
     def _accept(self, lsock: socket.socket) -> None:
+        family = int(lsock.family)
         while True:
             try:
-                sock, _ = lsock.accept()
+                sock, _ = accept_fast(lsock, family)
             except BlockingIOError:
                 return
             except InterruptedError:
@@ -239,9 +240,21 @@ class SelectorServer(ServerBase):
         self._connection_gone()
 
     def close(self) -> None:
-        """Close every connection (abortively), the listeners and the selector."""
+        """Close every connection (abortively), the listeners and the selector.
+
+        The selector goes first: the kernel forgets a socket's registration as the socket closes,
+        so a server that held a million connections does not unregister each before closing it.
+        """
         self._capped = False
-        for sock in self.connections():
-            self._drop(sock, sock.fileno())
-        self._close_listeners()
+        conns = self.connections()
         self.sel.close()
+        for session in self.sessions.values():
+            self.errors += session.errors
+            session.close()
+        self.sessions.clear()
+        self.pending.clear()
+        self._eof.clear()
+        for sock in conns:
+            abort(sock)
+            self.held -= 1
+        self._close_listeners()

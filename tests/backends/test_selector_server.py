@@ -69,6 +69,28 @@ class ServerContract:
             time.sleep(0.01)
         assert server.status().held == 0
 
+    def test_closing_resets_every_connection_and_holds_none(self):
+        srv = SelectorServer(host="127.0.0.1", options=ServerOptions(selector_class=self.SELECTOR))
+        socks = []
+        try:
+            for _ in range(20):
+                s = socket.create_connection(srv.addresses[0], timeout=5)
+                socks.append(s)
+                s.sendall(b"ping\n")
+                while srv.status().held < len(socks):
+                    srv.step(0.1)
+                assert s.recv(64) == b"ping\n"
+        finally:
+            srv.close()
+        try:
+            assert srv.status().held == 0
+            for s in socks:
+                with pytest.raises(ConnectionResetError):
+                    s.recv(64)
+        finally:
+            for s in socks:
+                abort(s)
+
     def test_a_client_that_never_reads_gets_back_pressure(self, server):
         hog = self._connect(server, 1)[0]
         good = self._connect(server, 1)[0]
