@@ -247,6 +247,9 @@ def main() -> int:
                  f"`python benchmarks/all.py --runs {args.runs}"
                  + "".join(f" --skip {s}" for s in args.skip) + "` (the ramp to "
                  f"{args.connections:,}, the million to {args.million:,}).")
+        baseline = _median(rounds, "python_ms")
+        if baseline is not None:
+            where += f" `python -c pass` took {baseline:.1f} ms (median) in the same run."
         write_docs(f"{where}\n\n{text}")
     return 1 if any(goal.met(_median(rounds, goal.figure)) is False for goal in GOALS) else 0
 
