@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
-from netprobe.errors import ChildStartError
+from netprobe.errors import ChildStartError, ExitStatus, RecordError
 from netprobe.records import Record
 from netprobe.vocabulary import ChildOp
 
@@ -45,6 +46,21 @@ def python_command(module: str) -> list[str]:
     if module not in CHILD_ENTRY_POINTS:
         raise ValueError(f"{module} is not one of netprobe's child entry points")
     return [sys.executable, "-m", module]
+
+
+def run_child(main: Callable[[], int]) -> NoReturn:
+    """Run a child's ``main`` as its process: a record it cannot read ends it with one line on stderr.
+
+    Its spec and orders come from its parent, so a garbled one means the parent died mid-line or
+    has a bug; either way the child names the record in a line the parent can quote, and exits.
+    """
+    try:
+        status = main()
+    except RecordError as exc:
+        started_as = getattr(sys.modules.get(main.__module__), "__spec__", None)  # __main__ under -m
+        sys.stderr.write(f"{started_as.name if started_as else main.__module__}: {exc}\n")
+        status = ExitStatus.RUN_FAILED
+    sys.exit(status)
 
 
 def start_command(command: list[str], what: str, **popen: Any) -> subprocess.Popen[str]:

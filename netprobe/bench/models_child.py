@@ -151,4 +151,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from netprobe.children import run_child
+
+    run_child(main)
