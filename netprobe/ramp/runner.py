@@ -325,8 +325,8 @@ class _Run(StepJudge):
     def cleanup(self) -> None:
         """Reap the server, close every socket, restore the fd limit: whatever happened before.
 
-        The server goes first: closed by the client first, it would wake for every connection's
-        reset and handle it on its own (a third of its CPU in a ramp to a million), only to exit.
+        The server goes first: closed after the client, it would wake for every connection's reset
+        and handle each in Python, only to exit (4-7 µs of user time a connection at 200,000).
         """
         try:
             if self.server is not None:
