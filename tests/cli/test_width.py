@@ -50,7 +50,7 @@ def test_every_command_fits_the_terminal(argv, columns):
 def test_ramp_of_every_backend_fits_60_columns():
     out = _at(60, "ramp", "--backend", "all", "--to", "200", "--step", "100")
     assert _widest(out) <= 60, out
-    assert "gevent" in out and "select" in out
+    assert "Ceilings" in out and "gevent" in out and "select" in out
 
 
 def test_a_report_of_four_files_fits_and_names_each_column_by_its_file(tmp_path):
