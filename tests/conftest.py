@@ -236,6 +236,14 @@ def run_netprobe(*args: str, timeout: float = 120, env=None, preexec_fn=None) ->
     )
 
 
+@pytest.fixture(scope="session")
+def ceilings_document() -> str:
+    """``ramp --backend all --to 50 --format json``'s output, made once per worker: tests read it, none changes it."""
+    proc = run_netprobe("ramp", "--backend", "all", "--to", "50", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def signal_netprobe(args: list, signals: tuple, settle: float = 1.5, gap: float = 0.005,
                     timeout: float = 60, env: Optional[dict] = None) -> tuple[int, str, list]:
     """Start netprobe, wait for its first child and ``settle`` seconds, send ``signals``; return its end.
