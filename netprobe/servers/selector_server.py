@@ -222,12 +222,7 @@ class SelectorServer(ServerBase):
         It stops counting as held once its socket and its session's files are closed: the
         control thread may report ``held`` at any moment.
         """
-        self.pending.pop(fd, None)
-        self._eof.discard(fd)
-        session = self.sessions.pop(fd, None)
-        if session is not None:
-            self.errors += session.errors
-            session.close()
+        self._forget(fd)
         try:
             self.sel.unregister(sock)
         except (KeyError, ValueError):
@@ -248,13 +243,17 @@ class SelectorServer(ServerBase):
         self._capped = False
         conns = self.connections()
         self.sel.close()
-        for session in self.sessions.values():
-            self.errors += session.errors
-            session.close()
-        self.sessions.clear()
-        self.pending.clear()
-        self._eof.clear()
         for sock in conns:
+            self._forget(sock.fileno())
             abort(sock)
             self.held -= 1
         self._close_listeners()
+
+    def _forget(self, fd: int) -> None:
+        """Let go of what the server kept for a connection: its unsent output, its end of input, its session."""
+        self.pending.pop(fd, None)
+        self._eof.discard(fd)
+        session = self.sessions.pop(fd, None)
+        if session is not None:
+            self.errors += session.errors
+            session.close()
