@@ -304,6 +304,31 @@ def loopback_listener():
     sock.close()
 
 
+# Below every OS's default ephemeral range (Linux 32768-60999; Windows and macOS 49152-65535), so that no
+# connect() elsewhere on the machine takes the port between our check and a child's bind
+UNCLAIMED_PORTS = range(20_000, 32_000)
+
+
+def free_fixed_port() -> int:
+    """A loopback TCP port free now, for a child that must be told its port before it binds it.
+
+    A port 0 bind hands out one from the ephemeral range, which the other lanes' thousands of
+    connections keep taking: a child binding it seconds later (ZeroMQ under Wine binds without
+    SO_REUSEADDR) then finds it in use. This one is drawn below that range.
+    """
+    import random
+    import socket
+
+    for port in random.sample(UNCLAIMED_PORTS, 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {UNCLAIMED_PORTS}")
+
+
 skip_unless_linux = pytest.mark.skipif(platform.NAME != "linux", reason="Linux only")
 needs_rlimit = pytest.mark.skipif(not platform.HAS_RLIMIT, reason="needs RLIMIT_NOFILE (POSIX)")
 skip_unless_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")

@@ -4,7 +4,9 @@ Usage: python hostile_peer.py PORT SECONDS SECRET. For SECONDS from its first co
 machine may take a while to start the master; it gives up after a minute without one) it keeps trying
 what a stranger on this machine could: raw bytes that are no ZeroMQ at all, plain ZeroMQ with locust's and netprobe's
 messages (a hello, a held report of 10**18, another version's hello), and CURVE with the master's
-public key (as if it had leaked) but a key pair of its own. It prints what it tried, one per line.
+public key (as if it had leaked) but a key pair of its own. It prints ``ready`` once its imports are done
+(under Wine on a loaded machine they can take longer than the ramp it is meant to meet), then what it
+tried, one per line.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     port, seconds, secret = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
     leaked = CurveKeys.of(secret).server_public
     context = zmq.Context()
+    print("ready", flush=True)
     give_up = time.monotonic() + 60
     deadline = give_up
     round_ = 0

@@ -24,7 +24,7 @@ from netprobe.distributed.messages import WorkerSpec
 from netprobe.errors import UsageError
 from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
-from tests.conftest import ROOT, UNCAPPED_BACKEND, in_child, run_netprobe, signal_netprobe
+from tests.conftest import ROOT, UNCAPPED_BACKEND, free_fixed_port, in_child, run_netprobe, signal_netprobe
 
 # Looked up, never imported: importing locust in this process would monkey-patch it (gevent).
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
@@ -49,14 +49,6 @@ def server(child_server):
 def _target(srv) -> str:
     host, port = srv.addresses[0]
     return f"{host}:{port}"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _drained(srv, timeout: float = 15) -> int:
@@ -111,7 +103,7 @@ def test_three_local_workers_account_for_every_connection(server, tmp_path):
 @posix_only
 @pytest.mark.slow
 def test_a_worker_at_its_fd_limit_is_named_as_a_client_side_stop(server, tmp_path):
-    out, port = tmp_path / "r.json", _free_port()
+    out, port = tmp_path / "r.json", free_fixed_port()
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
                                "2", "--master-bind", f"127.0.0.1:{port}", "--to", "2000", "--quiet",
                                "--format", "json", "--output", str(out)],
@@ -136,7 +128,7 @@ def test_a_worker_at_its_fd_limit_is_named_as_a_client_side_stop(server, tmp_pat
 @posix_only
 @pytest.mark.slow
 def test_a_worker_killed_mid_ramp_is_worker_lost(server, tmp_path):
-    out, port = tmp_path / "r.json", _free_port()
+    out, port = tmp_path / "r.json", free_fixed_port()
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
                                "2", "--master-bind", f"127.0.0.1:{port}", "--to", "4000", "--hold", "1",
                                "--quiet", "--format", "json", "--output", str(out)],
@@ -183,7 +175,7 @@ def test_sigint_to_the_master_ends_it_with_130_and_leaves_nothing(server, tmp_pa
 
 
 def test_a_worker_of_another_version_is_refused_with_both_named(server, tmp_path):
-    port = _free_port()
+    port = free_fixed_port()
     master = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--target", _target(server), "--workers",
                                "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10", "--quiet"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT)
@@ -273,7 +265,7 @@ def test_a_signal_while_the_master_starts_ends_the_run_at_once_with_its_report(s
 @pytest.mark.slow
 def test_a_wait_for_workers_that_times_out_names_the_peers_turned_away(server):
     """A worker given another secret fails CURVE's handshake before any handler is asked: counted all the same."""
-    port = _free_port()
+    port = free_fixed_port()
     ramp = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--quiet", "--target", _target(server),
                              "--workers", "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10",
                              "--worker-wait", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -323,7 +315,7 @@ def test_a_master_paused_past_its_workers_patience_names_its_own_pause_and_blame
 @pytest.mark.slow
 def test_idle_strangers_holding_connections_to_the_master_do_not_make_it_spin(server):
     """A soft fd limit of 128 and 400 idle TCP peers: the master takes room up to its hard limit, so no EMFILE."""
-    port = _free_port()
+    port = free_fixed_port()
     ramp = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--quiet", "--target", _target(server),
                              "--workers", "1", "--master-bind", f"127.0.0.1:{port}", "--to", "10",
                              "--worker-wait", "12"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -357,7 +349,7 @@ def test_idle_strangers_holding_connections_to_the_master_do_not_make_it_spin(se
 
 
 def test_a_worker_with_no_master_says_so_after_a_bounded_wait():
-    done = run_netprobe("worker", "--master", f"127.0.0.1:{_free_port()}", "--wait", "1", timeout=30)
+    done = run_netprobe("worker", "--master", f"127.0.0.1:{free_fixed_port()}", "--wait", "1", timeout=30)
     assert done.returncode == 1 and "no master at" in done.stderr
 
 
@@ -429,7 +421,7 @@ def test_a_master_whose_cli_was_killed_ends_and_its_workers_with_it(server):
 
 @posix_only
 def test_sigint_before_any_worker_connects_is_130_not_a_crash(server):
-    port = _free_port()
+    port = free_fixed_port()
     ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--master-bind", f"127.0.0.1:{port}",
                      "--to", "10", "--worker-wait", "30")
     try:
@@ -457,20 +449,26 @@ def test_ipv6_target_with_local_workers(child_server):
 @pytest.mark.slow
 def test_a_stranger_on_the_master_port_changes_nothing_and_is_counted(server, tmp_path):
     """Raw bytes, plain ZeroMQ with fake hellos and a 10**18 report, CURVE with a stranger's key: all turned away."""
-    out, port = tmp_path / "r.json", _free_port()
-    ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--spawn-local", "--master-bind",
-                     f"127.0.0.1:{port}", "--to", "2000", "--step", "500", "--hold", "1", "--format", "json",
-                     "--output", str(out))
+    out, port = tmp_path / "r.json", free_fixed_port()
     stranger = subprocess.Popen([sys.executable, str(ROOT / "tests" / "integration" / "hostile_peer.py"), str(port),
                                  "8", SECRET], stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
                                 cwd=ROOT)
+    started = [stranger]
     try:
+        assert stranger.stdout is not None
+        # The ramp starts once the stranger is ready: on a loaded machine a ramp can end before its imports do
+        ready = stranger.stdout.readline()
+        ramp = _cli_ramp("--target", _target(server), "--workers", "2", "--spawn-local", "--master-bind",
+                         f"127.0.0.1:{port}", "--to", "2000", "--step", "500", "--hold", "1", "--format", "json",
+                         "--output", str(out))
+        started.append(ramp)
         tried, stranger_err = stranger.communicate(timeout=90)
         _, err = ramp.communicate(timeout=120)
     finally:
-        _end(ramp, stranger)
-    assert {"raw", "zmq", "curve"} <= set(tried.split()), stranger_err
+        _end(*started)
+    assert ready.strip() == "ready", stranger_err
     assert ramp.returncode == 0, err
+    assert {"raw", "zmq", "curve"} <= set(tried.split()), stranger_err
     data = json.loads(out.read_text("utf-8"))
     assert data["reached"] == 2000 and len(data["workers"]) == 2
     assert [w["held"] for w in data["workers"]] == [1000, 1000]
@@ -525,7 +523,7 @@ def test_a_worker_facing_a_listener_that_answers_http_gives_up_within_its_wait_i
 @posix_only
 @pytest.mark.slow
 def test_a_worker_whose_master_died_ends_and_closes_its_connections(server):
-    port = _free_port()
+    port = free_fixed_port()
     ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",
                      "--to", "100", "--step", "100", "--hold", "120")
     worker = _worker(f"127.0.0.1:{port}")
@@ -565,7 +563,7 @@ def test_a_server_that_stops_completing_handshakes_is_not_a_lost_worker(child_se
 
 def test_a_report_no_worker_could_send_names_its_worker(server, tmp_path):
     """A worker of this run (it has the secret) that claims 10**18 connections: named, and not counted."""
-    port, out = _free_port(), tmp_path / "r.json"
+    port, out = free_fixed_port(), tmp_path / "r.json"
     ramp = _cli_ramp("--target", _target(server), "--workers", "1", "--master-bind", f"127.0.0.1:{port}",
                      "--to", "100", "--format", "json", "--output", str(out))
     liar = _altered_worker(port, "import dataclasses\n"

@@ -25,18 +25,12 @@ from typing import Optional
 import pytest
 
 from netprobe import platform
-from tests.conftest import ROOT, run_netprobe
+from tests.conftest import ROOT, free_fixed_port, run_netprobe
 
 CAP = 300
 UNDER = 150
 HOLD = "2"
 pytestmark = pytest.mark.skipif(platform.NAME != "linux", reason="the OS packages of these servers: Linux")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_listening(port: int, proc: subprocess.Popen, what: str) -> None:
@@ -127,7 +121,7 @@ def _needs(binary: str) -> None:
 @pytest.fixture
 def redis() -> Iterator[Server]:
     _needs("redis-server")
-    port = _free_port()
+    port = free_fixed_port()
     line = _Line(port, b"INFO clients\r\n", _field(b"connected_clients:"), b"maxclients")
     server = Server("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--maxclients", str(CAP),
                               "--protected-mode", "no", "--save", "", "--appendonly", "no"],
@@ -141,7 +135,7 @@ def redis() -> Iterator[Server]:
 def guarded_redis() -> Iterator[Server]:
     """redis as it ships: protected mode on and no password, so it takes clients from 127.0.0.1 only."""
     _needs("redis-server")
-    port = _free_port()
+    port = free_fixed_port()
     line = _Line(port, b"INFO clients\r\n", _field(b"connected_clients:"), b"maxclients")
     server = Server("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "yes",
                               "--save", "", "--appendonly", "no"],
@@ -154,7 +148,7 @@ def guarded_redis() -> Iterator[Server]:
 @pytest.fixture
 def memcached() -> Iterator[Server]:
     _needs("memcached")
-    port = _free_port()
+    port = free_fixed_port()
     line = _Line(port, b"stats\r\n", _field(b"STAT curr_connections "), b"END\r\n")
     server = Server("memcached", ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-c", str(CAP),
                                   "-u", "root"], port, line, "closed_by_server", "memcached -c")
@@ -166,7 +160,7 @@ def memcached() -> Iterator[Server]:
 @pytest.fixture
 def nginx(tmp_path) -> Iterator[Server]:
     _needs("nginx")
-    port = _free_port()
+    port = free_fixed_port()
     (tmp_path / "logs").mkdir()
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"""worker_processes 1;
@@ -213,7 +207,7 @@ class _HaproxyInfo:
 def haproxy(tmp_path, child_server) -> Iterator[Server]:
     _needs("haproxy")
     backend = child_server()
-    port = _free_port()
+    port = free_fixed_port()
     conf = tmp_path / "haproxy.cfg"
     conf.write_text(f"""global
     maxconn {CAP}
