@@ -35,11 +35,6 @@ def run_secret(monkeypatch):
     monkeypatch.setenv("NETPROBE_SECRET", "the holder suite's shared secret, 0123456789")
 
 
-def _refused_port() -> int:
-    """A loopback port nothing listens on (bound, then closed, by this test)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Verify,
@@ -81,8 +76,9 @@ def _holder(name: str):
 @pytest.mark.parametrize("holder", [_holder(h) for h in HOLDERS])
 @pytest.mark.parametrize("to", [None, 100])
 def test_a_refused_port_is_never_a_success(holder, to):
-    port = _refused_port()
-    document = _ramp(holder, f"127.0.0.1:{port}", to, None, Verify.CONNECT)
+    with socket.socket() as reserved:  # bound, never listening: no other test's server can take the port meanwhile
+        reserved.bind(("127.0.0.1", 0))
+        document = _ramp(holder, f"127.0.0.1:{reserved.getsockname()[1]}", to, None, Verify.CONNECT)
     assert document["exit"] == 1 and document["ok"] is False
     assert document["reached"] == 0
     assert (document["stop"]["reason"], document["stop"]["side"]) == ("refused", "server")
