@@ -245,15 +245,15 @@ def ceilings_document() -> str:
 
 
 def signal_netprobe(args: list, signals: tuple, settle: float = 1.5, gap: float = 0.005,
-                    timeout: float = 60, env: Optional[dict] = None) -> tuple[int, str, list]:
-    """Start netprobe, wait for its first child and ``settle`` seconds, send ``signals``; return its end.
+                    timeout: float = 60, env: Optional[dict] = None, poll: float = 0.05) -> tuple[int, str, list]:
+    """Start netprobe, wait for its first child (looking every ``poll`` s) and ``settle`` s, send ``signals``.
 
     Returns (exit status, stderr, the child processes it had), the process reaped whatever happens.
     """
     proc = subprocess.Popen([sys.executable, "-m", "netprobe", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, encoding="utf-8", cwd=ROOT, env=env)
     try:
-        kids = wait_for_children(proc.pid)
+        kids = wait_for_children(proc.pid, poll=poll)
         time.sleep(settle)
         for i, sig in enumerate(signals):
             if i:
@@ -267,8 +267,8 @@ def signal_netprobe(args: list, signals: tuple, settle: float = 1.5, gap: float 
     return proc.returncode, err, kids
 
 
-def wait_for_children(pid: int, timeout: float = 20.0) -> list:
-    """The child processes of ``pid`` once it has any (within ``timeout``), else []."""
+def wait_for_children(pid: int, timeout: float = 20.0, poll: float = 0.05) -> list:
+    """The child processes of ``pid`` once it has any (within ``timeout``, looking every ``poll`` s), else []."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -277,7 +277,7 @@ def wait_for_children(pid: int, timeout: float = 20.0) -> list:
             return []
         if kids:
             return kids
-        time.sleep(0.05)
+        time.sleep(poll)
     return []
 
 

@@ -23,6 +23,7 @@ from netprobe.extras import LOCUST_ENV
 from netprobe.models.ramp import RampResult
 from netprobe.ramp.processes import local_sources
 from netprobe.ramp_spec import RampSpec
+from netprobe.signals import deferred, interrupted
 from netprobe.sockets import parse_host_port
 
 WORKER_EXIT_WAIT = 10.0
@@ -31,16 +32,21 @@ LINE_POLL = 0.5  # seconds between looks for the master's next line (a Ctrl-C la
 
 
 def start_python(module: str, first_line: str, stdout: Any = None, stderr: Any = None) -> subprocess.Popen[str]:
-    """Start ``python -m module`` with locust's environment, its one input line (a record's JSON) on stdin."""
+    """Start ``python -m module`` with locust's environment, its one input line (a record's JSON) on stdin.
+
+    A Ctrl-C or SIGTERM meanwhile is held, not raised (``interrupted()`` then says so): raised
+    inside ``Popen`` it would leave a started child that no one holds, to end or to hear from.
+    """
     env = {**os.environ, **LOCUST_ENV}
-    proc = start_command(python_command(module), f"netprobe's {module}", stdin=subprocess.PIPE, stdout=stdout,
-                         stderr=stderr, env=env)
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(first_line + "\n")
-        proc.stdin.flush()
-    except OSError:
-        pass  # it died at once: its exit status and stderr say why
+    with deferred():
+        proc = start_command(python_command(module), f"netprobe's {module}", stdin=subprocess.PIPE, stdout=stdout,
+                             stderr=stderr, env=env)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(first_line + "\n")
+            proc.stdin.flush()
+        except OSError:
+            pass  # it died at once: its exit status and stderr say why
     return proc
 
 
@@ -49,13 +55,14 @@ def run_distributed(spec: RampSpec, secret: str) -> RampResult:
     assert spec.workers is not None
     errors = tempfile.TemporaryFile(mode="w+")
     try:
-        master = start_python("netprobe.distributed.master", MasterInput(spec, secret).to_json(),
-                              stdout=subprocess.PIPE, stderr=errors)
+        with deferred():  # held until the link below can pass it on to the master
+            master = start_python("netprobe.distributed.master", MasterInput(spec, secret).to_json(),
+                                  stdout=subprocess.PIPE, stderr=errors)
+            link = _MasterLink(master)
     except ChildStartError:
         errors.close()
         raise
     workers: list[subprocess.Popen[str]] = []
-    link = _MasterLink(master)
     try:
         first = link.next_event()
         if first is None or first.listening is None:
@@ -92,7 +99,7 @@ def _spawn_workers(spec: RampSpec, secret: str, master: tuple[str, int], workers
     assert spec.target_address is not None and spec.workers is not None
     ipv6 = ":" in spec.target_address[0]
     for sources in local_sources(spec.to, spec.workers, spec.source_ips, ipv6):
-        if link.interrupted:
+        if link.noticed_interrupt():
             return
         worker = WorkerSpec(master=master, source_ips=sources, wait=spec.worker_wait, secret=secret)
         workers.append(start_python("netprobe.distributed.worker", worker.to_json(),
@@ -149,6 +156,7 @@ class _MasterLink:
         """The master's next line but heartbeats (None at its end); an interrupt here is the master's to act on."""
         heard = time.monotonic()
         while True:
+            self.noticed_interrupt()
             try:
                 line = self._lines.get(timeout=LINE_POLL)
             except queue.Empty:
@@ -170,6 +178,12 @@ class _MasterLink:
             self.listening = self.listening or event.listening is not None
             self._pass_on()
             return event
+
+    def noticed_interrupt(self) -> bool:
+        """Whether the run is interrupted, counting a signal held while a child started (then raised nowhere)."""
+        if interrupted() and not self.interrupted:
+            self.interrupt()
+        return self.interrupted
 
     def interrupt(self) -> None:
         """A Ctrl-C or SIGTERM reached the CLI: the master ends the run, now or once it listens."""
