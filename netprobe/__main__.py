@@ -2,9 +2,11 @@
 
 try:
     from netprobe.cli import main
-except KeyboardInterrupt:  # Ctrl-C while Python still loads the CLI: nothing has started, nothing to report
-    from netprobe.signals import exit_interrupted
+except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C while Python still loads the CLI: nothing has started
+    from netprobe.signals import exit_interrupted, is_interrupt
 
+    if not is_interrupt(exc):
+        raise
     exit_interrupted()
 
 if __name__ == "__main__":

@@ -66,6 +66,17 @@ def interrupted() -> bool:
     return bool(_fired)
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is the KeyboardInterrupt of a Ctrl-C or SIGTERM, also one that struck while a class was made.
+
+    Python 3.11 wraps what a descriptor's ``__set_name__`` raises in a RuntimeError (3.12 no
+    longer does): a Ctrl-C while ``ipaddress`` defines ``IPv4Interface`` (its ``cached_property``)
+    arrives as ``RuntimeError: Error calling __set_name__``, with the KeyboardInterrupt as its cause.
+    """
+    return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RuntimeError)
+                                                   and isinstance(exc.__cause__, KeyboardInterrupt))
+
+
 def exit_with(status: int) -> NoReturn:
     """End the process with ``status``, also after a Ctrl-C that was caught and answered.
 

@@ -19,7 +19,7 @@ from netprobe import __version__
 from netprobe.cli import common
 from netprobe.cli.common import terminal
 from netprobe.errors import ExitStatus, NetprobeError
-from netprobe.signals import exit_interrupted, exit_with, interrupt_once, interrupted
+from netprobe.signals import exit_interrupted, exit_with, interrupt_once, interrupted, is_interrupt
 
 __all__ = ["app", "main", "run"]
 
@@ -107,6 +107,11 @@ def run(argv: Optional[list[str]] = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         terminal().say("netprobe: interrupted")
         return int(ExitStatus.INTERRUPTED)
+    except RuntimeError as exc:
+        if not is_interrupt(exc):
+            raise
+        terminal().say("netprobe: interrupted")
+        return int(ExitStatus.INTERRUPTED)
     if interrupted():
         # Typer turns a KeyboardInterrupt into its own exit status 130 without a word; say it.
         terminal().say("netprobe: interrupted")
@@ -120,6 +125,8 @@ def main() -> None:
         from netprobe.output import utf8_stdio
 
         utf8_stdio()
-    except KeyboardInterrupt:  # Ctrl-C before the CLI runs: nothing has started, nothing to report
+    except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C before the CLI runs: nothing started, nothing to report
+        if not is_interrupt(exc):
+            raise
         exit_interrupted()
     exit_with(run())
