@@ -387,7 +387,11 @@ def test_a_client_that_cannot_send_its_rate_is_the_knee_named_client_cpu_never_t
                         "--step", "25", "--max", "100", "--hold", "1", "--format", "json")
     assert proc.returncode in (0, 1), proc.stderr
     stop = json.loads(proc.stdout)["stop"]
-    # The client's own CPU, or, on a machine too busy to run it when it was ready, the contention it met.
-    assert stop is not None and (stop["reason"], stop["side"]) == ("latency_knee", "client"), stop
-    assert stop["cause"] in ("client_cpu", "cpu_contention"), stop
-    assert "--workers" in stop["remedy"]
+    assert stop is not None and stop["reason"] == "latency_knee", stop
+    if stop["cause"] == "cpu_contention":
+        # A machine too busy to run a side when it was ready (CI runs four lanes on two cores): the
+        # side that waited longest for a CPU is named, client or server, and the machine is blamed.
+        assert "busy with other work" in stop["message"], stop
+    else:  # the client's own CPU, and its remedy: more clients
+        assert (stop["side"], stop["cause"]) == ("client", "client_cpu"), stop
+        assert "--workers" in stop["remedy"]
