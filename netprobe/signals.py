@@ -24,6 +24,8 @@ _fired: list[int] = []
 def _handler(signum: int, frame: Optional[FrameType]) -> None:
     if _fired:
         return  # already ending: let the cleanup and the report finish
+    # Noted before it is raised: Python ignores what a weakref callback raises (the import system's
+    # module locks have one), so the KeyboardInterrupt can be lost; ``interrupted()`` is not.
     _fired.append(signum)
     raise KeyboardInterrupt
 
@@ -40,6 +42,16 @@ def _handling(handler: Callable[[int, Optional[FrameType]], None]) -> Iterator[N
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def catch_signals() -> None:
+    """From now on, for the whole process, the first SIGINT or SIGTERM is noted and raised, later ones ignored.
+
+    For the program's entry, before its modules load: a signal whose KeyboardInterrupt the import
+    system swallows is still seen by ``interrupted()``. Main thread only.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _handler)
 
 
 def interrupt_once() -> AbstractContextManager[None]:

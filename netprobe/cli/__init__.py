@@ -87,9 +87,11 @@ def run(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        # Ctrl-C while the command's modules load (seconds on a loaded machine) ends here too: nothing started.
-        command = typer.main.get_command(load_commands(argv))
         with interrupt_once():  # SIGTERM cleans up as Ctrl-C does; a second one cannot cut it short
+            # Ctrl-C while the command's modules load (seconds on a loaded machine) ends here too: nothing started.
+            command = typer.main.get_command(load_commands(argv))
+            if interrupted():  # its KeyboardInterrupt was lost in the import system (see signals._handler)
+                raise KeyboardInterrupt
             result = command.main(args=argv, prog_name="netprobe", standalone_mode=False)
     except ClickUsageError as exc:
         if debug:

@@ -41,7 +41,7 @@ from netprobe.ramp.shape import process_shares, start_holder, start_server, watc
 from netprobe.ramp.verdict import churn_verdict, ramp_ok, reached_at_stop, slowdown, verdict
 from netprobe.ramp_spec import RampSpec
 from netprobe.servers.handle import ServerHandle
-from netprobe.signals import deferred, interrupt_once
+from netprobe.signals import deferred, interrupt_once, interrupted
 from netprobe.sockets import is_loopback
 from netprobe.stats import p50_p99
 from netprobe.stops import StopReason
@@ -156,7 +156,7 @@ class _Run(StepJudge):
             return gone is not None or (status is not None and status.limit is not None)
 
         for goal in self.plan:
-            if client.interrupted():
+            if client.interrupted() or interrupted():  # the latter: a signal whose KeyboardInterrupt was lost
                 raise KeyboardInterrupt
             new = (0 if self.churn else goal) - client.held  # churn holds none: its goal is a rate
             # The guards watch this machine: a distributed ramp's connections are held on the workers'.
@@ -309,7 +309,7 @@ class _Run(StepJudge):
         assert self.client is not None
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            if self.client.interrupted():
+            if self.client.interrupted() or interrupted():
                 raise KeyboardInterrupt
             self._wait(min(PAUSE_SLICE, left))
 

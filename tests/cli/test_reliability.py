@@ -260,3 +260,31 @@ def test_serve_into_a_closed_pipe_then_sigterm_exits_0():
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+# A SIGINT whose KeyboardInterrupt Python swallows: raised in a weakref callback (as in the import
+# system's module locks, where a Ctrl-C while the CLI loads can land), it is only "ignored".
+_LOST_SIGNAL = """
+import os, signal, sys, time, weakref
+from netprobe.signals import catch_signals
+from netprobe.cli import run
+
+class Module:
+    pass
+
+catch_signals()
+lock = weakref.ref(Module(), lambda _: os.kill(os.getpid(), signal.SIGINT))  # the object dies at once
+started = time.monotonic()
+status = run(["ramp", "--to", "10", "--step", "10", "--hold", "30", "--quiet"])
+print(status, round(time.monotonic() - started, 1), flush=True)
+"""
+
+
+@posix_only
+def test_a_signal_whose_keyboard_interrupt_python_swallowed_still_ends_the_run_before_it_starts():
+    done = subprocess.run([sys.executable, "-c", _LOST_SIGNAL], capture_output=True, text=True, timeout=60)
+    assert "Exception ignored" in done.stderr and "KeyboardInterrupt" in done.stderr, done.stderr  # it was lost
+    *printed, last = done.stdout.splitlines()
+    status, took = last.split()
+    assert int(status) == 130 and float(took) < 10 and not printed, (done.stdout, done.stderr)  # nothing ran
+    assert "netprobe: interrupted" in done.stderr
