@@ -106,11 +106,8 @@ def run(argv: Optional[list[str]] = None) -> int:
         if debug:
             raise
         return _fail(str(exc), exc.exit_status)
-    except (KeyboardInterrupt, typer.Abort):
-        terminal().say("netprobe: interrupted")
-        return int(ExitStatus.INTERRUPTED)
-    except RuntimeError as exc:
-        if not is_interrupt(exc):
+    except (KeyboardInterrupt, typer.Abort, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not is_interrupt(exc):
             raise
         terminal().say("netprobe: interrupted")
         return int(ExitStatus.INTERRUPTED)

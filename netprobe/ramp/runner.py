@@ -156,8 +156,7 @@ class _Run(StepJudge):
             return gone is not None or (status is not None and status.limit is not None)
 
         for goal in self.plan:
-            if client.interrupted() or interrupted():  # the latter: a signal whose KeyboardInterrupt was lost
-                raise KeyboardInterrupt
+            self._stop_if_asked()
             new = (0 if self.churn else goal) - client.held  # churn holds none: its goal is a rate
             # The guards watch this machine: a distributed ramp's connections are held on the workers'.
             guarded = guard(platform.read_system_facts, new) if not spec.distributed else None
@@ -309,9 +308,14 @@ class _Run(StepJudge):
         assert self.client is not None
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            if self.client.interrupted() or interrupted():
-                raise KeyboardInterrupt
+            self._stop_if_asked()
             self._wait(min(PAUSE_SLICE, left))
+
+    def _stop_if_asked(self) -> None:
+        """Raise KeyboardInterrupt where the holder was told to stop, or a signal came whose own one was lost."""
+        assert self.client is not None
+        if self.client.interrupted() or interrupted():
+            raise KeyboardInterrupt
 
     def _sample(self, sampler: Sampler) -> Sample:
         """Both sides now; the client side as its holder says where its processes are not this machine's."""
