@@ -18,6 +18,7 @@ from netprobe.errors import ChildStartError, RecordError, ServerGone, UsageError
 from netprobe.servers.handle import ServerHandle
 from netprobe.servers.spec import ServerSpec
 from netprobe.servers.status import ServerReady, ServerStatus
+from netprobe.signals import deferred, interrupted
 from netprobe.untrusted import parse_json
 from netprobe.vocabulary import ChildOp, ServerKind
 
@@ -44,16 +45,22 @@ class ChildServer(ServerHandle):
         self._stderr = tempfile.TemporaryFile()
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._lock = threading.Lock()
+        already = interrupted()
+        # Raised inside Popen or the reader's start, a Ctrl-C would leave a started child that nothing ends
+        with deferred():
+            try:
+                self.proc = start_command(cmd, "the server process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=self._stderr, bufsize=1)
+            except ChildStartError as exc:
+                self._stderr.close()
+                raise ServerGone(str(exc)) from None
+            self.pid = self.proc.pid
+            self._reader = threading.Thread(target=self._read, daemon=True)
+            self._reader.start()
         try:
-            self.proc = start_command(cmd, "the server process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._stderr, bufsize=1)
-        except ChildStartError as exc:
-            self._stderr.close()
-            raise ServerGone(str(exc)) from None
-        self.pid = self.proc.pid
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        try:
+            if interrupted() and not already:  # held while it started: end it, as the signal asked
+                self.proc.kill()  # before its spec, it holds nothing to close (and would read an order as one)
+                raise KeyboardInterrupt
             self._send(spec.to_json())
             ready = ServerReady.from_dict(self._next_line(READY_TIMEOUT), "the server's first line")
         except BaseException:
