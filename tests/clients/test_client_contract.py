@@ -50,6 +50,18 @@ class ClientContract:
         finally:
             client.close()
 
+    def test_a_handshake_only_check_holds_every_connection_the_server_accepted(self, echo_server):
+        client = self.make(echo_server.addresses, Verify.CONNECT)
+        try:
+            out = client.open(COUNT, TIMEOUT, _never)
+            assert out.clean and out.verified == COUNT and client.held == COUNT
+            deadline = time.monotonic() + 5
+            while echo_server.status().held < COUNT and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert echo_server.status().held == COUNT
+        finally:
+            client.close()
+
     def test_rechecks_older_connections(self, echo_server):
         client = self.make(echo_server.addresses)
         try:
