@@ -21,6 +21,11 @@ from netprobe.sockets import abort, accept_fast
 
 # Selector data of a listening socket; a connection's is None, so it costs no object of its own.
 _LISTENER = "listener"
+# A client that sends at once (the ramp's echo check) is answered as it is accepted, which saves
+# it a turn of the selector. A client that stays silent (a handshake-only ramp) would pay a failed
+# read per connection for that: after this many silent ones in a row, only every this-many-th new
+# connection is read at once, until one has something to answer.
+QUIET_ACCEPTS = 32
 
 
 class SelectorServer(ServerBase):
@@ -41,6 +46,7 @@ class SelectorServer(ServerBase):
         self.sessions: dict[int, FileSession] = {}  # file protocol only
         self._eof: set[int] = set()  # connections whose client is done sending: answer, then close
         self._accepting = True  # listeners are registered below, once the base class has made them
+        self._quiet_accepts = 0  # connections in a row that had nothing to read when accepted
         try:
             super().__init__(protocol, host, port, ports, backlog, options=options)
         except BaseException:
@@ -125,24 +131,29 @@ class SelectorServer(ServerBase):
             if self.transform is None:
                 self.sessions[fd] = self.protocol.session()
                 self._service(sock, fd, selectors.EVENT_READ)
-            else:
-                self._answer_at_once(sock, fd)
+                continue
+            quiet = self._quiet_accepts
+            if quiet < QUIET_ACCEPTS or self.accepted % QUIET_ACCEPTS == 0:
+                self._quiet_accepts = 0 if self._answer_at_once(sock, fd) else quiet + 1
 
-    def _answer_at_once(self, sock: socket.socket, fd: int) -> None:
-        """Answer a stateless request: a new connection's first (clients send at once) or one with nothing queued."""
+    def _answer_at_once(self, sock: socket.socket, fd: int) -> bool:
+        """Answer a stateless request: a new connection's first (clients send at once) or one with nothing queued.
+
+        Returns False when there was nothing to read yet, True when the connection was answered or let go.
+        """
         transform = self.transform
         assert transform is not None, "only a stateless protocol answers at once"
         try:
             data = sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
-            return  # nothing yet: select() will say when
+            return False  # nothing yet: select() will say when
         except OSError as exc:
             count_failure(self, exc)
             self._drop(sock, fd)
-            return
+            return True
         if not data:
             self._drop(sock, fd, graceful=True)
-            return
+            return True
         self.bytes_in += len(data)
         reply = transform(data)
         try:
@@ -152,11 +163,12 @@ class SelectorServer(ServerBase):
         except OSError as exc:
             count_failure(self, exc)
             self._drop(sock, fd)
-            return
+            return True
         self.bytes_out += sent
         if sent < len(reply):
             self.pending[fd] = reply[sent:]
             self.sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, None)
+        return True
 
     def _service(self, sock: socket.socket, fd: int, mask: int) -> None:
         pending = self.pending.pop(fd, b"")

@@ -16,10 +16,21 @@ import pytest
 from netprobe import platform
 from netprobe.children import ChildOrder
 from netprobe.servers.registry import ServerOptions
-from netprobe.servers.selector_server import MAX_PENDING, SelectorServer
+from netprobe.servers.selector_server import MAX_PENDING, QUIET_ACCEPTS, SelectorServer
 from netprobe.servers.spec import ServerSpec
 from netprobe.sockets import abort
 from netprobe.vocabulary import ChildOp
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    """Read ``size`` bytes from a blocking socket with a timeout, or what came before the peer closed."""
+    got = b""
+    while len(got) < size:
+        chunk = sock.recv(size - len(got))
+        if not chunk:
+            break
+        got += chunk
+    return got
 
 
 class ServerContract:
@@ -57,6 +68,24 @@ class ServerContract:
                     got += s.recv(64)
                 assert got == expected
             assert server.status().held == clients
+        finally:
+            for s in socks:
+                abort(s)
+
+    def test_clients_that_speak_at_once_after_many_silent_ones_are_answered(self, server):
+        # After a run of silent connections the server stops reading new ones as it accepts them;
+        # a client that sends at once must still get its answer, and so must the silent ones.
+        socks = self._connect(server, 2 * QUIET_ACCEPTS)
+        try:
+            for i in range(QUIET_ACCEPTS + 2):
+                s = socket.create_connection(server.addresses[0], timeout=5)
+                socks.append(s)
+                s.sendall(b"early %d\n" % i)
+                assert _read_exactly(s, len(b"early %d\n" % i)) == b"early %d\n" % i
+            for i, s in enumerate(socks[:2 * QUIET_ACCEPTS]):
+                s.sendall(b"late %d\n" % i)
+                assert _read_exactly(s, len(b"late %d\n" % i)) == b"late %d\n" % i
+            assert server.status().held == len(socks)
         finally:
             for s in socks:
                 abort(s)
