@@ -37,15 +37,6 @@ def _peer_gone(out: BatchOutcome, exc: Optional[OSError] = None) -> bool:
     return False
 
 
-def _established(sock: socket.socket) -> bool:
-    """Whether the handshake of a non-blocking connect has completed (a connecting or failed socket has no peer)."""
-    try:
-        sock.getpeername()
-    except OSError:
-        return False
-    return True
-
-
 class _Pending:
     __slots__ = ("sock", "phase", "sent_at", "received", "done")
 
@@ -193,14 +184,17 @@ class NonblockingClient(Client):
         sel = self._sel
         sent: list[_Pending] = []
         handshake_only = self.verify == Verify.CONNECT
+        connect_outcome = platform.connect_outcome
         for p in everyone:
             if p.phase == _ECHO:
                 sent.append(p)
-            elif handshake_only and _established(p.sock):
+            elif handshake_only and (outcome := connect_outcome(p.sock)) is not None:
                 # Loopback handshakes usually finish inside connect(): check those at once,
                 # without a selector registration, a wait and an unregistration each.
-                if self._check_open(p.sock, out):
+                if outcome:
                     self._done(p, out, None, reverify)
+                else:
+                    _peer_gone(out)
             else:
                 sel.register(p.sock, selectors.EVENT_WRITE, p)
         # The server works on another core while the batch is sent: most answers are already

@@ -39,7 +39,7 @@ CONTRACT = (
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers",
     "oom_kill_message", "why_not_private", "share_port", "kernel_slab_bytes", "compatibility_layer",
     "peer_left_before_accept", "cpu_demand", "time_wait_toward", "time_wait_at",
-    "retransmits_toward",
+    "retransmits_toward", "connect_outcome",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
 SHARED = ("remedy",)
@@ -87,6 +87,7 @@ peer_left_before_accept = _impl.peer_left_before_accept
 time_wait_toward = _impl.time_wait_toward
 time_wait_at = _impl.time_wait_at
 retransmits_toward = _impl.retransmits_toward
+connect_outcome = _impl.connect_outcome
 
 
 def remedy(reason: StopReason, side: str, hard: int | None, soft: int | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
@@ -71,3 +72,22 @@ class SystemFacts:
 def read_int(text: str, index: int = 0) -> int:
     """Return the ``index``-th whitespace-separated integer of ``text``."""
     return int(text.split()[index])
+
+
+def connect_outcome_by_peek(sock: socket.socket) -> Optional[bool]:
+    """Whether a non-blocking connect has finished with its peer still there, asked with two calls every OS has.
+
+    True: connected, and the peer has not closed; False: the peer has closed since; None: still
+    connecting, failed or reset (the caller waits for writability and reads SO_ERROR).
+    """
+    try:
+        sock.getpeername()
+    except OSError:
+        return None
+    try:
+        data = sock.recv(1, socket.MSG_PEEK)
+    except (BlockingIOError, InterruptedError):
+        return True
+    except OSError:
+        return None
+    return bool(data)

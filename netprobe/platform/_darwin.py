@@ -33,6 +33,9 @@ from netprobe.platform._posix import (
     compatibility_layer as compatibility_layer,
 )
 from netprobe.platform._posix import (
+    connect_outcome as connect_outcome,
+)
+from netprobe.platform._posix import (
     cpu_demand as cpu_demand,
 )
 from netprobe.platform._posix import (

@@ -92,6 +92,27 @@ def classify_named_errno(name: Optional[str], operation: str) -> Optional[StopRe
 _PEER_LEFT = frozenset({103, 71, 100, 92, 112, 64, 113, 95, 101})
 
 
+# The states of include/net/tcp_states.h that TCP_INFO reports first.
+_TCP_ESTABLISHED = 1
+_TCP_CLOSE_WAIT = 8
+
+
+def connect_outcome(sock: socket.socket) -> Optional[bool]:
+    """Whether a non-blocking connect has finished with its peer still there, in one call.
+
+    TCP_INFO's first byte is the connection's state: established (True), the peer has closed
+    (False), or still connecting, failed or reset (None: the caller waits for writability and
+    reads SO_ERROR). The portable way takes two calls and an exception per connection.
+    """
+    try:
+        state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+    except OSError:
+        return None
+    if state == _TCP_ESTABLISHED:
+        return True
+    return False if state == _TCP_CLOSE_WAIT else None
+
+
 def peer_left_before_accept(exc: OSError) -> bool:
     """Whether accept() failed on one pending connection's own error (its peer gone), not the listener's."""
     return exc.errno in _PEER_LEFT

@@ -266,6 +266,11 @@ def classify_message(text: str, operation: str) -> Optional[StopReason]:
 _PEER_LEFT = frozenset({_errno.ECONNABORTED, _errno.EPROTO})
 
 
+def connect_outcome(sock: socket.socket) -> Optional[bool]:
+    """Whether a non-blocking connect has finished with its peer still there (``_common.connect_outcome_by_peek``)."""
+    return _common.connect_outcome_by_peek(sock)
+
+
 def peer_left_before_accept(exc: OSError) -> bool:
     """Whether accept() failed because the peer abandoned its connection first: accept the next one."""
     return exc.errno in _PEER_LEFT

@@ -226,6 +226,11 @@ _PEER_LEFT_WSA = frozenset({10053, 10054, 10057})
 _PEER_LEFT_WINERROR = _PEER_LEFT_WSA | {59, 64}
 
 
+def connect_outcome(sock: socket.socket) -> Optional[bool]:
+    """Whether a non-blocking connect has finished with its peer still there (``_common.connect_outcome_by_peek``)."""
+    return _common.connect_outcome_by_peek(sock)
+
+
 def peer_left_before_accept(exc: OSError) -> bool:
     """Whether accept() failed because the peer reset its pending connection: accept the next one."""
     return exc.errno in _PEER_LEFT_WSA or getattr(exc, "winerror", None) in _PEER_LEFT_WINERROR

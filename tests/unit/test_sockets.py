@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import select
 import socket
+import time
 
 import pytest
 
+from netprobe import platform
+from netprobe.platform._common import connect_outcome_by_peek
 from netprobe.sockets import abort, accept_fast
 
 
@@ -51,3 +55,33 @@ def test_accept_fast_raises_what_accept_raises_on_an_empty_queue():
             accept_fast(listener, int(listener.family))
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("outcome", [platform.connect_outcome, connect_outcome_by_peek],
+                         ids=["this OS's", "portable"])
+@pytest.mark.parametrize(("family", "host"), [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
+def test_a_connect_outcome_is_connected_then_closed_by_the_peer_and_never_a_refusal(outcome, family, host):
+    listener = _listener(family, host)
+    client = socket.socket(family, socket.SOCK_STREAM)
+    refused = socket.socket(family, socket.SOCK_STREAM)
+    with socket.socket(family, socket.SOCK_STREAM) as closed_port:
+        closed_port.bind((host, 0))  # bound, never listening: a connect to it is refused
+        try:
+            client.setblocking(False)
+            client.connect_ex(listener.getsockname()[:2])
+            select.select([], [client], [], 5)
+            assert outcome(client) is True
+            accepted, _ = listener.accept()
+            accepted.close()  # the peer closes: the client's end gets its FIN
+            deadline = time.monotonic() + 5
+            while outcome(client) is not False and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert outcome(client) is False
+            refused.setblocking(False)
+            refused.connect_ex(closed_port.getsockname()[:2])
+            select.select([], [refused], [refused], 5)  # Windows reports a failed connect as exceptional
+            assert outcome(refused) is None  # the caller reads SO_ERROR, which names the refusal
+            assert refused.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0
+        finally:
+            for sock in (client, refused, listener):
+                abort(sock)
