@@ -77,8 +77,9 @@ def read_int(text: str, index: int = 0) -> int:
 def connect_outcome_by_peek(sock: socket.socket) -> Optional[bool]:
     """Whether a non-blocking connect has finished with its peer still there, asked with two calls every OS has.
 
-    True: connected, and the peer has not closed; False: the peer has closed since; None: still
-    connecting, failed or reset (the caller waits for writability and reads SO_ERROR).
+    True: connected, and the peer has not closed, or has said something before it did (the
+    holder's sweep reads what, and sees the close); False: the peer has closed without a word;
+    None: still connecting, failed or reset (the caller waits for writability and reads SO_ERROR).
     """
     try:
         sock.getpeername()

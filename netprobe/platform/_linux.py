@@ -98,11 +98,14 @@ _TCP_CLOSE_WAIT = 8
 
 
 def connect_outcome(sock: socket.socket) -> Optional[bool]:
-    """Whether a non-blocking connect has finished with its peer still there, in one call.
+    """Whether a non-blocking connect has finished with its peer still there, in one call where it can.
 
-    TCP_INFO's first byte is the connection's state: established (True), the peer has closed
-    (False), or still connecting, failed or reset (None: the caller waits for writability and
-    reads SO_ERROR). The portable way takes two calls and an exception per connection.
+    TCP_INFO's first byte is the connection's state: established (True), still connecting,
+    failed or reset (None: the caller waits for writability and reads SO_ERROR), or closed by
+    the peer. A server at its cap often says why before it closes (redis: "-ERR max number of
+    clients reached"), so a closed one is peeked at as on any OS: True while it has something
+    to read, False if it closed without a word. The portable way takes two calls and an
+    exception for every connection.
     """
     try:
         state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
@@ -110,7 +113,7 @@ def connect_outcome(sock: socket.socket) -> Optional[bool]:
         return None
     if state == _TCP_ESTABLISHED:
         return True
-    return False if state == _TCP_CLOSE_WAIT else None
+    return _common.connect_outcome_by_peek(sock) if state == _TCP_CLOSE_WAIT else None
 
 
 def peer_left_before_accept(exc: OSError) -> bool:

@@ -61,6 +61,7 @@ def test_accept_fast_raises_what_accept_raises_on_an_empty_queue():
                          ids=["this OS's", "portable"])
 @pytest.mark.parametrize(("family", "host"), [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
 def test_a_connect_outcome_is_connected_then_closed_by_the_peer_and_never_a_refusal(outcome, family, host):
+    # A peer that says something before it closes stays True: the holder's sweep reads what it said.
     listener = _listener(family, host)
     client = socket.socket(family, socket.SOCK_STREAM)
     refused = socket.socket(family, socket.SOCK_STREAM)
@@ -77,6 +78,13 @@ def test_a_connect_outcome_is_connected_then_closed_by_the_peer_and_never_a_refu
             while outcome(client) is not False and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert outcome(client) is False
+            with socket.create_connection(listener.getsockname()[:2], timeout=5) as spoken_to:
+                accepted, _ = listener.accept()
+                accepted.sendall(b"-ERR max number of clients reached\r\n")
+                accepted.close()
+                assert spoken_to.recv(64, socket.MSG_PEEK)  # what it said is here, and its close with it
+                spoken_to.setblocking(False)
+                assert outcome(spoken_to) is True
             refused.setblocking(False)
             refused.connect_ex(closed_port.getsockname()[:2])
             select.select([], [refused], [refused], 5)  # Windows reports a failed connect as exceptional
