@@ -63,10 +63,7 @@ class ServerContract:
                 s.sendall(b"ping %d\n" % i)
             for i, s in enumerate(socks):
                 expected = b"ping %d\n" % i
-                got = b""
-                while len(got) < len(expected):
-                    got += s.recv(64)
-                assert got == expected
+                assert _read_exactly(s, len(expected)) == expected
             assert server.status().held == clients
         finally:
             for s in socks:
@@ -80,11 +77,13 @@ class ServerContract:
             for i in range(QUIET_ACCEPTS + 2):
                 s = socket.create_connection(server.addresses[0], timeout=5)
                 socks.append(s)
-                s.sendall(b"early %d\n" % i)
-                assert _read_exactly(s, len(b"early %d\n" % i)) == b"early %d\n" % i
+                expected = b"early %d\n" % i
+                s.sendall(expected)
+                assert _read_exactly(s, len(expected)) == expected
             for i, s in enumerate(socks[:2 * QUIET_ACCEPTS]):
-                s.sendall(b"late %d\n" % i)
-                assert _read_exactly(s, len(b"late %d\n" % i)) == b"late %d\n" % i
+                expected = b"late %d\n" % i
+                s.sendall(expected)
+                assert _read_exactly(s, len(expected)) == expected
             assert server.status().held == len(socks)
         finally:
             for s in socks:
