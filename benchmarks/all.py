@@ -24,7 +24,6 @@ import json
 import os
 import platform as stdlib_platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ import echo_vs_baselines
 import hostile_fairness
 import limits_speed
 import ramp_vs_bare
+from anchors import DEFAULT_SOURCE, build_anchors, children_cpu, run_million
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -79,20 +79,6 @@ GOALS = [
 ]
 
 
-def build_anchors(source: Path, into: Path) -> dict[str, Optional[Path]]:
-    """The C anchors compiled into ``into``; None for each that cannot be built here."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    built: dict[str, Optional[Path]] = {}
-    for name in ("connect_accept", "million"):
-        src = source / f"{name}.c"
-        built[name] = None
-        if cc is not None and src.is_file():
-            out = into / name
-            if subprocess.run([cc, "-O2", "-o", str(out), str(src)], capture_output=True).returncode == 0:
-                built[name] = out
-    return built
-
-
 def limits_round() -> Figures:
     """`netprobe limits` median wall (ms), beside `python -c pass`."""
     py = sys.executable
@@ -126,39 +112,21 @@ def ramp_round(n: int, connect_accept: Optional[Path]) -> Figures:
     return {"ramp_vs_bare": ramp / bare, "ramp_vs_c": _ratio(ramp, c_rate), "thread_vs_bare": thread / bare}
 
 
-def _children_cpu() -> float:
-    """CPU seconds of every reaped child (and their reaped children) so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _million_ramp(n: int, extra: list[str]) -> Optional[tuple[float, float]]:
     """netprobe's time to open ``n`` connections (its steps' seconds) and CPU seconds per connection."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "ramp.json"
-        cpu = _children_cpu()
+        cpu = children_cpu()
         proc = subprocess.run([sys.executable, "-m", "netprobe", "ramp", "--to", str(n), "--max", str(2 * n),
                                "--hold", "0", "--quiet", "--format", "json", "--output", str(report), *extra],
                               capture_output=True, text=True)
-        used = (_children_cpu() - cpu) / n
+        used = (children_cpu() - cpu) / n
         data = json.loads(report.read_text()) if report.is_file() else None
     if data is None or data["reached"] != n:
         print(f"  the million ramp {' '.join(extra)} stopped short (exit {proc.returncode}): "
               f"{proc.stderr.strip()[-200:]}")
         return None
     return sum(step["seconds"] for step in data["steps"]), used
-
-
-def _million_c(n: int, million: Path) -> Optional[tuple[float, float]]:
-    """The C anchor's time to hold ``n`` connections and CPU seconds per connection."""
-    cpu = _children_cpu()
-    out = subprocess.run([str(million), str(n), str(max(1, n // 10))], capture_output=True, text=True)
-    used = (_children_cpu() - cpu) / n
-    held = [line for line in out.stdout.splitlines() if line.startswith("total ")]
-    if out.returncode != 0 or not held:
-        print(f"  the C million failed (exit {out.returncode}): {out.stderr.strip()[-200:]}")
-        return None
-    return float(held[0].split(" held in ")[1].split(" s")[0]), used
 
 
 def million_round(n: int, million: Optional[Path]) -> Figures:
@@ -169,7 +137,8 @@ def million_round(n: int, million: Optional[Path]) -> Figures:
     an echo on every connection, four more packets each; its ratios are shown beside, without a goal.
     """
     same = _million_ramp(n, ["--verify", "connect"])
-    theirs = _million_c(n, million) if million is not None else None
+    run = run_million(million, n) if million is not None else None
+    theirs = None if run is None else (run.seconds, run.cpu_per_connection)
     echo = _million_ramp(n, [])
     for name, figures in (("netprobe --verify connect", same), ("C", theirs), ("netprobe (echo)", echo)):
         if figures is not None:
@@ -229,7 +198,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip", action="append", default=[], choices=["limits", "echo", "ramp", "million"])
-    parser.add_argument("--anchors", type=Path, default=ROOT.parent / "shared" / "anchors")
+    parser.add_argument("--anchors", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--connections", type=int, default=9000, help="the ramp's target")
     parser.add_argument("--million", type=int, default=1_000_000, help="the million's target")
     parser.add_argument("--echo-seconds", type=float, default=3.0)

@@ -9,7 +9,14 @@ ramp stops at a named limit: the script checks it against the prediction (within
 it checks that nothing is left: no process of the ramp, no established socket more than before.
 The kernel's count is the machine's (``TCP: inuse``): run it on an otherwise quiet machine.
 
-    python benchmarks/million.py [--to 1000000] [--hold 1] [--netns-ehash BUCKETS]
+    python benchmarks/million.py [--to 1000000] [--hold 1] [--verify connect] [--anchors DIR] [--netns-ehash BUCKETS]
+
+Beside its own figures it runs the C anchor (``million.c``, built with the system's C compiler
+from ``--anchors``, the workplace's ``../shared/anchors`` by default) to the same count in steps of
+a tenth, and prints both runs' time to open them all, first, median and last step, and CPU per
+connection, with netprobe's as ratios of C's. ``million.c`` checks each connection by its
+handshake and notices one that drops: ``--verify connect`` gives netprobe the same work (the
+default also checks an echo on every connection).
 
 Beside each step it prints where the machine's CPU went over that step's whole cycle (opening,
 hold and sampling, from one step's last connection to the next's, told by the kernel's count):
@@ -45,6 +52,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import psutil
+from anchors import DEFAULT_SOURCE, build_anchors, children_cpu, run_million
 from tabulate import tabulate
 
 from netprobe import platform
@@ -127,11 +135,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--to", type=int, default=1_000_000)
     parser.add_argument("--hold", type=float, default=1.0)
+    parser.add_argument("--verify", choices=["echo", "connect"], help="the ramp's check (default: the ramp's own)")
+    parser.add_argument("--anchors", type=Path, default=DEFAULT_SOURCE, help="where million.c is")
     parser.add_argument("--netns-ehash", type=int, metavar="BUCKETS",
                         help="run in a new network namespace with a TCP established hash of BUCKETS (Linux, root)")
     args = parser.parse_args()
     if args.netns_ehash:
         return _in_network_namespace(args.netns_ehash, args.to, args.hold)
+    verify = ["--verify", args.verify] if args.verify else []
     print(f"TCP established hash: {_ehash_buckets() or '?'} buckets")
     slab_before = platform.kernel_slab_bytes()
     established_before = platform.kernel_tcp_stats()[0]
@@ -161,13 +172,15 @@ def main() -> int:
     watcher.start()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ramp.json"
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), children_cpu()
         proc = subprocess.Popen([sys.executable, "-m", "netprobe", "ramp", "--to", str(args.to), "--max",
                                  str(2 * args.to), "--hold", str(args.hold), "--quiet", "--format", "json",
-                                 "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                 "--output", str(out), *verify],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         ramp.append(psutil.Process(proc.pid))
         _, stderr = proc.communicate()
         wall = time.monotonic() - started
+        ramp_cpu_per_connection = (children_cpu() - cpu_before) / args.to
         done.set()
         watcher.join()
         programs_after = _cpu_by_program()
@@ -229,6 +242,8 @@ def main() -> int:
     after = platform.kernel_tcp_stats()[0]
     print(f"left behind  {len(left)} processes; kernel TCP sockets {after:,} (before {established_before:,})"
           if after is not None and established_before is not None else f"left behind  {len(left)} processes")
+    if reached == args.to:
+        _beside_c(args.anchors, args.to, times, ramp_cpu_per_connection, args.verify)
     touch = _first_touch_us_per_page()
     print("first touch  " + " ".join(f"{us:.1f}" for us in touch) + " us per 4 KiB page, "
           f"{TOUCH_CHUNK >> 20} MiB at a time (memory the guest handed back to its host faults there first)")
@@ -238,6 +253,22 @@ def main() -> int:
     print("checks       " + (f"the kernel agrees with netprobe's count: {ok}" if data["stop"] is None else
                              f"stopped within 5% of the prediction: {ok}"))
     return 0 if ok and not left else 1
+
+
+def _beside_c(source: Path, n: int, times: list[float], cpu_per_connection: float, verify: Optional[str]) -> None:
+    """Run ``million.c`` to ``n`` and print its figures beside netprobe's, netprobe's as ratios of C's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        million = build_anchors(source, Path(tmp))["million"]
+        run = run_million(million, n) if million is not None else None
+    if run is None:
+        print(f"C anchor     not run (no C compiler, or no {source / 'million.c'}): the ratios are unknown")
+        return
+    ours = sum(times)
+    print(f"C anchor     {run.summary}")
+    print(f"vs C         netprobe ({'--verify ' + verify if verify else 'its default check'}) "
+          f"{ours:.1f} s of steps, {cpu_per_connection * 1e6:,.0f} us CPU/conn; C {run.seconds:.1f} s, "
+          f"{run.cpu_per_connection * 1e6:,.0f} us CPU/conn: time {ours / run.seconds:.2f}x, "
+          f"CPU per connection {cpu_per_connection / run.cpu_per_connection:.2f}x")
 
 
 TOUCH_CHUNK = 128 << 20
