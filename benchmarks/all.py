@@ -38,7 +38,7 @@ import echo_vs_baselines
 import hostile_fairness
 import limits_speed
 import ramp_vs_bare
-from anchors import DEFAULT_SOURCE, build_anchors, children_cpu, run_million
+from anchors import DEFAULT_SOURCE, MillionRun, build_anchors, children_cpu, run_million
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -112,7 +112,7 @@ def ramp_round(n: int, connect_accept: Optional[Path]) -> Figures:
     return {"ramp_vs_bare": ramp / bare, "ramp_vs_c": _ratio(ramp, c_rate), "thread_vs_bare": thread / bare}
 
 
-def _million_ramp(n: int, extra: list[str]) -> Optional[tuple[float, float]]:
+def _million_ramp(n: int, extra: list[str]) -> Optional[MillionRun]:
     """netprobe's time to open ``n`` connections (its steps' seconds) and CPU seconds per connection."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "ramp.json"
@@ -126,7 +126,7 @@ def _million_ramp(n: int, extra: list[str]) -> Optional[tuple[float, float]]:
         print(f"  the million ramp {' '.join(extra)} stopped short (exit {proc.returncode}): "
               f"{proc.stderr.strip()[-200:]}")
         return None
-    return sum(step["seconds"] for step in data["steps"]), used
+    return MillionRun(sum(step["seconds"] for step in data["steps"]), used, " ".join(["netprobe", *extra]))
 
 
 def million_round(n: int, million: Optional[Path]) -> Figures:
@@ -137,19 +137,14 @@ def million_round(n: int, million: Optional[Path]) -> Figures:
     an echo on every connection, four more packets each; its ratios are shown beside, without a goal.
     """
     same = _million_ramp(n, ["--verify", "connect"])
-    run = run_million(million, n) if million is not None else None
-    theirs = None if run is None else (run.seconds, run.cpu_per_connection)
+    theirs = run_million(million, n) if million is not None else None
     echo = _million_ramp(n, [])
-    for name, figures in (("netprobe --verify connect", same), ("C", theirs), ("netprobe (echo)", echo)):
-        if figures is not None:
-            print(f"  million: {name} {figures[0]:.1f} s, {figures[1] * 1e6:.0f} us CPU/conn")
-
-    def ratios(ours: Optional[tuple[float, float]]) -> tuple[Optional[float], Optional[float]]:
-        if ours is None or theirs is None:
-            return None, None
-        return ours[0] / theirs[0], ours[1] / theirs[1]
-
-    (time_same, cpu_same), (time_echo, cpu_echo) = ratios(same), ratios(echo)
+    for name, run in (("netprobe --verify connect", same), ("C", theirs), ("netprobe (echo)", echo)):
+        if run is not None:
+            print(f"  million: {name} {run.seconds:.1f} s, {run.cpu_per_connection * 1e6:.0f} us CPU/conn")
+    unknown = (None, None)
+    time_same, cpu_same = same.against(theirs) if same and theirs else unknown
+    time_echo, cpu_echo = echo.against(theirs) if echo and theirs else unknown
     return {"million_time_vs_c": time_same, "million_cpu_vs_c": cpu_same,
             "million_echo_time_vs_c": time_echo, "million_echo_cpu_vs_c": cpu_echo}
 

@@ -17,11 +17,12 @@ from typing import Optional
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent.parent / "shared" / "anchors"
 
 
-def build_anchors(source: Path, into: Path) -> dict[str, Optional[Path]]:
-    """The C anchors compiled into ``into``; None for each that cannot be built here."""
+def build_anchors(source: Path, into: Path, names: tuple[str, ...] = ("connect_accept", "million")
+                  ) -> dict[str, Optional[Path]]:
+    """The C anchors ``names`` compiled into ``into``; None for each that cannot be built here."""
     cc = shutil.which("cc") or shutil.which("gcc")
     built: dict[str, Optional[Path]] = {}
-    for name in ("connect_accept", "million"):
+    for name in names:
         src = source / f"{name}.c"
         built[name] = None
         if cc is not None and src.is_file():
@@ -39,11 +40,15 @@ def children_cpu() -> float:
 
 @dataclass(frozen=True)
 class MillionRun:
-    """The C anchor's run: seconds to hold them all, CPU seconds per connection, and its own summary line."""
+    """One run of a million (netprobe's or C's): seconds to open them all, CPU seconds per connection, what ran."""
 
     seconds: float
     cpu_per_connection: float
     summary: str
+
+    def against(self, other: MillionRun) -> tuple[float, float]:
+        """This run's time and CPU per connection as ratios of ``other``'s."""
+        return self.seconds / other.seconds, self.cpu_per_connection / other.cpu_per_connection
 
 
 def run_million(million: Path, n: int) -> Optional[MillionRun]:

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import psutil
-from anchors import DEFAULT_SOURCE, build_anchors, children_cpu, run_million
+from anchors import DEFAULT_SOURCE, MillionRun, build_anchors, children_cpu, run_million
 from tabulate import tabulate
 
 from netprobe import platform
@@ -258,17 +258,18 @@ def main() -> int:
 def _beside_c(source: Path, n: int, times: list[float], cpu_per_connection: float, verify: Optional[str]) -> None:
     """Run ``million.c`` to ``n`` and print its figures beside netprobe's, netprobe's as ratios of C's."""
     with tempfile.TemporaryDirectory() as tmp:
-        million = build_anchors(source, Path(tmp))["million"]
-        run = run_million(million, n) if million is not None else None
-    if run is None:
+        million = build_anchors(source, Path(tmp), ("million",))["million"]
+        theirs = run_million(million, n) if million is not None else None
+    if theirs is None:
         print(f"C anchor     not run (no C compiler, or no {source / 'million.c'}): the ratios are unknown")
         return
-    ours = sum(times)
-    print(f"C anchor     {run.summary}")
-    print(f"vs C         netprobe ({'--verify ' + verify if verify else 'its default check'}) "
-          f"{ours:.1f} s of steps, {cpu_per_connection * 1e6:,.0f} us CPU/conn; C {run.seconds:.1f} s, "
-          f"{run.cpu_per_connection * 1e6:,.0f} us CPU/conn: time {ours / run.seconds:.2f}x, "
-          f"CPU per connection {cpu_per_connection / run.cpu_per_connection:.2f}x")
+    ours = MillionRun(sum(times), cpu_per_connection, "--verify " + verify if verify else "its default check")
+    time_ratio, cpu_ratio = ours.against(theirs)
+    print(f"C anchor     {theirs.summary}")
+    print(f"vs C         netprobe ({ours.summary}) {ours.seconds:.1f} s of steps, "
+          f"{ours.cpu_per_connection * 1e6:,.0f} us CPU/conn; C {theirs.seconds:.1f} s, "
+          f"{theirs.cpu_per_connection * 1e6:,.0f} us CPU/conn: time {time_ratio:.2f}x, "
+          f"CPU per connection {cpu_ratio:.2f}x")
 
 
 TOUCH_CHUNK = 128 << 20

@@ -266,9 +266,8 @@ def classify_message(text: str, operation: str) -> Optional[StopReason]:
 _PEER_LEFT = frozenset({_errno.ECONNABORTED, _errno.EPROTO})
 
 
-def connect_outcome(sock: socket.socket) -> Optional[bool]:
-    """Whether a non-blocking connect has finished with its peer still there (``_common.connect_outcome_by_peek``)."""
-    return _common.connect_outcome_by_peek(sock)
+# No one-call answer here: the portable two calls.
+connect_outcome = _common.connect_outcome_by_peek
 
 
 def peer_left_before_accept(exc: OSError) -> bool:

@@ -226,9 +226,8 @@ _PEER_LEFT_WSA = frozenset({10053, 10054, 10057})
 _PEER_LEFT_WINERROR = _PEER_LEFT_WSA | {59, 64}
 
 
-def connect_outcome(sock: socket.socket) -> Optional[bool]:
-    """Whether a non-blocking connect has finished with its peer still there (``_common.connect_outcome_by_peek``)."""
-    return _common.connect_outcome_by_peek(sock)
+# No one-call answer here: the portable two calls.
+connect_outcome = _common.connect_outcome_by_peek
 
 
 def peer_left_before_accept(exc: OSError) -> bool:
