@@ -8,8 +8,9 @@ what the measuring side could not send). Else a client that fell behind its own 
 loop noticed 1% of the requests late by half of ``max_latency_ms``): its own CPU where it ran at
 least as long as it waited for a CPU, else the machine's contention on the client side, whatever
 the server waited (late sends are the client's own evidence; a server's waits delay replies, not
-sends). Else a side that waited in the run queue as long as it ran (a machine busy with other
-work, which also starves a server's accepts and reads). A contended client opens fewer
+sends). Else a side that waited in the run queue as long as it ran, a quarter of a core or half
+the latency bound in all (a machine busy with other work, which also starves a server's accepts
+and reads). A contended client opens fewer
 connections, never more, so the kernel's accept-queue overflows during the step come before it.
 Then the segments the run's own connections sent again (or, where those cannot be read, the
 machine's handshake retransmits); else a server that answered late with CPU to spare.
@@ -32,6 +33,10 @@ BEHIND = 0.01
 # Percent of one core per process a side must have waited in the run queue, and at least as long as it
 # ran, for its late replies to be the machine's contention rather than its own work or its own waits.
 CONTENDED = 25.0
+# Or the share of the latency bound that a side's waits in the run queue over a step, added up, must
+# reach (again waiting at least as long as it ran): a server that sleeps between accepts runs almost
+# nothing, yet a third of a second spent ready but not running delays every connection queued behind it.
+CONTENDED_OF_BOUND = 0.5
 
 
 class Knee(NamedTuple):
@@ -106,7 +111,7 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
                     StopCause.CLIENT_CPU, Side.CLIENT)
     # A client behind its schedule that waited longer than it ran is the contended side, whatever the
     # server waited: its late sends are its own evidence, and a server's waits delay replies, not sends.
-    contended = (Side.CLIENT, *client_wait) if behind and client_wait is not None else _contended(stats, sides)
+    contended = (Side.CLIENT, *client_wait) if behind and client_wait is not None else _contended(stats, sides, plan)
     if contended is not None and not (contended[0] is Side.CLIENT and stats.listen_overflows):
         side, waited, ran = contended
         who = ("the server's processes" if side is Side.SERVER else
@@ -131,14 +136,21 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     return Knee(f"{held}; the server's CPU cannot be read from here, so its cause is not known", None, Side.SERVER)
 
 
-def _contended(stats: TrafficStats, sides: Sides) -> Optional[tuple[Side, float, float]]:
-    """The side that waited longest for a CPU, with its wait and run percentages, where it waited enough."""
+def _contended(stats: TrafficStats, sides: Sides, plan: TrafficPlan) -> Optional[tuple[Side, float, float]]:
+    """The side that waited longest for a CPU, with its wait and run percentages, where it waited enough.
+
+    Enough is ``CONTENDED`` percent of a core per process, or run-queue waits adding up to
+    ``CONTENDED_OF_BOUND`` of the latency bound over the step; either way at least as long as it ran.
+    """
+    enough_of_bound = 100.0 * CONTENDED_OF_BOUND * plan.max_latency_ms / 1000.0 / stats.seconds \
+        if stats.seconds > 0 else None
     found = []
     for side, wait, processes in ((Side.SERVER, _wait(stats.server_cpu, stats.server_busy), sides.server_processes),
                                   (Side.CLIENT, _wait(stats.client_cpu, stats.client_busy), sides.client_processes)):
         if wait is not None:
             waited, ran = wait
-            if waited >= CONTENDED * processes and waited >= ran:
+            enough = waited >= CONTENDED * processes or (enough_of_bound is not None and waited >= enough_of_bound)
+            if enough and waited >= ran:
                 found.append((waited / processes, side, waited, ran))
     if not found:
         return None

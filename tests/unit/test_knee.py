@@ -119,3 +119,17 @@ def test_a_client_behind_its_schedule_is_named_before_a_server_that_waited_longe
     knee = _knee_of_one_step(100, server_cpu=34.0, server_busy=71.0, client_cpu=40.0, client_busy=85.0, p99_ms=3407.9,
                              sent=40000, sent_late=30000)
     assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
+
+
+def test_a_server_that_sleeps_between_accepts_and_waited_for_a_cpu_for_half_the_bound_is_the_machines_contention():
+    """CI, 10 connections a second past a server that sleeps 40 ms between accepts: it ran 0% and waited 11%."""
+    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=11.0, client_cpu=1.0, client_busy=1.0, p99_ms=612.0,
+                             seconds=3.0)
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
+    assert "waited for a CPU 11% of a core and ran 0%" in knee.message
+
+
+def test_run_queue_waits_short_of_half_the_bound_leave_a_server_that_answered_late_waiting_on_something():
+    """30 ms in the run queue over a step of 3 s, against a bound of 100 ms: not enough to delay a reply past it."""
+    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=1.0, p99_ms=612.0, seconds=3.0)
+    assert knee.cause == StopCause.SERVER_WAITS, knee
