@@ -57,7 +57,9 @@ class InProcessServer(ServerHandle):
         """Stop the server, wait for its thread, release its sockets."""
         self.server.stop()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            # A stopped server ends in a fraction of a second, gevent's within its KILL_WAIT; the
+            # bound is for a machine too busy to run the thread, which still holds its connections.
+            self._thread.join(timeout=30)
         self.server.close()
 
 

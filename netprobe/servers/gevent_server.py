@@ -19,6 +19,10 @@ from netprobe.sockets import abort
 from netprobe.stops import StopReason
 
 TICK = 0.2
+# Seconds serve()'s end waits for the connections' greenlets to end once killed. Any still running
+# then (a machine too busy to run them all) have their sockets closed for them: the hub is destroyed
+# next, and a greenlet of a destroyed hub never runs again, so its socket would stay open.
+KILL_WAIT = 5.0
 # What gevent's Windows libev raises when a socket would take its 1025th slot (libev_vfd.h).
 _WATCH_CAP_MESSAGE = re.compile(r"cannot watch more than \d+ sockets")
 
@@ -54,6 +58,7 @@ class GeventServer(ServerBase):
                 probe.destroy()
         super().__init__(protocol, host, port, ports, backlog, options=options)
         self._group = gevent.pool.Group()
+        self._open: set[Any] = set()  # each connection's socket until its greenlet closes it
         self._stop_watcher: Any = None  # a gevent async watcher, made by serve()
         self._room = gevent.event.Event()  # set while the loop can watch another socket
         self._room.set()
@@ -72,7 +77,13 @@ class GeventServer(ServerBase):
                 self._gevent.sleep(TICK)
         finally:
             self._gevent.killall(acceptors)
-            self._group.kill(timeout=5)
+            self._group.kill(timeout=KILL_WAIT)
+            for sock in list(self._open):  # greenlets the kill did not end in time
+                # gevent defers closing a socket a greenlet waits on to a later turn of the loop,
+                # which a destroyed hub never takes: detached from the loop, it closes now.
+                self._open.discard(sock)
+                abort(socket.socket(fileno=sock.detach()))
+                self.held -= 1
             self._close_listeners()
             self._stop_watcher.stop()
             self._stop_watcher.close()
@@ -108,6 +119,7 @@ class GeventServer(ServerBase):
                     self._gevent.sleep(pause)  # out of fds: back off, keep serving the rest
                 continue
             self._accepted()
+            self._open.add(sock)
             self._group.spawn(self._handle, sock)
 
     def _handle(self, sock: Any) -> None:
@@ -119,12 +131,19 @@ class GeventServer(ServerBase):
         except self._gevent.GreenletExit:
             pass
         finally:
-            if graceful:
-                sock.close()  # FIN after what is still in the send buffer
-            else:
-                abort(sock)
-            self.held -= 1  # once closed: the control thread may report held at any moment
-            self._connection_gone()
+            self._closed(sock, graceful)
+
+    def _closed(self, sock: Any, graceful: bool) -> None:
+        """Close one connection (with FIN after what is still in the send buffer when ``graceful``, else RST)."""
+        if sock not in self._open:
+            return  # serve()'s end closed it for a greenlet that had no time to
+        self._open.discard(sock)
+        if graceful:
+            sock.close()
+        else:
+            abort(sock)
+        self.held -= 1  # once closed: the control thread may report held at any moment
+        self._connection_gone()
 
     def close(self) -> None:
         self._running = False
