@@ -25,10 +25,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
+from tests.conftest import stopped_by_a_busy_machine
 from tests.faults.cases import PORT, Case
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 RAMP_SECONDS = 120
+# Runs of a case made while netprobe names the machine's contention instead of the wall: CI runs
+# four lanes on two cores, and a ramp that says the machine was too busy has not met the wall.
+TRIES_ON_A_BUSY_MACHINE = 3
 _names = itertools.count()
 
 
@@ -135,6 +139,13 @@ class Outcome:
     def stop(self) -> dict:
         return self.document.get("stop") or {}
 
+    @property
+    def busy_machine(self) -> Optional[str]:
+        """Why the ramp could not judge the wall: the knee it named on the machine or its own client; else None."""
+        if not stopped_by_a_busy_machine(self.document):
+            return None
+        return f"each of {TRIES_ON_A_BUSY_MACHINE} runs named the busy machine: {self.stop.get('message')}"
+
     def mismatches(self, case: Case) -> list[str]:
         """What differs from what the injected wall implies; empty when netprobe named it right."""
         stop, wrong = self.stop, []
@@ -201,7 +212,19 @@ def injected(case: Case) -> Iterator[tuple[Namespace, Optional[Cgroup], Path]]:
 
 
 def run_case(case: Case) -> Outcome:
-    """Inject ``case``'s wall, ramp into it, and return what netprobe said; nothing is left behind."""
+    """Inject ``case``'s wall, ramp into it, and return what netprobe said; nothing is left behind.
+
+    Run again while the ramp names the busy machine (``Outcome.busy_machine``), at most
+    ``TRIES_ON_A_BUSY_MACHINE`` times in all.
+    """
+    for _ in range(TRIES_ON_A_BUSY_MACHINE):
+        outcome = _run_once(case)
+        if outcome.busy_machine is None:
+            break
+    return outcome
+
+
+def _run_once(case: Case) -> Outcome:
     with injected(case) as (ns, group, scratch):
         for step in case.before:
             subprocess.run(ns.argv([sys.executable, "-c", fill(step)]), check=True, timeout=60)

@@ -22,6 +22,8 @@ def test_churn_goes_on_past_the_ports_when_the_time_wait_table_is_smaller_than_t
     if why_not is not None:
         pytest.skip(why_not)
     outcome = run_case(CAPPED)
+    if outcome.busy_machine is not None:
+        pytest.skip(outcome.busy_machine)
     document = outcome.document
     assert (outcome.status, document["stop"], document["reached"]) == (0, None, 30), document["verdict"]
     predicted = document["predicted"]
@@ -56,6 +58,8 @@ def test_churn_against_a_server_that_closes_first_leaves_the_ports_free_and_says
     if why_not is not None:
         pytest.skip(why_not)
     outcome = run_case(SERVER_CLOSES)
+    if outcome.busy_machine is not None:
+        pytest.skip(outcome.busy_machine)
     document = outcome.document
     # 180 opens through 100 ports, each held 60 s if this side closed first: the prediction's wall.
     assert document["predicted"]["binding_limit"] == "port_exhaustion"

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import stopped_by_a_busy_machine
 from tests.faults.cases import CASE_NAMES, CASES
 from tests.faults.harness import cannot_inject, run_case
-
-# Runs of a case a test makes while netprobe names the machine's contention instead of the wall: CI
-# runs four lanes on two cores, and a ramp that says the machine was too busy has not met the wall.
-TRIES_ON_A_BUSY_MACHINE = 3
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_NAMES)
@@ -18,12 +13,9 @@ def test_the_wall_is_named_for_what_was_injected(case):
     why_not = cannot_inject(case)
     if why_not is not None:
         pytest.skip(why_not)
-    for _ in range(TRIES_ON_A_BUSY_MACHINE):
-        outcome = run_case(case)
-        if not stopped_by_a_busy_machine(outcome.document):
-            break
-    else:
-        pytest.skip(f"each of {TRIES_ON_A_BUSY_MACHINE} runs named the busy machine: {outcome.stop.get('message')}")
+    outcome = run_case(case)
+    if outcome.busy_machine is not None:
+        pytest.skip(outcome.busy_machine)
     assert not outcome.mismatches(case), (case.wall, outcome.mismatches(case),
                                           outcome.document.get("verdict"), outcome.stop.get("message"))
     if case.cgroup is not None and case.cgroup[0] == "memory":
