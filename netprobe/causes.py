@@ -42,8 +42,9 @@ CAUSES: tuple[CauseKind, ...] = (
     CauseKind(StopCause.CLIENT_CPU,
               "netprobe's client was CPU-bound first (or at the same step), or fell behind its own send schedule: "
               "the load could not be sent on time",
-              "the client, not the server, gave out: add client processes or machines (--workers), or ask a "
-              "lower --rate; the server's own limit is further on"),
+              "the client, not the server, gave out: add client processes (--client-processes N, where this "
+              "machine has cores to spare) or machines (--workers), or ask a lower --rate; the server's own "
+              "limit is further on"),
     CauseKind(StopCause.SHARED_CPU, "netprobe's own server runs in netprobe's process (--placement thread): "
               "one core served and loaded",
               "run the server in a process of its own (--placement process, the default) to tell the sides apart"),

@@ -79,6 +79,11 @@ def ramp(
     processes: Optional[int] = typer.Option(None, "--processes",
                                             help="netprobe's server as N processes on one port (Linux); by "
                                                  "default as many as --to needs past one process's fd limit."),
+    client_processes: Optional[int] = typer.Option(
+        None, "--client-processes", help="netprobe's client as N processes on this machine, each holding a share "
+                                         "of the connections and sending a share of the traffic: for a rate past "
+                                         "one process's CPU (a knee named client_cpu); by default as many as --to "
+                                         "needs past one process's fd limit."),
     source_ips: int = typer.Option(1, "--source-ips", help="Bind clients to 127.0.0.1..K (Linux)."),
     rate: Optional[float] = typer.Option(
         None, "--rate", help="Traffic: requests a second on every held connection, each step for --hold seconds "
@@ -127,8 +132,8 @@ def ramp(
         client=client.value if client else None, verify=verify, target=target, allow_remote=allow_remote,
         ports=ports, source_ips=source_ips,
         workers=workers, spawn_local=spawn_local, master_bind=master_bind, worker_wait=worker_wait, probe=probe,
-        processes=processes, rate=rate, total_rate=total_rate, max_latency=max_latency, request=request,
-        churn=churn,
+        processes=processes, client_processes=client_processes, rate=rate, total_rate=total_rate,
+        max_latency=max_latency, request=request, churn=churn,
     )
     if backend.value == "all":
         from netprobe.plots import plot_ceilings

@@ -28,6 +28,8 @@ from netprobe.vocabulary import Placement, Verify
 # Default port of the master, as locust's (5557); 0 picks a free one (what --spawn-local does).
 MASTER_PORT = 5557
 MAX_WORKERS = 1000
+# Client processes one machine runs for a ramp of its own: each is a Python interpreter (about 20 MB).
+MAX_CLIENT_PROCESSES = 256
 MAX_SOURCE_IPS = 254  # 127.0.0.1-127.0.0.254
 MAX_SECONDS = 7 * 24 * 3600  # longer than any hold or wait a ramp means; larger values overflow sleep()
 MIN_TIMEOUT = 0.001
@@ -68,6 +70,7 @@ class RampOptions:
     worker_wait: float = 60.0
     probe: Optional[str] = None  # redis, memcached, http or hex:BYTES
     processes: Optional[int] = None  # netprobe's own server as this many processes on one port
+    client_processes: Optional[int] = None  # netprobe's client as this many processes on this machine
     rate: Optional[float] = None  # requests a second on each held connection
     total_rate: Optional[float] = None  # requests a second over every held connection
     max_latency: float = DEFAULT_MAX_LATENCY_MS  # milliseconds of p99 past which a step is the knee
@@ -127,7 +130,7 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
         probe=opts.probe, traffic=_traffic(opts, verify))
     workers = _workers(opts) if distributed else {}
     if target_address is not None:
-        return RampSpec(**common, **workers, target_address=target_address)
+        return _client_processes(RampSpec(**common, **workers, target_address=target_address), opts)
     backend = BACKENDS.get(opts.backend)
     options = resolve_options(backend, opts.selector, opts.loop)
     spec = RampSpec(**common, backend=backend, selector_class=options.selector_class, loop=options.loop,
@@ -141,7 +144,21 @@ def build_ramp_spec(opts: RampOptions) -> RampSpec:
         if spec.in_process:
             raise UsageError("--processes runs netprobe's server in processes of its own: not with --placement thread")
         spec = dataclasses.replace(spec, server_processes=opts.processes)
-    return plan_processes(spec, server_processes_given=opts.processes is not None)
+    return _client_processes(plan_processes(spec, server_processes_given=opts.processes is not None), opts)
+
+
+def _client_processes(spec: RampSpec, opts: RampOptions) -> RampSpec:
+    """--client-processes: the client as that many processes, or as many as the fd limit already needs."""
+    given = opts.client_processes
+    if given is None:
+        return spec
+    if not 0 < given <= MAX_CLIENT_PROCESSES:
+        raise UsageError(f"--client-processes must be 1-{MAX_CLIENT_PROCESSES}, got {given}")
+    for option, ties in (("--workers", spec.distributed), ("--placement thread", spec.in_process)):
+        if ties:
+            raise UsageError(f"--client-processes spreads netprobe's own client over processes on this machine; "
+                             f"it cannot go with {option}")
+    return dataclasses.replace(spec, client_processes=max(given, spec.client_processes))
 
 
 def _verify(opts: RampOptions) -> Verify:

@@ -78,6 +78,10 @@ def test_absurd_durations_and_port_counts_are_usage_errors(args, problem):
     (["--target", "[::1%lo]:80"], "scoped IPv6"),
     (["--target", "[::1]:80", "--source-ips", "3"], "IPv6 --target"),
     (["--target", "127.0.0.1:80", "--processes", "3"], "--processes shapes netprobe's own server"),
+    (["--client-processes", "0"], "--client-processes must be 1-256"),
+    (["--client-processes", "257"], "--client-processes must be 1-256"),
+    (["--client-processes", "2", "--placement", "thread"], "cannot go with --placement thread"),
+    (["--target", "127.0.0.1:80", "--client-processes", "2", "--workers", "2"], "cannot go with --workers"),
 ])
 def test_targets_and_options_that_cannot_go_together_are_one_line_before_any_socket(args, problem):
     proc = run_netprobe("ramp", "--to", "10", *args)

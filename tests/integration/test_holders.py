@@ -8,7 +8,6 @@ and reach the same count: exactly at a refused port, within 2 at a server's fd l
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import socket
@@ -16,8 +15,6 @@ import socket
 import pytest
 
 from netprobe import platform
-from netprobe.ramp.options import RampOptions, build_ramp_spec
-from netprobe.ramp.runner import run_ramp
 from netprobe.servers.registry import BACKENDS
 from netprobe.servers.spec import ServerSpec
 from netprobe.vocabulary import Verify
@@ -45,14 +42,6 @@ def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Ve
     ``churn`` (instead of ``to``), each step opens and closes its goal in new connections a second.
     """
     loaded = rate is not None or churn is not None
-    if holder == "spread":
-        spec = build_ramp_spec(RampOptions(target=target, to=to, step=step, verify=None if probe else verify,
-                                           timeout=2.0, probe=probe, rate=rate, hold=1.0 if loaded else 0.0,
-                                           churn=churn, **({"max_latency": LATE_MS} if loaded else {})))
-        result = run_ramp(dataclasses.replace(spec, client_processes=2))
-        document = json.loads(result.to_json())
-        document["exit"] = 0 if result.ok else 1
-        return document
     args = ["ramp", "--target", target, "--timeout", "2", "--format", "json"]
     args += ["--probe", probe] if probe else ["--verify", str(verify)]
     args += [] if to is None else ["--to", str(to)]
@@ -60,6 +49,8 @@ def _ramp(holder: str, target: str, to: int | None, step: int | None, verify: Ve
     args += [] if rate is None else ["--rate", str(rate)]
     args += [] if churn is None else ["--churn", str(churn)]
     args += ["--hold", "1", "--max-latency", str(LATE_MS)] if loaded else []
+    if holder == "spread":
+        args += ["--client-processes", "2"]
     if holder == "workers":
         args += ["--workers", "1", "--spawn-local", "--worker-wait", "20"]
     proc = run_netprobe(*args)
