@@ -8,12 +8,12 @@ what the measuring side could not send). Else a client that fell behind its own 
 loop noticed 1% of the requests late by half of ``max_latency_ms``): its own CPU where it ran at
 least as long as it waited for a CPU, else the machine's contention on the client side, whatever
 the server waited (late sends are the client's own evidence; a server's waits delay replies, not
-sends). Else a side that waited in the run queue as long as it ran, a quarter of a core or half
-the latency bound in all (a machine busy with other work, which also starves a server's accepts
-and reads). A contended client opens fewer
-connections, never more, so the kernel's accept-queue overflows during the step come before it.
-Then the segments the run's own connections sent again (or, where those cannot be read, the
-machine's handshake retransmits); else a server that answered late with CPU to spare.
+sends). Else a side that waited in the run queue as long as it ran, for a quarter of a core or
+half the latency bound in all (a machine busy with other work, which also starves a server's
+accepts and reads). A contended client opens fewer connections, never more, so the kernel's
+accept-queue overflows during the step come before it. Then the segments the run's own
+connections sent again (or, where those cannot be read, the machine's handshake retransmits);
+else a server that answered late with CPU to spare.
 """
 
 from __future__ import annotations
@@ -142,14 +142,14 @@ def _contended(stats: TrafficStats, sides: Sides, plan: TrafficPlan) -> Optional
     Enough is ``CONTENDED`` percent of a core per process, or run-queue waits adding up to
     ``CONTENDED_OF_BOUND`` of the latency bound over the step; either way at least as long as it ran.
     """
-    enough_of_bound = 100.0 * CONTENDED_OF_BOUND * plan.max_latency_ms / 1000.0 / stats.seconds \
-        if stats.seconds > 0 else None
+    # Half the bound, in the percent of a core it is over this step.
+    of_bound = 100.0 * CONTENDED_OF_BOUND * plan.max_latency_ms / 1000.0 / stats.seconds if stats.seconds > 0 else None
     found = []
     for side, wait, processes in ((Side.SERVER, _wait(stats.server_cpu, stats.server_busy), sides.server_processes),
                                   (Side.CLIENT, _wait(stats.client_cpu, stats.client_busy), sides.client_processes)):
         if wait is not None:
             waited, ran = wait
-            enough = waited >= CONTENDED * processes or (enough_of_bound is not None and waited >= enough_of_bound)
+            enough = waited >= CONTENDED * processes or (of_bound is not None and waited >= of_bound)
             if enough and waited >= ran:
                 found.append((waited / processes, side, waited, ran))
     if not found:
