@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.cases import SERVE, TARGET, Case
-from tests.faults.harness import cannot_inject, run_case
+from tests.faults.harness import cannot_inject, judged_case
 
 BUCKETS = 40
 # The churn-time-wait case of the matrix (100 ports, tcp_tw_reuse off, 30 + 60 + 90 opens, which runs the
@@ -21,9 +21,7 @@ def test_churn_goes_on_past_the_ports_when_the_time_wait_table_is_smaller_than_t
     why_not = cannot_inject(CAPPED)
     if why_not is not None:
         pytest.skip(why_not)
-    outcome = run_case(CAPPED)
-    if outcome.busy_machine is not None:
-        pytest.skip(outcome.busy_machine)
+    outcome = judged_case(CAPPED)
     document = outcome.document
     assert (outcome.status, document["stop"], document["reached"]) == (0, None, 30), document["verdict"]
     predicted = document["predicted"]
@@ -57,9 +55,7 @@ def test_churn_against_a_server_that_closes_first_leaves_the_ports_free_and_says
     why_not = cannot_inject(SERVER_CLOSES)
     if why_not is not None:
         pytest.skip(why_not)
-    outcome = run_case(SERVER_CLOSES)
-    if outcome.busy_machine is not None:
-        pytest.skip(outcome.busy_machine)
+    outcome = judged_case(SERVER_CLOSES)
     document = outcome.document
     # 180 opens through 100 ports, each held 60 s if this side closed first: the prediction's wall.
     assert document["predicted"]["binding_limit"] == "port_exhaustion"
