@@ -10,6 +10,9 @@ from tests.conftest import in_child, run_netprobe, skip_unless_linux
 
 pytestmark = skip_unless_linux
 resource = pytest.importorskip("resource", reason="RLIMIT_NOFILE is POSIX")
+# Files the machine may open or close around one read of ``limits`` for it to count as still, and
+# how many reads to try for one such moment.
+STILL, STILL_TRIES = 100, 20
 
 
 def _read(path, index=0):
@@ -28,11 +31,22 @@ def test_facts_match_proc_and_getrlimit():
     high = _read("/proc/sys/net/ipv4/ip_local_port_range", 1)
     ports = report.network.ephemeral_ports
     assert (ports.low, ports.high, ports.count) == (low, high, high - low + 1)
-    # In use moves as the machine works; the first field of fs.file-nr read just now must be close.
-    assert abs(report.fds.system_in_use - _read("/proc/sys/fs/file-nr")) < 1000
     sel = selectors.DefaultSelector()
     assert report.selectors.default == type(sel).__name__
     sel.close()
+
+
+def test_files_in_use_are_the_first_field_of_file_nr_read_around_them():
+    """In use moves as the machine works (other tests open thousands): judged where it held still around the read."""
+    for _ in range(STILL_TRIES):
+        before = _read("/proc/sys/fs/file-nr")
+        in_use = collect_limits().fds.system_in_use
+        after = _read("/proc/sys/fs/file-nr")
+        if abs(after - before) <= STILL:
+            assert in_use is not None and min(before, after) - STILL <= in_use <= max(before, after) + STILL, \
+                (before, in_use, after)
+            return
+    pytest.skip(f"the machine's files in use moved by more than {STILL} around each of {STILL_TRIES} reads")
 
 
 def test_select_cap_is_fd_setsize_1024_as_an_fd_number():
