@@ -55,8 +55,9 @@ CAUSES: tuple[CauseKind, ...] = (
               "TCP information on each), or, where that cannot be read, the kernel sent handshakes again",
               "packets are lost or dropped under this load: look at queues, the firewall and the link"),
     CauseKind(StopCause.CPU_CONTENTION, "the server's processes (or netprobe's client) were ready to run but "
-              "waited in the run queue at least as long as they ran, and a quarter of a core or more: the "
-              "machine's CPUs were busy with other work",
+              "waited in the run queue at least as long as they ran (a quarter of a core or more, or half the "
+              "latency bound in all), or the server answered late with CPU to spare while some task on the "
+              "machine waited for a CPU half the step or more: the machine's CPUs were busy with other work",
               "the machine, not the server's code, gave out: run it on a quieter machine or give the server cores "
               "of its own (taskset, a cpuset, more vCPUs), or load it from another machine (--workers)"),
     CauseKind(StopCause.SERVER_WAITS, "the server answered late with CPU to spare",

@@ -111,6 +111,9 @@ class TrafficStats(Record):
     # The same for the server's busiest process alone: one saturated worker beside an idle master
     # (nginx) is a CPU-bound server, which the sum over its processes hides.
     server_busiest: Optional[float] = None
+    # Percent of the traffic's time in which some task on this machine waited for a CPU (Linux's
+    # pressure stall information): a machine busy with other work, whichever side it delayed.
+    cpu_pressure: Optional[float] = None
     # The kernel's machine-wide counters over the traffic (Linux): accept-queue overflows, handshakes sent again.
     listen_overflows: Optional[int] = None
     syn_retransmits: Optional[int] = None

@@ -38,7 +38,7 @@ CONTRACT = (
     "errno_name", "classify_errno", "classify_named_errno", "classify_message", "kernel_tcp_stats",
     "can_bind_loopback_aliases", "fd_ceiling", "tcp_counters", "listener_at", "established_peers",
     "oom_kill_message", "why_not_private", "share_port", "kernel_slab_bytes", "compatibility_layer",
-    "peer_left_before_accept", "cpu_demand", "time_wait_toward", "time_wait_at",
+    "peer_left_before_accept", "cpu_demand", "cpu_stalled", "time_wait_toward", "time_wait_at",
     "retransmits_toward", "connect_outcome",
 )
 # Functions of this module itself, the same on every OS: they read the OS's NAME, not its module.
@@ -83,6 +83,7 @@ share_port = _impl.share_port
 kernel_slab_bytes = _impl.kernel_slab_bytes
 compatibility_layer = _impl.compatibility_layer
 cpu_demand = _impl.cpu_demand
+cpu_stalled = _impl.cpu_stalled
 peer_left_before_accept = _impl.peer_left_before_accept
 time_wait_toward = _impl.time_wait_toward
 time_wait_at = _impl.time_wait_at

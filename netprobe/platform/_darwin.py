@@ -39,6 +39,9 @@ from netprobe.platform._posix import (
     cpu_demand as cpu_demand,
 )
 from netprobe.platform._posix import (
+    cpu_stalled as cpu_stalled,
+)
+from netprobe.platform._posix import (
     fd_limits as fd_limits,
 )
 from netprobe.platform._posix import (

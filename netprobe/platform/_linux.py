@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 from netprobe.common_records import Note
 from netprobe.platform import _common, _sockdiag
-from netprobe.platform._parsers import parse_proc_netstat, parse_slabinfo, parse_sockstat
+from netprobe.platform._parsers import parse_cpu_pressure, parse_proc_netstat, parse_slabinfo, parse_sockstat
 from netprobe.platform._posix import (  # re-exported as this platform's API
     HAS_RLIMIT as HAS_RLIMIT,
 )
@@ -275,6 +275,16 @@ def process_fds(proc: psutil.Process) -> Optional[int]:
 def can_bind_loopback_aliases() -> bool:
     """Linux routes all of 127.0.0.0/8 to lo, so any of it can be a source address."""
     return True
+
+
+def cpu_stalled() -> Optional[float]:
+    """Seconds since boot in which some task waited for a CPU (pressure stall information); None without PSI."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            stalled = parse_cpu_pressure(f.read())
+    except OSError:
+        return None  # a kernel built without PSI, or booted with psi=0
+    return None if stalled is None else stalled / 1e6
 
 
 def cpu_demand(pids: list[int]) -> Optional[float]:

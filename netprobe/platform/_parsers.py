@@ -24,6 +24,17 @@ def parse_sockstat(text: str) -> tuple[Optional[int], Optional[int]]:
     return None, None
 
 
+def parse_cpu_pressure(text: str) -> Optional[int]:
+    """Microseconds in which some task waited for a CPU, from /proc/pressure/cpu's ``some ... total=N``; else None."""
+    for line in text.splitlines():
+        words = line.split()
+        if words and words[0] == "some":
+            pairs = dict(word.split("=", 1) for word in words[1:] if "=" in word)
+            total = pairs.get("total", "")
+            return int(total) if total.isdigit() else None
+    return None
+
+
 def parse_slabinfo(text: str) -> Optional[int]:
     """Bytes in the objects in use of every cache of /proc/slabinfo (version 2.1); None when it is not that table.
 

@@ -321,6 +321,11 @@ def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
     return None
 
 
+def cpu_stalled() -> Optional[float]:
+    """this system does not say how long its tasks waited for a CPU: None (unknown)."""
+    return None
+
+
 def cpu_demand(pids: list[int]) -> Optional[float]:
     """this system does not say how long a process waited to run: None (unknown)."""
     return None

@@ -293,6 +293,11 @@ def retransmits_toward(address: tuple[str, int]) -> Optional[int]:
     return None
 
 
+def cpu_stalled() -> Optional[float]:
+    """Windows does not say how long its threads waited for a CPU: None (unknown)."""
+    return None
+
+
 def cpu_demand(pids: list[int]) -> Optional[float]:
     """Windows does not say how long a process waited to run: None (unknown)."""
     return None

@@ -13,7 +13,8 @@ half the latency bound in all (a machine busy with other work, which also starve
 accepts and reads). A contended client opens fewer connections, never more, so the kernel's
 accept-queue overflows during the step come before it. Then the segments the run's own
 connections sent again (or, where those cannot be read, the machine's handshake retransmits);
-else a server that answered late with CPU to spare.
+else, on a machine where some task waited for a CPU half the step or more, its contention; else a
+server that answered late with CPU to spare.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ CONTENDED = 25.0
 # reach (again waiting at least as long as it ran): a server that sleeps between accepts runs almost
 # nothing, yet a third of a second spent ready but not running delays every connection queued behind it.
 CONTENDED_OF_BOUND = 0.5
+# Percent of a step in which some task on the machine waited for a CPU (Linux's pressure stall
+# information) from which a server that answered late with CPU to spare is named for the machine:
+# on a quiet machine it is near 0, beside CI's other lanes 75-91% was read.
+PRESSURED = 50.0
 
 
 class Knee(NamedTuple):
@@ -130,6 +135,10 @@ def knee_of(steps: list[RampStep], plan: TrafficPlan, sides: Sides) -> Optional[
     if stats.syn_retransmits:
         return Knee(f"{held}; the kernel sent {stats.syn_retransmits:,} handshakes again meanwhile",
                     StopCause.RETRANSMITS, Side.NETWORK)
+    if stats.cpu_pressure is not None and stats.cpu_pressure >= PRESSURED:
+        return Knee(f"{held}; the server was not CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)}), but some "
+                    f"task on this machine waited for a CPU {stats.cpu_pressure:.0f}% of the step: the machine's CPUs "
+                    "were busy with other work", StopCause.CPU_CONTENTION, _waited_longer(stats))
     if stats.server_cpu is not None or stats.server_busy is not None:
         return Knee(f"{held}; the server was not CPU-bound ({_cpu(stats.server_cpu, stats.server_busy)})",
                     StopCause.SERVER_WAITS, Side.SERVER)
@@ -156,6 +165,14 @@ def _contended(stats: TrafficStats, sides: Sides, plan: TrafficPlan) -> Optional
         return None
     _, side, waited, ran = max(found, key=lambda f: f[0])
     return side, waited, ran
+
+
+def _waited_longer(stats: TrafficStats) -> Side:
+    """The side that waited longer for a CPU over the step; the client where the server's wait is unknown."""
+    server, client = _wait(stats.server_cpu, stats.server_busy), _wait(stats.client_cpu, stats.client_busy)
+    if server is None:
+        return Side.CLIENT
+    return Side.SERVER if client is None or server[0] >= client[0] else Side.CLIENT
 
 
 def _wait(cpu: Optional[float], busy: Optional[float]) -> Optional[tuple[float, float]]:
@@ -203,6 +220,13 @@ class Busy(NamedTuple):
     client: Optional[float]
     server: Optional[float]
     server_busiest: Optional[float]
+
+
+def stall_percent(before: Optional[float], after: Optional[float], seconds: float) -> Optional[float]:
+    """Percent of ``seconds`` some task waited for a CPU, from two ``cpu_stalled`` readings; None where unknown."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    return round(min(100.0, 100.0 * (after - before) / seconds), 1)
 
 
 def busy_percent(before: Demand, after: Demand, seconds: float) -> Busy:

@@ -34,7 +34,7 @@ from netprobe.ramp.evidence import (
 )
 from netprobe.ramp.forecast import forecast
 from netprobe.ramp.judge import StepJudge
-from netprobe.ramp.knee import Demand, Sides, busy_percent, knee_of
+from netprobe.ramp.knee import Demand, Sides, busy_percent, knee_of, stall_percent
 from netprobe.ramp.plan import RampPlan
 from netprobe.ramp.sampler import Sample, Sampler, peak_of
 from netprobe.ramp.shape import process_shares, start_holder, start_server, watch_cap, what_cannot_be_told
@@ -210,19 +210,21 @@ class _Run(StepJudge):
         plan = traffic.for_step(goal, self.client.held)
         tally = Tally()
         sampler.sample()  # the traffic's CPU is measured from here
-        demand_before, started = self._demand(), time.perf_counter()
+        demand_before, stalled_before, started = self._demand(), platform.cpu_stalled(), time.perf_counter()
         resent_before = None if plan.churn else self._toward(platform.retransmits_toward)
         self.client.traffic(plan, tally)
         resent_after = None if resent_before is None else self._toward(platform.retransmits_toward)
         during = self._sample(sampler)
-        busy = busy_percent(demand_before, self._demand(), time.perf_counter() - started)
+        took = time.perf_counter() - started
+        busy = busy_percent(demand_before, self._demand(), took)
+        pressure = stall_percent(stalled_before, platform.cpu_stalled(), took)
         after = platform.tcp_counters()
         overflows, _, resent = counter_deltas(counters, after)
         step = self.steps[-1]
         client_cpu = during.client_cpu if during.client_cpu is not None else tally.cpu  # workers say their own
         stats = dataclasses.replace(tally.stats(plan, client_cpu, during.server_cpu, overflows, resent),
                                     client_busy=busy.client, server_busy=busy.server,
-                                    server_busiest=busy.server_busiest,
+                                    server_busiest=busy.server_busiest, cpu_pressure=pressure,
                                     time_wait=self._toward(platform.time_wait_toward) if plan.churn else None,
                                     time_wait_overflows=(time_wait_overflows(counters, after)
                                                          if plan.churn and not self.spec.distributed else None),

@@ -7,7 +7,7 @@ import dataclasses
 from netprobe.causes import StopCause
 from netprobe.clients.traffic import TrafficPlan, TrafficStats
 from netprobe.models.ramp import RampStep
-from netprobe.ramp.knee import Busy, Demand, Knee, Sides, busy_percent, knee_of
+from netprobe.ramp.knee import Busy, Demand, Knee, Sides, busy_percent, knee_of, stall_percent
 from netprobe.vocabulary import Side
 
 PLAN = TrafficPlan(rate=10.0, total_rate=None, seconds=2.0, timeout=1.0, max_latency_ms=100.0)
@@ -133,3 +133,27 @@ def test_run_queue_waits_short_of_half_the_bound_leave_a_server_that_answered_la
     """30 ms in the run queue over a step of 3 s, against a bound of 100 ms: not enough to delay a reply past it."""
     knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=1.0, p99_ms=612.0, seconds=3.0)
     assert knee.cause == StopCause.SERVER_WAITS, knee
+
+
+def test_a_server_with_cpu_to_spare_on_a_machine_under_cpu_pressure_is_named_for_the_machine():
+    """CI, churning past ports in TIME_WAIT: the server ran 0% and waited 13%; some task waited 80% of the step."""
+    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=0.3, client_cpu=2.0, client_busy=2.1, p99_ms=612.0,
+                             seconds=3.0, cpu_pressure=80.0)
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
+    assert "some task on this machine waited for a CPU 80% of the step" in knee.message
+
+
+def test_a_server_elsewhere_on_a_machine_under_cpu_pressure_is_the_clients_contention():
+    knee = _knee_of_one_step(10, p99_ms=612.0, cpu_pressure=80.0)
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
+
+
+def test_a_quiet_machine_leaves_a_late_server_with_cpu_to_spare_waiting_on_something():
+    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=0.3, p99_ms=612.0, seconds=3.0, cpu_pressure=3.0)
+    assert knee.cause == StopCause.SERVER_WAITS, knee
+
+
+def test_the_share_of_a_step_some_task_waited_for_a_cpu():
+    assert stall_percent(10.0, 11.5, 3.0) == 50.0
+    assert stall_percent(10.0, 20.0, 3.0) == 100.0  # readings a moment off the step's own clock: at most all of it
+    assert stall_percent(None, 11.5, 3.0) is None and stall_percent(10.0, 11.0, 0.0) is None

@@ -146,3 +146,10 @@ def test_messages_classify_on_every_platform():
     assert _windows.classify_message("[WinError 10024] Too many open sockets", "accept") == "fd_limit"
     assert _linux.classify_message("OSError: [Errno 24] Too many open files", "accept") == "fd_limit"
     assert _darwin.classify_message("OSError: [Errno 24] Too many open files", "accept") == "fd_limit"
+
+
+def test_cpu_pressure_recorded_here_is_the_some_lines_total():
+    text = (DATA / "linux_pressure_cpu.txt").read_text("utf-8")
+    assert _parsers.parse_cpu_pressure(text) == 1931640926
+    assert _parsers.parse_cpu_pressure("full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n") is None
+    assert _parsers.parse_cpu_pressure("some avg10=0.00 total=lots\n") is None
