@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
+from netprobe import platform
+from netprobe.ramp.knee import stall_percent
 from tests.conftest import stopped_by_a_busy_machine
 from tests.faults.cases import PORT, Case
 
@@ -34,10 +36,9 @@ RAMP_SECONDS = 120
 # contention, or named something else while the machine's CPUs were under pressure. CI runs four
 # lanes on two cores (a load average of 10 was seen), and a ramp starved of CPU has not met the wall.
 TRIES_ON_A_BUSY_MACHINE = 3
-# The share of a run's time in which some task waited for a CPU (Linux's pressure stall information,
-# /proc/pressure/cpu) from which a case that named the wrong wall is run again rather than failed.
-PRESSURED = 0.25
-PRESSURE = Path("/proc/pressure/cpu")
+# The percent of a run's time in which some task waited for a CPU (Linux's pressure stall information,
+# platform.cpu_stalled) from which a case that named the wrong wall is run again rather than failed.
+PRESSURED = 25.0
 _names = itertools.count()
 
 
@@ -139,7 +140,7 @@ class Outcome:
 
     def __init__(self, document: dict, status: int, stderr: str, pressure: Optional[float] = None) -> None:
         self.document, self.status, self.stderr = document, status, stderr
-        self.pressure = pressure  # the share of the run in which some task waited for a CPU; None where unknown
+        self.pressure = pressure  # percent of the run in which some task waited for a CPU; None where unknown
 
     @property
     def stop(self) -> dict:
@@ -151,7 +152,7 @@ class Outcome:
             return f"the ramp named the busy machine: {self.stop.get('message')}"
         wrong = self.mismatches(case)
         if wrong and self.pressure is not None and self.pressure >= PRESSURED:
-            return (f"some task waited for a CPU {self.pressure:.0%} of the run (/proc/pressure/cpu), and the ramp "
+            return (f"some task waited for a CPU {self.pressure:.0f}% of the run (/proc/pressure/cpu), and the ramp "
                     f"missed: {'; '.join(wrong)}")
         return None
 
@@ -245,16 +246,6 @@ def judged_case(case: Case) -> Outcome:
     return outcome
 
 
-def _cpu_stalled_us() -> Optional[int]:
-    """Microseconds in which some task waited for a CPU since boot, or None where the kernel does not say."""
-    try:
-        some = PRESSURE.read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return None
-    total = some.rpartition("total=")[2]
-    return int(total) if some.startswith("some") and total.isdigit() else None
-
-
 def _run_once(case: Case) -> Outcome:
     with injected(case) as (ns, group, scratch):
         for step in case.before:
@@ -266,17 +257,15 @@ def _run_once(case: Case) -> Outcome:
         argv = ns.argv(argv)
         if group is not None and case.cgroup_holds == "ramp":
             argv = group.wrap(argv)
-        stalled, started = _cpu_stalled_us(), time.monotonic()
+        stalled, started = platform.cpu_stalled(), time.monotonic()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=RAMP_SECONDS,
                               cwd=Path(__file__).resolve().parents[2])
-        took, now_stalled = time.monotonic() - started, _cpu_stalled_us()
+        took, now_stalled = time.monotonic() - started, platform.cpu_stalled()
     try:
         document = json.loads(proc.stdout)
     except ValueError:
         raise AssertionError(f"no JSON from the ramp (exit {proc.returncode}): {proc.stderr[-2000:]}") from None
-    pressure = (None if stalled is None or now_stalled is None or took <= 0
-                else (now_stalled - stalled) / 1e6 / took)
-    return Outcome(document, proc.returncode, proc.stderr, pressure)
+    return Outcome(document, proc.returncode, proc.stderr, stall_percent(stalled, now_stalled, took))
 
 
 def fill(text: str, scratch: Optional[Path] = None) -> str:

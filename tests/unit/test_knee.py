@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from netprobe.causes import StopCause
 from netprobe.clients.traffic import TrafficPlan, TrafficStats
 from netprobe.models.ramp import RampStep
@@ -59,25 +61,6 @@ def test_segments_the_runs_own_connections_sent_again_name_the_knee_before_the_m
     assert "this run's connections sent 12 segments again" in knee.message
 
 
-def test_a_server_that_waited_for_a_cpu_as_long_as_it_ran_is_named_for_the_machines_contention():
-    """A loaded machine: the server ran 25% of a core and waited in the run queue 54% more."""
-    knee = _knee_of_one_step(50, server_cpu=25.0, server_busy=79.0, server_busiest=79.0, client_cpu=30.0,
-                             client_busy=35.0, p99_ms=173.0, listen_overflows=4)
-    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
-    assert "waited for a CPU 54% of a core and ran 25%" in knee.message
-
-
-def test_a_short_wait_beside_a_longer_run_is_not_contention():
-    knee = _knee_of_one_step(50, server_cpu=60.0, server_busy=80.0, server_busiest=80.0, p99_ms=173.0)
-    assert knee.cause == StopCause.SERVER_WAITS, knee
-
-
-def test_the_client_that_waited_longest_for_a_cpu_is_named():
-    knee = _knee_of_one_step(50, server_cpu=20.0, server_busy=30.0, client_cpu=30.0, client_busy=85.0, p99_ms=173.0)
-    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
-    assert "netprobe's client waited for a CPU 55%" in knee.message
-
-
 def test_accept_queue_overflows_are_named_before_a_client_that_waited_for_a_cpu():
     """CI, churning past a server that accepts 25 a second: the client waited 30% of a core and ran 0%."""
     knee = _knee_of_one_step(30, server_cpu=3.0, server_busy=5.0, client_cpu=0.0, client_busy=30.0, p99_ms=1012.0,
@@ -121,39 +104,40 @@ def test_a_client_behind_its_schedule_is_named_before_a_server_that_waited_longe
     assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
 
 
-def test_a_server_that_sleeps_between_accepts_and_waited_for_a_cpu_for_half_the_bound_is_the_machines_contention():
-    """CI, 10 connections a second past a server that sleeps 40 ms between accepts: it ran 0% and waited 11%."""
-    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=11.0, client_cpu=1.0, client_busy=1.0, p99_ms=612.0,
-                             seconds=3.0)
-    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
-    assert "waited for a CPU 11% of a core and ran 0%" in knee.message
-
-
-def test_run_queue_waits_short_of_half_the_bound_leave_a_server_that_answered_late_waiting_on_something():
-    """30 ms in the run queue over a step of 3 s, against a bound of 100 ms: not enough to delay a reply past it."""
-    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=1.0, p99_ms=612.0, seconds=3.0)
-    assert knee.cause == StopCause.SERVER_WAITS, knee
-
-
-def test_a_server_with_cpu_to_spare_on_a_machine_under_cpu_pressure_is_named_for_the_machine():
-    """CI, churning past ports in TIME_WAIT: the server ran 0% and waited 13%; some task waited 80% of the step."""
-    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=0.3, client_cpu=2.0, client_busy=2.1, p99_ms=612.0,
-                             seconds=3.0, cpu_pressure=80.0)
-    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.SERVER), knee
-    assert "some task on this machine waited for a CPU 80% of the step" in knee.message
-
-
-def test_a_server_elsewhere_on_a_machine_under_cpu_pressure_is_the_clients_contention():
-    knee = _knee_of_one_step(10, p99_ms=612.0, cpu_pressure=80.0)
-    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, Side.CLIENT), knee
-
-
-def test_a_quiet_machine_leaves_a_late_server_with_cpu_to_spare_waiting_on_something():
-    knee = _knee_of_one_step(10, server_cpu=0.0, server_busy=0.3, p99_ms=612.0, seconds=3.0, cpu_pressure=3.0)
-    assert knee.cause == StopCause.SERVER_WAITS, knee
-
-
 def test_the_share_of_a_step_some_task_waited_for_a_cpu():
     assert stall_percent(10.0, 11.5, 3.0) == 50.0
     assert stall_percent(10.0, 20.0, 3.0) == 100.0  # readings a moment off the step's own clock: at most all of it
     assert stall_percent(None, 11.5, 3.0) is None and stall_percent(10.0, 11.0, 0.0) is None
+
+
+@pytest.mark.parametrize("traffic, side, words", [
+    pytest.param(dict(server_cpu=25.0, server_busy=79.0, server_busiest=79.0, client_cpu=30.0, client_busy=35.0,
+                      listen_overflows=4, p99_ms=173.0), Side.SERVER, "waited for a CPU 54% of a core and ran 25%",
+                 id="a loaded machine: the server ran 25% of a core and waited 54% more"),
+    pytest.param(dict(server_cpu=20.0, server_busy=30.0, client_cpu=30.0, client_busy=85.0, p99_ms=173.0), Side.CLIENT,
+                 "netprobe's client waited for a CPU 55%", id="the client waited longest"),
+    pytest.param(dict(server_cpu=0.0, server_busy=11.0, client_cpu=1.0, client_busy=1.0, seconds=3.0), Side.SERVER,
+                 "waited for a CPU 11% of a core and ran 0%",
+                 id="CI: a server that sleeps between accepts ran 0% and waited 11%, over half the bound"),
+    pytest.param(dict(server_cpu=0.0, server_busy=0.3, client_cpu=2.0, client_busy=2.1, seconds=3.0,
+                      cpu_pressure=80.0), Side.SERVER, "some task on this machine waited for a CPU 80% of the step",
+                 id="CI: a server with CPU to spare while some task waited for a CPU 80% of the step"),
+    pytest.param(dict(cpu_pressure=80.0), Side.CLIENT, None,
+                 id="a server elsewhere, on a machine under CPU pressure: the client's side"),
+])
+def test_a_machine_busy_with_other_work_is_named_cpu_contention_on_the_side_it_delayed(traffic, side, words):
+    knee = _knee_of_one_step(50, **{"p99_ms": 612.0, **traffic})
+    assert (knee.cause, knee.side) == (StopCause.CPU_CONTENTION, side), knee
+    assert words is None or words in knee.message
+
+
+@pytest.mark.parametrize("traffic", [
+    pytest.param(dict(server_cpu=60.0, server_busy=80.0, server_busiest=80.0, p99_ms=173.0),
+                 id="a short wait beside a longer run"),
+    pytest.param(dict(server_cpu=0.0, server_busy=1.0, seconds=3.0),
+                 id="30 ms in the run queue over 3 s, short of half a 100 ms bound"),
+    pytest.param(dict(server_cpu=0.0, server_busy=0.3, seconds=3.0, cpu_pressure=3.0),
+                 id="a quiet machine: some task waited for a CPU 3% of the step"),
+])
+def test_a_late_server_with_cpu_to_spare_that_hardly_waited_for_one_waits_on_something(traffic):
+    assert _knee_of_one_step(50, **{"p99_ms": 612.0, **traffic}).cause == StopCause.SERVER_WAITS
