@@ -24,7 +24,6 @@ import argparse
 import csv
 import io
 import json
-import resource
 import socket
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from anchors import build_anchors
+from anchors import build_anchors, children_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 EASED = 0.7  # the share of redis-benchmark's rate netprobe is also run at
@@ -45,12 +44,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def children_cpu() -> float:
-    """CPU seconds the reaped children of this process used."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def redis_benchmark(port: int, connections: int, requests: int) -> dict[str, float]:

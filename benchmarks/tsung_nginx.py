@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from anchors import children_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = """worker_processes 1;
@@ -69,12 +69,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def children_cpu() -> float:
-    """CPU seconds of every child process this one has waited for, and theirs."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def tsung(port: int, users: int, seconds: int, scratch: Path) -> dict[str, float]:

@@ -38,7 +38,7 @@ RAMP_SECONDS = 120
 TRIES_ON_A_BUSY_MACHINE = 3
 # The percent of a run's time in which some task waited for a CPU (Linux's pressure stall information,
 # platform.cpu_stalled) from which a case that named the wrong wall is run again rather than failed.
-PRESSURED = 25.0
+PRESSURE_TO_RUN_AGAIN = 25.0
 _names = itertools.count()
 
 
@@ -151,7 +151,7 @@ class Outcome:
         if stopped_by_a_busy_machine(self.document):
             return f"the ramp named the busy machine: {self.stop.get('message')}"
         wrong = self.mismatches(case)
-        if wrong and self.pressure is not None and self.pressure >= PRESSURED:
+        if wrong and self.pressure is not None and self.pressure >= PRESSURE_TO_RUN_AGAIN:
             return (f"some task waited for a CPU {self.pressure:.0f}% of the run (/proc/pressure/cpu), and the ramp "
                     f"missed: {'; '.join(wrong)}")
         return None
