@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
-from typing import NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from netprobe.errors import ExitStatus
 
@@ -30,6 +30,20 @@ def _handler(signum: int, frame: Optional[FrameType]) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_about_our_interrupt(previous: Callable[[Any], object]) -> Callable[[Any], None]:
+    """A ``sys.unraisablehook`` that says nothing of a KeyboardInterrupt Python swallowed after ``_handler`` noted it.
+
+    Python prints "Exception ignored" and a traceback for what a weakref callback raises (the
+    import system's module locks have one): a Ctrl-C that lands there would show the user a
+    traceback, though ``interrupted()`` has it and the run ends with one line. Anything else goes
+    to ``previous``.
+    """
+    def hook(unraisable: Any) -> None:
+        if not (_fired and unraisable.exc_type is KeyboardInterrupt):
+            previous(unraisable)
+    return hook
+
+
 @contextmanager
 def _handling(handler: Callable[[int, Optional[FrameType]], None]) -> Iterator[None]:
     """SIGINT and SIGTERM go to ``handler`` within the block (main thread only: elsewhere it runs as it is)."""
@@ -37,9 +51,11 @@ def _handling(handler: Callable[[int, Optional[FrameType]], None]) -> Iterator[N
         yield
         return
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _quiet_about_our_interrupt(sys.unraisablehook)
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         for sig, old in previous.items():
             signal.signal(sig, old)
 
@@ -52,6 +68,7 @@ def catch_signals() -> None:
     """
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _handler)
+    sys.unraisablehook = _quiet_about_our_interrupt(sys.unraisablehook)
 
 
 def interrupt_once() -> AbstractContextManager[None]:

@@ -281,9 +281,10 @@ print(status, round(time.monotonic() - started, 1), flush=True)
 
 
 @posix_only
-def test_a_signal_whose_keyboard_interrupt_python_swallowed_still_ends_the_run_before_it_starts():
+def test_a_signal_whose_keyboard_interrupt_python_swallowed_ends_the_run_before_it_starts_in_one_line():
     done = subprocess.run([sys.executable, "-c", _LOST_SIGNAL], capture_output=True, text=True, timeout=60)
-    assert "Exception ignored" in done.stderr and "KeyboardInterrupt" in done.stderr, done.stderr  # it was lost
+    # It was lost (the script went on to run()), and Python's "Exception ignored" traceback is not shown.
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     *printed, last = done.stdout.splitlines()
     status, took = last.split()
     assert int(status) == 130 and float(took) < 10 and not printed, (done.stdout, done.stderr)  # nothing ran
