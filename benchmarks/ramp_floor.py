@@ -8,7 +8,13 @@ process of its own. This measures, interleaved over ``--runs`` rounds (medians):
 - the floor: the least Python that does the ramp's work, a client that connects without blocking
   and sends at once, 1,000 at a time, then reads every echo, against a minimal epoll echo server
   in a second process. It keeps no record of anything, watches nothing and checks no reply;
-- netprobe's ramp to the same count, default placement.
+- netprobe's ramp to the same count, default placement;
+- the one-process floor, under ``--placement thread``: the least Python that does that placement's
+  work in one thread, non-blocking, 1,000 at a time (connect and send; accept, register with the
+  server's epoll, echo; read the echo, register with the client's watch). The two registrations
+  are what the ramp needs to serve a connection again and to notice the server closing it; the
+  row without them shows what they cost;
+- netprobe's ramp to the same count with ``--placement thread``.
 
 On loopback the side that sends pays for the receiver's processing too, so the client's system
 calls alone (socket, connect, send, recv) cost more than the bare loop's whole connection: the
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import select
 import selectors
 import socket
 import statistics
@@ -33,6 +40,8 @@ import time
 from ramp_vs_bare import _measure
 
 BATCH = 1000
+ONE_PROCESS_BARE = "one process, non-blocking, no epoll"
+ONE_PROCESS_FLOOR = "one-process floor (both registrations)"
 PROBE = b"netprobe ping\n"
 
 # The second process of the floor: accepts, echoes one message on each connection, and keeps it.
@@ -85,6 +94,53 @@ def bare_with_echo(n: int) -> float:
     return elapsed
 
 
+def one_process_floor(n: int, register: bool) -> float:
+    """Seconds of the least Python that opens ``n`` echo-checked connections with its server in the same thread.
+
+    With ``register``, each accepted socket joins the server's epoll and each checked one the
+    client's, as ``--placement thread`` needs; without, neither does.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(socket.SOMAXCONN)
+    listener.setblocking(False)
+    address = listener.getsockname()
+    server_epoll, client_epoll = select.epoll(), select.epoll()
+    kind = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+    keep: list[socket.socket] = []
+    try:
+        start = time.perf_counter()
+        for first in range(0, n, BATCH):
+            batch = []
+            for _ in range(min(BATCH, n - first)):
+                client = socket.socket(socket.AF_INET, kind)
+                client.connect_ex(address)  # loopback handshakes finish inside connect()
+                client.send(PROBE)
+                batch.append(client)
+            while True:
+                try:
+                    server, _ = listener.accept()
+                except BlockingIOError:
+                    break
+                server.setblocking(False)
+                if register:
+                    server_epoll.register(server.fileno(), select.EPOLLIN)
+                server.send(server.recv(64))
+                keep.append(server)
+            for client in batch:
+                client.recv(64)
+                if register:
+                    client_epoll.register(client.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
+            keep += batch
+        return time.perf_counter() - start
+    finally:
+        server_epoll.close()
+        client_epoll.close()
+        for sock in keep:
+            sock.close()
+        listener.close()
+
+
 def floor(n: int) -> float:
     """Seconds of the least Python that opens ``n`` echo-checked connections with a server in another process."""
     server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -130,19 +186,25 @@ def main() -> int:
     if soft < 2 * n + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 2 * n + 100), hard))
     rows: dict[str, list[float]] = {"bare connect+accept loop": [], "bare loop with the echo check": [],
-                                    "floor: least Python, two processes": [], "netprobe ramp": []}
+                                    "floor: least Python, two processes": [], "netprobe ramp": [],
+                                    ONE_PROCESS_BARE: [], ONE_PROCESS_FLOOR: [], "netprobe ramp --placement thread": []}
     for _ in range(args.runs):
         rows["bare connect+accept loop"].append(_measure("bare", n)[0])
         rows["bare loop with the echo check"].append(n / bare_with_echo(n))
         rows["floor: least Python, two processes"].append(n / floor(n))
         rows["netprobe ramp"].append(_measure("nonblocking", n)[0])
+        rows[ONE_PROCESS_BARE].append(n / one_process_floor(n, register=False))
+        rows[ONE_PROCESS_FLOOR].append(n / one_process_floor(n, register=True))
+        rows["netprobe ramp --placement thread"].append(_measure("thread", n)[0])
     rates = {name: statistics.median(values) for name, values in rows.items()}
     bare = rates["bare connect+accept loop"]
     print(f"{n:,} connections, medians of {args.runs} interleaved runs")
-    print(f"{'':36} {'conn/s':>9} {'/ bare':>7}")
+    print(f"{'':40} {'conn/s':>9} {'/ bare':>7}")
     for name, rate in rates.items():
-        print(f"{name:36} {rate:9,.0f} {rate / bare:7.2f}")
+        print(f"{name:40} {rate:9,.0f} {rate / bare:7.2f}")
     print(f"netprobe ramp / its floor = {rates['netprobe ramp'] / rates['floor: least Python, two processes']:.2f}")
+    print(f"netprobe ramp --placement thread / its floor = "
+          f"{rates['netprobe ramp --placement thread'] / rates[ONE_PROCESS_FLOOR]:.2f}")
     return 0
 
 
