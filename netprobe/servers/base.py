@@ -7,12 +7,13 @@ counters (safe from another thread), ``close()`` releases everything. Limits are
 
 from __future__ import annotations
 
+import _socket
 import errno
 import socket
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 from typing import Protocol as TypingProtocol
 
 from netprobe import platform
@@ -32,6 +33,8 @@ ACCEPT_BACKOFF = 0.05
 ACCEPT_BACKOFF_MAX = 1.0
 # How long an accept loop of its own rests after an accept() error of no known kind: never spinning.
 UNKNOWN_ACCEPT_ERROR_PAUSE = 0.2
+# A connection as a backend holds it: socket.socket, or the C type under it (the selectors backend's).
+_Sock = TypeVar("_Sock", bound=_socket.socket)
 
 
 class Counters(TypingProtocol):
@@ -139,7 +142,7 @@ class ServerBase(ABC):
         self._resume_at = float("inf")
         self._capped = True
 
-    def _shed_newest_at_select_cap(self, socks: list[socket.socket], drop: Callable[[socket.socket], None],
+    def _shed_newest_at_select_cap(self, socks: list[_Sock], drop: Callable[[_Sock], None],
                                    select_again: Callable[[], object], exc: ValueError) -> None:
         """Drop the newest connections until select() takes the set again, then stop accepting.
 

@@ -8,6 +8,7 @@ connections it held. ``ramp`` runs it; ``serve`` and ``bench`` run it as ``--bac
 
 from __future__ import annotations
 
+import _socket
 import selectors
 import socket
 from typing import Optional, cast
@@ -57,9 +58,9 @@ class SelectorServer(ServerBase):
             lsock.setblocking(False)
             self.sel.register(lsock, selectors.EVENT_READ, _LISTENER)
 
-    def connections(self) -> list[socket.socket]:
+    def connections(self) -> list[_socket.socket]:
         """The connected sockets this server holds."""
-        return [cast(socket.socket, key.fileobj) for key in list(self.sel.get_map().values()) if key.data is None]
+        return [cast(_socket.socket, key.fileobj) for key in list(self.sel.get_map().values()) if key.data is None]
 
     # --- event loop
 
@@ -80,9 +81,9 @@ class SelectorServer(ServerBase):
         stateless = self.transform is not None
         pending = self.pending
         for key, mask in events:
-            sock = cast(socket.socket, key.fileobj)
+            sock = cast(_socket.socket, key.fileobj)
             if key.data is not None:
-                self._accept(sock)
+                self._accept(cast(socket.socket, sock))  # only a listener carries data
             elif stateless and mask == selectors.EVENT_READ and key.fd not in pending:
                 # The usual turn of echo and upper: one request, one reply, nothing queued before it.
                 self._answer_at_once(sock, key.fd)
@@ -136,7 +137,7 @@ class SelectorServer(ServerBase):
             if quiet < QUIET_ACCEPTS or self.accepted % QUIET_ACCEPTS == 0:
                 self._quiet_accepts = 0 if self._answer_at_once(sock, fd) else quiet + 1
 
-    def _answer_at_once(self, sock: socket.socket, fd: int) -> bool:
+    def _answer_at_once(self, sock: _socket.socket, fd: int) -> bool:
         """Answer a stateless request: a new connection's first (clients send at once) or one with nothing queued.
 
         Returns False when there was nothing to read yet, True when the connection was answered or let go.
@@ -170,7 +171,7 @@ class SelectorServer(ServerBase):
             self.sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, None)
         return True
 
-    def _service(self, sock: socket.socket, fd: int, mask: int) -> None:
+    def _service(self, sock: _socket.socket, fd: int, mask: int) -> None:
         pending = self.pending.pop(fd, b"")
         had_pending = bool(pending)
         session = self.sessions.get(fd)
@@ -228,7 +229,7 @@ class SelectorServer(ServerBase):
         if wanted and self.sel.get_key(sock).events != wanted:
             self.sel.modify(sock, wanted, None)
 
-    def _drop(self, sock: socket.socket, fd: int, graceful: bool = False) -> None:
+    def _drop(self, sock: _socket.socket, fd: int, graceful: bool = False) -> None:
         """Forget a connection; ``graceful`` closes with FIN after what is sent, else with RST.
 
         It stops counting as held once its socket and its session's files are closed: the
