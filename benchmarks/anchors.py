@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import resource
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,13 @@ def build_anchors(source: Path, into: Path, names: tuple[str, ...] = ("connect_a
             if subprocess.run([cc, "-O2", "-o", str(out), str(src)], capture_output=True).returncode == 0:
                 built[name] = out
     return built
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def children_cpu() -> float:

@@ -22,18 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
+from anchors import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.realservers.test_real_servers import _field, _HaproxyInfo, _Line  # noqa: E402 (the tests' counters)
 
 Count = Callable[[], Optional[int]]
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_listening(port: int) -> None:

@@ -24,7 +24,6 @@ import argparse
 import csv
 import io
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,17 +32,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from anchors import build_anchors, children_cpu
+from anchors import build_anchors, children_cpu, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EASED = 0.7  # the share of redis-benchmark's rate netprobe is also run at
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def redis_benchmark(port: int, connections: int, requests: int) -> dict[str, float]:
@@ -106,24 +98,23 @@ def main() -> None:
     port = free_port()
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    tmp = tempfile.TemporaryDirectory(prefix="netprobe-open-loop-")
     try:
-        program = build_anchors(Path(__file__).resolve().parent, Path(tmp.name), ("open_loop",))["open_loop"]
-        time.sleep(0.5)
-        rounds = []
-        for _ in range(args.repeat):
-            theirs = redis_benchmark(port, args.connections, args.requests)
-            rate = theirs["rps"]
-            rounds.append((theirs, open_loop(program, port, args.connections, rate, args.seconds),
-                           netprobe(port, args.connections, rate, args.seconds),
-                           open_loop(program, port, args.connections, rate * EASED, args.seconds),
-                           # One Python thread sends netprobe's load: where redis-benchmark's rate is past it,
-                           # show where it is not.
-                           netprobe(port, args.connections, rate * EASED, args.seconds)))
+        with tempfile.TemporaryDirectory(prefix="netprobe-open-loop-") as tmp:
+            program = build_anchors(Path(__file__).resolve().parent, Path(tmp), ("open_loop",))["open_loop"]
+            time.sleep(0.5)
+            rounds = []
+            for _ in range(args.repeat):
+                theirs = redis_benchmark(port, args.connections, args.requests)
+                rate = theirs["rps"]
+                rounds.append((theirs, open_loop(program, port, args.connections, rate, args.seconds),
+                               netprobe(port, args.connections, rate, args.seconds),
+                               open_loop(program, port, args.connections, rate * EASED, args.seconds),
+                               # One Python thread sends netprobe's load: where redis-benchmark's rate is past
+                               # it, show where it is not.
+                               netprobe(port, args.connections, rate * EASED, args.seconds)))
     finally:
         server.terminate()
         server.wait()
-        tmp.cleanup()
     theirs, c_full, ours, c_eased, eased = (_median([r[i] for r in rounds]) for i in range(5))
     print(f"{args.connections} connections to one redis, PING, at redis-benchmark's throughput and at "
           f"{EASED:.0%} of it (medians of {args.repeat} rounds)")
@@ -135,6 +126,7 @@ def main() -> None:
         print(f"| {name} | {_cell(theirs, key)} | {_cell(c_full, key)} | {_cell(ours, key)} "
               f"| {_cell(ours, key, theirs)} | {_cell(ours, key, c_full)} | {_cell(c_eased, key)} "
               f"| {_cell(eased, key)} | {_cell(eased, key, theirs)} | {_cell(eased, key, c_eased)} |")
+
 
 if __name__ == "__main__":
     main()

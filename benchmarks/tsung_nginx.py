@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from anchors import children_cpu
+from anchors import children_cpu, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = """worker_processes 1;
@@ -63,12 +62,6 @@ TSUNG = """<?xml version="1.0"?>
 # tsung's users arrive at random over this many seconds, twice as fast as needed: maxnumber caps
 # them at --connections, all of them in before the phase ends, as netprobe's one step opens them.
 ARRIVAL_S = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tsung(port: int, users: int, seconds: int, scratch: Path) -> dict[str, float]:
